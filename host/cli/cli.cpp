@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: MIT
+// Maps command-line options onto operation arguments, using the same table and handlers as the
+// native messaging loop. Secrets are never taken from argv: prompt, file or environment only.
+#include "cli/cli.h"
+
+#include "ops/operation.h"
+#include "platform/platform.h"
+#include "protocol/session.h"
+#include "util/base64.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "version.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <algorithm>
+#include <map>
+#include <sstream>
+
+namespace smime::cli {
+namespace {
+
+std::string read_file(const std::string& path) {
+    if (path == "-") {
+        std::string data((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+        return data;
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(Code::Io, "cannot read " + path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void write_file(const std::string& path, const std::string& data) {
+    if (path == "-") {
+        std::fwrite(data.data(), 1, data.size(), stdout);
+        std::fflush(stdout);
+        return;
+    }
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    if (!out || !out.write(data.data(), static_cast<std::streamsize>(data.size())))
+        throw Error(Code::Io, "cannot write " + path);
+}
+
+std::string strip_newline(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    return s;
+}
+
+struct Parsed {
+    json args = json::object();
+    std::string in_path, out_path;
+    bool json_output = false;
+    bool help = false;
+};
+
+// --name value | --name=value
+Parsed parse_options(const Operation& op, int argc, char** argv) {
+    Parsed p;
+    std::map<std::string, std::string> secret_sources;  // arg -> "file:..." / "env:..."
+    for (int i = 2; i < argc; ++i) {
+        std::string opt = argv[i];
+        if (opt == "--help" || opt == "-h") {
+            p.help = true;
+            continue;
+        }
+        if (opt == "--json") {
+            p.json_output = true;
+            continue;
+        }
+        if (opt.rfind("--", 0) != 0) throw Error(Code::BadRequest, "unexpected argument '" + opt + "'");
+        std::string name = opt.substr(2), value;
+        bool has_value = false;
+        if (auto eq = name.find('='); eq != std::string::npos) {
+            value = name.substr(eq + 1);
+            name = name.substr(0, eq);
+            has_value = true;
+        }
+        auto take_value = [&]() -> std::string {
+            if (has_value) return value;
+            if (i + 1 >= argc) throw Error(Code::BadRequest, "option --" + name + " needs a value");
+            return argv[++i];
+        };
+        if (name == "in") {
+            p.in_path = take_value();
+            continue;
+        }
+        if (name == "out") {
+            p.out_path = take_value();
+            continue;
+        }
+        std::string arg_name = name;
+        std::replace(arg_name.begin(), arg_name.end(), '-', '_');
+        // Secret sources: --password-file F, --password-env VAR
+        for (const char* suffix : {"_file", "_env"}) {
+            const std::string s(suffix);
+            if (arg_name.size() > s.size() && arg_name.compare(arg_name.size() - s.size(), s.size(), s) == 0) {
+                const std::string base = arg_name.substr(0, arg_name.size() - s.size());
+                if (const ArgSpec* spec = op.find_arg(base); spec && spec->type == ArgType::Secret) {
+                    secret_sources[base] = (s == "_file" ? "file:" : "env:") + take_value();
+                    arg_name.clear();
+                }
+                break;
+            }
+        }
+        if (arg_name.empty()) continue;
+        const ArgSpec* spec = op.find_arg(arg_name);
+        if (!spec) throw Error(Code::BadRequest, "unknown option --" + name + " for " + op.name);
+        switch (spec->type) {
+            case ArgType::Boolean:
+                if (has_value && value != "true" && value != "false")
+                    throw Error(Code::BadRequest, "--" + name + " takes true or false");
+                p.args[arg_name] = !has_value || value == "true";
+                break;
+            case ArgType::Integer: {
+                const std::string v = take_value();
+                try {
+                    std::size_t used = 0;
+                    const long long n = std::stoll(v, &used);
+                    if (used != v.size()) throw std::invalid_argument("trailing");
+                    p.args[arg_name] = n;
+                } catch (const std::exception&) {
+                    throw Error(Code::BadRequest, "--" + name + " takes an integer");
+                }
+                break;
+            }
+            case ArgType::StringArray: {
+                std::stringstream list(take_value());
+                std::string item;
+                if (!p.args.contains(arg_name)) p.args[arg_name] = json::array();
+                while (std::getline(list, item, ','))
+                    if (!item.empty()) p.args[arg_name].push_back(item);
+                break;
+            }
+            case ArgType::Object:
+                try {
+                    p.args[arg_name] = json::parse(take_value());
+                } catch (const json::exception&) {
+                    throw Error(Code::BadRequest, "--" + name + " takes a JSON object");
+                }
+                break;
+            case ArgType::Secret:
+                throw Error(Code::BadRequest, "secrets are not taken on the command line: use --" + name +
+                                                  "-file FILE, --" + name + "-env VAR, or the prompt");
+            case ArgType::Payload: p.in_path = take_value(); break;
+            case ArgType::String: p.args[arg_name] = take_value(); break;
+        }
+    }
+    for (const auto& spec : op.args) {
+        if (spec.type != ArgType::Secret) continue;
+        auto source = secret_sources.find(spec.name);
+        if (source != secret_sources.end()) {
+            const std::string& how = source->second;
+            if (how.rfind("file:", 0) == 0) {
+                std::string content = read_file(how.substr(5));
+                p.args[spec.name] = strip_newline(content);
+                cleanse(content);
+            } else {
+                auto value = platform::env(how.substr(4).c_str());
+                p.args[spec.name] = value.value_or("");
+            }
+        } else if (spec.required && !p.help) {
+            auto typed = platform::read_secret_line(spec.name + ": ");
+            if (!typed)
+                throw Error(Code::BadRequest, "missing " + spec.name + ": give --" + spec.name + "-file or --" +
+                                                  spec.name + "-env (no terminal to prompt on)");
+            p.args[spec.name] = *typed;
+            cleanse(*typed);
+        }
+    }
+    return p;
+}
+
+void print_operation_help(const Operation& op) {
+    std::cout << "smime-host " << op.name << ": " << op.summary << "\n\nOptions:\n";
+    for (const auto& a : op.args) {
+        std::string flag = a.name;
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        std::string form;
+        switch (a.type) {
+            case ArgType::Payload: form = "--in FILE (or - for stdin)"; break;
+            case ArgType::Secret: form = "--" + flag + "-file FILE | --" + flag + "-env VAR | prompt"; break;
+            case ArgType::Boolean: form = "--" + flag; break;
+            case ArgType::StringArray: form = "--" + flag + " A,B,..."; break;
+            default: form = "--" + flag + " VALUE"; break;
+        }
+        std::cout << "  " << form << (a.required ? "  (required)" : "") << "\n      " << a.help << "\n";
+    }
+    if (!op.payload_result.empty())
+        std::cout << "  --out FILE\n      where to write the resulting " << op.payload_result << " (default stdout)\n";
+    std::cout << "  --json\n      print the whole reply as JSON\n\nResult: " << op.result_help << "\n";
+}
+
+}  // namespace
+
+void print_usage() {
+    std::cout << "smime-host " << kVersion
+              << ": S/MIME for Thunderbird and webmail, with keys kept on this machine.\n\n"
+                 "Usage:\n"
+                 "  smime-host <command> [options]   run one operation (see below)\n"
+                 "  smime-host <command> --help      options of a command\n"
+                 "  smime-host --stdio               serve the native messaging protocol on stdin/stdout\n"
+                 "  smime-host --version\n\n"
+                 "Browsers start it with their own arguments (chrome-extension://<id>/, or a manifest\n"
+                 "path and an add-on id) and then speak the native messaging protocol.\n\nCommands:\n";
+    for (const auto& [name, op] : registry().all()) {
+        std::string line = "  " + name;
+        for (const auto& alias : op.aliases) line += ", " + alias;
+        if (line.size() < 32) line.resize(32, ' ');
+        std::cout << line << " " << op.summary << "\n";
+    }
+}
+
+int run(int argc, char** argv) {
+    const std::string command = argv[1];
+    const Operation* op = registry().find(command);
+    if (!op) {
+        std::cerr << "smime-host: unknown command '" << command << "' (see smime-host --help)\n";
+        return 2;
+    }
+    Parsed parsed;
+    try {
+        parsed = parse_options(*op, argc, argv);
+    } catch (const Error& e) {
+        std::cerr << "smime-host " << op->name << ": " << e.what() << "\n";
+        return 2;
+    }
+    if (parsed.help) {
+        print_operation_help(*op);
+        return 0;
+    }
+    Caller caller;  // CommandLine
+    try {
+        Context context(caller, platform::data_directory());
+        Request request;
+        if (!parsed.in_path.empty()) {
+            if (!op->payload_arg()) throw Error(Code::BadRequest, op->name + " takes no input file");
+            request.payload = SecureString(read_file(parsed.in_path));
+            request.has_payload = true;
+        }
+        validate_args(*op, parsed.args);
+        request.args = std::move(parsed.args);
+        Reply reply = op->handler(context, request);
+        wipe_secrets(*op, request.args);
+        if (parsed.json_output) {
+            if (reply.payload) reply.result[op->payload_result] = base64::encode(reply.payload->str());
+            std::cout << json({{"ok", true}, {"result", reply.result}}).dump(2, ' ', false,
+                                                                               json::error_handler_t::replace)
+                      << "\n";
+            return 0;
+        }
+        if (reply.payload) {
+            write_file(parsed.out_path.empty() ? "-" : parsed.out_path, reply.payload->str());
+            if (!reply.result.empty() && !parsed.out_path.empty())
+                std::cout << reply.result.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+            else if (!reply.result.empty())
+                std::cerr << reply.result.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+        } else {
+            std::cout << reply.result.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+        }
+        return 0;
+    } catch (const Error& e) {
+        if (parsed.json_output)
+            std::cout << error_json(nullptr, e).dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+        std::cerr << "smime-host " << op->name << ": " << code_name(e.code()) << ": " << e.what() << "\n";
+        return 1;
+    } catch (const std::exception& e) {
+        log::error(op->name + ": unexpected failure: " + e.what());
+        std::cerr << "smime-host " << op->name << ": ERR_INTERNAL: internal error\n";
+        return 1;
+    }
+}
+
+}  // namespace smime::cli

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT
+// Entry point: native messaging when started by a browser, the command line otherwise.
+#include "cli/cli.h"
+#include "ops/operation.h"
+#include "platform/platform.h"
+#include "protocol/limits.h"
+#include "protocol/session.h"
+#include "util/log.h"
+#include "version.h"
+
+#include <iostream>
+#include <string_view>
+
+namespace {
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+bool ends_with(std::string_view s, std::string_view suffix) {
+    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// Chromium family: argv[1] = chrome-extension://<id>/ (maybe followed by --parent-window=N on
+// Windows). Firefox and Thunderbird: argv[1] = absolute manifest path, argv[2] = add-on id.
+std::optional<smime::Caller> browser_caller(int argc, char** argv) {
+    if (argc < 2) return std::nullopt;
+    const std::string_view first = argv[1];
+    smime::Caller caller;
+    if (starts_with(first, "chrome-extension://")) {
+        caller.kind = smime::Caller::Kind::Chromium;
+        caller.origin = first;
+        return caller;
+    }
+    const bool absolute = starts_with(first, "/") || (first.size() > 2 && first[1] == ':');
+    if (absolute && ends_with(first, ".json")) {
+        caller.kind = smime::Caller::Kind::Mozilla;
+        caller.manifest_path = first;
+        if (argc >= 3) caller.addon_id = argv[2];
+        return caller;
+    }
+    return std::nullopt;
+}
+
+int serve(smime::Caller caller) {
+    using namespace smime;
+    platform::prepare_stdio();
+    log::info("serving native messaging for " + caller.describe());
+    std::filesystem::path home;
+    try {
+        home = platform::data_directory();
+    } catch (const Error& e) {
+        log::warn(std::string("no data directory: ") + e.what());
+    }
+    Context context(std::move(caller), home);
+    frame::Reader reader(platform::read_stdin, limits::kMaxIncomingFrame);
+    frame::Writer writer(platform::write_stdout, limits::kMaxOutgoingFrame);
+    Session session(registry(), context, reader, writer);
+    return session.run();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    smime::log::init_from_environment();
+    if (auto caller = browser_caller(argc, argv)) return serve(std::move(*caller));
+    if (argc < 2) {
+        smime::cli::print_usage();
+        return 2;
+    }
+    const std::string_view command = argv[1];
+    if (command == "--stdio") return serve(smime::Caller{});
+    if (command == "--help" || command == "-h" || command == "help") {
+        smime::cli::print_usage();
+        return 0;
+    }
+    if (command == "--version") {
+        std::cout << "smime-host " << smime::kVersion << " (protocol " << smime::kProtocolVersion << ")\n";
+        return 0;
+    }
+    smime::platform::prepare_stdio();
+    return smime::cli::run(argc, argv);
+}

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT
+// The per-process context shared by all operations.
+#include "ops/context.h"
+
+namespace smime {
+
+const char* Caller::kind_name() const {
+    switch (kind) {
+        case Kind::Chromium: return "chromium";
+        case Kind::Mozilla: return "mozilla";
+        case Kind::CommandLine: return "cli";
+    }
+    return "?";
+}
+
+std::string Caller::describe() const {
+    switch (kind) {
+        case Kind::Chromium: return "chromium extension " + origin;
+        case Kind::Mozilla: return "mozilla add-on " + addon_id;
+        case Kind::CommandLine: return "command line";
+    }
+    return "?";
+}
+
+Context::Context(Caller caller, std::filesystem::path home) : caller_(std::move(caller)), home_(std::move(home)) {}
+Context::~Context() = default;
+
+}  // namespace smime

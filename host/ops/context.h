@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+// What an operation may know about the process it runs in: who called, where the data lives.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace smime {
+
+// Who started the host: a Chromium-family extension (origin), a Mozilla add-on (id), or the CLI.
+struct Caller {
+    enum class Kind { Chromium, Mozilla, CommandLine };
+    Kind kind = Kind::CommandLine;
+    std::string origin;         // chrome-extension://<id>/ for Chromium
+    std::string addon_id;       // for Firefox and Thunderbird
+    std::string manifest_path;  // for Firefox and Thunderbird
+
+    std::string describe() const;
+    const char* kind_name() const;
+};
+
+class Context {
+public:
+    Context(Caller caller, std::filesystem::path home);
+    ~Context();
+    Context(const Context&) = delete;
+    Context& operator=(const Context&) = delete;
+
+    const Caller& caller() const noexcept { return caller_; }
+    const std::filesystem::path& home() const noexcept { return home_; }
+
+private:
+    Caller caller_;
+    std::filesystem::path home_;
+};
+
+}  // namespace smime

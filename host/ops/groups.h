@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: MIT
+// Each operation group registers its operations here; one file per group under ops/.
+#pragma once
+
+namespace smime {
+class Registry;
+
+void register_host_ops(Registry& registry);      // hello, echo (ops/host_ops.cpp)
+}  // namespace smime

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+// The operation table: each operation's name, arguments, help and handler, so the protocol
+// validates and documents itself (`{"op": "x", "args": {"help": true}}`).
+#pragma once
+
+#include "ops/context.h"
+#include "util/secure.h"
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace smime {
+
+using json = nlohmann::json;
+
+enum class ArgType {
+    String,
+    Integer,
+    Boolean,
+    StringArray,
+    Object,
+    Secret,   // a string that is wiped after use and never logged; CLI reads it from a prompt/file/env
+    Payload,  // binary: base64 string inline, or {"chunks": N} followed by chunk frames
+};
+
+const char* arg_type_name(ArgType type);
+
+struct ArgSpec {
+    std::string name;
+    ArgType type;
+    bool required = false;
+    std::string help;
+};
+
+// One request as a handler sees it: validated arguments plus the decoded payload, if any.
+struct Request {
+    json args = json::object();
+    SecureString payload;  // the Payload argument's bytes (may be plaintext mail: wiped after use)
+    bool has_payload = false;
+};
+
+// What a handler returns: a JSON result and optionally one binary payload field, which the
+// transport sends inline or in chunks.
+struct Reply {
+    json result = json::object();
+    std::optional<SecureString> payload;
+};
+
+using Handler = std::function<Reply(Context&, Request&)>;
+
+struct Operation {
+    std::string name;     // "message.sign"
+    std::string summary;  // one line
+    std::vector<ArgSpec> args;
+    std::string result_help;         // what result holds
+    std::string payload_result;      // name of the binary result field, if any ("mime", "data")
+    std::vector<std::string> aliases;  // CLI short names ("sign")
+    Handler handler;
+
+    const ArgSpec* payload_arg() const;
+    const ArgSpec* find_arg(const std::string& arg_name) const;
+    json help() const;
+};
+
+class Registry {
+public:
+    void add(Operation op);
+    const Operation* find(const std::string& name) const;  // by name or CLI alias
+    std::vector<std::string> names() const;
+    const std::map<std::string, Operation>& all() const noexcept { return ops_; }
+
+private:
+    std::map<std::string, Operation> ops_;
+    std::map<std::string, std::string> aliases_;
+};
+
+// The registry with every operation of the host.
+const Registry& registry();
+
+// Validates `args` against `op` (types, required, unknown fields). Throws Error(BadRequest).
+// A Payload argument is left as given (string or chunk reference) for the transport to resolve.
+void validate_args(const Operation& op, const json& args);
+
+// Wipes the Secret arguments inside `args` in place.
+void wipe_secrets(const Operation& op, json& args);
+
+// Helpers for handlers: typed reads of validated arguments.
+std::string arg_string(const json& args, const char* name, const std::string& fallback = {});
+bool arg_bool(const json& args, const char* name, bool fallback = false);
+std::vector<std::string> arg_strings(const json& args, const char* name);
+
+}  // namespace smime

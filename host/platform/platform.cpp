@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: MIT
+// POSIX implementation of the platform unit (Linux and macOS); Windows branches are marked.
+#include "platform/platform.h"
+
+#include "util/error.h"
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+
+#ifdef _WIN32
+#include <fcntl.h>
+#include <io.h>
+#else
+#include <csignal>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <termios.h>
+#include <unistd.h>
+#endif
+
+namespace smime::platform {
+
+void prepare_stdio() {
+#ifdef _WIN32
+    _setmode(_fileno(stdin), _O_BINARY);
+    _setmode(_fileno(stdout), _O_BINARY);
+#else
+    std::signal(SIGPIPE, SIG_IGN);
+#endif
+}
+
+long read_stdin(char* buffer, std::size_t size) {
+#ifdef _WIN32
+    return _read(0, buffer, static_cast<unsigned>(size));
+#else
+    for (;;) {
+        const ssize_t n = ::read(0, buffer, size);
+        if (n < 0 && errno == EINTR) continue;
+        return static_cast<long>(n);
+    }
+#endif
+}
+
+bool write_stdout(const char* a, std::size_t a_size, const char* b, std::size_t b_size) {
+#ifdef _WIN32
+    return _write(1, a, static_cast<unsigned>(a_size)) == static_cast<int>(a_size) &&
+           (b_size == 0 || _write(1, b, static_cast<unsigned>(b_size)) == static_cast<int>(b_size));
+#else
+    iovec parts[2] = {{const_cast<char*>(a), a_size}, {const_cast<char*>(b), b_size}};
+    int index = 0;
+    while (index < 2) {
+        if (parts[index].iov_len == 0) {
+            ++index;
+            continue;
+        }
+        const ssize_t n = ::writev(1, parts + index, 2 - index);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        auto left = static_cast<std::size_t>(n);
+        while (index < 2 && left >= parts[index].iov_len) {
+            left -= parts[index].iov_len;
+            parts[index].iov_len = 0;
+            ++index;
+        }
+        if (index < 2) {
+            parts[index].iov_base = static_cast<char*>(parts[index].iov_base) + left;
+            parts[index].iov_len -= left;
+        }
+    }
+    return true;
+#endif
+}
+
+std::optional<std::string> env(const char* name) {
+    const char* value = std::getenv(name);
+    if (!value || !*value) return std::nullopt;
+    return std::string(value);
+}
+
+std::filesystem::path data_directory() {
+    if (auto home = env("SMIME_HOST_HOME")) return std::filesystem::path(*home);
+#ifdef _WIN32
+    if (auto local = env("LOCALAPPDATA")) return std::filesystem::path(*local) / "smime-host";
+    throw Error(Code::Storage, "LOCALAPPDATA is not set");
+#elif defined(__APPLE__)
+    if (auto home = env("HOME"))
+        return std::filesystem::path(*home) / "Library" / "Application Support" / "smime-host";
+    throw Error(Code::Storage, "HOME is not set");
+#else
+    if (auto xdg = env("XDG_DATA_HOME")) return std::filesystem::path(*xdg) / "smime-host";
+    if (auto home = env("HOME")) return std::filesystem::path(*home) / ".local" / "share" / "smime-host";
+    throw Error(Code::Storage, "neither XDG_DATA_HOME nor HOME is set");
+#endif
+}
+
+void ensure_private_directory(const std::filesystem::path& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw Error(Code::Storage, "cannot create the data directory: " + ec.message());
+#ifndef _WIN32
+    if (::chmod(dir.c_str(), 0700) != 0)
+        throw Error(Code::Storage, "cannot restrict the data directory to its owner");
+#endif
+}
+
+void restrict_file(const std::filesystem::path& file) {
+#ifndef _WIN32
+    ::chmod(file.c_str(), 0600);
+#else
+    (void)file;
+#endif
+}
+
+bool stdin_is_terminal() {
+#ifdef _WIN32
+    return _isatty(0) != 0;
+#else
+    return ::isatty(0) != 0;
+#endif
+}
+
+std::optional<std::string> read_secret_line(const std::string& prompt) {
+    if (!stdin_is_terminal()) return std::nullopt;
+    std::cerr << prompt << std::flush;
+    std::string line;
+#ifndef _WIN32
+    termios old_mode{};
+    const bool have_mode = ::tcgetattr(0, &old_mode) == 0;
+    if (have_mode) {
+        termios silent = old_mode;
+        silent.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        ::tcsetattr(0, TCSAFLUSH, &silent);
+    }
+    std::getline(std::cin, line);
+    if (have_mode) ::tcsetattr(0, TCSAFLUSH, &old_mode);
+#else
+    std::getline(std::cin, line);
+#endif
+    std::cerr << '\n';
+    return line;
+}
+
+long long monotonic_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace smime::platform

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+// Everything that differs between Linux, macOS and Windows lives behind this header.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace smime::platform {
+
+// Puts stdin/stdout in binary mode (Windows would otherwise translate CRLF and break framing) and
+// makes a closed pipe an error return instead of a fatal signal.
+void prepare_stdio();
+
+// Reads up to `size` bytes from stdin; returns 0 on EOF, -1 on error. Retries on EINTR.
+long read_stdin(char* buffer, std::size_t size);
+
+// Writes all of the given pieces to stdout, in order, as one logical write. False on failure.
+bool write_stdout(const char* a, std::size_t a_size, const char* b, std::size_t b_size);
+
+// Value of an environment variable, if set and non-empty.
+std::optional<std::string> env(const char* name);
+
+// The per-user data directory: SMIME_HOST_HOME if set, otherwise
+// $XDG_DATA_HOME/smime-host (~/.local/share/smime-host) on Linux,
+// ~/Library/Application Support/smime-host on macOS, %LOCALAPPDATA%\smime-host on Windows.
+std::filesystem::path data_directory();
+
+// Creates `dir` (and parents) if missing and restricts it to the user (0700 on POSIX).
+void ensure_private_directory(const std::filesystem::path& dir);
+
+// Restricts a file to the user (0600 on POSIX). Missing files are ignored.
+void restrict_file(const std::filesystem::path& file);
+
+// Whether stdin is an interactive terminal (for passphrase prompts in the CLI).
+bool stdin_is_terminal();
+
+// Reads a line from the terminal without echo. Empty optional if no terminal.
+std::optional<std::string> read_secret_line(const std::string& prompt);
+
+// Monotonic milliseconds, for idle timeouts and back-off.
+long long monotonic_ms();
+
+}  // namespace smime::platform

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: MIT
+// Frame reader and writer; the length is checked against the limit before anything is allocated.
+#include "protocol/frame.h"
+
+#include <cstring>
+
+namespace smime::frame {
+
+std::size_t Reader::read_fully(char* dst, std::size_t size, bool& io_error) {
+    std::size_t got = 0;
+    while (got < size) {
+        const long n = source_(dst + got, size - got);
+        if (n == 0) break;
+        if (n < 0) {
+            io_error = true;
+            break;
+        }
+        got += static_cast<std::size_t>(n);
+    }
+    return got;
+}
+
+ReadStatus Reader::next(std::string& body) {
+    char header[4];
+    bool io_error = false;
+    const std::size_t got = read_fully(header, sizeof header, io_error);
+    if (io_error) return ReadStatus::IoError;
+    if (got == 0) return ReadStatus::Eof;
+    if (got < sizeof header) return ReadStatus::Truncated;
+    std::memcpy(&announced_, header, sizeof announced_);  // native byte order, as browsers send
+    if (announced_ > max_frame_) return ReadStatus::TooLarge;
+    body.resize(announced_);
+    const std::size_t body_got = read_fully(body.data(), announced_, io_error);
+    if (io_error) return ReadStatus::IoError;
+    if (body_got < announced_) {
+        body.resize(body_got);
+        return ReadStatus::Truncated;
+    }
+    return ReadStatus::Frame;
+}
+
+bool Writer::write(std::string_view body) {
+    if (body.size() > max_frame_ || failed_) return false;
+    const std::string header = encode_header(static_cast<std::uint32_t>(body.size()));
+    if (!sink_(header.data(), header.size(), body.data(), body.size())) failed_ = true;
+    return !failed_;
+}
+
+std::string encode_header(std::uint32_t length) {
+    std::string header(4, '\0');
+    std::memcpy(header.data(), &length, sizeof length);
+    return header;
+}
+
+std::string encode(std::string_view body) {
+    std::string out = encode_header(static_cast<std::uint32_t>(body.size()));
+    out.append(body);
+    return out;
+}
+
+}  // namespace smime::frame

@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: MIT
+// Request/reply loop with chunked payloads in both directions (docs/protocol.md, "Chunking").
+#include "protocol/session.h"
+
+#include "protocol/limits.h"
+#include "util/base64.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#include <new>
+
+namespace smime {
+namespace {
+
+std::string dump(const json& value) {
+    // Certificate subjects may hold invalid UTF-8; replace it rather than fail the reply.
+    return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace
+
+json error_json(const json& id, const Error& error) {
+    return {{"id", id},
+            {"ok", false},
+            {"error",
+             {{"code", code_name(error.code())}, {"message", error.what()}, {"details", error.details()}}}};
+}
+
+int Session::run() {
+    std::string frame;
+    for (;;) {
+        switch (reader_.next(frame)) {
+            case frame::ReadStatus::Frame:
+                handle_frame(frame);
+                cleanse(frame);  // may have held a password
+                if (writer_.failed()) {
+                    log::error("cannot write to stdout; the caller has gone");
+                    return 1;
+                }
+                break;
+            case frame::ReadStatus::Eof:
+                if (!uploads_.empty()) log::info("stdin closed with unfinished chunked requests");
+                return 0;
+            case frame::ReadStatus::Truncated:
+                cleanse(frame);
+                send_error(nullptr, Error(Code::BadFrame, "the stream ended inside a frame"));
+                return 0;
+            case frame::ReadStatus::TooLarge:
+                send_error(nullptr,
+                           Error(Code::TooLarge, "frame length over the limit; closing the stream",
+                                 {{"length", reader_.last_announced_length()},
+                                  {"limit", limits::kMaxIncomingFrame}}));
+                return 0;
+            case frame::ReadStatus::IoError:
+                log::error("cannot read stdin");
+                return 1;
+        }
+    }
+}
+
+void Session::handle_frame(std::string_view frame) {
+    if (auto chunk = envelope::parse_chunk_fast(frame)) {
+        handle_chunk(chunk->id, chunk->index, chunk->data);
+        return;
+    }
+    json id = nullptr;
+    try {
+        auto parsed = envelope::parse(frame, id);
+        if (parsed.is_chunk)
+            handle_chunk(parsed.chunk.id, parsed.chunk.index, parsed.chunk.data);
+        else
+            handle_request(parsed);
+    } catch (const Error& e) {
+        send_error(id, e);
+    } catch (const std::bad_alloc&) {
+        send_error(id, Error(Code::TooLarge, "not enough memory for this request"));
+    } catch (const std::exception& e) {
+        log::error(std::string("unexpected failure: ") + e.what());
+        send_error(id, Error(Code::Internal, "internal error"));
+    }
+}
+
+void Session::handle_request(envelope::Parsed& parsed) {
+    const json& id = parsed.id;
+    const Operation* op = registry_.find(parsed.op);
+    try {
+        if (!op)
+            throw Error(Code::UnknownOp, "unknown operation '" + parsed.op + "'", {{"op", parsed.op}});
+        if (auto help = parsed.args.find("help"); help != parsed.args.end() && !op->find_arg("help")) {
+            if (!help->is_boolean())
+                throw Error(Code::BadRequest, "'help' must be a boolean", {{"field", "args.help"}});
+            if (help->get<bool>()) {
+                send_json(id, {{"id", id}, {"ok", true}, {"result", op->help()}});
+                return;
+            }
+            parsed.args.erase(help);
+        }
+        validate_args(*op, parsed.args);
+
+        Request request;
+        const ArgSpec* payload = op->payload_arg();
+        if (payload && parsed.args.contains(payload->name)) {
+            json& value = parsed.args[payload->name];
+            if (value.is_string()) {
+                if (!base64::decode_append(value.get_ref<const std::string&>(), request.payload.mutable_str()))
+                    throw Error(Code::BadRequest, "argument '" + payload->name + "' is not valid base64",
+                                {{"field", "args." + payload->name}});
+                request.has_payload = true;
+                cleanse(value.get_ref<std::string&>());
+                parsed.args.erase(payload->name);
+            } else {
+                // A chunk reference: {"chunks": N, "size": S?}
+                for (const auto& [key, v] : value.items())
+                    if (key != "chunks" && key != "size")
+                        throw Error(Code::BadRequest, "unknown member '" + key + "' in a chunk reference",
+                                    {{"field", "args." + payload->name + "." + key}});
+                auto chunks = value.find("chunks");
+                if (chunks == value.end() || !chunks->is_number_unsigned() || chunks->get<std::uint64_t>() == 0 ||
+                    chunks->get<std::uint64_t>() > limits::kMaxChunks)
+                    throw Error(Code::BadRequest, "'chunks' must be an integer from 1 to 1048576",
+                                {{"field", "args." + payload->name + ".chunks"}});
+                Upload upload;
+                upload.chunks = chunks->get<std::uint64_t>();
+                if (auto size = value.find("size"); size != value.end()) {
+                    if (!size->is_number_unsigned())
+                        throw Error(Code::BadRequest, "'size' must be a non-negative integer",
+                                    {{"field", "args." + payload->name + ".size"}});
+                    upload.declared_size = size->get<std::uint64_t>();
+                    upload.has_declared_size = true;
+                    if (upload.declared_size > limits::kMaxPayload)
+                        throw Error(Code::TooLarge, "payload over the limit",
+                                    {{"size", upload.declared_size}, {"limit", limits::kMaxPayload}});
+                }
+                if (id.is_null())
+                    throw Error(Code::BadRequest, "a chunked request needs an id", {{"field", "id"}});
+                const std::string key = envelope::id_key(id);
+                if (uploads_.count(key))
+                    throw Error(Code::BadRequest, "a request with this id is still receiving chunks",
+                                {{"field", "id"}});
+                if (uploads_.size() >= limits::kMaxPendingUploads)
+                    throw Error(Code::TooLarge, "too many chunked requests in progress");
+                parsed.args.erase(payload->name);
+                upload.op = op;
+                upload.args = std::move(parsed.args);
+                // Reserve what was announced, but not so much that a lying header costs real memory.
+                if (upload.has_declared_size)
+                    upload.request.payload.mutable_str().reserve(std::min<std::uint64_t>(upload.declared_size, 64u << 20));
+                uploads_.emplace(key, std::move(upload));
+                return;  // the reply comes after the last chunk
+            }
+        }
+        request.args = std::move(parsed.args);
+        dispatch(id, *op, request);
+    } catch (const Error& e) {
+        if (op) wipe_secrets(*op, parsed.args);
+        // Swallow the chunks the client will still send for this refused request.
+        if (auto n = envelope::announced_chunks(parsed.args); n && !id.is_null() && *n <= limits::kMaxChunks)
+            discarding_[envelope::id_key(id)] = *n;
+        send_error(id, e);
+    }
+}
+
+void Session::handle_chunk(const json& id, std::uint64_t index, std::string_view data) {
+    const std::string key = envelope::id_key(id);
+    auto it = uploads_.find(key);
+    if (it == uploads_.end()) {
+        if (auto d = discarding_.find(key); d != discarding_.end()) {
+            if (--d->second == 0) discarding_.erase(d);
+            return;
+        }
+        send_error(id, Error(Code::BadRequest, "chunk for an id that has no request waiting for chunks",
+                             {{"field", "id"}}));
+        return;
+    }
+    Upload& upload = it->second;
+    if (index != upload.next) {
+        abandon_upload(key, id,
+                       Error(Code::BadRequest, "chunk out of order",
+                             {{"expected", upload.next}, {"received", index}}));
+        return;
+    }
+    std::string& buffer = upload.request.payload.mutable_str();
+    if (buffer.size() + data.size() / 4 * 3 > limits::kMaxPayload ||
+        (upload.has_declared_size && buffer.size() + data.size() / 4 * 3 > upload.declared_size + 2)) {
+        abandon_upload(key, id,
+                       Error(Code::TooLarge, "payload over the limit", {{"limit", limits::kMaxPayload}}));
+        return;
+    }
+    if (!base64::decode_append(data, buffer)) {
+        abandon_upload(key, id,
+                       Error(Code::BadRequest, "chunk data is not valid base64", {{"chunk", index}}));
+        return;
+    }
+    if (++upload.next < upload.chunks) return;
+
+    if (upload.has_declared_size && buffer.size() != upload.declared_size) {
+        abandon_upload(key, id,
+                       Error(Code::BadRequest, "payload size differs from the announced size",
+                             {{"announced", upload.declared_size}, {"received", buffer.size()}}));
+        return;
+    }
+    Upload done = std::move(upload);
+    uploads_.erase(it);
+    done.request.args = std::move(done.args);
+    done.request.has_payload = true;
+    dispatch(id, *done.op, done.request);
+}
+
+void Session::abandon_upload(const std::string& key, const json& id, const Error& error) {
+    auto it = uploads_.find(key);
+    if (it != uploads_.end()) {
+        const std::uint64_t remaining = it->second.chunks - it->second.next - 1;
+        wipe_secrets(*it->second.op, it->second.args);
+        uploads_.erase(it);
+        if (remaining > 0) discarding_[key] = remaining;
+    }
+    send_error(id, error);
+}
+
+void Session::dispatch(const json& id, const Operation& op, Request& request) {
+    try {
+        Reply reply = op.handler(context_, request);
+        wipe_secrets(op, request.args);
+        send_reply(id, op, reply);
+    } catch (const Error& e) {
+        wipe_secrets(op, request.args);
+        send_error(id, e);
+    } catch (const std::bad_alloc&) {
+        wipe_secrets(op, request.args);
+        send_error(id, Error(Code::TooLarge, "not enough memory for this request"));
+    } catch (const std::exception& e) {
+        wipe_secrets(op, request.args);
+        log::error(op.name + ": unexpected failure: " + e.what());
+        send_error(id, Error(Code::Internal, "internal error in " + op.name));
+    }
+}
+
+void Session::send_reply(const json& id, const Operation& op, Reply& reply) {
+    if (!reply.payload) {
+        send_json(id, {{"id", id}, {"ok", true}, {"result", std::move(reply.result)}});
+        return;
+    }
+    const std::string& payload = reply.payload->str();
+    const std::string field = op.payload_result.empty() ? "data" : op.payload_result;
+    if (payload.size() <= limits::kMaxInlineReplyPayload) {
+        reply.result[field] = base64::encode(payload);
+        send_json(id, {{"id", id}, {"ok", true}, {"result", std::move(reply.result)}});
+        return;
+    }
+    const std::size_t chunks = (payload.size() + limits::kReplyChunkRaw - 1) / limits::kReplyChunkRaw;
+    reply.result[field] = {{"chunks", chunks}, {"size", payload.size()}};
+    const std::string head = dump({{"id", id}, {"ok", true}, {"result", std::move(reply.result)}});
+    if (!writer_.write(head)) {
+        if (!writer_.failed()) send_error(id, Error(Code::TooLarge, "reply too large for one frame"));
+        return;
+    }
+    const std::string id_text = dump(id);
+    for (std::size_t i = 0; i < chunks; ++i) {
+        const std::string_view piece =
+            std::string_view(payload).substr(i * limits::kReplyChunkRaw, limits::kReplyChunkRaw);
+        scratch_.clear();
+        scratch_ += "{\"id\":";
+        scratch_ += id_text;
+        scratch_ += ",\"chunk\":";
+        scratch_ += std::to_string(i);
+        scratch_ += ",\"data\":\"";
+        base64::encode_append(piece, scratch_);
+        scratch_ += "\"}";
+        if (!writer_.write(scratch_)) break;
+    }
+    cleanse(scratch_);
+}
+
+void Session::send_error(const json& id, const Error& error) { send_json(id, error_json(id, error)); }
+
+void Session::send_json(const json& id, const json& reply) {
+    const std::string text = dump(reply);
+    if (writer_.write(text)) return;
+    if (writer_.failed()) return;
+    // Over the outgoing limit: say so instead of sending a frame the browser would drop.
+    writer_.write(dump(error_json(id, Error(Code::TooLarge, "reply too large for one frame",
+                                            {{"size", text.size()}, {"limit", limits::kMaxOutgoingFrame}}))));
+}
+
+}  // namespace smime

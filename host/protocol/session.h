@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+// The native messaging loop: read frames, reassemble chunked payloads, dispatch, reply.
+#pragma once
+
+#include "ops/operation.h"
+#include "protocol/envelope.h"
+#include "protocol/frame.h"
+#include "util/error.h"
+
+#include <map>
+#include <string>
+
+namespace smime {
+
+class Session {
+public:
+    Session(const Registry& registry, Context& context, frame::Reader& reader, frame::Writer& writer)
+        : registry_(registry), context_(context), reader_(reader), writer_(writer) {}
+
+    // Serves until EOF (returns 0), an over-long or truncated frame (replies, returns 0), or an
+    // I/O error on stdout (returns 1).
+    int run();
+
+    // Handles one whole frame; public for the fuzzer and unit tests.
+    void handle_frame(std::string_view frame);
+
+private:
+    struct Upload {
+        const Operation* op = nullptr;
+        json args;
+        std::uint64_t chunks = 0;
+        std::uint64_t next = 0;
+        std::uint64_t declared_size = 0;
+        bool has_declared_size = false;
+        Request request;
+    };
+
+    void handle_request(envelope::Parsed& parsed);
+    void handle_chunk(const json& id, std::uint64_t index, std::string_view data);
+    void dispatch(const json& id, const Operation& op, Request& request);
+    void send_reply(const json& id, const Operation& op, Reply& reply);
+    void send_error(const json& id, const Error& error);
+    void send_json(const json& id, const json& reply);
+    void abandon_upload(const std::string& key, const json& id, const Error& error);
+
+    const Registry& registry_;
+    Context& context_;
+    frame::Reader& reader_;
+    frame::Writer& writer_;
+    std::map<std::string, Upload> uploads_;
+    std::map<std::string, std::uint64_t> discarding_;  // id -> chunk frames still to swallow
+    std::string scratch_;                               // reused buffer for chunk frames
+};
+
+// Builds the reply for a request handled outside the loop (the CLI uses the same handlers).
+json error_json(const json& id, const Error& error);
+
+}  // namespace smime

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: MIT
+// Fast, strict base64 (RFC 4648 section 4) for payloads that bypass the JSON parser.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace smime::base64 {
+
+std::size_t encoded_size(std::size_t raw_size);
+
+// Appends the encoding of `raw` to `out`.
+void encode_append(std::string_view raw, std::string& out);
+std::string encode(std::string_view raw);
+
+// Appends the decoding of `text` to `out`. Strict: length a multiple of 4, padding only at the end,
+// no whitespace. Returns false (leaving `out` with unspecified appended bytes) on bad input.
+bool decode_append(std::string_view text, std::string& out);
+
+// Lenient decoding for MIME bodies and PEM: skips whitespace (RFC 2045 section 6.8).
+bool decode_lenient_append(std::string_view text, std::string& out);
+
+}  // namespace smime::base64

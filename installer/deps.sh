@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Installs what smime-host needs from Debian/Ubuntu packages: `deps.sh` for building,
+# `deps.sh --test` adds what the test suite uses (clang for fuzzing, interoperability peers).
+set -euo pipefail
+
+build_packages=(build-essential cmake pkg-config libssl-dev openssl nlohmann-json3-dev libsqlite3-dev)
+test_packages=(doctest-dev libboost-dev libboost-filesystem-dev clang libclang-rt-14-dev gpgsm libnss3-tools sqlite3)
+
+wanted=("${build_packages[@]}")
+if [[ "${1:-}" == "--test" ]]; then
+    wanted+=("${test_packages[@]}")
+fi
+
+missing=()
+for pkg in "${wanted[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+
+if ((${#missing[@]} == 0)); then
+    echo "deps: everything needed is installed"
+    exit 0
+fi
+
+if ! command -v apt-get >/dev/null; then
+    echo "deps: missing ${missing[*]} and no apt-get here; install them with your package manager" >&2
+    exit 1
+fi
+
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null; then
+        sudo_cmd=(sudo)
+    else
+        echo "deps: need root (or sudo) to install: ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+// Boost.Process plumbing for the end-to-end tests; poll(2) gives every read a timeout.
+#include "e2e/host_process.h"
+
+#include "support/frames.h"
+#include "util/base64.h"
+
+#include <boost/process.hpp>
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+namespace bp = boost::process;
+
+namespace smime::test {
+
+std::filesystem::path host_binary() { return SMIME_HOST_BINARY; }
+
+std::filesystem::path make_temp_dir(const std::string& tag) {
+    std::random_device rd;
+    auto dir = std::filesystem::temp_directory_path() /
+               ("smime-host-test-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    std::filesystem::create_directories(dir);
+    return dir;
+}
+
+std::string frame_bytes(const std::string& body) { return frame(body); }
+
+struct HostProcess::Impl {
+    bp::pipe in, out;
+    std::filesystem::path err_file;
+    bp::child child;
+    std::string buffer;
+    bool stdin_closed = false;
+};
+
+HostProcess::HostProcess(const std::filesystem::path& home, std::vector<std::string> args,
+                         std::map<std::string, std::string> env)
+    : impl_(std::make_unique<Impl>()) {
+    if (args.empty()) args = {"chrome-extension://abcdefghijklmnopabcdefghijklmnop/"};
+    auto environment = boost::this_process::environment();
+    bp::environment e = environment;
+    e["SMIME_HOST_HOME"] = home.string();
+    for (const auto& [k, v] : env) {
+        if (v.empty())
+            e.erase(k);
+        else
+            e[k] = v;
+    }
+    impl_->err_file = home / ("stderr-" + std::to_string(std::random_device{}()) + ".log");
+    impl_->child = bp::child(host_binary().string(), bp::args(args), bp::std_in < impl_->in,
+                             bp::std_out > impl_->out, bp::std_err > impl_->err_file.string(), e);
+    // Close our copies of the child's ends so EOF is seen.
+    ::close(impl_->in.native_source());
+    ::close(impl_->out.native_sink());
+}
+
+HostProcess::~HostProcess() {
+    if (!impl_) return;
+    close_stdin();
+    if (!wait_exit(std::chrono::seconds(5))) kill();
+}
+
+void HostProcess::write_raw(const std::string& bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t n = ::write(impl_->in.native_sink(), bytes.data() + done, bytes.size() - done);
+        if (n <= 0) throw std::runtime_error("write to host failed");
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+void HostProcess::send(const json& request) { write_raw(frame(request.dump())); }
+void HostProcess::send_text(const std::string& body) { write_raw(frame(body)); }
+
+std::optional<std::string> HostProcess::read_frame(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        auto& buf = impl_->buffer;
+        if (buf.size() >= 4) {
+            std::uint32_t n = 0;
+            std::memcpy(&n, buf.data(), 4);
+            if (buf.size() >= 4 + static_cast<std::size_t>(n)) {
+                std::string body = buf.substr(4, n);
+                buf.erase(0, 4 + static_cast<std::size_t>(n));
+                return body;
+            }
+        }
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return std::nullopt;
+        pollfd pfd{impl_->out.native_source(), POLLIN, 0};
+        if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+        char chunk[1 << 16];
+        const ssize_t n = ::read(impl_->out.native_source(), chunk, sizeof chunk);
+        if (n <= 0) return std::nullopt;
+        buf.append(chunk, static_cast<std::size_t>(n));
+    }
+}
+
+json HostProcess::read_json(std::chrono::milliseconds timeout) {
+    auto body = read_frame(timeout);
+    if (!body) throw std::runtime_error("no reply from host (timeout or EOF); stderr: " + stderr_text());
+    return json::parse(*body);
+}
+
+json HostProcess::request(const json& req) {
+    send(req);
+    return read_json();
+}
+
+json HostProcess::call_with_payload(json request, const std::string& arg, const std::string& payload,
+                                    std::size_t chunk_raw, std::string* reply_payload,
+                                    const std::string& reply_field) {
+    const std::size_t chunks = payload.empty() ? 1 : (payload.size() + chunk_raw - 1) / chunk_raw;
+    request["args"][arg] = {{"chunks", chunks}, {"size", payload.size()}};
+    std::string out = frame(request.dump());
+    const std::string id = request["id"].dump();
+    for (std::size_t i = 0; i < chunks; ++i) {
+        std::string body = "{\"id\":" + id + ",\"chunk\":" + std::to_string(i) + ",\"data\":\"";
+        base64::encode_append(std::string_view(payload).substr(std::min(payload.size(), i * chunk_raw), chunk_raw), body);
+        body += "\"}";
+        out += frame(body);
+        if (out.size() > (8u << 20)) {
+            write_raw(out);
+            out.clear();
+        }
+    }
+    write_raw(out);
+    json head = read_json();
+    if (reply_payload && head.value("ok", false)) {
+        reply_payload->clear();
+        const json& ref = head["result"][reply_field];
+        if (ref.is_string()) {
+            base64::decode_append(ref.get<std::string>(), *reply_payload);
+        } else {
+            const auto n = ref["chunks"].get<std::size_t>();
+            for (std::size_t i = 0; i < n; ++i) {
+                auto body = read_frame();
+                if (!body) throw std::runtime_error("missing reply chunk");
+                auto c = json::parse(*body);
+                if (c["chunk"] != i) throw std::runtime_error("reply chunk out of order");
+                base64::decode_append(c["data"].get<std::string>(), *reply_payload);
+            }
+        }
+    }
+    return head;
+}
+
+void HostProcess::close_stdin() {
+    if (!impl_->stdin_closed) {
+        ::close(impl_->in.native_sink());
+        impl_->stdin_closed = true;
+    }
+}
+
+std::optional<int> HostProcess::wait_exit(std::chrono::milliseconds timeout) {
+    std::error_code ec;
+    if (!impl_->child.valid()) return impl_->child.exit_code();
+    if (impl_->child.wait_for(timeout, ec)) return impl_->child.exit_code();
+    return std::nullopt;
+}
+
+bool HostProcess::running() {
+    std::error_code ec;
+    return impl_->child.running(ec);
+}
+
+void HostProcess::kill() {
+    std::error_code ec;
+    impl_->child.terminate(ec);
+}
+
+std::string HostProcess::stderr_text() const {
+    std::ifstream in(impl_->err_file, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+int HostProcess::pid() const { return impl_->child.id(); }
+
+}  // namespace smime::test

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: MIT
+// Unit tests for the request loop: dispatch, error mapping, chunked payloads both ways.
+#include "protocol/limits.h"
+#include "protocol/session.h"
+#include "support/frames.h"
+#include "util/base64.h"
+
+#include <doctest/doctest.h>
+
+#include <cstring>
+
+using namespace smime;
+
+namespace {
+
+struct Result {
+    std::vector<json> replies;
+    int exit_code = -1;
+};
+
+Result serve(const std::string& input) {
+    auto pos = std::make_shared<std::size_t>(0);
+    frame::Reader reader(
+        [&input, pos](char* dst, std::size_t size) -> long {
+            const std::size_t n = std::min(size, input.size() - *pos);
+            std::memcpy(dst, input.data() + *pos, n);
+            *pos += n;
+            return static_cast<long>(n);
+        },
+        limits::kMaxIncomingFrame);
+    std::string output;
+    frame::Writer writer(
+        [&output](const char* a, std::size_t an, const char* b, std::size_t bn) {
+            output.append(a, an).append(b, bn);
+            return true;
+        },
+        limits::kMaxOutgoingFrame);
+    Context context(Caller{}, {});
+    Session session(registry(), context, reader, writer);
+    Result r;
+    r.exit_code = session.run();
+    for (const auto& body : test::split_frames(output)) {
+        CHECK(body.size() <= limits::kMaxOutgoingFrame);
+        r.replies.push_back(json::parse(body));
+    }
+    return r;
+}
+
+std::string frames(std::initializer_list<json> list) {
+    std::string out;
+    for (const auto& j : list) out += test::frame(j);
+    return out;
+}
+
+std::string error_code(const json& reply) { return reply["error"]["code"].get<std::string>(); }
+
+std::string pattern(std::size_t size) {
+    std::string s(size, '\0');
+    for (std::size_t i = 0; i < size; ++i) s[i] = static_cast<char>((i * 7919) >> 3);
+    return s;
+}
+
+// Reassembles a chunked reply the way an extension would.
+std::string collect(const std::vector<json>& replies, std::size_t head, const char* field) {
+    const json& ref = replies[head]["result"][field];
+    if (ref.is_string()) {
+        std::string out;
+        REQUIRE(base64::decode_append(ref.get<std::string>(), out));
+        return out;
+    }
+    const auto chunks = ref["chunks"].get<std::size_t>();
+    std::string out;
+    for (std::size_t i = 0; i < chunks; ++i) {
+        const json& c = replies.at(head + 1 + i);
+        CHECK(c["id"] == replies[head]["id"]);
+        CHECK(c["chunk"] == i);
+        REQUIRE(base64::decode_append(c["data"].get<std::string>(), out));
+    }
+    CHECK(out.size() == ref["size"].get<std::size_t>());
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("hello describes the host and lists operations") {
+    auto r = serve(frames({{{"id", 1}, {"op", "hello"}}}));
+    REQUIRE(r.replies.size() == 1);
+    CHECK(r.replies[0]["ok"] == true);
+    CHECK(r.replies[0]["id"] == 1);
+    CHECK(r.replies[0]["result"]["protocol"] == 1);
+    CHECK(r.replies[0]["result"]["openssl"].get<std::string>().rfind("OpenSSL 3", 0) == 0);
+    const auto ops = r.replies[0]["result"]["operations"];
+    CHECK(std::find(ops.begin(), ops.end(), "echo") != ops.end());
+    CHECK(r.exit_code == 0);
+}
+
+TEST_CASE("each bad frame gets its own error and the next frame is still served") {
+    std::string input = test::frame(std::string("not json")) + test::frame(std::string("[1,2]")) +
+                        frames({{{"id", "u"}, {"op", "no.such"}},
+                                {{"id", 2}, {"op", "echo"}, {"args", {{"text", 5}}}},
+                                {{"id", 3}, {"op", "echo"}, {"args", {{"bogus", true}}}},
+                                {{"id", 4}, {"op", "echo"}, {"args", {{"data", "not base64!"}}}},
+                                {{"id", 5}, {"op", "echo"}, {"args", {{"text", "ok"}}}}});
+    auto r = serve(input);
+    REQUIRE(r.replies.size() == 7);
+    CHECK(error_code(r.replies[0]) == "ERR_BAD_JSON");
+    CHECK(r.replies[0]["id"].is_null());
+    CHECK(error_code(r.replies[1]) == "ERR_BAD_REQUEST");
+    CHECK(error_code(r.replies[2]) == "ERR_UNKNOWN_OP");
+    CHECK(r.replies[2]["id"] == "u");
+    CHECK(error_code(r.replies[3]) == "ERR_BAD_REQUEST");
+    CHECK(r.replies[3]["error"]["details"]["field"] == "args.text");
+    CHECK(error_code(r.replies[4]) == "ERR_BAD_REQUEST");
+    CHECK(error_code(r.replies[5]) == "ERR_BAD_REQUEST");
+    CHECK(r.replies[6]["ok"] == true);
+    CHECK(r.replies[6]["result"]["text"] == "ok");
+}
+
+TEST_CASE("a chunked upload is reassembled and a large reply is chunked under 1 MiB") {
+    const std::string payload = pattern(3 * 1000 * 1000 + 17);
+    std::string input = test::frame(json{{"id", "big"},
+                                         {"op", "echo"},
+                                         {"args", {{"data", {{"chunks", 4}, {"size", payload.size()}}}}}});
+    const std::size_t piece = 999999;  // multiple of 3 so each chunk is standalone base64
+    for (std::size_t i = 0; i < 4; ++i)
+        input += test::frame(json{{"id", "big"}, {"chunk", i}, {"data", base64::encode(payload.substr(i * piece, piece))}});
+    auto r = serve(input);
+    REQUIRE(r.replies.size() >= 2);
+    CHECK(r.replies[0]["ok"] == true);
+    CHECK(r.replies[0]["result"]["size"] == payload.size());
+    CHECK(collect(r.replies, 0, "data") == payload);
+}
+
+TEST_CASE("uploads with different ids may interleave with other requests") {
+    std::string input = frames({{{"id", 1}, {"op", "echo"}, {"args", {{"data", {{"chunks", 2}}}}}},
+                                {{"id", 2}, {"op", "echo"}, {"args", {{"data", {{"chunks", 1}}}}}},
+                                {{"id", 1}, {"chunk", 0}, {"data", "YWFh"}},
+                                {{"id", 3}, {"op", "hello"}},
+                                {{"id", 2}, {"chunk", 0}, {"data", "YmJi"}},
+                                {{"id", 1}, {"chunk", 1}, {"data", "YWE="}}});
+    auto r = serve(input);
+    REQUIRE(r.replies.size() == 3);
+    CHECK(r.replies[0]["id"] == 3);
+    CHECK(r.replies[1]["id"] == 2);
+    CHECK(r.replies[1]["result"]["data"] == "YmJi");
+    CHECK(r.replies[2]["id"] == 1);
+    CHECK(r.replies[2]["result"]["data"] == "YWFhYWE=");
+}
+
+TEST_CASE("chunk errors: out of order, bad base64, orphan, oversize, refused header") {
+    std::string input = frames({
+        {{"id", 1}, {"op", "echo"}, {"args", {{"data", {{"chunks", 3}}}}}},
+        {{"id", 1}, {"chunk", 1}, {"data", "YWFh"}},  // out of order: error, rest swallowed
+        {{"id", 1}, {"chunk", 2}, {"data", "YWFh"}},  // swallowed
+        {{"id", 9}, {"chunk", 0}, {"data", "YWFh"}},  // orphan
+        {{"id", 2}, {"op", "echo"}, {"args", {{"data", {{"chunks", 2}}}}}},
+        {{"id", 2}, {"chunk", 0}, {"data", "@@@@"}},  // bad base64: error, rest swallowed
+        {{"id", 2}, {"chunk", 1}, {"data", "YWFh"}},
+        {{"id", 3}, {"op", "echo"}, {"args", {{"data", {{"chunks", 1}, {"size", limits::kMaxPayload + 1}}}}}},
+        {{"id", 3}, {"chunk", 0}, {"data", "YWFh"}},  // swallowed: header was refused
+        {{"id", 4}, {"op", "nope"}, {"args", {{"data", {{"chunks", 1}}}}}},
+        {{"id", 4}, {"chunk", 0}, {"data", "YWFh"}},  // swallowed
+        {{"id", 5}, {"op", "echo"}, {"args", {{"data", {{"chunks", 1}, {"size", 2}}}}}},
+        {{"id", 5}, {"chunk", 0}, {"data", "YWFh"}},  // size mismatch
+        {{"id", 6}, {"op", "echo"}, {"args", {{"data", {{"chunks", 0}}}}}},
+        {{"id", 7}, {"op", "echo"}, {"args", {{"data", {{"chunks", 1}, {"extra", 1}}}}}},
+        {{"op", "echo"}, {"args", {{"data", {{"chunks", 1}}}}}},
+    });
+    auto r = serve(input);
+    REQUIRE(r.replies.size() == 9);
+    CHECK(r.replies[0]["id"] == 1);
+    CHECK(error_code(r.replies[0]) == "ERR_BAD_REQUEST");
+    CHECK(r.replies[1]["id"] == 9);
+    CHECK(error_code(r.replies[1]) == "ERR_BAD_REQUEST");
+    CHECK(r.replies[2]["id"] == 2);
+    CHECK(error_code(r.replies[2]) == "ERR_BAD_REQUEST");
+    CHECK(r.replies[3]["id"] == 3);
+    CHECK(error_code(r.replies[3]) == "ERR_TOO_LARGE");
+    CHECK(r.replies[4]["id"] == 4);
+    CHECK(error_code(r.replies[4]) == "ERR_UNKNOWN_OP");
+    CHECK(r.replies[5]["id"] == 5);
+    CHECK(error_code(r.replies[5]) == "ERR_BAD_REQUEST");
+    CHECK(error_code(r.replies[6]) == "ERR_BAD_REQUEST");
+    CHECK(error_code(r.replies[7]) == "ERR_BAD_REQUEST");
+    CHECK(error_code(r.replies[8]) == "ERR_BAD_REQUEST");  // chunked request without id
+}
+
+TEST_CASE("a header announcing more than the limit ends the session with ERR_TOO_LARGE") {
+    std::string input = frames({{{"id", 1}, {"op", "hello"}}}) + std::string("\xff\xff\xff\x7f", 4) + "junk";
+    auto r = serve(input);
+    REQUIRE(r.replies.size() == 2);
+    CHECK(r.replies[0]["ok"] == true);
+    CHECK(error_code(r.replies[1]) == "ERR_TOO_LARGE");
+    CHECK(r.replies[1]["id"].is_null());
+    CHECK(r.exit_code == 0);
+}
+
+TEST_CASE("a truncated last frame gets ERR_BAD_FRAME") {
+    std::string input = frames({{{"id", 1}, {"op", "hello"}}});
+    input += test::frame(std::string(R"({"id":2,"op":"hello"})")).substr(0, 10);
+    auto r = serve(input);
+    REQUIRE(r.replies.size() == 2);
+    CHECK(error_code(r.replies[1]) == "ERR_BAD_FRAME");
+}
+
+TEST_CASE("help is served for every operation") {
+    for (const auto& name : registry().names()) {
+        auto r = serve(frames({{{"id", name}, {"op", name}, {"args", {{"help", true}}}}}));
+        REQUIRE(r.replies.size() == 1);
+        CHECK(r.replies[0]["ok"] == true);
+        CHECK(r.replies[0]["result"]["op"] == name);
+        CHECK(r.replies[0]["result"]["summary"].get<std::string>().size() > 10);
+    }
+}
