@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: MIT
+// What the S/MIME engine needs from the key store, and what it hands back to it. The key store
+// implements KeyProvider; the engine never touches storage itself.
+#pragma once
+
+#include "util/ossl.h"
+
+#include <ctime>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace smime::engine {
+
+// The user's own certificate with its private key (decrypted, in memory only while needed).
+struct Identity {
+    ossl::X509Ptr certificate;
+    ossl::PKeyPtr private_key;
+    std::vector<ossl::X509Ptr> chain;  // intermediates, leaf first excluded, root optional
+    std::string fingerprint;           // SHA-256 of the certificate DER, lowercase hex
+};
+
+// A recipient's certificate and what that recipient advertised (RFC 8551 section 2.5.2).
+struct Recipient {
+    std::string address;
+    ossl::X509Ptr certificate;
+    // Canonical capability names: "aes256-gcm", "aes128-gcm", "aes256-cbc", "aes192-cbc",
+    // "aes128-cbc", "des-ede3-cbc", "rc2-cbc", "rsaes-oaep", "rsassa-pss", "sha256", "sha384",
+    // "sha512", "sha1"; anything else as a dotted OID.
+    std::vector<std::string> capabilities;
+};
+
+// Learned from a signature that verified cryptographically (automatic public key exchange).
+struct Harvest {
+    ossl::X509Ptr certificate;                  // the signer's certificate
+    std::vector<ossl::X509Ptr> chain;           // other certificates the message carried
+    std::vector<std::string> capabilities;      // from the SMIMECapabilities signed attribute
+    ossl::X509Ptr preferred_encryption_certificate;  // from SMIMEEncryptionKeyPreference, if resolvable
+    std::string sender_address;                 // the message's From address
+    std::optional<std::time_t> signing_time;
+};
+
+class KeyProvider {
+public:
+    virtual ~KeyProvider() = default;
+
+    // The user's identities, for decryption (and signing, by the caller). May throw
+    // Error(Code::Locked) when the key store is locked; called only when a key is really needed.
+    virtual std::vector<Identity> decryption_identities() = 0;
+
+    // Trust anchors (the user's and the system's), intermediates and CRLs the store knows.
+    virtual std::vector<ossl::X509Ptr> trust_anchors() = 0;
+    virtual std::vector<ossl::X509Ptr> intermediates() = 0;
+    virtual std::vector<ossl::X509CrlPtr> crls() = 0;
+
+    // Keeps what a verified signature taught us. Must not throw for storage trouble (log it).
+    virtual void harvest(const Harvest& learned) = 0;
+};
+
+}  // namespace smime::engine
