@@ -5,6 +5,7 @@
 
 #include "ops/operation.h"
 #include "platform/platform.h"
+#include "keystore/keystore.h"
 #include "protocol/session.h"
 #include "util/base64.h"
 #include "util/error.h"
@@ -50,6 +51,7 @@ std::string strip_newline(std::string s) {
 
 struct Parsed {
     json args = json::object();
+    std::string passphrase_source;  // "file:..." or "env:...": unlocks the key store if needed
     std::string in_path, out_path;
     bool json_output = false;
     bool help = false;
@@ -88,6 +90,10 @@ Parsed parse_options(const Operation& op, int argc, char** argv) {
         }
         if (name == "out") {
             p.out_path = take_value();
+            continue;
+        }
+        if ((name == "passphrase-file" || name == "passphrase-env") && !op.find_arg("passphrase")) {
+            p.passphrase_source = (name == "passphrase-file" ? "file:" : "env:") + take_value();
             continue;
         }
         std::string arg_name = name;
@@ -144,7 +150,12 @@ Parsed parse_options(const Operation& op, int argc, char** argv) {
                 throw Error(Code::BadRequest, "secrets are not taken on the command line: use --" + name +
                                                   "-file FILE, --" + name + "-env VAR, or the prompt");
             case ArgType::Payload: p.in_path = take_value(); break;
-            case ArgType::String: p.args[arg_name] = take_value(); break;
+            case ArgType::String: {
+                // --certificate @cert.pem reads the value from a file.
+                std::string v = take_value();
+                p.args[arg_name] = (v.size() > 1 && v[0] == '@') ? read_file(v.substr(1)) : v;
+                break;
+            }
         }
     }
     for (const auto& spec : op.args) {
@@ -183,12 +194,15 @@ void print_operation_help(const Operation& op) {
             case ArgType::Secret: form = "--" + flag + "-file FILE | --" + flag + "-env VAR | prompt"; break;
             case ArgType::Boolean: form = "--" + flag; break;
             case ArgType::StringArray: form = "--" + flag + " A,B,..."; break;
+            case ArgType::String: form = "--" + flag + " VALUE (or @FILE)"; break;
             default: form = "--" + flag + " VALUE"; break;
         }
         std::cout << "  " << form << (a.required ? "  (required)" : "") << "\n      " << a.help << "\n";
     }
     if (!op.payload_result.empty())
         std::cout << "  --out FILE\n      where to write the resulting " << op.payload_result << " (default stdout)\n";
+    std::cout << "  --passphrase-file FILE | --passphrase-env VAR\n      unlock the key store if this needs a "
+                 "private key (otherwise you are prompted)\n";
     std::cout << "  --json\n      print the whole reply as JSON\n\nResult: " << op.result_help << "\n";
 }
 
@@ -201,6 +215,7 @@ void print_usage() {
                  "  smime-host <command> [options]   run one operation (see below)\n"
                  "  smime-host <command> --help      options of a command\n"
                  "  smime-host --stdio               serve the native messaging protocol on stdin/stdout\n"
+                 "  smime-host self-test             check this installation: a round trip as a browser would\n"
                  "  smime-host --version\n\n"
                  "Browsers start it with their own arguments (chrome-extension://<id>/, or a manifest\n"
                  "path and an add-on id) and then speak the native messaging protocol.\n\nCommands:\n";
@@ -239,9 +254,31 @@ int run(int argc, char** argv) {
             request.payload = SecureString(read_file(parsed.in_path));
             request.has_payload = true;
         }
+        // The payload came from --in; stand in for it so a required payload passes validation.
+        const ArgSpec* payload = op->payload_arg();
+        if (payload && request.has_payload) parsed.args[payload->name] = "";
         validate_args(*op, parsed.args);
+        if (payload) parsed.args.erase(payload->name);
         request.args = std::move(parsed.args);
-        Reply reply = op->handler(context, request);
+        Reply reply;
+        try {
+            reply = op->handler(context, request);
+        } catch (const Error& e) {
+            if (e.code() != Code::Locked) throw;
+            // A fresh process starts locked: unlock from --passphrase-file/-env or a prompt, retry once.
+            SecureString passphrase;
+            if (parsed.passphrase_source.rfind("file:", 0) == 0) {
+                passphrase = SecureString(strip_newline(read_file(parsed.passphrase_source.substr(5))));
+            } else if (parsed.passphrase_source.rfind("env:", 0) == 0) {
+                passphrase = SecureString(platform::env(parsed.passphrase_source.substr(4).c_str()).value_or(""));
+            } else if (auto typed = platform::read_secret_line("key store passphrase: ")) {
+                passphrase = SecureString(std::move(*typed));
+            } else {
+                throw Error(Code::Locked, "the key store is locked: give --passphrase-file FILE or --passphrase-env VAR");
+            }
+            context.store().unlock(passphrase, std::nullopt);
+            reply = op->handler(context, request);
+        }
         wipe_secrets(*op, request.args);
         if (parsed.json_output) {
             if (reply.payload) reply.result[op->payload_result] = base64::encode(reply.payload->str());

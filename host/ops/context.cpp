@@ -2,6 +2,9 @@
 // The per-process context shared by all operations.
 #include "ops/context.h"
 
+#include "keystore/keystore.h"
+#include "util/error.h"
+
 namespace smime {
 
 const char* Caller::kind_name() const {
@@ -24,5 +27,13 @@ std::string Caller::describe() const {
 
 Context::Context(Caller caller, std::filesystem::path home) : caller_(std::move(caller)), home_(std::move(home)) {}
 Context::~Context() = default;
+
+KeyStore& Context::store() {
+    if (!store_) {
+        if (home_.empty()) throw Error(Code::Storage, "no data directory (set HOME or SMIME_HOST_HOME)");
+        store_ = std::make_unique<KeyStore>(home_);
+    }
+    return *store_;
+}
 
 }  // namespace smime

@@ -9,6 +9,8 @@
 
 namespace smime {
 
+class KeyStore;
+
 // Who started the host: a Chromium-family extension (origin), a Mozilla add-on (id), or the CLI.
 struct Caller {
     enum class Kind { Chromium, Mozilla, CommandLine };
@@ -31,9 +33,13 @@ public:
     const Caller& caller() const noexcept { return caller_; }
     const std::filesystem::path& home() const noexcept { return home_; }
 
+    // The key store, opened on first use (so `hello` and `echo` never touch the disk).
+    KeyStore& store();
+
 private:
     Caller caller_;
     std::filesystem::path home_;
+    std::unique_ptr<KeyStore> store_;
 };
 
 }  // namespace smime

@@ -6,4 +6,5 @@ namespace smime {
 class Registry;
 
 void register_host_ops(Registry& registry);      // hello, echo (ops/host_ops.cpp)
+void register_keystore_ops(Registry& registry);  // keystore.*, identities.*, certificates.*, recipients.*
 }  // namespace smime

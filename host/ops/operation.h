@@ -61,6 +61,7 @@ struct Operation {
     std::string payload_result;      // name of the binary result field, if any ("mime", "data")
     std::vector<std::string> aliases;  // CLI short names ("sign")
     Handler handler;
+    bool cli_only = false;  // reachable from the command line only, never over the protocol
 
     const ArgSpec* payload_arg() const;
     const ArgSpec* find_arg(const std::string& arg_name) const;

@@ -56,7 +56,8 @@ const Operation* Registry::find(const std::string& name) const {
 
 std::vector<std::string> Registry::names() const {
     std::vector<std::string> out;
-    for (const auto& [name, op] : ops_) out.push_back(name);
+    for (const auto& [name, op] : ops_)
+        if (!op.cli_only) out.push_back(name);
     return out;
 }
 
@@ -64,6 +65,7 @@ const Registry& registry() {
     static const Registry instance = [] {
         Registry r;
         register_host_ops(r);
+        register_keystore_ops(r);
         return r;
     }();
     return instance;

@@ -83,6 +83,7 @@ void Session::handle_frame(std::string_view frame) {
 void Session::handle_request(envelope::Parsed& parsed) {
     const json& id = parsed.id;
     const Operation* op = registry_.find(parsed.op);
+    if (op && (op->cli_only || op->name != parsed.op)) op = nullptr;  // no CLI aliases or CLI-only ops here
     try {
         if (!op)
             throw Error(Code::UnknownOp, "unknown operation '" + parsed.op + "'", {{"op", parsed.op}});

@@ -7,6 +7,7 @@
 
 #include <boost/process.hpp>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -56,9 +57,12 @@ HostProcess::HostProcess(const std::filesystem::path& home, std::vector<std::str
     impl_->err_file = home / ("stderr-" + std::to_string(std::random_device{}()) + ".log");
     impl_->child = bp::child(host_binary().string(), bp::args(args), bp::std_in < impl_->in,
                              bp::std_out > impl_->out, bp::std_err > impl_->err_file.string(), e);
-    // Close our copies of the child's ends so EOF is seen.
+    // Close our copies of the child's ends so EOF is seen, and keep our ends out of children
+    // started later (otherwise this child would never see EOF while they live).
     ::close(impl_->in.native_source());
     ::close(impl_->out.native_sink());
+    ::fcntl(impl_->in.native_sink(), F_SETFD, FD_CLOEXEC);
+    ::fcntl(impl_->out.native_source(), F_SETFD, FD_CLOEXEC);
 }
 
 HostProcess::~HostProcess() {
@@ -160,10 +164,15 @@ void HostProcess::close_stdin() {
 }
 
 std::optional<int> HostProcess::wait_exit(std::chrono::milliseconds timeout) {
+    // Polls instead of child.wait_for, which in Boost 1.74 can sleep out its whole timeout.
     std::error_code ec;
     if (!impl_->child.valid()) return impl_->child.exit_code();
-    if (impl_->child.wait_for(timeout, ec)) return impl_->child.exit_code();
-    return std::nullopt;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (impl_->child.running(ec)) {
+        if (ec || std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return impl_->child.exit_code();
 }
 
 bool HostProcess::running() {

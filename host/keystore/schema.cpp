@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+// Schema migrations, recorded in PRAGMA user_version. Never edit a released step: add one.
+#include "keystore/schema.h"
+
+#include "util/error.h"
+
+#include <string>
+
+namespace smime::schema {
+namespace {
+
+// Step N takes the database from version N-1 to N.
+const char* const kSteps[] = {
+    // 1: first release.
+    R"sql(
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    -- Every certificate the store knows: the user's own, recipients' (imported or harvested from
+    -- signed mail), intermediates, and trust anchors.
+    CREATE TABLE certificates (
+        fingerprint   TEXT PRIMARY KEY,          -- SHA-256 of the DER, lowercase hex
+        der           BLOB NOT NULL,
+        subject       TEXT NOT NULL,
+        issuer        TEXT NOT NULL,
+        serial        TEXT NOT NULL,
+        not_before    INTEGER NOT NULL,          -- Unix time
+        not_after     INTEGER NOT NULL,
+        key_type      TEXT NOT NULL,
+        key_bits      INTEGER NOT NULL,
+        can_encrypt   INTEGER NOT NULL,          -- key and usages allow encrypting mail to it
+        is_ca         INTEGER NOT NULL,
+        trust_anchor  INTEGER NOT NULL DEFAULT 0,
+        source        TEXT NOT NULL,             -- identity | imported | harvested | chain
+        capabilities  TEXT,                      -- JSON array from SMIMECapabilities
+        preferred_at  INTEGER,                   -- when a sender named it in SMIMEEncryptionKeyPreference
+        seen_from     TEXT,                      -- sender address of the last signed mail carrying it
+        first_seen    INTEGER NOT NULL,
+        last_seen     INTEGER NOT NULL
+    );
+    CREATE INDEX certificates_by_source ON certificates(source);
+    CREATE INDEX certificates_anchors ON certificates(trust_anchor) WHERE trust_anchor = 1;
+    CREATE INDEX certificates_ca ON certificates(is_ca) WHERE is_ca = 1;
+    CREATE TABLE certificate_emails (
+        email       TEXT NOT NULL,               -- lowercase
+        fingerprint TEXT NOT NULL REFERENCES certificates(fingerprint) ON DELETE CASCADE,
+        PRIMARY KEY (email, fingerprint)
+    ) WITHOUT ROWID;
+    CREATE INDEX certificate_emails_by_fingerprint ON certificate_emails(fingerprint);
+    -- The user's private keys, each sealed with AES-256-GCM under the key-encryption key, with the
+    -- certificate fingerprint as associated data.
+    CREATE TABLE identities (
+        fingerprint TEXT PRIMARY KEY REFERENCES certificates(fingerprint),
+        sealed_key  BLOB NOT NULL,
+        created     INTEGER NOT NULL
+    );
+    CREATE TABLE identity_chain (
+        identity    TEXT NOT NULL REFERENCES identities(fingerprint) ON DELETE CASCADE,
+        position    INTEGER NOT NULL,
+        certificate TEXT NOT NULL REFERENCES certificates(fingerprint),
+        PRIMARY KEY (identity, position)
+    ) WITHOUT ROWID;
+    -- Exactly one active identity per address (or none).
+    CREATE TABLE active_identities (
+        email       TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL REFERENCES identities(fingerprint) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    CREATE TABLE crls (
+        fingerprint TEXT PRIMARY KEY,
+        issuer      TEXT NOT NULL,
+        der         BLOB NOT NULL,
+        this_update INTEGER NOT NULL,
+        next_update INTEGER
+    );
+    )sql",
+};
+
+}  // namespace
+
+void migrate(db::Database& db) {
+    auto read_version = [&] {
+        auto st = db.prepare("PRAGMA user_version");
+        st.step();
+        return static_cast<int>(st.integer(0));
+    };
+    if (read_version() >= kCurrentVersion) {
+        if (read_version() > kCurrentVersion)
+            throw Error(Code::Storage, "the key store was written by a newer smime-host; upgrade it");
+        return;
+    }
+    // Another process may be migrating at the same moment: take the write lock, then look again.
+    db::Transaction tx(db);
+    for (int version = read_version(); version < kCurrentVersion; ++version) {
+        db.exec(kSteps[version]);
+        db.exec(("PRAGMA user_version = " + std::to_string(version + 1)).c_str());
+    }
+    tx.commit();
+}
+
+}  // namespace smime::schema

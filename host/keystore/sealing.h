@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: MIT
+// Private keys at rest: a key-encryption key derived from the passphrase with scrypt (RFC 7914),
+// and AES-256-GCM sealing bound to the certificate's fingerprint as associated data.
+#pragma once
+
+#include "util/secure.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace smime::sealing {
+
+struct KdfParams {
+    std::uint64_t n = 1u << 15;  // CPU/memory cost: 2^15 with r = 8 uses 32 MiB
+    std::uint32_t r = 8;
+    std::uint32_t p = 1;
+    std::string salt;  // 16 random bytes
+
+    static KdfParams fresh(bool protected_store);
+    nlohmann::json to_json() const;
+    static KdfParams from_json(const nlohmann::json& j);  // throws Error(Storage) if unusable
+};
+
+// 32-byte key-encryption key. Throws Error(Internal) if the KDF is unavailable.
+SecureString derive_key(const SecureString& passphrase, const KdfParams& params);
+
+// Returns version(1) || nonce(12) || ciphertext || tag(16).
+std::string seal(const SecureString& key, std::string_view plaintext, std::string_view associated_data);
+
+// Opens what seal() made; false if the key or the associated data is wrong or the data was altered.
+bool unseal(const SecureString& key, std::string_view sealed, std::string_view associated_data, SecureString& out);
+
+std::string random_bytes(std::size_t n);
+
+}  // namespace smime::sealing
