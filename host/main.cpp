@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Entry point: native messaging when started by a browser, the command line otherwise.
 #include "cli/cli.h"
+#include "cli/self_test.h"
 #include "ops/operation.h"
 #include "platform/platform.h"
 #include "protocol/limits.h"
@@ -76,5 +77,6 @@ int main(int argc, char** argv) {
         return 0;
     }
     smime::platform::prepare_stdio();
+    if (command == "self-test") return smime::cli::self_test(argc, argv);
     return smime::cli::run(argc, argv);
 }

@@ -16,6 +16,9 @@ cmake --preset default
 cmake --build --preset default -j "$JOBS"
 ctest --preset default
 
+echo "== the README's install command (Release build, install into a temporary HOME, self-test)"
+tests/installer/test-readme-install.sh
+
 echo "== sanitize build (ASan + UBSan)"
 rm -rf build/sanitize
 cmake --preset sanitize

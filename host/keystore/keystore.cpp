@@ -472,6 +472,19 @@ std::optional<std::string> KeyStore::active_fingerprint(const std::string& email
     return st.text(0);
 }
 
+std::optional<engine::Recipient> KeyStore::own_recipient(const std::string& email) {
+    auto st = db_.prepare("SELECT c.der FROM active_identities a JOIN certificates c ON c.fingerprint = a.fingerprint "
+                          "WHERE a.email = ?");
+    st.bind(1, certinfo::lowercase(email));
+    if (!st.step()) return std::nullopt;
+    engine::Recipient r;
+    r.address = email;
+    r.certificate = x509_from_der(st.blob(0));
+    // We read every algorithm we advertise ourselves (SMIMECapabilities of our signatures).
+    r.capabilities = {"aes256-gcm", "aes128-gcm", "aes256-cbc", "aes192-cbc", "aes128-cbc", "rsaes-oaep"};
+    return r;
+}
+
 engine::Identity KeyStore::signing_identity(const std::string& email) {
     auto fp = active_fingerprint(email);
     if (!fp)

@@ -49,6 +49,8 @@ public:
     engine::Identity signing_identity(const std::string& email);
     engine::Identity identity(const std::string& fingerprint);
     std::optional<std::string> active_fingerprint(const std::string& email);
+    // The active identity's certificate for an address, as an encryption recipient (no key needed).
+    std::optional<engine::Recipient> own_recipient(const std::string& email);
 
     // certificates.*
     json import_certificate(std::string_view text, bool trust_anchor);

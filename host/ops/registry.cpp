@@ -66,6 +66,7 @@ const Registry& registry() {
         Registry r;
         register_host_ops(r);
         register_keystore_ops(r);
+        register_message_ops(r);
         return r;
     }();
     return instance;

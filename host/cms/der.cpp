@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: MIT
+// DER and BIO plumbing for the engine.
+#include "cms/der.h"
+
+#include "mime/encoding.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/secure.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <mutex>
+
+namespace smime::engine {
+namespace {
+
+int sink_write(BIO* bio, const char* data, int size) {
+    if (size <= 0) return 0;
+    static_cast<std::string*>(BIO_get_data(bio))->append(data, static_cast<std::size_t>(size));
+    return size;
+}
+
+long sink_ctrl(BIO*, int cmd, long, void*) {
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+int sink_create(BIO* bio) {
+    BIO_set_init(bio, 1);
+    return 1;
+}
+
+using MethodPtr = std::unique_ptr<BIO_METHOD, ossl::Deleter<BIO_METHOD, BIO_meth_free>>;
+
+const BIO_METHOD* sink_method() {
+    static const MethodPtr method = [] {
+        MethodPtr m(BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "smime string sink"));
+        if (m) {
+            BIO_meth_set_write(m.get(), sink_write);
+            BIO_meth_set_ctrl(m.get(), sink_ctrl);
+            BIO_meth_set_create(m.get(), sink_create);
+        }
+        return m;
+    }();
+    return method.get();
+}
+
+struct Views {
+    std::vector<std::string_view> parts;
+    std::size_t index = 0;
+    std::size_t offset = 0;
+};
+
+int views_read(BIO* bio, char* out, int size) {
+    auto* views = static_cast<Views*>(BIO_get_data(bio));
+    int total = 0;
+    while (total < size && views->index < views->parts.size()) {
+        const std::string_view part = views->parts[views->index];
+        const std::size_t n = std::min(part.size() - views->offset, static_cast<std::size_t>(size - total));
+        std::memcpy(out + total, part.data() + views->offset, n);
+        total += static_cast<int>(n);
+        views->offset += n;
+        if (views->offset == part.size()) {
+            ++views->index;
+            views->offset = 0;
+        }
+    }
+    return total;
+}
+
+long views_ctrl(BIO* bio, int cmd, long, void*) {
+    const auto* views = static_cast<const Views*>(BIO_get_data(bio));
+    switch (cmd) {
+        case BIO_CTRL_EOF: return views->index >= views->parts.size() ? 1 : 0;
+        case BIO_CTRL_FLUSH: return 1;
+        default: return 0;
+    }
+}
+
+int views_destroy(BIO* bio) {
+    const std::unique_ptr<Views> views(static_cast<Views*>(BIO_get_data(bio)));
+    BIO_set_data(bio, nullptr);
+    return 1;
+}
+
+const BIO_METHOD* views_method() {
+    static const MethodPtr method = [] {
+        MethodPtr m(BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "smime views source"));
+        if (m) {
+            BIO_meth_set_read(m.get(), views_read);
+            BIO_meth_set_ctrl(m.get(), views_ctrl);
+            BIO_meth_set_create(m.get(), sink_create);
+            BIO_meth_set_destroy(m.get(), views_destroy);
+        }
+        return m;
+    }();
+    return method.get();
+}
+
+}  // namespace
+
+ossl::BioPtr views_source(std::vector<std::string_view> parts) {
+    ossl::BioPtr bio(BIO_new(views_method()));
+    if (!bio) throw Error(Code::Internal, "cannot create a BIO");
+    auto views = std::make_unique<Views>();
+    views->parts = std::move(parts);
+    BIO_set_data(bio.get(), views.release());
+    return bio;
+}
+
+ossl::BioPtr string_sink(std::string& target) {
+    ossl::BioPtr bio(BIO_new(sink_method()));
+    if (!bio) throw Error(Code::Internal, "cannot create a BIO");
+    BIO_set_data(bio.get(), &target);
+    return bio;
+}
+
+ossl::CmsPtr read_cms(std::string_view der) {
+    if (der.empty() || der.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+        throw Error(Code::BadMessage, "CMS object empty or too large");
+    }
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    ossl::CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(der.size())));
+    if (!cms) {
+        log::openssl_errors("parsing CMS");
+        throw Error(Code::BadMessage, "the CMS object is malformed");
+    }
+    return cms;
+}
+
+ossl::CmsPtr read_cms_body(const mime::Entity& entity) {
+    std::string der;
+    if (!mime::decode_body(entity.body, mime::transfer_encoding(entity), der)) {
+        throw Error(Code::BadMessage, "the S/MIME part's transfer encoding is malformed");
+    }
+    return read_cms(der);
+}
+
+std::string write_der(CMS_ContentInfo* cms) {
+    std::string der;
+    const ossl::BioPtr sink = string_sink(der);
+    if (i2d_CMS_bio(sink.get(), cms) <= 0) {
+        log::openssl_errors("encoding CMS");
+        throw Error(Code::Internal, "cannot encode the CMS object");
+    }
+    return der;
+}
+
+void free_chain_upto(BIO* chain, BIO* keep) {
+    while (chain && chain != keep) {
+        BIO* next = BIO_pop(chain);
+        BIO_free(chain);
+        chain = next;
+    }
+}
+
+std::string random_hex(std::size_t bytes) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string raw(bytes, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
+        throw Error(Code::Internal, "no randomness");
+    }
+    std::string out;
+    for (const char c : raw) {
+        const auto b = static_cast<unsigned char>(c);
+        out.push_back(kHex[b >> 4]);
+        out.push_back(kHex[b & 15]);
+    }
+    return out;
+}
+
+}  // namespace smime::engine

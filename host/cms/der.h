@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+// Moving CMS objects between DER, MIME bodies and strings without needless copies.
+#pragma once
+
+#include "mime/entity.h"
+#include "util/ossl.h"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace smime::engine {
+
+// A write-only BIO that appends to `target` (which must outlive it).
+ossl::BioPtr string_sink(std::string& target);
+
+// A read-only BIO yielding `parts` one after the other (the views must outlive it): lets CMS read
+// header fields and a body that are not contiguous without copying them together.
+ossl::BioPtr views_source(std::vector<std::string_view> parts);
+
+// Parses DER (or BER) ContentInfo. Throws Error(BadMessage).
+ossl::CmsPtr read_cms(std::string_view der);
+
+// Decodes an application/pkcs7-* body by its transfer encoding and parses it.
+ossl::CmsPtr read_cms_body(const mime::Entity& entity);
+
+// DER of `cms`. Throws Error(Internal).
+std::string write_der(CMS_ContentInfo* cms);
+
+// Frees the BIOs of a CMS_dataInit chain down to, but not including, `keep` (the caller's BIO).
+void free_chain_upto(BIO* chain, BIO* keep);
+
+// Random hex for MIME boundaries.
+std::string random_hex(std::size_t bytes);
+
+}  // namespace smime::engine

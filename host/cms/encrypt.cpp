@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+// Encryption: EnvelopedData or AuthEnvelopedData with one RecipientInfo per recipient, choosing
+// algorithms from what every recipient advertised (RFC 8551 section 2.7.1). The content streams
+// from the caller's buffer through the cipher into the output (no intermediate copies).
+#include "cms/der.h"
+#include "cms/engine.h"
+#include "cms/providers.h"
+#include "cms/signer.h"
+#include "mime/canonical.h"
+#include "mime/encoding.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#include <openssl/ec.h>
+#include <openssl/rsa.h>
+
+#include <algorithm>
+
+namespace smime::engine {
+namespace {
+
+bool advertised(const Recipient& recipient, std::string_view capability) {
+    return std::find(recipient.capabilities.begin(), recipient.capabilities.end(), capability) !=
+           recipient.capabilities.end();
+}
+
+[[noreturn]] void encryption_failed(const char* what) {
+    log::openssl_errors(what);
+    throw Error(Code::Internal, std::string("encryption failed: ") + what);
+}
+
+void add_recipient(CMS_ContentInfo* cms, const Recipient& recipient) {
+    EVP_PKEY* key = recipient.certificate ? X509_get0_pubkey(recipient.certificate.get()) : nullptr;
+    const int type = key ? EVP_PKEY_get_base_id(key) : EVP_PKEY_NONE;
+    if (type != EVP_PKEY_RSA && type != EVP_PKEY_EC) {
+        ERR_clear_error();
+        throw Error(Code::NoCertificate, "no usable certificate for a recipient",
+                    {{"addresses", nlohmann::json::array({recipient.address})}});
+    }
+    const bool oaep = type == EVP_PKEY_RSA && advertised(recipient, "rsaes-oaep");
+    const bool tune = oaep || type == EVP_PKEY_EC;
+    CMS_RecipientInfo* ri =
+        CMS_add1_recipient_cert(cms, recipient.certificate.get(), CMS_BINARY | (tune ? CMS_KEY_PARAM : 0u));
+    if (!ri) encryption_failed("adding a recipient");
+    if (!tune) return;
+    EVP_PKEY_CTX* pctx = CMS_RecipientInfo_get0_pkey_ctx(ri);
+    if (!pctx) encryption_failed("recipient key parameters");
+    if (oaep) {
+        // RFC 8551 section 2.3 / RFC 4055: RSAES-OAEP with SHA-256 and MGF1-SHA-256.
+        if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
+            EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) <= 0 ||
+            EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0) {
+            encryption_failed("selecting RSAES-OAEP");
+        }
+    } else if (EVP_PKEY_CTX_set_ecdh_kdf_md(pctx, EVP_sha256()) <= 0) {
+        // RFC 5753 / RFC 8551 section 2.3: dhSinglePass-stdDH-sha256kdf-scheme.
+        encryption_failed("selecting the ECDH KDF");
+    }
+}
+
+}  // namespace
+
+std::string encrypt(std::string_view mime_text, const std::vector<Recipient>& recipients,
+                    const EncryptOptions& options) {
+    if (recipients.empty()) {
+        throw Error(Code::NoCertificate, "no recipients", {{"addresses", nlohmann::json::array()}});
+    }
+    load_providers();
+    const mime::Split split = mime::split(mime_text);
+
+    // The content: the entity in place when it is canonical already, else a canonical copy; with
+    // signing, the signed entity (signing needs 7-bit safe content, encryption alone does not).
+    SecureString entity;
+    std::vector<std::string_view> content;
+    if (options.sign_with) {
+        append_signed_entity([&](std::string& target) { mime::append_entity(split, true, target); },
+                             split.body.size(), *options.sign_with, options.sign_options, entity.mutable_str());
+        content = {entity.str()};
+    } else if (mime::body_ready(split, false)) {
+        content = {split.content_fields, "\r\n", split.body};
+    } else {
+        mime::append_entity(split, false, entity.mutable_str());
+        content = {entity.str()};
+    }
+    std::size_t size = 0;
+    for (const std::string_view part : content) size += part.size();
+
+    const bool gcm = std::all_of(recipients.begin(), recipients.end(),
+                                 [](const Recipient& r) { return advertised(r, "aes256-gcm"); });
+    const unsigned int flags = CMS_BINARY | CMS_PARTIAL | CMS_STREAM;
+    const ossl::CmsPtr cms(CMS_encrypt(nullptr, nullptr, gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc(), flags));
+    if (!cms) encryption_failed("creating EnvelopedData");
+    for (const Recipient& recipient : recipients) add_recipient(cms.get(), recipient);
+
+    std::string der;
+    der.reserve(size + size / 64 + 4096 * recipients.size() + 16384);
+    {
+        const ossl::BioPtr in = views_source(content);
+        const ossl::BioPtr sink = string_sink(der);
+        if (!i2d_CMS_bio_stream(sink.get(), cms.get(), in.get(), static_cast<int>(flags))) {
+            encryption_failed("encrypting the content");
+        }
+    }
+    entity.wipe();
+
+    std::string out;
+    out.reserve(split.outer_headers.size() + der.size() * 4 / 3 + der.size() / 28 + 512);
+    out.append(split.outer_headers)
+        .append("MIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type=")
+        .append(gcm ? "authEnveloped-data" : "enveloped-data")
+        .append(
+            "; name=\"smime.p7m\"\r\n"
+            "Content-Transfer-Encoding: base64\r\n"
+            "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n"
+            "Content-Description: S/MIME Encrypted Message\r\n\r\n");
+    mime::append_base64_lines(der, out);
+    return out;
+}
+
+}  // namespace smime::engine

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: MIT
+// The S/MIME engine (RFC 8551 over CMS, RFC 5652): sign, encrypt, decrypt, verify and inspect whole
+// RFC 5322 messages. Stateless; keys and trust come from the caller (Identity, Recipient,
+// KeyProvider in cms/keys.h). Every function throws smime::Error with a protocol code.
+//
+// What the protocol glue (ops/message_ops.cpp) does around it:
+// - message.sign: pick the Identity (the `signer` fingerprint, else the active identity for the
+//   From address; none → ERR_NO_IDENTITY), call sign().
+// - message.encrypt: collect recipients (args.recipients, else To + Cc + Bcc of the message), look
+//   up a certificate and its capabilities for each (missing → ERR_NO_CERTIFICATE with
+//   details.addresses), always add the sender's own certificate, then:
+//   Bcc: one CMS object names every recipient, so call encrypt() once for To + Cc + sender, and
+//   once per Bcc recipient (that recipient + sender) with the Bcc header removed from the copy
+//   given to encrypt(); return the Bcc copies separately (`result.bcc[]`). encrypt() itself never
+//   reads To/Cc/Bcc.
+// - message.decrypt / message.verify: call decrypt() / verify() with the key store as
+//   KeyProvider; reply with result.mime = Opened::mime and result.status = to_json(status).
+// - message.inspect: inspect(); no key store needed.
+#pragma once
+
+#include "cms/keys.h"
+#include "cms/status.h"
+#include "util/secure.h"
+
+#include <ctime>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace smime::engine {
+
+enum class DigestAlgorithm { Sha256, Sha384, Sha512 };
+enum class RsaSignature { Pkcs1v15, Pss };
+
+struct SignOptions {
+    bool opaque = false;  // application/pkcs7-mime; smime-type=signed-data instead of multipart/signed
+    DigestAlgorithm digest = DigestAlgorithm::Sha256;
+    RsaSignature rsa_signature = RsaSignature::Pkcs1v15;  // ignored for EC keys (always ECDSA)
+    std::optional<std::time_t> signing_time;              // default: now
+};
+
+struct EncryptOptions {
+    const Identity* sign_with = nullptr;  // sign first (with sign_options), then encrypt
+    SignOptions sign_options;
+};
+
+// Verification policy; an organisation policy may tighten or loosen these.
+struct VerifyOptions {
+    bool allow_sha1 = false;  // SHA-1 signatures get weak_algorithm unless allowed (MD5 never is)
+    int min_rsa_bits = 2048;  // smaller RSA (and DSA) signing keys get weak_algorithm
+    std::optional<std::time_t> validation_time;  // default: now (see docs/protocol.md)
+};
+
+// A signed message: outer header fields unchanged, the content (Content-* fields and body) made
+// canonical and 7-bit safe, then multipart/signed (RFC 8551 section 3.5.3) or opaque signed-data.
+// Throws BadMessage for unparseable MIME, Internal when OpenSSL cannot sign with the key.
+SecureString sign(std::string_view mime, const Identity& signer, const SignOptions& options = {});
+
+// An application/pkcs7-mime message for `recipients` (each gets a RecipientInfo). AES-256-GCM
+// AuthEnvelopedData when every recipient advertised aes256-gcm, else AES-256-CBC EnvelopedData.
+// RSA keys get RSAES-OAEP (SHA-256) when that recipient advertised rsaes-oaep, else PKCS#1 v1.5;
+// EC keys get ECDH key agreement (RFC 5753, dhSinglePass-stdDH-sha256kdf). Throws NoCertificate
+// (details.addresses) for an empty list or an unusable certificate.
+std::string encrypt(std::string_view mime, const std::vector<Recipient>& recipients,
+                    const EncryptOptions& options = {});
+
+// The inner message and what protected it.
+struct Opened {
+    SecureString mime;  // outer header fields + the innermost entity; the input when unprotected
+    Status status;
+};
+
+// Unwraps every layer, decrypting with KeyProvider::decryption_identities() (asked only when an
+// encrypted layer is met) and verifying every signed layer. Any decryption failure, including
+// "none of my keys is a recipient", is Error(DecryptFailed) with the same message.
+Opened decrypt(std::string_view mime, KeyProvider& keys, const VerifyOptions& options = {});
+
+// Like decrypt() but never asks for private keys: an encrypted layer ends the walk (its content
+// stays opaque) and is listed in status.layers with decrypted=false.
+Opened verify(std::string_view mime, KeyProvider& keys, const VerifyOptions& options = {});
+
+// The protection level from structure alone: no keys, no signature checks. A signature inside an
+// encrypted layer cannot be seen, so such a message is "encrypted".
+Status inspect(std::string_view mime);
+
+}  // namespace smime::engine

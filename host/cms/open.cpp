@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: MIT
+// The layer walker behind decrypt(), verify() and inspect(): peels multipart/signed,
+// application/pkcs7-mime signed-data and (auth-)enveloped-data layers until plain content remains.
+#include "cms/ber.h"
+#include "cms/decrypt_enveloped.h"
+#include "cms/der.h"
+#include "cms/engine.h"
+#include "cms/verify_signed.h"
+#include "mime/canonical.h"
+#include "mime/encoding.h"
+#include "mime/entity.h"
+#include "util/error.h"
+
+#include <deque>
+
+namespace smime::engine {
+namespace {
+
+// Deeper nesting than this is hostile or broken (RFC 8551 needs at most triple wrapping).
+constexpr int kMaxLayers = 8;
+
+enum class Mode { Inspect, Verify, Decrypt };
+
+// A KeyProvider for inspect(), which must never need one.
+class NoKeys final : public KeyProvider {
+public:
+    std::vector<Identity> decryption_identities() override { return {}; }
+    std::vector<ossl::X509Ptr> trust_anchors() override { return {}; }
+    std::vector<ossl::X509Ptr> intermediates() override { return {}; }
+    std::vector<ossl::X509CrlPtr> crls() override { return {}; }
+    void harvest(const Harvest&) override {}
+};
+
+bool is_signature_type(const mime::ContentType& type) {
+    return type.is("application/pkcs7-signature") || type.is("application/x-pkcs7-signature");
+}
+
+bool is_pkcs7_mime(const mime::ContentType& type, const mime::Entity& entity) {
+    if (type.is("application/pkcs7-mime") || type.is("application/x-pkcs7-mime")) return true;
+    // Some clients label S/MIME as octet-stream and rely on the .p7m name (RFC 8551 section 3.2.1).
+    if (!type.is("application/octet-stream")) return false;
+    std::string name = type.param("name");
+    if (name.empty()) {
+        if (const mime::Field* disposition = entity.find("Content-Disposition")) {
+            name = mime::parse_content_type("x/x;" + disposition->value.substr(disposition->value.find(';') + 1))
+                       .param("filename");
+        }
+    }
+    name = mime::lower(name);
+    return name.size() > 4 && name.compare(name.size() - 4, 4, ".p7m") == 0;
+}
+
+class Walker {
+public:
+    Walker(Mode mode, KeyProvider& keys, const VerifyOptions& options, std::string from)
+        : mode_(mode), context_(keys, options, std::move(from)), identities_(keys) {}
+
+    // Returns the innermost entity's text (a view into the input or into a buffer kept here).
+    // Content inside a layer that is not MIME at all (CMS made by non-mail tools) sets `raw`.
+    std::string_view walk(std::string_view text) {
+        for (int depth = 0;; ++depth) {
+            mime::Entity entity;
+            try {
+                entity = mime::parse(text);
+            } catch (const Error&) {
+                if (depth == 0) throw;
+                raw = true;
+                return text;
+            }
+            const mime::ContentType type = mime::content_type(entity);
+            std::optional<std::string_view> next;
+            if (depth >= kMaxLayers && (type.is("multipart/signed") || is_pkcs7_mime(type, entity))) {
+                throw Error(Code::BadMessage, "too many S/MIME layers");
+            }
+            if (is_signature_type(type)) {
+                throw Error(Code::BadMessage, "a detached signature without the content it signs");
+            }
+            if (type.is("multipart/signed")) {
+                next = detached_layer(entity, type);
+            } else if (is_pkcs7_mime(type, entity)) {
+                next = pkcs7_layer(entity);
+            }
+            if (!next) return text;
+            text = *next;
+        }
+    }
+
+    Status status;
+    bool raw = false;
+
+private:
+    std::optional<std::string_view> detached_layer(const mime::Entity& entity, const mime::ContentType& type) {
+        const mime::Multipart multipart = mime::split_multipart(entity.body, type.param("boundary"));
+        if (multipart.parts.size() != 2) throw Error(Code::BadMessage, "multipart/signed needs exactly two parts");
+        const mime::Entity signature_part = mime::parse(multipart.parts[1]);
+        if (!is_signature_type(mime::content_type(signature_part))) {
+            // Not S/MIME (e.g. PGP/MIME): not ours to judge; the content is what is left.
+            return std::nullopt;
+        }
+        const std::size_t layer = status.layers.size();
+        status.layers.push_back({LayerStatus::Kind::Signed, true, false, {}});
+        if (mode_ != Mode::Inspect) {
+            const ossl::CmsPtr cms = read_cms_body(signature_part);
+            require_signed_data(cms.get());
+            // RFC 8551 section 3.1.1: the signature covers the canonical (CRLF) form.
+            const std::string_view content = multipart.parts[0];
+            std::string canonical;
+            const bool has_bare_lf = needs_crlf(content);
+            if (has_bare_lf) mime::append_crlf(content, canonical);
+            add_signatures(verify_signed_data(cms.get(), has_bare_lf ? std::string_view(canonical) : content, nullptr,
+                                              context_),
+                           layer);
+            cleanse(canonical);
+        }
+        return multipart.parts[0];
+    }
+
+    std::optional<std::string_view> pkcs7_layer(const mime::Entity& entity) {
+        std::string der;
+        if (!mime::decode_body(entity.body, mime::transfer_encoding(entity), der)) {
+            throw Error(Code::BadMessage, "the S/MIME part's transfer encoding is malformed");
+        }
+        const ossl::CmsPtr cms = read_cms(der);
+        const int type = OBJ_obj2nid(CMS_get0_type(cms.get()));
+        const std::size_t layer = status.layers.size();
+        if (type == NID_pkcs7_signed) {
+            STACK_OF(CMS_SignerInfo)* signers = CMS_get0_SignerInfos(cms.get());
+            if (!signers || sk_CMS_SignerInfo_num(signers) == 0) {
+                status.layers.push_back({LayerStatus::Kind::CertsOnly, false, false, {}});
+                return std::nullopt;
+            }
+            status.layers.push_back({LayerStatus::Kind::Signed, false, false, {}});
+            std::string& content = keep();
+            if (mode_ == Mode::Inspect) {
+                ASN1_OCTET_STRING** os = CMS_get0_content(cms.get());
+                if (!os || !*os) throw Error(Code::BadMessage, "signed-data without content");
+                content.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(*os)),
+                               static_cast<std::size_t>(ASN1_STRING_length(*os)));
+            } else {
+                add_signatures(verify_signed_data(cms.get(), std::nullopt, &content, context_), layer);
+            }
+            return content;
+        }
+        if (type == NID_pkcs7_enveloped || type == NID_id_smime_ct_authEnvelopedData) {
+            const auto kind =
+                type == NID_pkcs7_enveloped ? LayerStatus::Kind::Enveloped : LayerStatus::Kind::AuthEnveloped;
+            status.layers.push_back({kind, false, false, {}});
+            if (mode_ != Mode::Decrypt) return std::nullopt;
+            const std::string algorithm = content_encryption_algorithm(der).value_or("");
+            der.clear();
+            der.shrink_to_fit();
+            std::string& content = keep();
+            SecureString plaintext = decrypt_enveloped(cms.get(), identities_, entity.body.size() * 3 / 4);
+            content.swap(plaintext.mutable_str());
+            status.layers[layer].decrypted = true;
+            status.layers[layer].content_encryption = algorithm;
+            return content;
+        }
+        // compressed-data, digested-data, ...: not a protection layer we open.
+        return std::nullopt;
+    }
+
+    static bool needs_crlf(std::string_view content) {
+        for (std::size_t pos = content.find('\n'); pos != std::string_view::npos; pos = content.find('\n', pos + 1)) {
+            if (pos == 0 || content[pos - 1] != '\r') return true;
+        }
+        return false;
+    }
+
+    static void require_signed_data(CMS_ContentInfo* cms) {
+        if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
+            throw Error(Code::BadMessage, "the signature part is not SignedData");
+        }
+    }
+
+    void add_signatures(std::vector<SignatureStatus> signatures, std::size_t layer) {
+        for (SignatureStatus& s : signatures) {
+            s.layer = layer;
+            status.signatures.push_back(std::move(s));
+        }
+    }
+
+    std::string& keep() { return buffers_.emplace_back().mutable_str(); }
+
+    Mode mode_;
+    VerifyContext context_;
+    IdentityCache identities_;
+    std::deque<SecureString> buffers_;  // decrypted and encapsulated contents, wiped at the end
+};
+
+// Well-formed UTF-8 without control characters other than tab and line ends.
+bool utf8_text(std::string_view text) {
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c < 0x80) {
+            if (c < 0x20 && c != '\t' && c != '\r' && c != '\n') return false;
+            ++i;
+            continue;
+        }
+        const std::size_t n = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 ? 1 : 0;
+        if (n == 0 || c > 0xf4 || text.size() - i <= n) return false;
+        for (std::size_t k = 1; k <= n; ++k) {
+            if ((static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) return false;
+        }
+        i += n + 1;
+    }
+    return true;
+}
+
+Opened open_message(std::string_view message, KeyProvider& keys, const VerifyOptions& options, Mode mode) {
+    const mime::Entity top = mime::parse(message);
+    std::string from;
+    if (const mime::Field* field = top.find("From")) from = mime::first_address(field->value);
+    Walker walker(mode, keys, options, from);
+    const std::string_view inner = walker.walk(message);
+    Opened opened;
+    walker.status.level = level_of(walker.status.layers);
+    if (walker.status.layers.empty() || inner.data() == message.data()) {
+        opened.mime = SecureString(std::string(message));
+    } else {
+        // The outer header fields (From, To, Subject, ...) with the innermost entity.
+        std::string out;
+        out.reserve(message.size() / 2 + inner.size() + inner.size() / 32);
+        for (const mime::Field& field : top.fields) {
+            if (mime::is_content_field(field.name) || mime::iequals(field.name, "MIME-Version")) {
+                continue;
+            }
+            mime::append_crlf(field.raw, out);
+            if (out.back() != '\n') out.append("\r\n");
+        }
+        out.append("MIME-Version: 1.0\r\n");
+        if (!walker.raw) {
+            // The innermost entity, minus a MIME-Version of its own.
+            const mime::Entity entity = mime::parse(inner);
+            for (const mime::Field& field : entity.fields) {
+                if (mime::iequals(field.name, "MIME-Version")) continue;
+                mime::append_crlf(field.raw, out);
+                if (out.back() != '\n') out.append("\r\n");
+            }
+            out.append("\r\n");
+            mime::append_crlf(entity.body, out);
+        } else if (mime::is_7bit_safe(inner) || utf8_text(inner)) {
+            out.append("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
+            mime::append_crlf(inner, out);
+        } else {
+            out.append("Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+            mime::append_base64_lines(inner, out);
+        }
+        opened.mime = SecureString(std::move(out));
+    }
+    opened.status = std::move(walker.status);
+    return opened;
+}
+
+}  // namespace
+
+Opened decrypt(std::string_view mime_text, KeyProvider& keys, const VerifyOptions& options) {
+    return open_message(mime_text, keys, options, Mode::Decrypt);
+}
+
+Opened verify(std::string_view mime_text, KeyProvider& keys, const VerifyOptions& options) {
+    return open_message(mime_text, keys, options, Mode::Verify);
+}
+
+Status inspect(std::string_view mime_text) {
+    NoKeys none;
+    const VerifyOptions options;
+    return open_message(mime_text, none, options, Mode::Inspect).status;
+}
+
+}  // namespace smime::engine

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+// Canonical, 7-bit safe MIME for signing: a fast path for the common all-ASCII message, and a
+// recursive walk that re-encodes only the leaf parts that need it.
+#include "mime/canonical.h"
+
+#include "mime/encoding.h"
+#include "mime/entity.h"
+#include "util/error.h"
+
+namespace smime::mime {
+namespace {
+
+void append_fields(const Entity& entity, std::string& out, std::string_view skip = {}) {
+    for (const Field& f : entity.fields) {
+        if (!skip.empty() && iequals(f.name, skip)) continue;
+        append_crlf(f.raw, out);
+        if (out.empty() || out.back() != '\n') out.append("\r\n");
+    }
+}
+
+void append_entity(std::string_view text, bool seven_bit, std::string& out, int depth) {
+    if (depth > kMaxDepth) throw Error(Code::BadMessage, "MIME nesting too deep");
+    if (!seven_bit || is_transport_safe(text)) {
+        append_crlf(text, out);
+        return;
+    }
+    const Entity entity = parse(text);
+    const ContentType type = content_type(entity);
+    if (type.type == "multipart") {
+        const std::string boundary = type.param("boundary");
+        const Multipart multipart = split_multipart(entity.body, boundary);
+        append_fields(entity, out);
+        out.append("\r\n");
+        // A preamble or epilogue is never shown; one that is not 7-bit clean is dropped.
+        if (!multipart.preamble.empty() && is_transport_safe(multipart.preamble)) {
+            append_crlf(multipart.preamble, out);
+            out.append("\r\n");
+        }
+        for (const std::string_view part : multipart.parts) {
+            out.append("--").append(boundary).append("\r\n");
+            append_entity(part, seven_bit, out, depth + 1);
+            out.append("\r\n");
+        }
+        out.append("--").append(boundary).append("--\r\n");
+        if (!multipart.epilogue.empty() && is_transport_safe(multipart.epilogue)) append_crlf(multipart.epilogue, out);
+        return;
+    }
+    if (type.is("message/rfc822")) {
+        // RFC 2046 section 5.2.1: message/rfc822 may only be 7bit, 8bit or binary; encode inside.
+        append_fields(entity, out);
+        out.append("\r\n");
+        append_entity(entity.body, seven_bit, out, depth + 1);
+        return;
+    }
+    const std::string encoding = transfer_encoding(entity);
+    if (encoding == "base64" || encoding == "quoted-printable" || is_transport_safe(entity.body)) {
+        append_crlf(text, out);
+        return;
+    }
+    append_fields(entity, out, "Content-Transfer-Encoding");
+    if (type.type == "text") {
+        out.append("Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+        append_quoted_printable(entity.body, out);
+    } else {
+        out.append("Content-Transfer-Encoding: base64\r\n\r\n");
+        append_base64_lines(entity.body, out);
+    }
+}
+
+}  // namespace
+
+bool is_content_field(std::string_view name) { return name.size() > 8 && iequals(name.substr(0, 8), "content-"); }
+
+void append_canonical_entity(std::string_view entity, bool seven_bit, std::string& out) {
+    append_entity(entity, seven_bit, out, 0);
+}
+
+Split split(std::string_view message) {
+    const Entity entity = parse(message);
+    Split result;
+    bool has_content_type = false;
+    for (const Field& f : entity.fields) {
+        if (iequals(f.name, "MIME-Version")) continue;  // the writer of the result adds its own
+        std::string& target = is_content_field(f.name) ? result.content_fields : result.outer_headers;
+        if (iequals(f.name, "Content-Type")) has_content_type = true;
+        append_crlf(f.raw, target);
+        if (target.back() != '\n') target.append("\r\n");
+    }
+    if (!has_content_type) {
+        // RFC 2045 default is us-ascii; 8-bit text without a label is almost always UTF-8 today.
+        result.content_fields.insert(0, is_7bit_safe(entity.body) ? "Content-Type: text/plain; charset=us-ascii\r\n"
+                                                                  : "Content-Type: text/plain; charset=utf-8\r\n");
+    }
+    result.body = entity.body;
+    return result;
+}
+
+bool body_ready(const Split& split, bool seven_bit) {
+    const std::string_view body = split.body;
+    if (seven_bit && !is_transport_safe(body)) return false;
+    for (std::size_t pos = body.find('\n'); pos != std::string_view::npos; pos = body.find('\n', pos + 1)) {
+        if (pos == 0 || body[pos - 1] != '\r') return false;
+    }
+    return true;
+}
+
+void append_entity(const Split& split, bool seven_bit, std::string& out) {
+    if (!seven_bit || is_transport_safe(split.body)) {
+        out.reserve(out.size() + split.content_fields.size() + split.body.size() + split.body.size() / 32 + 2);
+        out.append(split.content_fields).append("\r\n");
+        append_crlf(split.body, out);
+        return;
+    }
+    // Re-encoding needs the whole entity parsed as one.
+    std::string whole;
+    whole.reserve(split.content_fields.size() + 2 + split.body.size());
+    whole.append(split.content_fields).append("\r\n").append(split.body);
+    out.reserve(out.size() + whole.size() + whole.size() / 3);
+    append_entity(whole, seven_bit, out, 0);
+    cleanse(whole);
+}
+
+Prepared prepare(std::string_view message, bool seven_bit) {
+    const Split parts = split(message);
+    Prepared prepared;
+    prepared.outer_headers = parts.outer_headers;
+    append_entity(parts, seven_bit, prepared.entity.mutable_str());
+    return prepared;
+}
+
+}  // namespace smime::mime

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+// Content transfer encodings for S/MIME output and input: CRLF canonical form, base64 in 76-column
+// lines, quoted-printable (RFC 2045 section 6.7), and decoding a body by its declared encoding.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace smime::mime {
+
+// Appends `text` with every bare LF turned into CRLF (RFC 5751 section 3.1.1 canonical form).
+void append_crlf(std::string_view text, std::string& out);
+std::string to_crlf(std::string_view text);
+
+// True when `text` needs no transfer encoding to pass 7-bit transport: no byte over 127, no NUL,
+// no bare CR, and no line longer than 998 characters (RFC 5322 section 2.1.1).
+bool is_7bit_safe(std::string_view text);
+
+// is_7bit_safe() and no line ending in a space or tab, which relays are known to strip
+// (RFC 5321 section 4.5.3.1.6 allows neither, but it happens): what signed content needs.
+bool is_transport_safe(std::string_view text);
+
+// Appends base64 of `raw` in lines of 76 characters, each ending in CRLF.
+void append_base64_lines(std::string_view raw, std::string& out);
+
+// Appends the decoding of base64 `text`, skipping whitespace (RFC 2045 section 6.8), accepting
+// missing final padding. False on any other character or data after padding.
+bool decode_base64_lenient(std::string_view text, std::string& out);
+
+// Appends the quoted-printable form of `text` (lines separated by CRLF or LF; output uses CRLF).
+void append_quoted_printable(std::string_view text, std::string& out);
+
+// Decodes a body by its Content-Transfer-Encoding (lowercase). Returns false for unknown
+// encodings or malformed base64.
+bool decode_body(std::string_view body, std::string_view encoding, std::string& out);
+
+}  // namespace smime::mime

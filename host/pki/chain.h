@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MIT
+// Certificate path validation (RFC 5280) for S/MIME signers: builds the path to the user's trust
+// anchors, checks validity, revocation (when CRLs are known) and the S/MIME signing purpose.
+#pragma once
+
+#include "util/ossl.h"
+
+#include <ctime>
+#include <vector>
+
+namespace smime::pki {
+
+// Everything known to build and check paths: anchors and intermediates from the key store and
+// the message, CRLs from both.
+class TrustMaterial {
+public:
+    TrustMaterial(const std::vector<ossl::X509Ptr>& anchors, const std::vector<ossl::X509Ptr>& intermediates,
+                  const std::vector<ossl::X509CrlPtr>& crls);
+
+    void add_untrusted(X509* cert);  // e.g. certificates a message carries
+    void add_crl(X509_CRL* crl);
+
+    X509_STORE* store() const noexcept { return store_.get(); }
+    STACK_OF(X509)* untrusted() const noexcept { return untrusted_.get(); }
+    STACK_OF(X509_CRL)* crls() const noexcept { return crls_.get(); }
+
+private:
+    ossl::X509StorePtr store_;
+    ossl::X509StackPtr untrusted_;
+    ossl::X509CrlStackPtr crls_;
+};
+
+// What is wrong with a path, all at once (validation continues past each problem).
+struct PathResult {
+    bool untrusted = false;      // no path to an anchor, or a certificate signature in it fails
+    bool expired = false;        // a certificate in the path is past notAfter
+    bool not_yet_valid = false;  // a certificate in the path is before notBefore
+    bool revoked = false;        // a known CRL lists a certificate in the path
+    bool bad_key_usage = false;  // keyUsage or extKeyUsage forbid S/MIME signing
+    bool ok() const { return !(untrusted || expired || not_yet_valid || revoked || bad_key_usage); }
+};
+
+// Validates `leaf` at time `at` for S/MIME signing (X509_PURPOSE_SMIME_SIGN: extKeyUsage, when
+// present, must allow emailProtection; keyUsage, when present, digitalSignature or
+// nonRepudiation). CRLs are checked for every certificate whose issuer published one we know; a
+// missing CRL is not an error (offline host, RFC 5280 section 6.3 leaves this to local policy).
+PathResult validate_signer(X509* leaf, const TrustMaterial& material, std::time_t at);
+
+}  // namespace smime::pki

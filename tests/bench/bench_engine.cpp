@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: MIT
+// Benchmark: sign, verify, encrypt and decrypt through the engine against `openssl cms` on the
+// same files (1 KiB to 25 MiB). Prints median wall time, peak memory and the ratio; no
+// assertions. Each measurement runs in a fresh process so peak memory is its own.
+//   bench_engine [PKI_DIR]       (defaults to the engine tests' generated PKI)
+#include "cms/engine.h"
+#include "mime/encoding.h"
+
+#include <openssl/pem.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace smime;
+using namespace smime::engine;
+
+namespace {
+
+std::string g_pki = ENGINE_TEST_PKI;
+std::string g_self;
+const std::string kWork = "/tmp/smime-bench-" + std::to_string(getpid());
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+void write_file(const std::string& path, std::string_view data) {
+    std::ofstream out(path, std::ios::binary);
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+
+ossl::X509Ptr cert(const std::string& name) {
+    const std::string text = read_file(g_pki + "/" + name + ".pem");
+    auto bio = ossl::memory_bio(text);
+    return ossl::X509Ptr(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+}
+
+Identity identity(const std::string& name) {
+    Identity id;
+    id.certificate = cert(name);
+    const std::string text = read_file(g_pki + "/" + name + ".key");
+    auto bio = ossl::memory_bio(text);
+    id.private_key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+    id.chain.push_back(cert("intermediate"));
+    return id;
+}
+
+class BenchKeys final : public KeyProvider {
+public:
+    std::vector<Identity> decryption_identities() override {
+        std::vector<Identity> out;
+        out.push_back(identity("alice"));
+        return out;
+    }
+    std::vector<ossl::X509Ptr> trust_anchors() override {
+        std::vector<ossl::X509Ptr> out;
+        out.push_back(cert("root"));
+        return out;
+    }
+    std::vector<ossl::X509Ptr> intermediates() override { return {}; }
+    std::vector<ossl::X509CrlPtr> crls() override { return {}; }
+    void harvest(const Harvest&) override {}
+};
+
+long rss_kib(const char* field) {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind(field, 0) == 0) return std::atol(line.c_str() + std::strlen(field));
+    }
+    return 0;
+}
+
+// Child mode: run one engine operation on a file, print "seconds peak_kib".
+int child(const std::string& op, const std::string& in, const std::string& out) {
+    const std::string input = read_file(in);
+    const long before = rss_kib("VmRSS:");
+    const auto start = std::chrono::steady_clock::now();
+    std::string result;
+    BenchKeys keys;
+    if (op == "sign") {
+        result = sign(input, identity("alice")).str();
+    } else if (op == "verify") {
+        result = verify(input, keys).mime.str();
+    } else if (op == "encrypt") {
+        Recipient r;
+        r.address = "alice@example.test";
+        r.certificate = cert("alice");
+        std::vector<Recipient> rs;
+        rs.push_back(std::move(r));
+        result = encrypt(input, rs);
+    } else if (op == "decrypt") {
+        result = decrypt(input, keys).mime.str();
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const long peak = rss_kib("VmHWM:") - before;
+    if (!out.empty()) write_file(out, result);
+    std::printf("%f %ld\n", seconds, peak);
+    return 0;
+}
+
+struct Sample {
+    double seconds;
+    long peak_kib;
+};
+
+Sample run_engine(const std::string& op, const std::string& in, const std::string& out) {
+    const std::string command = g_self + " --child " + op + " " + in + (out.empty() ? "" : " " + out);
+    FILE* pipe = popen(command.c_str(), "r");
+    Sample s{0, 0};
+    if (pipe) {
+        if (std::fscanf(pipe, "%lf %ld", &s.seconds, &s.peak_kib) != 2) s = {0, 0};
+        pclose(pipe);
+    }
+    return s;
+}
+
+Sample run_openssl(const std::vector<std::string>& args) {
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    const auto start = std::chrono::steady_clock::now();
+    const pid_t pid = fork();
+    if (pid == 0) {
+        std::freopen("/dev/null", "w", stderr);
+        execvp(argv[0], argv.data());
+        _exit(127);
+    }
+    int status = 0;
+    struct rusage usage {};
+    wait4(pid, &status, 0, &usage);
+    return {std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), usage.ru_maxrss};
+}
+
+template <typename F>
+Sample median(int runs, F f) {
+    std::vector<Sample> samples;
+    for (int i = 0; i < runs; ++i) samples.push_back(f());
+    std::sort(samples.begin(), samples.end(), [](const Sample& a, const Sample& b) { return a.seconds < b.seconds; });
+    return samples[samples.size() / 2];
+}
+
+std::string make_message(std::size_t size) {
+    std::string attachment(size * 3 / 4, '\0');
+    for (std::size_t i = 0; i < attachment.size(); ++i) attachment[i] = static_cast<char>((i * 2654435761u) >> 13);
+    std::string m = "From: alice@example.test\r\nTo: alice@example.test\r\nSubject: bench\r\nMIME-Version: 1.0\r\n"
+                    "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nHi.\r\n"
+                    "--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+    mime::append_base64_lines(attachment, m);
+    m += "--b--\r\n";
+    return m;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    g_self = argv[0];
+    if (argc >= 2 && std::string(argv[1]) == "--child") {
+        return argc >= 4 ? child(argv[2], argv[3], argc > 4 ? argv[4] : "") : 2;
+    }
+    if (argc >= 2) g_pki = argv[1];
+    std::system(("mkdir -p " + kWork).c_str());
+    const std::string alice = g_pki + "/alice.pem", key = g_pki + "/alice.key", root = g_pki + "/root.pem";
+    std::printf("%-8s %-8s %12s %12s %8s %14s %14s %10s\n", "size", "op", "engine s", "openssl s", "speedup",
+                "engine peak", "openssl peak", "peak/size");
+    const std::pair<const char*, std::size_t> sizes[] = {
+        {"1KiB", 1024}, {"1MiB", 1 << 20}, {"10MiB", 10 << 20}, {"25MiB", 25 << 20}};
+    for (const auto& [label, size] : sizes) {
+        const std::string msg = kWork + "/msg.eml";
+        write_file(msg, make_message(size));
+        const int runs = size > (5 << 20) ? 3 : 5;
+        const std::string s_ours = kWork + "/signed.eml", e_ours = kWork + "/enc.eml";
+        const std::string s_ossl = kWork + "/signed-ossl.eml", e_ossl = kWork + "/enc-ossl.eml";
+        struct Op {
+            const char* name;
+            std::string in, out;
+            std::vector<std::string> openssl;
+        };
+        const Op ops[] = {
+            {"sign", msg, s_ours,
+             {"openssl", "cms", "-sign", "-in", msg, "-signer", alice, "-inkey", key, "-out", s_ossl}},
+            {"verify", s_ours, "", {"openssl", "cms", "-verify", "-in", s_ossl, "-CAfile", root, "-out", "/dev/null"}},
+            {"encrypt", msg, e_ours, {"openssl", "cms", "-encrypt", "-aes256", "-in", msg, "-out", e_ossl, alice}},
+            {"decrypt", e_ours, "",
+             {"openssl", "cms", "-decrypt", "-in", e_ossl, "-recip", alice, "-inkey", key, "-out", "/dev/null"}},
+        };
+        for (const Op& op : ops) {
+            const Sample ours = median(runs, [&] { return run_engine(op.name, op.in, op.out); });
+            const Sample theirs = median(runs, [&] { return run_openssl(op.openssl); });
+            std::printf("%-8s %-8s %12.4f %12.4f %7.2fx %11ld KiB %11ld KiB %9.2fx\n", label, op.name, ours.seconds,
+                        theirs.seconds, ours.seconds > 0 ? theirs.seconds / ours.seconds : 0.0, ours.peak_kib,
+                        theirs.peak_kib, static_cast<double>(ours.peak_kib) * 1024.0 / static_cast<double>(size));
+            std::fflush(stdout);
+        }
+    }
+    std::system(("rm -rf " + kWork).c_str());
+    return 0;
+}
