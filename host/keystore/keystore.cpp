@@ -78,8 +78,13 @@ void check_fingerprint(const std::string& fp) {
 
 }  // namespace
 
-KeyStore::KeyStore(const std::filesystem::path& directory)
-    : path_((platform::ensure_private_directory(directory), directory / kFileName)), db_(path_) {
+const Policy& KeyStore::no_policy() {
+    static const Policy none;
+    return none;
+}
+
+KeyStore::KeyStore(const std::filesystem::path& directory, const Policy& policy)
+    : path_((platform::ensure_private_directory(directory), directory / kFileName)), policy_(policy), db_(path_) {
     platform::restrict_file(path_);
     schema::migrate(db_);
     for (const char* suffix : {"-wal", "-shm"}) platform::restrict_file(path_.string() + suffix);
@@ -166,6 +171,7 @@ json KeyStore::status() {
             {"unlocked", prot ? is_unlocked() : true},
             {"idle_lock_minutes", idle_minutes_},
             {"schema_version", schema::kCurrentVersion},
+            {"policy", policy_.describe()},
             {"counts",
              {{"identities", count("SELECT count(*) FROM identities")},
               {"certificates", count("SELECT count(*) FROM certificates WHERE source <> 'identity'")},
@@ -306,8 +312,17 @@ void KeyStore::store_certificate(X509* cert, Source source, bool trust_anchor) {
 }
 
 json KeyStore::import_identity(std::string_view pkcs12_der, const SecureString& password) {
+    policy_.require_private_key_operations();
     const engine::Identity identity = pkcs12::read(pkcs12_der, password);
     const std::string fp = identity.fingerprint;
+    {
+        const auto checked = certinfo::describe(identity.certificate.get(), now());
+        policy_.check_identity_addresses(checked.emails);
+        if (checked.key_type == "RSA" && checked.key_bits < policy_.min_rsa_bits)
+            throw Error(Code::Policy,
+                        "your organisation requires RSA keys of at least " + std::to_string(policy_.min_rsa_bits) + " bits",
+                        {{"key", "min_rsa_bits"}, {"bits", checked.key_bits}});
+    }
     std::string key_der = pkcs8_der(identity.private_key.get());
     std::string sealed;
     try {
@@ -500,6 +515,8 @@ std::string KeyStore::backup(const std::string& fingerprint, const SecureString&
 }
 
 json KeyStore::import_certificate(std::string_view text, bool trust_anchor) {
+    if (trust_anchor && !policy_.allow_user_trust_anchors)
+        throw Error(Code::Policy, "your organisation decides which roots are trusted", {{"key", "allow_user_trust_anchors"}});
     auto certs = certinfo::parse_all(text);
     json out = json::array();
     db::Transaction tx(db_);
@@ -654,12 +671,21 @@ std::vector<engine::Identity> KeyStore::decryption_identities() {
 
 std::vector<ossl::X509Ptr> KeyStore::trust_anchors() {
     std::vector<ossl::X509Ptr> out;
-    auto st = db_.prepare("SELECT der FROM certificates WHERE trust_anchor = 1");
-    while (st.step()) out.push_back(x509_from_der(st.blob(0)));
+    for (const auto& pem : policy_.trust_anchors) {
+        try {
+            for (auto& c : certinfo::parse_all(pem)) out.push_back(std::move(c));
+        } catch (const Error&) {
+            log::warn("a trust anchor in the policy cannot be parsed");
+        }
+    }
+    if (policy_.allow_user_trust_anchors) {
+        auto st = db_.prepare("SELECT der FROM certificates WHERE trust_anchor = 1");
+        while (st.step()) out.push_back(x509_from_der(st.blob(0)));
+    }
     // The system's roots (ca-certificates): most real S/MIME certificates chain to one of them.
     const char* bundle = X509_get_default_cert_file();
     std::ifstream in(bundle, std::ios::binary);
-    if (in) {
+    if (in && policy_.use_system_trust_anchors) {
         const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         try {
             for (auto& c : certinfo::parse_all(pem)) out.push_back(std::move(c));

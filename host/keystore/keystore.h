@@ -5,6 +5,7 @@
 
 #include "cms/keys.h"
 #include "keystore/database.h"
+#include "policy/policy.h"
 #include "util/secure.h"
 
 #include <nlohmann/json.hpp>
@@ -24,7 +25,9 @@ public:
     static constexpr int kDefaultIdleMinutes = 30;
 
     // Opens or creates the store in `directory` (mode 0700, file 0600), migrating the schema.
-    explicit KeyStore(const std::filesystem::path& directory);
+    // `policy` must outlive the store; the default is "no policy: everything allowed".
+    explicit KeyStore(const std::filesystem::path& directory, const Policy& policy = no_policy());
+    static const Policy& no_policy();
 
     const std::filesystem::path& path() const noexcept { return path_; }
 
@@ -82,6 +85,7 @@ private:
     bool try_auto_unlock();
 
     std::filesystem::path path_;
+    const Policy& policy_;
     db::Database db_;
     SecureString kek_;
     long long last_use_ms_ = 0;

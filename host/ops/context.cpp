@@ -25,13 +25,14 @@ std::string Caller::describe() const {
     return "?";
 }
 
-Context::Context(Caller caller, std::filesystem::path home) : caller_(std::move(caller)), home_(std::move(home)) {}
+Context::Context(Caller caller, std::filesystem::path home)
+    : caller_(std::move(caller)), home_(std::move(home)), policy_(Policy::load_default()) {}
 Context::~Context() = default;
 
 KeyStore& Context::store() {
     if (!store_) {
         if (home_.empty()) throw Error(Code::Storage, "no data directory (set HOME or SMIME_HOST_HOME)");
-        store_ = std::make_unique<KeyStore>(home_);
+        store_ = std::make_unique<KeyStore>(home_, policy_);
     }
     return *store_;
 }

@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "policy/policy.h"
+
 namespace smime {
 
 class KeyStore;
@@ -33,12 +35,17 @@ public:
     const Caller& caller() const noexcept { return caller_; }
     const std::filesystem::path& home() const noexcept { return home_; }
 
+    // The organisation's policy, read when the process starts.
+    const Policy& policy() const noexcept { return policy_; }
+    void set_policy(Policy policy) { policy_ = std::move(policy); }
+
     // The key store, opened on first use (so `hello` and `echo` never touch the disk).
     KeyStore& store();
 
 private:
     Caller caller_;
     std::filesystem::path home_;
+    Policy policy_;
     std::unique_ptr<KeyStore> store_;
 };
 

@@ -22,6 +22,7 @@ Reply hello(Context& context, Request&) {
         {"openssl", OpenSSL_version(OPENSSL_VERSION)},
         {"operations", registry().names()},
         {"caller", caller},
+        {"policy", context.policy().describe()},
         {"limits",
          {{"max_frame_to_host", limits::kMaxIncomingFrame},
           {"max_frame_from_host", limits::kMaxOutgoingFrame},

@@ -140,6 +140,9 @@ void register_keystore_ops(Registry& registry) {
                   {"backup"},
                   [](Context& c, Request& r) {
                       Reply reply;
+                      if (!c.policy().allow_key_backup)
+                          throw Error(Code::Policy, "your organisation does not allow key backups",
+                                      {{"key", "allow_key_backup"}});
                       const SecureString password = secret(r, "password");
                       if (password.size() < 8)
                           throw Error(Code::BadRequest, "a backup password needs at least 8 characters",

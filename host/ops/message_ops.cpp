@@ -7,15 +7,29 @@
 #include "mime/entity.h"
 #include "ops/groups.h"
 #include "ops/operation.h"
+#include "policy/policy.h"
 #include "util/error.h"
+
+#include <algorithm>
 
 namespace smime {
 namespace {
 
-engine::SignOptions sign_options(const json& args) {
+engine::SignOptions sign_options(const json& args, const Policy& policy) {
     engine::SignOptions options;
     options.opaque = arg_bool(args, "opaque");
-    const std::string digest = arg_string(args, "digest", "sha256");
+    // Default SHA-256, or the first digest the organisation allows.
+    std::string fallback = "sha256";
+    if (!policy.digest_allowed(fallback))
+        for (const auto& d : policy.allowed_digests)
+            if (d != "sha1") {
+                fallback = d;
+                break;
+            }
+    const std::string digest = arg_string(args, "digest", fallback);
+    if (!policy.digest_allowed(digest) || digest == "sha1")
+        throw Error(Code::Policy, "your organisation does not allow signing with " + digest,
+                    {{"key", "allowed_digests"}, {"allowed", policy.allowed_digests}});
     if (digest == "sha256") options.digest = engine::DigestAlgorithm::Sha256;
     else if (digest == "sha384") options.digest = engine::DigestAlgorithm::Sha384;
     else if (digest == "sha512") options.digest = engine::DigestAlgorithm::Sha512;
@@ -58,16 +72,40 @@ json signer_json(const engine::Identity& identity) {
 }
 
 Reply sign(Context& context, Request& request) {
+    context.policy().require_private_key_operations();
     const std::string_view text = request.payload.str();
     const mime::Entity message = mime::parse(text);
     const engine::Identity signer = signer_for(context, request.args, message);
     Reply reply;
-    reply.payload = engine::sign(text, signer, sign_options(request.args));
+    reply.payload = engine::sign(text, signer, sign_options(request.args, context.policy()));
     reply.result["signer"] = signer_json(signer);
     return reply;
 }
 
+// The organisation may rule out some content encryption algorithms: drop what it forbids from
+// what recipients advertised, and refuse if nothing allowed remains for this set of recipients.
+void apply_encryption_policy(const Policy& policy, std::vector<engine::Recipient>& recipients) {
+    bool all_gcm = true;
+    for (auto& r : recipients) {
+        auto& caps = r.capabilities;
+        caps.erase(std::remove_if(caps.begin(), caps.end(),
+                                  [&](const std::string& c) {
+                                      return c.find("-gcm") != std::string::npos && !policy.content_encryption_allowed(c);
+                                  }),
+                   caps.end());
+        all_gcm = all_gcm && std::find(caps.begin(), caps.end(), "aes256-gcm") != caps.end();
+    }
+    if (!all_gcm && !policy.content_encryption_allowed("aes256-cbc"))
+        throw Error(Code::Policy, "not every recipient can read an encryption algorithm your organisation allows",
+                    {{"key", "allowed_content_encryption"}, {"allowed", policy.allowed_content_encryption}});
+}
+
 Reply encrypt(Context& context, Request& request) {
+    const Policy& policy = context.policy();
+    policy.require_private_key_operations();
+    if (policy.require_signing && !arg_bool(request.args, "sign"))
+        throw Error(Code::Policy, "your organisation requires encrypted mail to be signed too: pass sign: true",
+                    {{"key", "require_signing"}});
     const std::string_view text = request.payload.str();
     const mime::Entity message = mime::parse(text);
     KeyStore& store = context.store();
@@ -106,13 +144,14 @@ Reply encrypt(Context& context, Request& request) {
         throw Error(Code::NoIdentity, "no active identity for the sender " + sender + ": the sent copy would be unreadable",
                     {{"address", sender}});
     recipients.push_back(std::move(*own));
+    apply_encryption_policy(policy, recipients);
 
     engine::EncryptOptions options;
     std::optional<engine::Identity> signer;
     if (arg_bool(request.args, "sign")) {
         signer = signer_for(context, request.args, message);
         options.sign_with = &*signer;
-        options.sign_options = sign_options(request.args);
+        options.sign_options = sign_options(request.args, policy);
     }
     Reply reply;
     reply.payload = SecureString(engine::encrypt(without_bcc(text, message), recipients, options));
@@ -126,9 +165,19 @@ Reply encrypt(Context& context, Request& request) {
 }
 
 Reply open(Context& context, Request& request, bool decrypt) {
+    const Policy& policy = context.policy();
+    if (decrypt) policy.require_private_key_operations();
     engine::VerifyOptions options;
-    const engine::Opened opened = decrypt ? engine::decrypt(request.payload.str(), context.store(), options)
-                                          : engine::verify(request.payload.str(), context.store(), options);
+    options.allow_sha1 = policy.allow_sha1_verification;
+    options.min_rsa_bits = policy.min_rsa_bits;
+    engine::Opened opened = decrypt ? engine::decrypt(request.payload.str(), context.store(), options)
+                                    : engine::verify(request.payload.str(), context.store(), options);
+    // Digests the organisation does not accept count as weak, whatever the engine's defaults.
+    for (auto& signature : opened.status.signatures) {
+        if (signature.digest_algorithm.empty() || policy.digest_allowed(signature.digest_algorithm)) continue;
+        signature.reasons.push_back(engine::Verdict::WeakAlgorithm);
+        engine::settle(signature);
+    }
     Reply reply;
     reply.result["status"] = engine::to_json(opened.status);
     reply.payload = opened.mime;

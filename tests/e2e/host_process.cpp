@@ -44,6 +44,7 @@ struct HostProcess::Impl {
 HostProcess::HostProcess(const std::filesystem::path& home, std::vector<std::string> args,
                          std::map<std::string, std::string> env)
     : impl_(std::make_unique<Impl>()) {
+    std::filesystem::create_directories(home);
     if (args.empty()) args = {"chrome-extension://abcdefghijklmnopabcdefghijklmnop/"};
     auto environment = boost::this_process::environment();
     bp::environment e = environment;
