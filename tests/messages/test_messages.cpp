@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+// The message operations through real host processes, each user with a store of their own.
+#include "e2e/host_process.h"
+#include "util/base64.h"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <iterator>
+
+using namespace smime;
+using namespace smime::test;
+
+namespace {
+
+std::string keys(const std::string& rel) {
+    std::ifstream in(std::string(SMIME_TEST_KEYS) + "/" + rel, std::ios::binary);
+    REQUIRE(in);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// One user: a host process over a store of their own.
+struct User {
+    std::filesystem::path home;
+    std::unique_ptr<HostProcess> host;
+    int id = 1;
+    explicit User(const std::string& tag) : home(make_temp_dir(tag)), host(std::make_unique<HostProcess>(home)) {}
+    ~User() {
+        host.reset();
+        std::filesystem::remove_all(home);
+    }
+    json call(const std::string& op, json args = json::object()) {
+        return host->request({{"id", id++}, {"op", op}, {"args", std::move(args)}});
+    }
+    void import(const std::string& p12) {
+        REQUIRE(call("identities.import", {{"pkcs12", base64::encode(keys(p12))}, {"password", "nss"}})["ok"] == true);
+    }
+    void trust_test_ca() {
+        REQUIRE(call("certificates.import", {{"certificate", keys("thunderbird/TestCA.pem")}, {"trust_anchor", true}})["ok"] ==
+                true);
+    }
+    // Sends `mime` chunked, as an extension does for large mail; returns the reply and its payload.
+    json with_mime(const std::string& op, const std::string& mime, json args, std::string* out) {
+        return host->call_with_payload({{"id", id++}, {"op", op}, {"args", std::move(args)}}, "mime", mime, 768000, out,
+                                       "mime");
+    }
+};
+
+std::string code(const json& reply) { return reply.value("ok", false) ? "ok" : reply["error"]["code"].get<std::string>(); }
+
+std::string message(const std::string& headers, std::size_t attachment_bytes = 0) {
+    std::string m = headers +
+                    "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+                    "--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+                    "Grüße aus dem Test.\r\n"
+                    "--b1\r\nContent-Type: application/octet-stream; name=\"data.bin\"\r\n"
+                    "Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"data.bin\"\r\n\r\n";
+    std::string raw(attachment_bytes, '\0');
+    for (std::size_t i = 0; i < raw.size(); ++i) raw[i] = static_cast<char>((i * 2654435761u) >> 11);
+    const std::string b64 = base64::encode(raw);
+    for (std::size_t i = 0; i < b64.size(); i += 76) m += b64.substr(i, 76) + "\r\n";
+    return m + "--b1--\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("a large signed message round-trips through the chunked path and verifies as good") {
+    User alice("msg-alice");
+    alice.import("thunderbird/Alice.p12");
+    alice.trust_test_ca();
+    const std::string mail = message("From: Alice <alice@example.com>\r\nTo: bob@example.com\r\nSubject: big\r\n", 3 << 20);
+    std::string signed_mail, content;
+    const json s = alice.with_mime("message.sign", mail, json::object(), &signed_mail);
+    REQUIRE(code(s) == "ok");
+    CHECK(signed_mail.find("multipart/signed") != std::string::npos);
+    const json v = alice.with_mime("message.verify", signed_mail, json::object(), &content);
+    REQUIRE(code(v) == "ok");
+    CHECK(v["result"]["status"]["level"] == "signed");
+    CHECK(v["result"]["status"]["signatures"][0]["verdict"] == "good");
+    CHECK(content.find("data.bin") != std::string::npos);
+
+    // One changed byte in the attachment: bad_signature.
+    std::string tampered = signed_mail;
+    const auto pos = tampered.find("data.bin\"\r\n\r\n") + 20;
+    tampered[pos] = tampered[pos] == 'A' ? 'B' : 'A';
+    const json bad = alice.with_mime("message.verify", tampered, json::object(), &content);
+    CHECK(bad["result"]["status"]["signatures"][0]["verdict"] == "bad_signature");
+}
+
+TEST_CASE("signed mail teaches the recipient's store the sender's certificate, so the reply can be encrypted") {
+    User alice("msg-alice2"), bob("msg-bob2");
+    alice.import("thunderbird/Alice.p12");
+    bob.import("thunderbird/Bob.p12");
+    CHECK(bob.call("recipients.status", {{"addresses", {"alice@example.com"}}})["result"]["recipients"][0]["can_encrypt"] ==
+          false);
+    std::string signed_mail, ignored;
+    REQUIRE(code(alice.with_mime("message.sign", message("From: alice@example.com\r\nTo: bob@example.com\r\n"),
+                                 json::object(), &signed_mail)) == "ok");
+    REQUIRE(code(bob.with_mime("message.verify", signed_mail, json::object(), &ignored)) == "ok");
+    const json status = bob.call("recipients.status", {{"addresses", {"alice@example.com"}}});
+    CHECK(status["result"]["recipients"][0]["can_encrypt"] == true);
+    CHECK(status["result"]["recipients"][0]["certificate"]["source"] == "harvested");
+
+    // Bob replies encrypted and signed; Alice decrypts and sees both layers.
+    std::string reply_mail, opened;
+    const json e = bob.with_mime("message.encrypt", message("From: bob@example.com\r\nTo: alice@example.com\r\nSubject: re\r\n"),
+                                 {{"sign", true}}, &reply_mail);
+    REQUIRE(code(e) == "ok");
+    CHECK(e["result"]["signed"] == true);
+    const json d = alice.with_mime("message.decrypt", reply_mail, json::object(), &opened);
+    REQUIRE(code(d) == "ok");
+    CHECK(d["result"]["status"]["level"] == "signed+encrypted");
+    CHECK(opened.find("Gr=C3=BC=C3=9Fe aus dem Test.") != std::string::npos);  // made 7-bit safe for signing
+    // Bob's own copy stays readable for Bob.
+    CHECK(code(bob.with_mime("message.decrypt", reply_mail, json::object(), &opened)) == "ok");
+}
+
+TEST_CASE("recipients without certificates, Bcc, missing identities, locked keys, bad input") {
+    User alice("msg-alice3");
+    alice.import("thunderbird/Alice.p12");
+    alice.import("thunderbird/Bob.p12");  // Bob's certificate is in Alice's store as an identity here
+    std::string out;
+    const json missing = alice.with_mime(
+        "message.encrypt", message("From: alice@example.com\r\nTo: Bob <bob@example.com>, carol@example.org\r\n"),
+        json::object(), &out);
+    CHECK(code(missing) == "ERR_NO_CERTIFICATE");
+    CHECK(missing["error"]["details"]["addresses"] == json::array({"carol@example.org"}));
+
+    alice.import("thunderbird/Dave.p12");
+    const json bcc = alice.with_mime("message.encrypt",
+                                     message("From: alice@example.com\r\nTo: bob@example.com\r\nBcc: Dave <dave@example.com>\r\n"),
+                                     json::object(), &out);
+    REQUIRE(code(bcc) == "ok");
+    CHECK(bcc["result"]["bcc"] == json::array({"dave@example.com"}));
+    CHECK(out.find("Bcc:") == std::string::npos);
+    CHECK(out.find("dave@example.com") == std::string::npos);
+
+    const json no_identity = alice.with_mime("message.sign", message("From: zed@example.net\r\n"), json::object(), &out);
+    CHECK(code(no_identity) == "ERR_NO_IDENTITY");
+    const json no_from = alice.with_mime("message.sign", message("To: bob@example.com\r\n"), json::object(), &out);
+    CHECK(code(no_from) == "ERR_BAD_MESSAGE");
+
+    REQUIRE(alice.call("keystore.set_passphrase", {{"new_passphrase", "a long passphrase"}})["ok"] == true);
+    alice.call("keystore.lock");
+    CHECK(code(alice.with_mime("message.sign", message("From: alice@example.com\r\n"), json::object(), &out)) ==
+          "ERR_LOCKED");
+    alice.call("keystore.unlock", {{"passphrase", "a long passphrase"}});
+    CHECK(code(alice.with_mime("message.sign", message("From: alice@example.com\r\n"), json::object(), &out)) == "ok");
+
+    CHECK(code(alice.with_mime("message.decrypt",
+                               "From: x@y\r\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n"
+                               "Content-Transfer-Encoding: base64\r\n\r\nMIIBAAAA\r\n",
+                               json::object(), &out)) == "ERR_BAD_MESSAGE");
+    CHECK(code(alice.with_mime("message.sign", message("From: alice@example.com\r\n"), {{"digest", "md5"}}, &out)) ==
+          "ERR_POLICY");
+}
+
+TEST_CASE("mail encrypted for someone else gives the uniform ERR_DECRYPT_FAILED") {
+    User alice("msg-alice4"), eve("msg-eve4");
+    alice.import("thunderbird/Alice.p12");
+    alice.import("thunderbird/Bob.p12");
+    eve.import("thunderbird/Eve.p12");
+    std::string encrypted, out;
+    REQUIRE(code(alice.with_mime("message.encrypt", message("From: alice@example.com\r\nTo: bob@example.com\r\n"),
+                                 json::object(), &encrypted)) == "ok");
+    const json refused = eve.with_mime("message.decrypt", encrypted, json::object(), &out);
+    CHECK(code(refused) == "ERR_DECRYPT_FAILED");
+    const json inspected = eve.with_mime("message.inspect", encrypted, json::object(), nullptr);
+    CHECK(inspected["result"]["status"]["level"] == "encrypted");
+}
