@@ -281,16 +281,18 @@ load_record() {
     done <"$record"
 }
 
+# Records a path; the record is rewritten at once, so an interrupted install can still be undone.
 remember() {
     if [[ -z "${recorded["$1:$2"]:-}" ]]; then
         recorded["$1:$2"]=1
         record_lines+=("$1"$'\t'"$2")
+        if [[ "$action" == install && -d "$libdir" ]]; then save_record; fi
     fi
 }
 
 save_record() {
     local tmp="$record.new"
-    printf '%s\n' "${record_lines[@]}" >"$tmp"
+    { printf '%s\n' "${record_lines[@]}" && printf 'file\t%s\n' "$record"; } | awk '!seen[$0]++' >"$tmp"
     mv -f "$tmp" "$record"
 }
 
@@ -532,7 +534,6 @@ do_install() {
         echo "Extensions: the browser extension and the Thunderbird add-on are not part of this build yet."
     fi
 
-    remember file "$record"
     save_record
     local again="installer/install.sh --uninstall"
     [[ "$scope" == user ]] || again+=" --system"

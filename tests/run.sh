@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The whole test suite from a clean checkout: dependencies, a fresh build, unit and end-to-end
-# tests, the same under ASan+UBSan, then the fuzzers for a bounded time. Exits non-zero on any failure.
+# The whole test suite from a clean checkout: dependencies, a fresh build, unit, end-to-end and
+# installer tests, the README's install command, the same under ASan+UBSan, then the fuzzers for a
+# bounded time. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -21,7 +21,10 @@
 #include "platform/platform.h"
 #include "protocol/frame.h"
 #include "protocol/limits.h"
+#include "keystore/certificate_info.h"
+#include "keystore/pkcs12.h"
 #include "util/base64.h"
+#include "util/ossl.h"
 #include "version.h"
 
 namespace smime::cli {
@@ -247,15 +250,142 @@ std::string shut_down(Run& run) {
     return "exit status 0";
 }
 
+
+// A throwaway PKI made fresh for each run: a root and a user with an RSA-2048 key, for an S/MIME
+// round trip that touches no real key.
+constexpr const char* kSelfTestAddress = "self-test@smime-host.invalid";
+
+struct ThrowawayPki {
+    ossl::PKeyPtr ca_key, user_key;
+    ossl::X509Ptr ca, user;
+};
+
+void add_extension(X509* cert, X509* issuer, int nid, const char* value) {
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+    expect(ext != nullptr, "cannot build a test certificate extension");
+    X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+}
+
+ossl::X509Ptr make_certificate(EVP_PKEY* key, const char* name, X509* issuer, EVP_PKEY* issuer_key, bool ca) {
+    ossl::X509Ptr cert(X509_new());
+    X509_set_version(cert.get(), 2);
+    std::int64_t serial = 0;
+    RAND_bytes(reinterpret_cast<unsigned char*>(&serial), sizeof serial);
+    ASN1_INTEGER_set_int64(X509_get_serialNumber(cert.get()), (serial & 0x7fffffffffff) | 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 86400);
+    X509_set_pubkey(cert.get(), key);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(cert.get()), "CN", MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>(name), -1, -1, 0);
+    X509* signer = issuer ? issuer : cert.get();
+    X509_set_issuer_name(cert.get(), X509_get_subject_name(signer));
+    if (ca) {
+        add_extension(cert.get(), signer, NID_basic_constraints, "critical,CA:TRUE");
+        add_extension(cert.get(), signer, NID_key_usage, "critical,keyCertSign,cRLSign");
+    } else {
+        add_extension(cert.get(), signer, NID_basic_constraints, "CA:FALSE");
+        add_extension(cert.get(), signer, NID_key_usage, "critical,digitalSignature,keyEncipherment");
+        add_extension(cert.get(), signer, NID_ext_key_usage, "emailProtection");
+        add_extension(cert.get(), signer, NID_subject_alt_name,
+                      (std::string("email:") + kSelfTestAddress).c_str());
+    }
+    expect(X509_sign(cert.get(), issuer_key ? issuer_key : key, EVP_sha256()) > 0, "cannot sign a test certificate");
+    return cert;
+}
+
+ThrowawayPki& pki() {
+    static ThrowawayPki p = [] {
+        ThrowawayPki made;
+        made.ca_key.reset(EVP_RSA_gen(2048));
+        made.user_key.reset(EVP_RSA_gen(2048));
+        expect(made.ca_key && made.user_key, "cannot generate test keys");
+        made.ca = make_certificate(made.ca_key.get(), "smime-host self-test root", nullptr, nullptr, true);
+        made.user = make_certificate(made.user_key.get(), "smime-host self-test", made.ca.get(), made.ca_key.get(), false);
+        return made;
+    }();
+    return p;
+}
+
+std::string mime_call(Run& run, const std::string& op, const std::string& mime, json args, std::string& out) {
+    args["mime"] = base64::encode(mime);
+    const json result = run.call(op, args);
+    const json& payload = result.value("mime", json());
+    expect(payload.is_string(), op + " returned no message");
+    out.clear();
+    expect(base64::decode_append(payload.get<std::string>(), out), op + " returned a message that is not base64");
+    return result.dump();
+}
+
+const std::string kSelfTestMessage = std::string("From: Self Test <") + kSelfTestAddress + ">\r\nTo: " + kSelfTestAddress +
+                                     "\r\nSubject: smime-host self-test\r\n\r\nGr\xC3\xBC\xC3\x9F" "e from the self-test.\r\n";
+
+struct Session {
+    std::string signed_mime, encrypted_mime;
+};
+Session& session() {
+    static Session s;
+    return s;
+}
+
+std::string import_identity(Run& run) {
+    auto& p = pki();
+    engine::Identity identity;
+    identity.certificate = ossl::up_ref(p.user.get());
+    EVP_PKEY_up_ref(p.user_key.get());
+    identity.private_key.reset(p.user_key.get());
+    identity.chain.push_back(ossl::up_ref(p.ca.get()));
+    const std::string p12 = pkcs12::write(identity, SecureString("self-test"), "self-test");
+    const json id = run.call("identities.import", {{"pkcs12", base64::encode(p12)}, {"password", "self-test"}});
+    expect(id.value("active", false), "the imported identity is not active");
+    run.call("certificates.import", {{"certificate", certinfo::pem(p.ca.get())}, {"trust_anchor", true}});
+    return "RSA-2048 identity " + id.value("fingerprint", std::string()).substr(0, 16) + "…";
+}
+
+std::string sign_message(Run& run) {
+    mime_call(run, "message.sign", kSelfTestMessage, json::object(), session().signed_mime);
+    expect(session().signed_mime.find("multipart/signed") != std::string::npos, "the result is not multipart/signed");
+    return "multipart/signed, " + std::to_string(session().signed_mime.size()) + " bytes";
+}
+
+std::string verify_message(Run& run) {
+    std::string content;
+    const json result = json::parse(mime_call(run, "message.verify", session().signed_mime, json::object(), content));
+    const json& signatures = result["status"]["signatures"];
+    expect(signatures.size() == 1, "expected one signature");
+    expect(signatures[0].value("verdict", "") == "good", "verdict " + signatures[0].dump());
+    return std::string("good signature by ") + kSelfTestAddress;
+}
+
+std::string encrypt_message(Run& run) {
+    mime_call(run, "message.encrypt", kSelfTestMessage, {{"sign", true}}, session().encrypted_mime);
+    expect(session().encrypted_mime.find("application/pkcs7-mime") != std::string::npos, "the result is not pkcs7-mime");
+    return "signed, then encrypted";
+}
+
+std::string decrypt_message(Run& run) {
+    std::string inner;
+    const json result = json::parse(mime_call(run, "message.decrypt", session().encrypted_mime, json::object(), inner));
+    expect(result["status"].value("level", "") == "signed+encrypted", "level " + result["status"].dump());
+    expect(result["status"]["signatures"][0].value("verdict", "") == "good", "the inner signature is not good");
+    expect(inner.find("e from the self-test.") != std::string::npos, "the decrypted text differs");
+    return "signed+encrypted, good signature, text intact";
+}
+
 // The steps, in order; each needs the ones before it to have passed.
 std::vector<Step> steps() {
     return {
         {"start as a browser would", start_host},
         {"hello", hello},
         {"echo a payload in chunks", echo_chunked},
-        // The S/MIME round trip goes here, before the shutdown, as the key store and the engine
-        // land: identities.import (a throwaway PKCS#12 into the temporary store), message.sign,
-        // message.verify, message.encrypt, message.decrypt; each a function like echo_chunked.
+        {"import a throwaway identity", import_identity},
+        {"sign", sign_message},
+        {"verify", verify_message},
+        {"encrypt", encrypt_message},
+        {"decrypt", decrypt_message},
         {"exit on end of input", shut_down},
     };
 }
