@@ -318,7 +318,8 @@ json KeyStore::import_identity(std::string_view pkcs12_der, const SecureString& 
     {
         const auto checked = certinfo::describe(identity.certificate.get(), now());
         policy_.check_identity_addresses(checked.emails);
-        if (checked.key_type == "RSA" && checked.key_bits < policy_.min_rsa_bits)
+        // Without a policy file small keys only warn (weak_key); an organisation may refuse them.
+        if (policy_.in_force && checked.key_type == "RSA" && checked.key_bits < policy_.min_rsa_bits)
             throw Error(Code::Policy,
                         "your organisation requires RSA keys of at least " + std::to_string(policy_.min_rsa_bits) + " bits",
                         {{"key", "min_rsa_bits"}, {"bits", checked.key_bits}});

@@ -46,18 +46,28 @@ HostProcess::HostProcess(const std::filesystem::path& home, std::vector<std::str
     : impl_(std::make_unique<Impl>()) {
     std::filesystem::create_directories(home);
     if (args.empty()) args = {"chrome-extension://abcdefghijklmnopabcdefghijklmnop/"};
-    auto environment = boost::this_process::environment();
-    bp::environment e = environment;
-    e["SMIME_HOST_HOME"] = home.string();
+    // The child inherits our environment with these changes. Set them on our own process for the
+    // moment of the spawn (the tests start hosts from one thread): Boost 1.74's environment
+    // editing reads past the end of its strings.
+    env["SMIME_HOST_HOME"] = home.string();
+    std::vector<std::pair<std::string, std::optional<std::string>>> saved;
     for (const auto& [k, v] : env) {
+        const char* old = std::getenv(k.c_str());
+        saved.emplace_back(k, old ? std::optional<std::string>(old) : std::nullopt);
         if (v.empty())
-            e.erase(k);
+            ::unsetenv(k.c_str());
         else
-            e[k] = v;
+            ::setenv(k.c_str(), v.c_str(), 1);
     }
     impl_->err_file = home / ("stderr-" + std::to_string(std::random_device{}()) + ".log");
     impl_->child = bp::child(host_binary().string(), bp::args(args), bp::std_in < impl_->in,
-                             bp::std_out > impl_->out, bp::std_err > impl_->err_file.string(), e);
+                             bp::std_out > impl_->out, bp::std_err > impl_->err_file.string());
+    for (const auto& [k, old] : saved) {
+        if (old)
+            ::setenv(k.c_str(), old->c_str(), 1);
+        else
+            ::unsetenv(k.c_str());
+    }
     // Close our copies of the child's ends so EOF is seen, and keep our ends out of children
     // started later (otherwise this child would never see EOF while they live).
     ::close(impl_->in.native_source());
