@@ -5,6 +5,7 @@
 #include <openssl/objects.h>
 
 #include <memory>
+#include <vector>
 
 namespace smime::engine {
 namespace {
@@ -79,7 +80,53 @@ std::optional<std::string_view> child(std::string_view in, int n) {
     }
 }
 
+bool indefinite(std::string_view element) {
+    const auto e = read_header(element);
+    return e && !e->length;
+}
+
 }  // namespace
+
+std::optional<DetachedContent> detach_encrypted_content(std::string_view der) {
+    if (!indefinite(der)) return std::nullopt;
+    const auto info = contents(der);
+    const auto explicit_content = info ? child(*info, 1) : std::nullopt;
+    if (!explicit_content || !indefinite(*explicit_content)) return std::nullopt;
+    const auto inner = contents(*explicit_content);
+    if (!inner || !indefinite(*inner)) return std::nullopt;
+    const auto enveloped = contents(*inner);
+    if (!enveloped) return std::nullopt;
+    const auto second = child(*enveloped, 1);
+    if (!second) return std::nullopt;
+    const int index = static_cast<unsigned char>((*second)[0]) == 0xa0 ? 3 : 2;
+    const auto eci = child(*enveloped, index);
+    if (!eci || !indefinite(*eci)) return std::nullopt;
+    const auto eci_contents = contents(*eci);
+    const auto encrypted = eci_contents ? child(*eci_contents, 2) : std::nullopt;
+    if (!encrypted) return std::nullopt;
+    const auto header = read_header(*encrypted);
+    if (!header) return std::nullopt;
+
+    DetachedContent result;
+    if (header->tag == 0x80) {  // [0] IMPLICIT OCTET STRING, primitive
+        result.ciphertext.push_back(encrypted->substr(header->header, *header->length));
+    } else if (header->tag == 0xa0) {  // constructed: OCTET STRING chunks
+        const auto chunks = contents(*encrypted);
+        if (!chunks) return std::nullopt;
+        for (std::size_t pos = 0; pos < chunks->size();) {
+            const auto e = read_header(chunks->substr(pos));
+            if (!e || e->tag != 0x04 || !e->length) return std::nullopt;
+            result.ciphertext.push_back(chunks->substr(pos + e->header, *e->length));
+            pos += e->header + *e->length;
+        }
+    } else {
+        return std::nullopt;
+    }
+    const std::size_t before = static_cast<std::size_t>(encrypted->data() - der.data());
+    result.structure.reserve(der.size() - encrypted->size());
+    result.structure.append(der.substr(0, before)).append(der.substr(before + encrypted->size()));
+    return result;
+}
 
 std::optional<std::string> content_encryption_algorithm(std::string_view der) {
     // ContentInfo ::= SEQUENCE { contentType, [0] EXPLICIT content }

@@ -8,11 +8,24 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace smime::engine {
 
 // The contentEncryptionAlgorithm OID of an EnvelopedData or AuthEnvelopedData ContentInfo, as a
 // canonical name ("aes-256-cbc", "aes-256-gcm", "des-ede3-cbc", ...), or nullopt if unreadable.
 std::optional<std::string> content_encryption_algorithm(std::string_view der);
+
+// An (Auth)EnvelopedData with its encryptedContent taken out: `structure` is the object without
+// that field (OPTIONAL in RFC 5652 section 6.1, i.e. "detached"), `ciphertext` the pieces of the
+// content in order (views into the input). Parsing `structure` is cheap and decrypting reads the
+// ciphertext straight from the input: OpenSSL's decoder would otherwise copy (and, for the
+// chunked encoding streaming producers write, re-copy per chunk) the whole content. Only done
+// when every enclosing element has indefinite length, so no length changes; otherwise nullopt.
+struct DetachedContent {
+    std::string structure;
+    std::vector<std::string_view> ciphertext;
+};
+std::optional<DetachedContent> detach_encrypted_content(std::string_view der);
 
 }  // namespace smime::engine

@@ -95,9 +95,17 @@ void add_encryption_key_preference(CMS_SignerInfo* si, X509* cert) {
     std::string value = "\xa0";
     append_length(value, content.size());
     value += content;
-    // An ASN1_TYPE of type SEQUENCE is written out verbatim, whatever its first tag byte.
-    const ObjectPtr oid = preference_oid();
-    if (!oid || !CMS_signed_add1_attr_by_OBJ(si, oid.get(), V_ASN1_SEQUENCE, value.data(), static_cast<int>(value.size()))) {
+    // V_ASN1_OTHER: the ASN1_STRING holds the whole encoding, tag included, written verbatim.
+    ASN1_STRING* raw = ASN1_STRING_type_new(V_ASN1_SEQUENCE);
+    if (!raw || !ASN1_STRING_set(raw, value.data(), static_cast<int>(value.size()))) {
+        ASN1_STRING_free(raw);
+        throw Error(Code::Internal, "cannot add SMIMEEncryptionKeyPreference");
+    }
+    // X509_ATTRIBUTE_create takes ownership of `raw` on success.
+    const std::unique_ptr<X509_ATTRIBUTE, void (*)(X509_ATTRIBUTE*)> attribute(
+        X509_ATTRIBUTE_create(NID_id_smime_aa_encrypKeyPref, V_ASN1_OTHER, raw), X509_ATTRIBUTE_free);
+    if (!attribute) ASN1_STRING_free(raw);
+    if (!attribute || !CMS_signed_add1_attr(si, attribute.get())) {
         log::openssl_errors("adding SMIMEEncryptionKeyPreference");
         throw Error(Code::Internal, "cannot add SMIMEEncryptionKeyPreference");
     }

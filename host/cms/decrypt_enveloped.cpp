@@ -6,6 +6,7 @@
 
 #include "cms/der.h"
 #include "cms/providers.h"
+#include "mime/buffer.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -26,7 +27,8 @@ const std::vector<Identity>& IdentityCache::get() {
     return *identities_;
 }
 
-SecureString decrypt_enveloped(CMS_ContentInfo* cms, IdentityCache& identities, std::size_t size_hint) {
+SecureString decrypt_enveloped(CMS_ContentInfo* cms, BIO* detached, IdentityCache& identities,
+                               std::size_t size_hint) {
     load_providers();
     bool matched = false;
     for (const Identity& identity : identities.get()) {
@@ -42,10 +44,10 @@ SecureString decrypt_enveloped(CMS_ContentInfo* cms, IdentityCache& identities, 
     if (!matched) decrypt_failed("no RecipientInfo for any identity");
 
     SecureString plaintext;
-    plaintext.mutable_str().reserve(size_hint);
+    mime::reserve_large(plaintext.mutable_str(), size_hint);
     {
         const ossl::BioPtr sink = string_sink(plaintext.mutable_str());
-        if (!CMS_decrypt(cms, nullptr, nullptr, nullptr, sink.get(), CMS_BINARY)) {
+        if (!CMS_decrypt(cms, nullptr, nullptr, detached, sink.get(), CMS_BINARY)) {
             plaintext.wipe();
             decrypt_failed("content decryption");
         }

@@ -24,6 +24,8 @@ private:
 
 // The decrypted content (`size_hint`: expected size, for one allocation). Every failure (no matching RecipientInfo, key transport or agreement, padding, authentication tag,
 // unsupported cipher) throws the same Error(DecryptFailed).
-SecureString decrypt_enveloped(CMS_ContentInfo* cms, IdentityCache& identities, std::size_t size_hint);
+// `detached`: the encrypted content when `cms` was parsed without it (see ber.h), else nullptr.
+SecureString decrypt_enveloped(CMS_ContentInfo* cms, BIO* detached, IdentityCache& identities,
+                               std::size_t size_hint);
 
 }  // namespace smime::engine

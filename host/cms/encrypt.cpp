@@ -6,6 +6,7 @@
 #include "cms/engine.h"
 #include "cms/providers.h"
 #include "cms/signer.h"
+#include "mime/buffer.h"
 #include "mime/canonical.h"
 #include "mime/encoding.h"
 #include "util/error.h"
@@ -73,6 +74,7 @@ std::string encrypt(std::string_view mime_text, const std::vector<Recipient>& re
     SecureString entity;
     std::vector<std::string_view> content;
     if (options.sign_with) {
+        mime::reserve_large(entity.mutable_str(), split.body.size() + split.body.size() / 16 + 16384);
         append_signed_entity([&](std::string& target) { mime::append_entity(split, true, target); },
                              split.body.size(), *options.sign_with, options.sign_options, entity.mutable_str());
         content = {entity.str()};
@@ -93,7 +95,7 @@ std::string encrypt(std::string_view mime_text, const std::vector<Recipient>& re
     for (const Recipient& recipient : recipients) add_recipient(cms.get(), recipient);
 
     std::string der;
-    der.reserve(size + size / 64 + 4096 * recipients.size() + 16384);
+    mime::reserve_large(der, size + size / 64 + 4096 * recipients.size() + 16384);
     {
         const ossl::BioPtr in = views_source(content);
         const ossl::BioPtr sink = string_sink(der);
@@ -104,7 +106,7 @@ std::string encrypt(std::string_view mime_text, const std::vector<Recipient>& re
     entity.wipe();
 
     std::string out;
-    out.reserve(split.outer_headers.size() + der.size() * 4 / 3 + der.size() / 28 + 512);
+    mime::reserve_large(out, split.outer_headers.size() + der.size() * 4 / 3 + der.size() / 28 + 512);
     out.append(split.outer_headers)
         .append("MIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type=")
         .append(gcm ? "authEnveloped-data" : "enveloped-data")

@@ -6,6 +6,7 @@
 #include "cms/der.h"
 #include "cms/engine.h"
 #include "cms/verify_signed.h"
+#include "mime/buffer.h"
 #include "mime/canonical.h"
 #include "mime/encoding.h"
 #include "mime/entity.h"
@@ -30,6 +31,14 @@ public:
     std::vector<ossl::X509CrlPtr> crls() override { return {}; }
     void harvest(const Harvest&) override {}
 };
+
+// True when `content` has a bare LF (not canonical CRLF).
+bool needs_crlf(std::string_view content) {
+    for (std::size_t pos = content.find('\n'); pos != std::string_view::npos; pos = content.find('\n', pos + 1)) {
+        if (pos == 0 || content[pos - 1] != '\r') return true;
+    }
+    return false;
+}
 
 bool is_signature_type(const mime::ContentType& type) {
     return type.is("application/pkcs7-signature") || type.is("application/x-pkcs7-signature");
@@ -120,7 +129,10 @@ private:
         if (!mime::decode_body(entity.body, mime::transfer_encoding(entity), der)) {
             throw Error(Code::BadMessage, "the S/MIME part's transfer encoding is malformed");
         }
-        const ossl::CmsPtr cms = read_cms(der);
+        // Decrypting: parse the structure without its (large) encrypted content where possible.
+        std::optional<DetachedContent> detached;
+        if (mode_ == Mode::Decrypt) detached = detach_encrypted_content(der);
+        const ossl::CmsPtr cms = read_cms(detached ? std::string_view(detached->structure) : std::string_view(der));
         const int type = OBJ_obj2nid(CMS_get0_type(cms.get()));
         const std::size_t layer = status.layers.size();
         if (type == NID_pkcs7_signed) {
@@ -147,10 +159,9 @@ private:
             status.layers.push_back({kind, false, false, {}});
             if (mode_ != Mode::Decrypt) return std::nullopt;
             const std::string algorithm = content_encryption_algorithm(der).value_or("");
-            der.clear();
-            der.shrink_to_fit();
             std::string& content = keep();
-            SecureString plaintext = decrypt_enveloped(cms.get(), identities_, entity.body.size() * 3 / 4);
+            const ossl::BioPtr ciphertext = detached ? views_source(detached->ciphertext) : nullptr;
+            SecureString plaintext = decrypt_enveloped(cms.get(), ciphertext.get(), identities_, der.size() + 64);
             content.swap(plaintext.mutable_str());
             status.layers[layer].decrypted = true;
             status.layers[layer].content_encryption = algorithm;
@@ -158,13 +169,6 @@ private:
         }
         // compressed-data, digested-data, ...: not a protection layer we open.
         return std::nullopt;
-    }
-
-    static bool needs_crlf(std::string_view content) {
-        for (std::size_t pos = content.find('\n'); pos != std::string_view::npos; pos = content.find('\n', pos + 1)) {
-            if (pos == 0 || content[pos - 1] != '\r') return true;
-        }
-        return false;
     }
 
     static void require_signed_data(CMS_ContentInfo* cms) {
@@ -181,6 +185,17 @@ private:
     }
 
     std::string& keep() { return buffers_.emplace_back().mutable_str(); }
+
+public:
+    // The kept buffer that is exactly `inner`, if any, so the result can be built in place.
+    std::string* buffer_holding(std::string_view inner) {
+        for (SecureString& buffer : buffers_) {
+            if (buffer.data() == inner.data() && buffer.size() == inner.size()) return &buffer.mutable_str();
+        }
+        return nullptr;
+    }
+
+private:
 
     Mode mode_;
     VerifyContext context_;
@@ -221,7 +236,7 @@ Opened open_message(std::string_view message, KeyProvider& keys, const VerifyOpt
     } else {
         // The outer header fields (From, To, Subject, ...) with the innermost entity.
         std::string out;
-        out.reserve(message.size() / 2 + inner.size() + inner.size() / 32);
+        mime::reserve_large(out, message.size() / 2 + inner.size() + inner.size() / 32);
         for (const mime::Field& field : top.fields) {
             if (mime::is_content_field(field.name) || mime::iequals(field.name, "MIME-Version")) {
                 continue;
@@ -230,6 +245,26 @@ Opened open_message(std::string_view message, KeyProvider& keys, const VerifyOpt
             if (out.back() != '\n') out.append("\r\n");
         }
         out.append("MIME-Version: 1.0\r\n");
+        std::string* buffer = walker.raw ? nullptr : walker.buffer_holding(inner);
+        if (buffer) {
+            // Common case (decrypted or encapsulated content that is canonical already): put the
+            // header in front of the body inside the buffer that holds it, without a copy.
+            const mime::Entity entity = mime::parse(inner);
+            if (!needs_crlf(entity.body)) {
+                for (const mime::Field& field : entity.fields) {
+                    if (mime::iequals(field.name, "MIME-Version")) continue;
+                    mime::append_crlf(field.raw, out);
+                    if (out.back() != '\n') out.append("\r\n");
+                }
+                out.append("\r\n");
+                const std::size_t body_offset = static_cast<std::size_t>(entity.body.data() - buffer->data());
+                buffer->replace(0, body_offset, out);
+                cleanse(out);
+                opened.mime = SecureString(std::move(*buffer));
+                opened.status = std::move(walker.status);
+                return opened;
+            }
+        }
         if (!walker.raw) {
             // The innermost entity, minus a MIME-Version of its own.
             const mime::Entity entity = mime::parse(inner);

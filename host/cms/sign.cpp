@@ -7,6 +7,7 @@
 #include "cms/engine.h"
 #include "cms/providers.h"
 #include "cms/signer.h"
+#include "mime/buffer.h"
 #include "mime/canonical.h"
 #include "mime/encoding.h"
 #include "util/error.h"
@@ -47,9 +48,9 @@ std::string signed_data_der(BIO* content, std::size_t size_hint, const Identity&
     if (!signer.certificate || !signer.private_key) throw Error(Code::NoIdentity, "the identity has no key");
     load_providers();
     // We canonicalised already; CMS_BINARY stops OpenSSL from translating line ends again.
-    // Opaque: CMS_STREAM writes the content straight through (BER, indefinite lengths) instead of
-    // collecting it in memory first. Detached: the content is only digested; plain DER.
-    const unsigned int flags = CMS_BINARY | CMS_PARTIAL | (detached ? CMS_DETACHED : CMS_STREAM);
+    // Not CMS_STREAM: OpenSSL 3.0's streaming encoder fails ("illegal zero content") on the
+    // SMIMEEncryptionKeyPreference attribute, so opaque content is collected, then written.
+    const unsigned int flags = CMS_BINARY | CMS_PARTIAL | (detached ? CMS_DETACHED : 0u);
     const ossl::CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags));
     if (!cms) signing_failed("creating SignedData");
 
@@ -81,11 +82,11 @@ std::string signed_data_der(BIO* content, std::size_t size_hint, const Identity&
         if (cert && !CMS_add1_cert(cms.get(), cert.get())) signing_failed("adding the chain");
     }
     std::string der;
-    der.reserve((detached ? 0 : size_hint) + 16384);
+    mime::reserve_large(der, (detached ? 0 : size_hint) + 16384);
     const ossl::BioPtr sink = string_sink(der);
-    const bool ok = detached ? CMS_final(cms.get(), content, nullptr, flags) && i2d_CMS_bio(sink.get(), cms.get())
-                             : i2d_CMS_bio_stream(sink.get(), cms.get(), content, static_cast<int>(flags));
-    if (!ok) signing_failed("computing the signature");
+    if (!CMS_final(cms.get(), content, nullptr, flags) || !i2d_CMS_bio(sink.get(), cms.get())) {
+        signing_failed("computing the signature");
+    }
     return der;
 }
 
@@ -101,12 +102,12 @@ void append_signed_entity(const EntityWriter& write_entity, std::size_t size_hin
                           const SignOptions& options, std::string& out) {
     if (options.opaque) {
         std::string entity;
-        entity.reserve(size_hint + size_hint / 32 + 256);
+        mime::reserve_large(entity, size_hint + size_hint / 32 + 256);
         write_entity(entity);
         const ossl::BioPtr in = ossl::memory_bio(entity);
         std::string der = signed_data_der(in.get(), entity.size(), signer, options, false);
         cleanse(entity);
-        out.reserve(out.size() + der.size() * 4 / 3 + der.size() / 28 + 256);
+        mime::reserve_large(out, out.size() + der.size() * 4 / 3 + der.size() / 28 + 256);
         out.append(
             "Content-Type: application/pkcs7-mime; smime-type=signed-data; name=\"smime.p7m\"\r\n"
             "Content-Transfer-Encoding: base64\r\n"
@@ -116,7 +117,7 @@ void append_signed_entity(const EntityWriter& write_entity, std::size_t size_hin
         return;
     }
     const std::size_t mark = out.size();
-    out.reserve(out.size() + size_hint + size_hint / 32 + 12288);
+    mime::reserve_large(out, out.size() + size_hint + size_hint / 32 + 12288);
     while (true) {
         const std::string boundary = "----smime-" + random_hex(12);
         out.append("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=")
@@ -147,7 +148,7 @@ SecureString sign(std::string_view mime_text, const Identity& signer, const Sign
     const mime::Split split = mime::split(mime_text);
     SecureString out;
     std::string& text = out.mutable_str();
-    text.reserve(split.outer_headers.size() + split.body.size() + split.body.size() / 32 + 16384);
+    mime::reserve_large(text, split.outer_headers.size() + split.body.size() + split.body.size() / 32 + 16384);
     text.append(split.outer_headers).append("MIME-Version: 1.0\r\n");
     append_signed_entity([&](std::string& target) { mime::append_entity(split, true, target); }, split.body.size(),
                          signer, options, text);

@@ -111,6 +111,12 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optio
         log::openssl_errors("reading signed content");
         throw Error(Code::BadMessage, "the signed content cannot be read");
     }
+    // The digest BIOs CMS_dataInit pushed in front of our content BIO go away on every exit.
+    struct ChainGuard {
+        BIO* chain;
+        BIO* keep;
+        ~ChainGuard() { free_chain_upto(chain, keep); }
+    } const guard{chain, content.get()};
     drain(chain, content_out);
 
     // Message certificates and CRLs join the store's for path building.
@@ -153,7 +159,6 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optio
             if (r <= 0) {
                 const unsigned long err = ERR_peek_last_error();
                 if (ERR_GET_LIB(err) == ERR_LIB_CMS && ERR_GET_REASON(err) == CMS_R_NO_MATCHING_DIGEST) {
-                    free_chain_upto(chain, content.get());
                     ERR_clear_error();
                     throw Error(Code::BadMessage, "SignedData does not list its signer's digest algorithm");
                 }
@@ -194,7 +199,6 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optio
         if (crypto_ok) harvest(cms, si, cert, status.signing_time, context);
         results.push_back(std::move(status));
     }
-    free_chain_upto(chain, content.get());
     return results;
 }
 

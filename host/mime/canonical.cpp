@@ -3,6 +3,7 @@
 // recursive walk that re-encodes only the leaf parts that need it.
 #include "mime/canonical.h"
 
+#include "mime/buffer.h"
 #include "mime/encoding.h"
 #include "mime/entity.h"
 #include "util/error.h"
@@ -106,7 +107,7 @@ bool body_ready(const Split& split, bool seven_bit) {
 
 void append_entity(const Split& split, bool seven_bit, std::string& out) {
     if (!seven_bit || is_transport_safe(split.body)) {
-        out.reserve(out.size() + split.content_fields.size() + split.body.size() + split.body.size() / 32 + 2);
+        reserve_large(out, out.size() + split.content_fields.size() + split.body.size() + split.body.size() / 32 + 2);
         out.append(split.content_fields).append("\r\n");
         append_crlf(split.body, out);
         return;
@@ -115,7 +116,7 @@ void append_entity(const Split& split, bool seven_bit, std::string& out) {
     std::string whole;
     whole.reserve(split.content_fields.size() + 2 + split.body.size());
     whole.append(split.content_fields).append("\r\n").append(split.body);
-    out.reserve(out.size() + whole.size() + whole.size() / 3);
+    reserve_large(out, out.size() + whole.size() + whole.size() / 3);
     append_entity(whole, seven_bit, out, 0);
     cleanse(whole);
 }

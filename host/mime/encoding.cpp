@@ -2,30 +2,31 @@
 // Fast transfer encodings: each works in a few passes over whole buffers, no per-byte appends.
 #include "mime/encoding.h"
 
+#include "mime/buffer.h"
+
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
 
 namespace smime::mime {
 
 void append_crlf(std::string_view text, std::string& out) {
-    out.reserve(out.size() + text.size() + text.size() / 32);
+    // Copies runs up to each bare LF in one piece; canonical text is a single append.
+    out.reserve(out.size() + text.size() + 64);
+    std::size_t run = 0;  // start of the pending run
     std::size_t pos = 0;
     while (pos < text.size()) {
         const void* hit = std::memchr(text.data() + pos, '\n', text.size() - pos);
-        if (!hit) {
-            out.append(text.substr(pos));
-            return;
-        }
+        if (!hit) break;
         const auto nl = static_cast<std::size_t>(static_cast<const char*>(hit) - text.data());
-        if (nl > 0 && text[nl - 1] == '\r') {
-            out.append(text.substr(pos, nl + 1 - pos));
-        } else {
-            out.append(text.substr(pos, nl - pos));
-            out.append("\r\n");
+        if (nl == 0 || text[nl - 1] != '\r') {
+            out.append(text.substr(run, nl - run)).append("\r\n");
+            run = nl + 1;
         }
         pos = nl + 1;
     }
+    out.append(text.substr(run));
 }
 
 std::string to_crlf(std::string_view text) {
@@ -34,30 +35,47 @@ std::string to_crlf(std::string_view text) {
     return out;
 }
 
-bool is_7bit_safe(std::string_view text) {
-    std::size_t line = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        if (c == '\n') {
-            line = 0;
-            continue;
-        }
-        if (c >= 128 || c == 0) return false;
-        if (c == '\r' && (i + 1 >= text.size() || text[i + 1] != '\n')) return false;
-        if (++line > 998) return false;
+namespace {
+
+// No byte with the high bit set, no NUL, no CR, eight bytes at a time.
+bool clean_run(const char* p, std::size_t n) {
+    constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+    constexpr std::uint64_t kCr = 0x0d0d0d0d0d0d0d0dull;
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, p + i, 8);
+        const std::uint64_t cr = w ^ kCr;
+        if ((w & kHigh) || ((w - kOnes) & ~w & kHigh) || ((cr - kOnes) & ~cr & kHigh)) return false;
+    }
+    for (; i < n; ++i) {
+        const auto c = static_cast<unsigned char>(p[i]);
+        if (c >= 128 || c == 0 || c == '\r') return false;
     }
     return true;
 }
 
-bool is_transport_safe(std::string_view text) {
-    if (!is_7bit_safe(text)) return false;
-    for (std::size_t pos = text.find('\n'); pos != std::string_view::npos; pos = text.find('\n', pos + 1)) {
-        std::size_t end = pos;
-        if (end > 0 && text[end - 1] == '\r') --end;
-        if (end > 0 && (text[end - 1] == ' ' || text[end - 1] == '\t')) return false;
+// Line by line (memchr), each line checked in words.
+bool scan_lines(std::string_view text, bool reject_trailing_whitespace) {
+    const char* p = text.data();
+    const char* const end = p + text.size();
+    while (p < end) {
+        const auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+        const char* line_end = nl ? nl : end;
+        std::size_t n = static_cast<std::size_t>(line_end - p);
+        if (nl && n > 0 && p[n - 1] == '\r') --n;  // the CR of a CRLF
+        if (n > 998 || !clean_run(p, n)) return false;
+        if (reject_trailing_whitespace && n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) return false;
+        p = nl ? nl + 1 : end;
     }
-    return text.empty() || (text.back() != ' ' && text.back() != '\t');
+    return true;
 }
+
+}  // namespace
+
+bool is_7bit_safe(std::string_view text) { return scan_lines(text, false); }
+
+bool is_transport_safe(std::string_view text) { return scan_lines(text, true); }
 
 namespace {
 
@@ -80,6 +98,7 @@ void append_base64_lines(std::string_view raw, std::string& out) {
     constexpr std::size_t kLineRaw = 57;  // 57 bytes give 76 characters
     const std::size_t lines = (raw.size() + kLineRaw - 1) / kLineRaw;
     const std::size_t start = out.size();
+    reserve_large(out, start + (raw.size() + 2) / 3 * 4 + 2 * lines);
     out.resize(start + (raw.size() + 2) / 3 * 4 + 2 * lines);
     char* dst = out.data() + start;
     const auto* src = reinterpret_cast<const unsigned char*>(raw.data());
@@ -118,6 +137,7 @@ void append_base64_lines(std::string_view raw, std::string& out) {
 
 bool decode_base64_lenient(std::string_view text, std::string& out) {
     const std::size_t start = out.size();
+    reserve_large(out, start + text.size() / 4 * 3 + 3);
     out.resize(start + text.size() / 4 * 3 + 3);
     auto* dst = reinterpret_cast<unsigned char*>(out.data() + start);
     unsigned quad = 0;

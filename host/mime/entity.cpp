@@ -105,6 +105,7 @@ ContentType parse_content_type(std::string_view value) {
     ContentType ct;
     std::size_t pos = 0;
     const auto token = [&](std::string_view stops) {
+        if (pos >= value.size()) return std::string_view();
         const auto start = pos;
         while (pos < value.size() && stops.find(value[pos]) == std::string_view::npos) ++pos;
         return trim(value.substr(start, pos - start));
@@ -131,7 +132,7 @@ ContentType parse_content_type(std::string_view value) {
                 if (value[pos] == '\\' && pos + 1 < value.size()) ++pos;
                 param_value.push_back(value[pos++]);
             }
-            ++pos;
+            if (pos < value.size()) ++pos;  // the closing quote, if there is one
             token(";");  // skip anything after the closing quote
         } else {
             param_value = std::string(token(";"));
