@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Benchmark (prints figures): recipients.status for 100 addresses against 10,000 stored
 // certificates, and opening the store in a fresh host process.
+#include "bench/bench_util.h"
 #include "e2e/host_process.h"
 #include "keystore/keystore.h"
 #include "support/pki.h"
@@ -11,15 +12,9 @@
 
 using namespace smime;
 using namespace smime::test;
-using Clock = std::chrono::steady_clock;
-
-namespace {
-double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-}  // namespace
+using smime::bench::Clock;
+using smime::bench::median;
+using smime::bench::ms;
 
 int main(int argc, char** argv) {
     const int total = argc > 1 ? std::atoi(argv[1]) : 10000;

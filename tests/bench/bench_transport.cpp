@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Benchmark (prints figures, asserts nothing): process start to `hello` reply, and throughput of
 // the chunked path for a payload echoed through the host, as an extension would send it.
+#include "bench/bench_util.h"
 #include "e2e/host_process.h"
 #include "protocol/envelope.h"
 
@@ -10,15 +11,9 @@
 #include <vector>
 
 using namespace smime::test;
-using Clock = std::chrono::steady_clock;
-
-namespace {
-double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-}  // namespace
+using smime::bench::Clock;
+using smime::bench::median;
+using smime::bench::ms;
 
 int main(int argc, char** argv) {
     const int starts = argc > 1 ? std::atoi(argv[1]) : 50;
