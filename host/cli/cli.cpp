@@ -24,13 +24,17 @@ namespace smime::cli {
 namespace {
 
 std::string read_file(const std::string& path) {
-    if (path == "-") {
-        std::string data((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-        return data;
-    }
-    std::ifstream in(path, std::ios::binary);
+    // Read in large blocks: a 25 MB message through istreambuf_iterator costs a tenth of a second.
+    std::FILE* in = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
     if (!in) throw Error(Code::Io, "cannot read " + path);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string data;
+    char block[1 << 16];
+    std::size_t n = 0;
+    while ((n = std::fread(block, 1, sizeof block, in)) > 0) data.append(block, n);
+    const bool failed = std::ferror(in) != 0;
+    if (in != stdin) std::fclose(in);
+    if (failed) throw Error(Code::Io, "cannot read " + path);
+    return data;
 }
 
 void write_file(const std::string& path, const std::string& data) {
