@@ -343,3 +343,45 @@ TEST_CASE_FIXTURE(Fixture, "NSS cmsutil: both directions") {
                pkcs7_der(encrypt(rich_message("alice"), recipients(recipient("alice", {"rsaes-oaep"})))));
     CHECK(run("cmsutil -D -i " + work("n-oaep.der") + db + " -p ''") != 0);
 }
+
+// Thunderbird's own NSS (bundled in /usr/lib/thunderbird, driven through Debian's cmsutil, as
+// PEERS.md describes): a message we sign and encrypt opens and verifies there, and a message
+// Thunderbird's engine signs verifies here. Its gaps differ from NSS 3.87's: it reads RSA-OAEP.
+TEST_CASE_FIXTURE(Fixture, "Thunderbird's NSS: signed and encrypted both ways") {
+    require_tool("cmsutil");
+    REQUIRE_MESSAGE(std::filesystem::exists("/usr/lib/thunderbird/libsmime3.so"),
+                    "Thunderbird is not installed (installer/deps.sh --test installs it)");
+    const std::string tb = "LD_LIBRARY_PATH=/usr/lib/thunderbird ";
+    const std::string db = nss_db();
+
+    // Ours: sign (detached), then encrypt for alice (AES-256-CBC, RSA v1.5); Thunderbird's NSS
+    // decrypts and then verifies the signature inside.
+    const std::string signed_text = sign(rich_message("alice"), load_identity("alice")).str();
+    const auto [content, sig] = split_detached(signed_text);
+    write_file(work("tb-content"), content);
+    write_file(work("tb-sig.der"), sig);
+    std::string out;
+    CHECK(run(tb + "cmsutil -D -i " + work("tb-sig.der") + " -c " + work("tb-content") + db + " -u 4", &out) == 0);
+    CHECK(out.find("signer 0 status") == std::string::npos);
+    write_file(work("tb-env.der"), pkcs7_der(encrypt(rich_message("alice"), recipients(recipient("alice")))));
+    std::string plain;
+    CHECK(run(tb + "cmsutil -D -i " + work("tb-env.der") + db + " -p ''", &plain) == 0);
+    CHECK(plain.find("interop works.") != std::string::npos);
+    // Thunderbird's NSS reads RSA-OAEP key transport.
+    write_file(work("tb-oaep.der"),
+               pkcs7_der(encrypt(rich_message("alice"), recipients(recipient("alice", {"rsaes-oaep"})))));
+    CHECK(run(tb + "cmsutil -D -i " + work("tb-oaep.der") + db + " -p ''", &plain) == 0);
+
+    // Thunderbird's engine signs; we verify and learn the certificate.
+    REQUIRE(run(tb + "cmsutil -S -N alice -T -G -P -Y alice -i " + work("entity.txt") + db + " -p '' -o " +
+                work("tb-peer-sig.der")) == 0);
+    TestKeys keys = alice_and_bob();
+    Opened opened = verify(detached_message("alice", kEntity, read_file(work("tb-peer-sig.der"))), keys);
+    CHECK(verdict(opened.status) == "good");
+    CHECK(keys.harvested.size() == 1);
+    // And encrypts to us; we decrypt.
+    REQUIRE(run(tb + "cmsutil -E -r alice@example.test -i " + work("entity.txt") + db + " -o " + work("tb-peer-env.der")) ==
+            0);
+    opened = decrypt(pkcs7_message("alice", read_file(work("tb-peer-env.der")), "enveloped-data"), keys);
+    CHECK(opened.mime.str().find("From a peer, with love.") != std::string::npos);
+}
