@@ -39,6 +39,7 @@ struct HostProcess::Impl {
     std::filesystem::path err_file;
     bp::child child;
     std::string buffer;
+    std::size_t consumed = 0;  // bytes of `buffer` already returned as frames
     bool stdin_closed = false;
 };
 
@@ -98,13 +99,23 @@ void HostProcess::send_text(const std::string& body) { write_raw(frame(body)); }
 std::optional<std::string> HostProcess::read_frame(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
+        // Frames are taken from an offset into the buffer, which is compacted only now and then:
+        // erasing each frame from the front would move every byte behind it, many times over.
         auto& buf = impl_->buffer;
-        if (buf.size() >= 4) {
+        auto& pos = impl_->consumed;
+        if (buf.size() - pos >= 4) {
             std::uint32_t n = 0;
-            std::memcpy(&n, buf.data(), 4);
-            if (buf.size() >= 4 + static_cast<std::size_t>(n)) {
-                std::string body = buf.substr(4, n);
-                buf.erase(0, 4 + static_cast<std::size_t>(n));
+            std::memcpy(&n, buf.data() + pos, 4);
+            if (buf.size() - pos >= 4 + static_cast<std::size_t>(n)) {
+                std::string body = buf.substr(pos + 4, n);
+                pos += 4 + static_cast<std::size_t>(n);
+                if (pos == buf.size()) {
+                    buf.clear();
+                    pos = 0;
+                } else if (pos > (8u << 20)) {
+                    buf.erase(0, pos);
+                    pos = 0;
+                }
                 return body;
             }
         }
