@@ -17,6 +17,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include "bench/bench_util.h"
+
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -25,24 +27,13 @@
 
 using namespace smime;
 using namespace smime::engine;
+using namespace smime::bench;
 
 namespace {
 
 std::string g_pki = ENGINE_TEST_PKI;
 std::string g_self;
 const std::string kWork = "/tmp/smime-bench-" + std::to_string(getpid());
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-void write_file(const std::string& path, std::string_view data) {
-    std::ofstream out(path, std::ios::binary);
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
 
 ossl::X509Ptr cert(const std::string& name) {
     const std::string text = read_file(g_pki + "/" + name + ".pem");
@@ -116,11 +107,6 @@ int child(const std::string& op, const std::string& in, const std::string& out) 
     return 0;
 }
 
-struct Sample {
-    double seconds;
-    long peak_kib;
-};
-
 Sample run_engine(const std::string& op, const std::string& in, const std::string& out) {
     const std::string command = g_self + " --child " + op + " " + in + (out.empty() ? "" : " " + out);
     FILE* pipe = popen(command.c_str(), "r");
@@ -132,40 +118,12 @@ Sample run_engine(const std::string& op, const std::string& in, const std::strin
     return s;
 }
 
-Sample run_openssl(const std::vector<std::string>& args) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    const auto start = std::chrono::steady_clock::now();
-    const pid_t pid = fork();
-    if (pid == 0) {
-        std::freopen("/dev/null", "w", stderr);
-        execvp(argv[0], argv.data());
-        _exit(127);
-    }
-    int status = 0;
-    struct rusage usage {};
-    wait4(pid, &status, 0, &usage);
-    return {std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), usage.ru_maxrss};
-}
-
 template <typename F>
 Sample median(int runs, F f) {
     std::vector<Sample> samples;
     for (int i = 0; i < runs; ++i) samples.push_back(f());
     std::sort(samples.begin(), samples.end(), [](const Sample& a, const Sample& b) { return a.seconds < b.seconds; });
     return samples[samples.size() / 2];
-}
-
-std::string make_message(std::size_t size) {
-    std::string attachment(size * 3 / 4, '\0');
-    for (std::size_t i = 0; i < attachment.size(); ++i) attachment[i] = static_cast<char>((i * 2654435761u) >> 13);
-    std::string m = "From: alice@example.test\r\nTo: alice@example.test\r\nSubject: bench\r\nMIME-Version: 1.0\r\n"
-                    "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nHi.\r\n"
-                    "--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n";
-    mime::append_base64_lines(attachment, m);
-    m += "--b--\r\n";
-    return m;
 }
 
 }  // namespace
@@ -205,7 +163,7 @@ int main(int argc, char** argv) {
         };
         for (const Op& op : ops) {
             const Sample ours = median(runs, [&] { return run_engine(op.name, op.in, op.out); });
-            const Sample theirs = median(runs, [&] { return run_openssl(op.openssl); });
+            const Sample theirs = median(runs, [&] { return run_command(op.openssl); });
             std::printf("%-8s %-8s %12.4f %12.4f %7.2fx %11ld KiB %11ld KiB %9.2fx\n", label, op.name, ours.seconds,
                         theirs.seconds, ours.seconds > 0 ? theirs.seconds / ours.seconds : 0.0, ours.peak_kib,
                         theirs.peak_kib, static_cast<double>(ours.peak_kib) * 1024.0 / static_cast<double>(size));

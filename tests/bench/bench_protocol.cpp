@@ -19,20 +19,9 @@
 
 using namespace smime;
 using namespace smime::test;
-using smime::bench::Clock;
+using namespace smime::bench;
 
 namespace {
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-void write_file(const std::string& path, std::string_view data) {
-    std::ofstream(path, std::ios::binary).write(data.data(), static_cast<std::streamsize>(data.size()));
-}
 
 long status_kib(int pid, const char* field) {
     std::ifstream status("/proc/" + std::to_string(pid) + "/status");
@@ -41,11 +30,6 @@ long status_kib(int pid, const char* field) {
         if (line.rfind(field, 0) == 0) return std::atol(line.c_str() + std::strlen(field));
     return 0;
 }
-
-struct Sample {
-    double seconds = 0;
-    long peak_kib = 0;
-};
 
 Sample median(std::vector<Sample> v) {
     std::sort(v.begin(), v.end(), [](const Sample& a, const Sample& b) { return a.seconds < b.seconds; });
@@ -70,34 +54,6 @@ Sample run_host(const std::filesystem::path& home, const std::string& op, const 
     }
     if (output) *output = std::move(result);
     return s;
-}
-
-Sample run_openssl(const std::vector<std::string>& args) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    const auto t0 = Clock::now();
-    const pid_t pid = fork();
-    if (pid == 0) {
-        std::freopen("/dev/null", "w", stderr);
-        execvp(argv[0], argv.data());
-        _exit(127);
-    }
-    int status = 0;
-    struct rusage usage {};
-    wait4(pid, &status, 0, &usage);
-    return {std::chrono::duration<double>(Clock::now() - t0).count(), usage.ru_maxrss};
-}
-
-std::string make_message(std::size_t size) {
-    std::string attachment(size * 3 / 4, '\0');
-    for (std::size_t i = 0; i < attachment.size(); ++i) attachment[i] = static_cast<char>((i * 2654435761u) >> 13);
-    std::string m = "From: alice@example.test\r\nTo: alice@example.test\r\nSubject: bench\r\nMIME-Version: 1.0\r\n"
-                    "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nHi.\r\n"
-                    "--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n";
-    mime::append_base64_lines(attachment, m);
-    m += "--b--\r\n";
-    return m;
 }
 
 }  // namespace
@@ -157,7 +113,7 @@ int main(int argc, char** argv) {
         for (const Op& op : ops) {
             std::vector<Sample> ours, theirs;
             for (int i = 0; i < runs; ++i) ours.push_back(run_host(home, std::string("message.") + op.name, *op.input, nullptr));
-            for (int i = 0; i < runs; ++i) theirs.push_back(run_openssl(op.openssl));
+            for (int i = 0; i < runs; ++i) theirs.push_back(run_command(op.openssl));
             const Sample o = median(ours), t = median(theirs);
             std::printf("%-6s %-8s %10.4f %10.4f %7.2fx %9ld KiB %9ld KiB %9.2fx\n", label, op.name, o.seconds, t.seconds,
                         t.seconds / o.seconds, o.peak_kib, t.peak_kib, static_cast<double>(o.peak_kib) * 1024.0 / static_cast<double>(size));
