@@ -7,7 +7,7 @@
 #include "mime/entity.h"
 
 #include "cms/der.h"
-#include "cms/providers.h"
+#include "util/providers.h"
 #include "mime/buffer.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -63,7 +63,7 @@ const std::vector<Identity>& IdentityCache::get() {
 
 SecureString decrypt_enveloped(CMS_ContentInfo* cms, BIO* detached, IdentityCache& identities,
                                std::size_t size_hint) {
-    load_providers();
+    ensure_legacy_provider();
     bool matched = false;
     for (const Identity& identity : identities.get()) {
         if (!identity.certificate || !identity.private_key) continue;

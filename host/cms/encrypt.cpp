@@ -4,7 +4,7 @@
 // from the caller's buffer through the cipher into the output (no intermediate copies).
 #include "cms/der.h"
 #include "cms/engine.h"
-#include "cms/providers.h"
+#include "util/providers.h"
 #include "cms/signer.h"
 #include "mime/buffer.h"
 #include "mime/canonical.h"
@@ -66,7 +66,7 @@ std::string encrypt(std::string_view mime_text, const std::vector<Recipient>& re
     if (recipients.empty()) {
         throw Error(Code::NoCertificate, "no recipients", {{"addresses", nlohmann::json::array()}});
     }
-    load_providers();
+    ensure_legacy_provider();
     const mime::Split split = mime::split(mime_text);
 
     // The content: the entity in place when it is canonical already, else a canonical copy; with

@@ -5,7 +5,7 @@
 #include "cms/capabilities.h"
 #include "cms/der.h"
 #include "cms/engine.h"
-#include "cms/providers.h"
+#include "util/providers.h"
 #include "cms/signer.h"
 #include "mime/buffer.h"
 #include "mime/canonical.h"
@@ -46,7 +46,7 @@ const char* micalg_of(DigestAlgorithm digest) {
 std::string signed_data_der(BIO* content, std::size_t size_hint, const Identity& signer, const SignOptions& options,
                             bool detached) {
     if (!signer.certificate || !signer.private_key) throw Error(Code::NoIdentity, "the identity has no key");
-    load_providers();
+    ensure_legacy_provider();
     // We canonicalised already; CMS_BINARY stops OpenSSL from translating line ends again.
     // Not CMS_STREAM: OpenSSL 3.0's streaming encoder fails ("illegal zero content") on the
     // SMIMEEncryptionKeyPreference attribute, so opaque content is collected, then written.

@@ -7,7 +7,6 @@ target_sources(smime_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/der.cpp
   ${CMAKE_CURRENT_LIST_DIR}/encrypt.cpp
   ${CMAKE_CURRENT_LIST_DIR}/open.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/providers.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sign.cpp
   ${CMAKE_CURRENT_LIST_DIR}/status.cpp
   ${CMAKE_CURRENT_LIST_DIR}/verify_signed.cpp

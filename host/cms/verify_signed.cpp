@@ -4,7 +4,7 @@
 
 #include "cms/capabilities.h"
 #include "cms/der.h"
-#include "cms/providers.h"
+#include "util/providers.h"
 #include "pki/cert_info.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -91,7 +91,7 @@ pki::TrustMaterial& VerifyContext::material() {
 
 std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optional<std::string_view> detached,
                                                 std::string* content_out, VerifyContext& context) {
-    load_providers();
+    ensure_legacy_provider();
     STACK_OF(CMS_SignerInfo)* signers = CMS_get0_SignerInfos(cms);
     if (!signers || sk_CMS_SignerInfo_num(signers) == 0) throw Error(Code::BadMessage, "SignedData without signers");
     if (!detached && (!CMS_get0_content(cms) || !*CMS_get0_content(cms))) {

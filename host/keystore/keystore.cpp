@@ -44,11 +44,9 @@ int source_rank(const std::string& name) {
 }
 
 std::string pkcs8_der(EVP_PKEY* key) {
-    unsigned char* buf = nullptr;
     ossl::BioPtr bio(BIO_new(BIO_s_mem()));
     if (i2d_PKCS8PrivateKey_bio(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1)
         throw Error(Code::Internal, "cannot encode the private key");
-    (void)buf;
     // Copy out and wipe the BIO's buffer: it held the key in clear.
     BUF_MEM* mem = nullptr;
     BIO_get_mem_ptr(bio.get(), &mem);

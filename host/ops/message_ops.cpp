@@ -54,6 +54,7 @@ engine::Identity signer_for(Context& context, const json& args, const mime::Enti
 }
 
 // The message without its Bcc fields: they must not travel inside or outside the encryption.
+// Only called when there are Bcc fields, so ordinary mail is not copied.
 std::string without_bcc(std::string_view text, const mime::Entity& message) {
     std::string out;
     out.reserve(text.size());
@@ -153,8 +154,11 @@ Reply encrypt(Context& context, Request& request) {
         options.sign_with = &*signer;
         options.sign_options = sign_options(request.args, policy);
     }
+    bool has_bcc = false;
+    for (const auto& field : message.fields) has_bcc = has_bcc || mime::iequals(field.name, "Bcc");
     Reply reply;
-    reply.payload = SecureString(engine::encrypt(without_bcc(text, message), recipients, options));
+    reply.payload = SecureString(has_bcc ? engine::encrypt(without_bcc(text, message), recipients, options)
+                                         : engine::encrypt(text, recipients, options));
     json names = json::array();
     for (const auto& r : recipients) names.push_back(r.address);
     reply.result["recipients"] = names;
@@ -180,7 +184,7 @@ Reply open(Context& context, Request& request, bool decrypt) {
     }
     Reply reply;
     reply.result["status"] = engine::to_json(opened.status);
-    reply.payload = opened.mime;
+    reply.payload = std::move(opened.mime);
     return reply;
 }
 

@@ -2,7 +2,7 @@
 // Test helpers (see support.h).
 #include "support.h"
 
-#include "cms/providers.h"
+#include "util/providers.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -80,7 +80,7 @@ Identity load_identity(const std::string& name) {
 }
 
 Identity load_p12(const std::string& path, const std::string& password) {
-    load_providers();
+    ensure_legacy_provider();
     const std::string text = read_file(path);
     auto bio = ossl::memory_bio(text);
     ossl::Pkcs12Ptr p12(d2i_PKCS12_bio(bio.get(), nullptr));
