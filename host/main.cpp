@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "cli/self_test.h"
 #include "ops/operation.h"
+#include "platform/large_pages.h"
 #include "platform/platform.h"
 #include "protocol/limits.h"
 #include "protocol/session.h"
@@ -60,6 +61,7 @@ int serve(smime::Caller caller) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    smime::platform::use_large_pages();
     smime::log::init_from_environment();
     if (auto caller = browser_caller(argc, argv)) return serve(std::move(*caller));
     if (argc < 2) {

@@ -3,6 +3,7 @@
 #include "mime/encoding.h"
 
 #include "mime/buffer.h"
+#include "util/base64.h"
 
 #include <algorithm>
 #include <array>
@@ -105,29 +106,8 @@ void append_base64_lines(std::string_view raw, std::string& out) {
     std::size_t remaining = raw.size();
     while (remaining > 0) {
         const std::size_t n = std::min(remaining, kLineRaw);
-        std::size_t i = 0;
-        for (; i + 3 <= n; i += 3) {
-            const unsigned v = (unsigned{src[i]} << 16) | (unsigned{src[i + 1]} << 8) | src[i + 2];
-            dst[0] = kBase64[v >> 18];
-            dst[1] = kBase64[(v >> 12) & 63];
-            dst[2] = kBase64[(v >> 6) & 63];
-            dst[3] = kBase64[v & 63];
-            dst += 4;
-        }
-        if (n - i == 1) {
-            const unsigned v = unsigned{src[i]} << 16;
-            dst[0] = kBase64[v >> 18];
-            dst[1] = kBase64[(v >> 12) & 63];
-            dst[2] = dst[3] = '=';
-            dst += 4;
-        } else if (n - i == 2) {
-            const unsigned v = (unsigned{src[i]} << 16) | (unsigned{src[i + 1]} << 8);
-            dst[0] = kBase64[v >> 18];
-            dst[1] = kBase64[(v >> 12) & 63];
-            dst[2] = kBase64[(v >> 6) & 63];
-            dst[3] = '=';
-            dst += 4;
-        }
+        base64::encode_to(src, n, dst);
+        dst += base64::encoded_size(n);
         *dst++ = '\r';
         *dst++ = '\n';
         src += n;

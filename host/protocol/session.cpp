@@ -7,6 +7,7 @@
 #include "util/error.h"
 #include "util/log.h"
 
+#include <chrono>
 #include <new>
 
 namespace smime {
@@ -220,9 +221,16 @@ void Session::abandon_upload(const std::string& key, const json& id, const Error
 
 void Session::dispatch(const json& id, const Operation& op, Request& request) {
     try {
+        const auto start = std::chrono::steady_clock::now();
         Reply reply = op.handler(context_, request);
         wipe_secrets(op, request.args);
+        const auto handled = std::chrono::steady_clock::now();
         send_reply(id, op, reply);
+        if (log::enabled(log::Level::Debug)) {
+            const auto ms = [](auto d) { return std::to_string(std::chrono::duration<double, std::milli>(d).count()); };
+            log::debug(op.name + ": " + ms(handled - start) + " ms, reply sent in " +
+                       ms(std::chrono::steady_clock::now() - handled) + " ms");
+        }
     } catch (const Error& e) {
         wipe_secrets(op, request.args);
         send_error(id, e);

@@ -3,53 +3,74 @@
 #include "util/base64.h"
 
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <cstring>
 
 namespace smime::base64 {
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-constexpr std::uint8_t kInvalid = 0xFF;
+constexpr bool kLittleEndian = std::endian::native == std::endian::little;
 
-constexpr std::array<std::uint8_t, 256> make_decode_table() {
-    std::array<std::uint8_t, 256> table{};
-    for (auto& v : table) v = kInvalid;
-    for (std::uint8_t i = 0; i < 64; ++i) table[static_cast<unsigned char>(kAlphabet[i])] = i;
-    return table;
+// Encoding takes 12 bits at a time: two characters from one table look-up.
+constexpr std::array<std::array<char, 2>, 4096> make_pairs() {
+    std::array<std::array<char, 2>, 4096> pairs{};
+    for (std::size_t i = 0; i < 4096; ++i) pairs[i] = {kAlphabet[i >> 6], kAlphabet[i & 63]};
+    return pairs;
 }
-constexpr auto kDecode = make_decode_table();
+constexpr auto kPairs = make_pairs();
+
+// Decoding: each character's table gives its bits already in place in the three output bytes
+// (in memory order, read as a little-endian word); an invalid character sets bit 24.
+constexpr std::uint32_t kBad = 0x01000000;
+constexpr std::array<std::array<std::uint32_t, 256>, 4> make_decode_tables() {
+    std::array<std::array<std::uint32_t, 256>, 4> t{};
+    for (auto& table : t)
+        for (auto& v : table) v = kBad;
+    for (std::uint32_t i = 0; i < 64; ++i) {
+        const auto ch = static_cast<unsigned char>(kAlphabet[i]);
+        t[0][ch] = i << 2;
+        t[1][ch] = (i >> 4) | ((i & 15) << 12);
+        t[2][ch] = ((i >> 2) << 8) | ((i & 3) << 22);
+        t[3][ch] = i << 16;
+    }
+    return t;
+}
+constexpr auto kDecode = make_decode_tables();
+
+inline std::uint32_t decode_quad(const unsigned char* src) {
+    return kDecode[0][src[0]] | kDecode[1][src[1]] | kDecode[2][src[2]] | kDecode[3][src[3]];
+}
 
 }  // namespace
 
 std::size_t encoded_size(std::size_t raw_size) { return (raw_size + 2) / 3 * 4; }
 
-void encode_append(std::string_view raw, std::string& out) {
-    const std::size_t start = out.size();
-    out.resize(start + encoded_size(raw.size()));
-    char* dst = out.data() + start;
-    const auto* src = reinterpret_cast<const unsigned char*>(raw.data());
-    std::size_t n = raw.size();
+void encode_to(const unsigned char* src, std::size_t n, char* dst) {
     std::size_t i = 0;
     for (; i + 3 <= n; i += 3) {
         const std::uint32_t v = (std::uint32_t{src[i]} << 16) | (std::uint32_t{src[i + 1]} << 8) | src[i + 2];
-        *dst++ = kAlphabet[(v >> 18) & 63];
-        *dst++ = kAlphabet[(v >> 12) & 63];
-        *dst++ = kAlphabet[(v >> 6) & 63];
-        *dst++ = kAlphabet[v & 63];
+        std::memcpy(dst, kPairs[v >> 12].data(), 2);
+        std::memcpy(dst + 2, kPairs[v & 4095].data(), 2);
+        dst += 4;
     }
     if (n - i == 1) {
         const std::uint32_t v = std::uint32_t{src[i]} << 16;
-        *dst++ = kAlphabet[(v >> 18) & 63];
-        *dst++ = kAlphabet[(v >> 12) & 63];
-        *dst++ = '=';
-        *dst++ = '=';
+        std::memcpy(dst, kPairs[v >> 12].data(), 2);
+        dst[2] = dst[3] = '=';
     } else if (n - i == 2) {
         const std::uint32_t v = (std::uint32_t{src[i]} << 16) | (std::uint32_t{src[i + 1]} << 8);
-        *dst++ = kAlphabet[(v >> 18) & 63];
-        *dst++ = kAlphabet[(v >> 12) & 63];
-        *dst++ = kAlphabet[(v >> 6) & 63];
-        *dst++ = '=';
+        std::memcpy(dst, kPairs[v >> 12].data(), 2);
+        dst[2] = kAlphabet[(v >> 6) & 63];
+        dst[3] = '=';
     }
+}
+
+void encode_append(std::string_view raw, std::string& out) {
+    const std::size_t start = out.size();
+    out.resize(start + encoded_size(raw.size()));
+    encode_to(reinterpret_cast<const unsigned char*>(raw.data()), raw.size(), out.data() + start);
 }
 
 std::string encode(std::string_view raw) {
@@ -64,29 +85,35 @@ bool decode_append(std::string_view text, std::string& out) {
     std::size_t pad = 0;
     if (text.back() == '=') pad = (text[text.size() - 2] == '=') ? 2 : 1;
     const std::size_t start = out.size();
-    out.resize(start + text.size() / 4 * 3 - pad);
+    const std::size_t quads = text.size() / 4 - (pad ? 1 : 0);
+    // One spare byte: every quad is stored as a 4-byte word, the last one's spare byte cut off.
+    out.resize(start + quads * 3 + 3 + 1);
     auto* dst = reinterpret_cast<unsigned char*>(out.data() + start);
     const auto* src = reinterpret_cast<const unsigned char*>(text.data());
-    const std::size_t full = text.size() - (pad ? 4 : 0);
-    for (std::size_t i = 0; i < full; i += 4) {
-        const std::uint32_t a = kDecode[src[i]], b = kDecode[src[i + 1]], c = kDecode[src[i + 2]],
-                            d = kDecode[src[i + 3]];
-        if ((a | b | c | d) & 0x80) return false;
-        const std::uint32_t v = (a << 18) | (b << 12) | (c << 6) | d;
-        *dst++ = static_cast<unsigned char>(v >> 16);
-        *dst++ = static_cast<unsigned char>(v >> 8);
-        *dst++ = static_cast<unsigned char>(v);
+    std::uint32_t bad = 0;
+    for (std::size_t q = 0; q < quads; ++q, src += 4, dst += 3) {
+        const std::uint32_t w = decode_quad(src);
+        bad |= w;
+        if constexpr (kLittleEndian) {
+            std::memcpy(dst, &w, 4);
+        } else {
+            dst[0] = static_cast<unsigned char>(w);
+            dst[1] = static_cast<unsigned char>(w >> 8);
+            dst[2] = static_cast<unsigned char>(w >> 16);
+        }
     }
+    std::size_t tail = 0;
     if (pad) {
-        const std::size_t i = full;
-        const std::uint32_t a = kDecode[src[i]], b = kDecode[src[i + 1]];
-        const std::uint32_t c = pad == 1 ? kDecode[src[i + 2]] : 0;
-        if ((a | b | c) & 0x80) return false;
-        const std::uint32_t v = (a << 18) | (b << 12) | (c << 6);
-        *dst++ = static_cast<unsigned char>(v >> 16);
-        if (pad == 1) *dst++ = static_cast<unsigned char>(v >> 8);
+        const unsigned char last[4] = {src[0], src[1], pad == 1 ? src[2] : static_cast<unsigned char>('A'),
+                                       static_cast<unsigned char>('A')};
+        const std::uint32_t w = decode_quad(last);
+        bad |= w;
+        dst[0] = static_cast<unsigned char>(w);
+        if (pad == 1) dst[1] = static_cast<unsigned char>(w >> 8);
+        tail = 3 - pad;
     }
-    return true;
+    out.resize(start + quads * 3 + tail);
+    return (bad & kBad) == 0;
 }
 
 bool decode_lenient_append(std::string_view text, std::string& out) {

@@ -10,6 +10,9 @@ namespace smime::base64 {
 
 std::size_t encoded_size(std::size_t raw_size);
 
+// The kernel: writes encoded_size(size) characters to `dst` (with padding).
+void encode_to(const unsigned char* src, std::size_t size, char* dst);
+
 // Appends the encoding of `raw` to `out`.
 void encode_append(std::string_view raw, std::string& out);
 std::string encode(std::string_view raw);

@@ -129,6 +129,7 @@ Sample median(int runs, F f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    start_command_runner();
     g_self = argv[0];
     if (argc >= 2 && std::string(argv[1]) == "--child") {
         return argc >= 4 ? child(argv[2], argv[3], argc > 4 ? argv[4] : "") : 2;

@@ -6,7 +6,10 @@
 #include "support/frames.h"
 #include "util/base64.h"
 
+// Boost 1.74 enables its vfork launcher only for old POSIX levels; glibc has vfork at every level.
+#define BOOST_POSIX_HAS_VFORK 1
 #include <boost/process.hpp>
+#include <boost/process/posix.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -14,6 +17,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -40,6 +45,7 @@ struct HostProcess::Impl {
     bp::child child;
     std::string buffer;
     std::size_t consumed = 0;  // bytes of `buffer` already returned as frames
+    std::vector<char> chunk;   // what one read(2) returns
     bool stdin_closed = false;
 };
 
@@ -62,8 +68,19 @@ HostProcess::HostProcess(const std::filesystem::path& home, std::vector<std::str
             ::setenv(k.c_str(), v.c_str(), 1);
     }
     impl_->err_file = home / ("stderr-" + std::to_string(std::random_device{}()) + ".log");
-    impl_->child = bp::child(host_binary().string(), bp::args(args), bp::std_in < impl_->in,
-                             bp::std_out > impl_->out, bp::std_err > impl_->err_file.string());
+    // SMIME_HOST_WRAPPER (e.g. "perf record -g -o host.data") runs the host under a profiler.
+    std::string program = host_binary().string();
+    if (const char* wrapper = std::getenv("SMIME_HOST_WRAPPER"); wrapper && *wrapper) {
+        std::istringstream words(wrapper);
+        std::vector<std::string> prefix{std::istream_iterator<std::string>(words), std::istream_iterator<std::string>()};
+        args.insert(args.begin(), program);
+        args.insert(args.begin(), prefix.begin() + 1, prefix.end());
+        program = bp::search_path(prefix.front()).string();
+    }
+    // vfork, as browsers start hosts: a fork would write-protect every page of this process, and
+    // the next write to each (the next message buffer) would fault, which timings must not include.
+    impl_->child = bp::child(program, bp::args(args), bp::std_in < impl_->in, bp::std_out > impl_->out,
+                             bp::std_err > impl_->err_file.string(), bp::posix::use_vfork);
     for (const auto& [k, old] : saved) {
         if (old)
             ::setenv(k.c_str(), old->c_str(), 1);
@@ -123,10 +140,10 @@ std::optional<std::string> HostProcess::read_frame(std::chrono::milliseconds tim
         if (left.count() <= 0) return std::nullopt;
         pollfd pfd{impl_->out.native_source(), POLLIN, 0};
         if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
-        char chunk[1 << 16];
-        const ssize_t n = ::read(impl_->out.native_source(), chunk, sizeof chunk);
+        impl_->chunk.resize(1u << 20);  // once; a pipe gives at most its capacity per read
+        const ssize_t n = ::read(impl_->out.native_source(), impl_->chunk.data(), impl_->chunk.size());
         if (n <= 0) return std::nullopt;
-        buf.append(chunk, static_cast<std::size_t>(n));
+        buf.append(impl_->chunk.data(), static_cast<std::size_t>(n));
     }
 }
 
@@ -144,21 +161,30 @@ json HostProcess::request(const json& req) {
 json HostProcess::call_with_payload(json request, const std::string& arg, const std::string& payload,
                                     std::size_t chunk_raw, std::string* reply_payload,
                                     const std::string& reply_field) {
+    return exchange(payload_frames(std::move(request), arg, payload, chunk_raw), reply_payload, reply_field);
+}
+
+std::string HostProcess::payload_frames(json request, const std::string& arg, const std::string& payload,
+                                        std::size_t chunk_raw) {
     const std::size_t chunks = payload.empty() ? 1 : (payload.size() + chunk_raw - 1) / chunk_raw;
     request["args"][arg] = {{"chunks", chunks}, {"size", payload.size()}};
     std::string out = frame(request.dump());
+    out.reserve(out.size() + chunks * 64 + (payload.size() + 2) / 3 * 4);
     const std::string id = request["id"].dump();
     for (std::size_t i = 0; i < chunks; ++i) {
-        std::string body = "{\"id\":" + id + ",\"chunk\":" + std::to_string(i) + ",\"data\":\"";
-        base64::encode_append(std::string_view(payload).substr(std::min(payload.size(), i * chunk_raw), chunk_raw), body);
-        body += "\"}";
-        out += frame(body);
-        if (out.size() > (8u << 20)) {
-            write_raw(out);
-            out.clear();
-        }
+        const std::string_view raw = std::string_view(payload).substr(std::min(payload.size(), i * chunk_raw), chunk_raw);
+        const std::string head = "{\"id\":" + id + ",\"chunk\":" + std::to_string(i) + ",\"data\":\"";
+        const std::uint32_t length = static_cast<std::uint32_t>(head.size() + (raw.size() + 2) / 3 * 4 + 2);
+        out.append(reinterpret_cast<const char*>(&length), 4);
+        out += head;
+        base64::encode_append(raw, out);
+        out += "\"}";
     }
-    write_raw(out);
+    return out;
+}
+
+json HostProcess::exchange(const std::string& frames, std::string* reply_payload, const std::string& reply_field) {
+    write_raw(frames);
     json head = read_json();
     if (reply_payload && head.value("ok", false)) {
         reply_payload->clear();
@@ -167,6 +193,7 @@ json HostProcess::call_with_payload(json request, const std::string& arg, const 
             base64::decode_append(ref.get<std::string>(), *reply_payload);
         } else {
             const auto n = ref["chunks"].get<std::size_t>();
+            reply_payload->reserve(ref.value("size", std::size_t{0}));
             for (std::size_t i = 0; i < n; ++i) {
                 auto body = read_frame();
                 if (!body) throw std::runtime_error("missing reply chunk");

@@ -42,6 +42,11 @@ public:
     // Sends a payload-carrying request chunked like an extension, and reassembles the reply payload.
     json call_with_payload(json request, const std::string& arg, const std::string& payload,
                            std::size_t chunk_raw, std::string* reply_payload, const std::string& reply_field);
+    // The same in two steps, so a benchmark can time the exchange alone: the frames an extension
+    // would send (request, then chunks), and sending them and reading the reply.
+    static std::string payload_frames(json request, const std::string& arg, const std::string& payload,
+                                      std::size_t chunk_raw);
+    json exchange(const std::string& frames, std::string* reply_payload, const std::string& reply_field);
 
     void close_stdin();
     // Exit code, or nullopt if it did not exit within the timeout.

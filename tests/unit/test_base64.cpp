@@ -3,6 +3,7 @@
 #include "util/base64.h"
 
 #include <doctest/doctest.h>
+#include <openssl/evp.h>
 
 #include <random>
 
@@ -44,4 +45,32 @@ TEST_CASE("round trip of random binary data of every small length") {
         REQUIRE(base64::decode_append(base64::encode(raw), back));
         CHECK(back == raw);
     }
+}
+
+TEST_CASE("agrees with OpenSSL's encoder, and decoding appends after existing bytes") {
+    std::mt19937 rng(7);
+    for (std::size_t len = 0; len < 200; ++len) {
+        std::string raw(len, '\0');
+        for (auto& c : raw) c = static_cast<char>(rng());
+        std::string reference(4 * ((len + 2) / 3) + 1, '\0');
+        const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(reference.data()),
+                                      reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(len));
+        reference.resize(static_cast<std::size_t>(n));
+        CHECK(base64::encode(raw) == reference);
+        std::string out = "prefix";
+        REQUIRE(base64::decode_append(reference, out));
+        CHECK(out == "prefix" + raw);
+    }
+}
+
+TEST_CASE("an invalid character anywhere is rejected") {
+    const std::string good = base64::encode("The quick brown fox jumps over the lazy dog!");
+    for (std::size_t i = 0; i < good.size(); ++i)
+        for (const char bad : {'!', '-', '_', ' ', '\n', '\0', '\x80', '\xff', '='}) {
+            std::string text = good;
+            if (bad == '=' && i >= good.size() - 2) continue;  // that is padding
+            text[i] = bad;
+            std::string out;
+            CHECK_FALSE(base64::decode_append(text, out));
+        }
 }

@@ -1,0 +1,7 @@
+// SPDX-License-Identifier: MIT
+// Backs large buffers with huge pages (see large_pages.cpp). Call first thing in main().
+#pragma once
+
+namespace smime::platform {
+void use_large_pages();
+}  // namespace smime::platform
