@@ -48,6 +48,60 @@ const BIO_METHOD* sink_method() {
     return method.get();
 }
 
+// Base64 in CRLF lines of 76 characters (RFC 2045 section 6.8), written as the bytes arrive.
+struct Base64Lines {
+    std::string* out = nullptr;
+    unsigned char carry[mime::kBase64LineBytes] = {};
+    std::size_t carried = 0;
+};
+
+int base64_lines_write(BIO* bio, const char* data, int size) {
+    if (size <= 0) return 0;
+    auto* state = static_cast<Base64Lines*>(BIO_get_data(bio));
+    std::string_view rest(data, static_cast<std::size_t>(size));
+    if (state->carried > 0) {
+        const std::size_t n = std::min(rest.size(), mime::kBase64LineBytes - state->carried);
+        std::memcpy(state->carry + state->carried, rest.data(), n);
+        state->carried += n;
+        rest.remove_prefix(n);
+        if (state->carried < mime::kBase64LineBytes) return size;
+        mime::append_base64_lines(std::string_view(reinterpret_cast<const char*>(state->carry), state->carried),
+                                  *state->out);
+        state->carried = 0;
+    }
+    const std::size_t whole = rest.size() / mime::kBase64LineBytes * mime::kBase64LineBytes;
+    mime::append_base64_lines(rest.substr(0, whole), *state->out);
+    rest.remove_prefix(whole);
+    std::memcpy(state->carry, rest.data(), rest.size());
+    state->carried = rest.size();
+    return size;
+}
+
+long base64_lines_ctrl(BIO*, int cmd, long, void*) {
+    // Not on BIO_flush: a flush in mid-stream would end a line early, with padding inside the body.
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+int base64_lines_destroy(BIO* bio) {
+    const std::unique_ptr<Base64Lines> state(static_cast<Base64Lines*>(BIO_get_data(bio)));
+    BIO_set_data(bio, nullptr);
+    return 1;
+}
+
+const BIO_METHOD* base64_lines_method() {
+    static const MethodPtr method = [] {
+        MethodPtr m(BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "smime base64 lines sink"));
+        if (m) {
+            BIO_meth_set_write(m.get(), base64_lines_write);
+            BIO_meth_set_ctrl(m.get(), base64_lines_ctrl);
+            BIO_meth_set_create(m.get(), sink_create);
+            BIO_meth_set_destroy(m.get(), base64_lines_destroy);
+        }
+        return m;
+    }();
+    return method.get();
+}
+
 struct Views {
     std::vector<std::string_view> parts;
     std::size_t index = 0;
@@ -116,6 +170,22 @@ ossl::BioPtr string_sink(std::string& target) {
     if (!bio) throw Error(Code::Internal, "cannot create a BIO");
     BIO_set_data(bio.get(), &target);
     return bio;
+}
+
+ossl::BioPtr base64_lines_sink(std::string& target) {
+    ossl::BioPtr bio(BIO_new(base64_lines_method()));
+    if (!bio) throw Error(Code::Internal, "cannot create a BIO");
+    auto state = std::make_unique<Base64Lines>();
+    state->out = &target;
+    BIO_set_data(bio.get(), state.release());
+    return bio;
+}
+
+void finish_base64_lines(BIO* sink) {
+    auto* state = static_cast<Base64Lines*>(BIO_get_data(sink));
+    mime::append_base64_lines(std::string_view(reinterpret_cast<const char*>(state->carry), state->carried),
+                              *state->out);
+    state->carried = 0;
 }
 
 ossl::CmsPtr read_cms(std::string_view der) {

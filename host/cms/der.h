@@ -14,6 +14,11 @@ namespace smime::engine {
 // A write-only BIO that appends to `target` (which must outlive it).
 ossl::BioPtr string_sink(std::string& target);
 
+// A write-only BIO that appends what it is given to `target` as base64 in CRLF lines of 76
+// characters, as a MIME body; finish_base64_lines writes the last, shorter line.
+ossl::BioPtr base64_lines_sink(std::string& target);
+void finish_base64_lines(BIO* sink);
+
 // A read-only BIO yielding `parts` one after the other (the views must outlive it): lets CMS read
 // header fields and a body that are not contiguous without copying them together.
 ossl::BioPtr views_source(std::vector<std::string_view> parts);

@@ -94,19 +94,10 @@ std::string encrypt(std::string_view mime_text, const std::vector<Recipient>& re
     if (!cms) encryption_failed("creating EnvelopedData");
     for (const Recipient& recipient : recipients) add_recipient(cms.get(), recipient);
 
-    std::string der;
-    mime::reserve_large(der, size + size / 64 + 4096 * recipients.size() + 16384);
-    {
-        const ossl::BioPtr in = views_source(content);
-        const ossl::BioPtr sink = string_sink(der);
-        if (!i2d_CMS_bio_stream(sink.get(), cms.get(), in.get(), static_cast<int>(flags))) {
-            encryption_failed("encrypting the content");
-        }
-    }
-    entity.wipe();
-
+    // The CMS object goes straight into the MIME body as base64 lines: no DER copy in between.
     std::string out;
-    mime::reserve_large(out, split.outer_headers.size() + der.size() * 4 / 3 + der.size() / 28 + 512);
+    const std::size_t der_size = size + size / 64 + 4096 * recipients.size() + 16384;
+    mime::reserve_large(out, split.outer_headers.size() + der_size * 4 / 3 + der_size / 28 + 512);
     out.append(split.outer_headers)
         .append("MIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type=")
         .append(gcm ? "authEnveloped-data" : "enveloped-data")
@@ -115,7 +106,15 @@ std::string encrypt(std::string_view mime_text, const std::vector<Recipient>& re
             "Content-Transfer-Encoding: base64\r\n"
             "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n"
             "Content-Description: S/MIME Encrypted Message\r\n\r\n");
-    mime::append_base64_lines(der, out);
+    {
+        const ossl::BioPtr in = views_source(content);
+        const ossl::BioPtr sink = base64_lines_sink(out);
+        if (!i2d_CMS_bio_stream(sink.get(), cms.get(), in.get(), static_cast<int>(flags))) {
+            encryption_failed("encrypting the content");
+        }
+        finish_base64_lines(sink.get());
+    }
+    entity.wipe();
     return out;
 }
 

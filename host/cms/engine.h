@@ -75,6 +75,9 @@ struct Opened {
 // encrypted layer is met) and verifying every signed layer. Any decryption failure, including
 // "none of my keys is a recipient", is Error(DecryptFailed) with the same message.
 Opened decrypt(std::string_view mime, KeyProvider& keys, const VerifyOptions& options = {});
+// The same, taking the message: its buffer is released as soon as the encrypted content is
+// decoded, so a large message is not held encoded, decoded and decrypted all at once.
+Opened decrypt(SecureString&& mime, KeyProvider& keys, const VerifyOptions& options = {});
 
 // Like decrypt() but never asks for private keys: an encrypted layer ends the walk (its content
 // stays opaque) and is listed in status.layers with decrypted=false.

@@ -19,6 +19,8 @@ namespace {
 
 // Deeper nesting than this is hostile or broken (RFC 8551 needs at most triple wrapping).
 constexpr int kMaxLayers = 8;
+// Spare capacity in a decrypted buffer for the outer header fields put in front of it.
+constexpr std::size_t kHeaderRoom = 64 * 1024;
 
 enum class Mode { Inspect, Verify, Decrypt };
 
@@ -61,8 +63,8 @@ bool is_pkcs7_mime(const mime::ContentType& type, const mime::Entity& entity) {
 
 class Walker {
 public:
-    Walker(Mode mode, KeyProvider& keys, const VerifyOptions& options, std::string from)
-        : mode_(mode), context_(keys, options, std::move(from)), identities_(keys) {}
+    Walker(Mode mode, KeyProvider& keys, const VerifyOptions& options, std::string from, SecureString* owned)
+        : mode_(mode), context_(keys, options, std::move(from)), identities_(keys), owned_(owned) {}
 
     // Returns the innermost entity's text (a view into the input or into a buffer kept here).
     // Content inside a layer that is not MIME at all (CMS made by non-mail tools) sets `raw`.
@@ -160,8 +162,11 @@ private:
             if (mode_ != Mode::Decrypt) return std::nullopt;
             const std::string algorithm = content_encryption_algorithm(der).value_or("");
             std::string& content = keep();
+            release_input(entity.body);
             const ossl::BioPtr ciphertext = detached ? views_source(detached->ciphertext) : nullptr;
-            SecureString plaintext = decrypt_enveloped(cms.get(), ciphertext.get(), identities_, der.size() + 64);
+            // Room for the header fields that go in front of the content in the same buffer.
+            SecureString plaintext =
+                decrypt_enveloped(cms.get(), ciphertext.get(), identities_, der.size() + kHeaderRoom);
             content.swap(plaintext.mutable_str());
             status.layers[layer].decrypted = true;
             status.layers[layer].content_encryption = algorithm;
@@ -186,7 +191,19 @@ private:
 
     std::string& keep() { return buffers_.emplace_back().mutable_str(); }
 
+    // Once the outer encrypted body is decoded, the message we were given (when it is ours to
+    // free) is not needed any more: let it go, so a large message is not held encoded and decoded
+    // at once while the plaintext grows. Only before decrypting, whose result replaces it.
+    void release_input(std::string_view body) {
+        if (!owned_ || body.data() < owned_->data() || body.data() >= owned_->data() + owned_->size()) return;
+        owned_->wipe_and_free();
+        owned_ = nullptr;
+        released_ = true;
+    }
+
 public:
+    bool released() const { return released_; }
+
     // The kept buffer that is exactly `inner`, if any, so the result can be built in place.
     std::string* buffer_holding(std::string_view inner) {
         for (SecureString& buffer : buffers_) {
@@ -201,6 +218,8 @@ private:
     VerifyContext context_;
     IdentityCache identities_;
     std::deque<SecureString> buffers_;  // decrypted and encapsulated contents, wiped at the end
+    SecureString* owned_;               // the message, if the caller handed it over
+    bool released_ = false;
 };
 
 // Well-formed UTF-8 without control characters other than tab and line ends.
@@ -223,67 +242,78 @@ bool utf8_text(std::string_view text) {
     return true;
 }
 
-Opened open_message(std::string_view message, KeyProvider& keys, const VerifyOptions& options, Mode mode) {
-    const mime::Entity top = mime::parse(message);
+// The outer header fields (From, To, Subject, ...) that the opened message keeps.
+std::string outer_fields(const mime::Entity& top) {
+    std::string out;
+    for (const mime::Field& field : top.fields) {
+        if (mime::is_content_field(field.name) || mime::iequals(field.name, "MIME-Version")) continue;
+        mime::append_crlf(field.raw, out);
+        if (out.back() != '\n') out.append("\r\n");
+    }
+    out.append("MIME-Version: 1.0\r\n");
+    return out;
+}
+
+// `owned`, when given, holds `message` and may be released once no longer needed.
+Opened open_message(std::string_view message, SecureString* owned, KeyProvider& keys, const VerifyOptions& options,
+                    Mode mode) {
+    std::string out;
     std::string from;
-    if (const mime::Field* field = top.find("From")) from = mime::first_address(field->value);
-    Walker walker(mode, keys, options, from);
+    {
+        const mime::Entity top = mime::parse(message);
+        if (const mime::Field* field = top.find("From")) from = mime::first_address(field->value);
+        out = outer_fields(top);
+    }
+    Walker walker(mode, keys, options, from, owned);
     const std::string_view inner = walker.walk(message);
     Opened opened;
     walker.status.level = level_of(walker.status.layers);
-    if (walker.status.layers.empty() || inner.data() == message.data()) {
+    if (walker.status.layers.empty() || (!walker.released() && inner.data() == message.data())) {
+        cleanse(out);
         opened.mime = SecureString(std::string(message));
-    } else {
-        // The outer header fields (From, To, Subject, ...) with the innermost entity.
-        std::string out;
-        mime::reserve_large(out, message.size() / 2 + inner.size() + inner.size() / 32);
-        for (const mime::Field& field : top.fields) {
-            if (mime::is_content_field(field.name) || mime::iequals(field.name, "MIME-Version")) {
-                continue;
-            }
-            mime::append_crlf(field.raw, out);
-            if (out.back() != '\n') out.append("\r\n");
-        }
-        out.append("MIME-Version: 1.0\r\n");
-        std::string* buffer = walker.raw ? nullptr : walker.buffer_holding(inner);
-        if (buffer) {
-            // Common case (decrypted or encapsulated content that is canonical already): put the
-            // header in front of the body inside the buffer that holds it, without a copy.
-            const mime::Entity entity = mime::parse(inner);
-            if (!needs_crlf(entity.body)) {
-                for (const mime::Field& field : entity.fields) {
-                    if (mime::iequals(field.name, "MIME-Version")) continue;
-                    mime::append_crlf(field.raw, out);
-                    if (out.back() != '\n') out.append("\r\n");
-                }
-                out.append("\r\n");
-                const std::size_t body_offset = static_cast<std::size_t>(entity.body.data() - buffer->data());
-                buffer->replace(0, body_offset, out);
-                cleanse(out);
-                opened.mime = SecureString(std::move(*buffer));
-                opened.status = std::move(walker.status);
-                return opened;
-            }
-        }
-        if (!walker.raw) {
-            // The innermost entity, minus a MIME-Version of its own.
-            const mime::Entity entity = mime::parse(inner);
+        opened.status = std::move(walker.status);
+        return opened;
+    }
+    // The outer header fields with the innermost entity.
+    std::string* buffer = walker.raw ? nullptr : walker.buffer_holding(inner);
+    if (buffer) {
+        // Common case (decrypted or encapsulated content that is canonical already): put the
+        // header in front of the body inside the buffer that holds it, without a copy.
+        const mime::Entity entity = mime::parse(inner);
+        if (!needs_crlf(entity.body)) {
             for (const mime::Field& field : entity.fields) {
                 if (mime::iequals(field.name, "MIME-Version")) continue;
                 mime::append_crlf(field.raw, out);
                 if (out.back() != '\n') out.append("\r\n");
             }
             out.append("\r\n");
-            mime::append_crlf(entity.body, out);
-        } else if (mime::is_7bit_safe(inner) || utf8_text(inner)) {
-            out.append("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
-            mime::append_crlf(inner, out);
-        } else {
-            out.append("Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n");
-            mime::append_base64_lines(inner, out);
+            const std::size_t body_offset = static_cast<std::size_t>(entity.body.data() - buffer->data());
+            buffer->replace(0, body_offset, out);
+            cleanse(out);
+            opened.mime = SecureString(std::move(*buffer));
+            opened.status = std::move(walker.status);
+            return opened;
         }
-        opened.mime = SecureString(std::move(out));
     }
+    mime::reserve_large(out, out.size() + inner.size() + inner.size() / 32 + 64);
+    if (!walker.raw) {
+        // The innermost entity, minus a MIME-Version of its own.
+        const mime::Entity entity = mime::parse(inner);
+        for (const mime::Field& field : entity.fields) {
+            if (mime::iequals(field.name, "MIME-Version")) continue;
+            mime::append_crlf(field.raw, out);
+            if (out.back() != '\n') out.append("\r\n");
+        }
+        out.append("\r\n");
+        mime::append_crlf(entity.body, out);
+    } else if (mime::is_7bit_safe(inner) || utf8_text(inner)) {
+        out.append("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
+        mime::append_crlf(inner, out);
+    } else {
+        out.append("Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+        mime::append_base64_lines(inner, out);
+    }
+    opened.mime = SecureString(std::move(out));
     opened.status = std::move(walker.status);
     return opened;
 }
@@ -291,17 +321,23 @@ Opened open_message(std::string_view message, KeyProvider& keys, const VerifyOpt
 }  // namespace
 
 Opened decrypt(std::string_view mime_text, KeyProvider& keys, const VerifyOptions& options) {
-    return open_message(mime_text, keys, options, Mode::Decrypt);
+    return open_message(mime_text, nullptr, keys, options, Mode::Decrypt);
+}
+
+Opened decrypt(SecureString&& mime_text, KeyProvider& keys, const VerifyOptions& options) {
+    SecureString message = std::move(mime_text);
+    const std::string_view view = message.str();
+    return open_message(view, &message, keys, options, Mode::Decrypt);
 }
 
 Opened verify(std::string_view mime_text, KeyProvider& keys, const VerifyOptions& options) {
-    return open_message(mime_text, keys, options, Mode::Verify);
+    return open_message(mime_text, nullptr, keys, options, Mode::Verify);
 }
 
 Status inspect(std::string_view mime_text) {
     NoKeys none;
     const VerifyOptions options;
-    return open_message(mime_text, none, options, Mode::Inspect).status;
+    return open_message(mime_text, nullptr, none, options, Mode::Inspect).status;
 }
 
 }  // namespace smime::engine

@@ -96,7 +96,7 @@ constexpr auto kBase64Decode = make_base64_decode();
 
 void append_base64_lines(std::string_view raw, std::string& out) {
     // One resize, then encode in place: no temporary, no per-line appends.
-    constexpr std::size_t kLineRaw = 57;  // 57 bytes give 76 characters
+    constexpr std::size_t kLineRaw = kBase64LineBytes;
     const std::size_t lines = (raw.size() + kLineRaw - 1) / kLineRaw;
     const std::size_t start = out.size();
     reserve_large(out, start + (raw.size() + 2) / 3 * 4 + 2 * lines);

@@ -22,6 +22,7 @@ bool is_transport_safe(std::string_view text);
 
 // Appends base64 of `raw` in lines of 76 characters, each ending in CRLF.
 void append_base64_lines(std::string_view raw, std::string& out);
+inline constexpr std::size_t kBase64LineBytes = 57;  // the bytes of one 76-character line
 
 // Appends the decoding of base64 `text`, skipping whitespace (RFC 2045 section 6.8), accepting
 // missing final padding. False on any other character or data after padding.

@@ -174,7 +174,7 @@ Reply open(Context& context, Request& request, bool decrypt) {
     engine::VerifyOptions options;
     options.allow_sha1 = policy.allow_sha1_verification;
     options.min_rsa_bits = policy.min_rsa_bits;
-    engine::Opened opened = decrypt ? engine::decrypt(request.payload.str(), context.store(), options)
+    engine::Opened opened = decrypt ? engine::decrypt(std::move(request.payload), context.store(), options)
                                     : engine::verify(request.payload.str(), context.store(), options);
     // Digests the organisation does not accept count as weak, whatever the engine's defaults.
     for (auto& signature : opened.status.signatures) {

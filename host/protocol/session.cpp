@@ -201,6 +201,9 @@ void Session::handle_chunk(const json& id, std::uint64_t index, std::string_view
                              {{"announced", upload.declared_size}, {"received", buffer.size()}}));
         return;
     }
+    if (log::enabled(log::Level::Debug))
+        log::debug(upload.op->name + ": " + std::to_string(buffer.size()) + " bytes received in " +
+                   std::to_string(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - upload.started).count()) + " ms");
     Upload done = std::move(upload);
     uploads_.erase(it);
     done.request.args = std::move(done.args);

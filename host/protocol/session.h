@@ -7,6 +7,7 @@
 #include "protocol/frame.h"
 #include "util/error.h"
 
+#include <chrono>
 #include <map>
 #include <string>
 
@@ -33,6 +34,7 @@ private:
         std::uint64_t declared_size = 0;
         bool has_declared_size = false;
         Request request;
+        std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     };
 
     void handle_request(envelope::Parsed& parsed);

@@ -45,6 +45,11 @@ public:
         if (!value_.empty()) OPENSSL_cleanse(value_.data(), value_.size());
         value_.clear();
     }
+    // Wipes, and gives the memory back (wipe() keeps the capacity for reuse).
+    void wipe_and_free() noexcept {
+        wipe();
+        std::string().swap(value_);
+    }
 
 private:
     std::string value_;

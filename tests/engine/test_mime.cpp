@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // MIME building blocks: header parsing, Content-Type, multipart splitting, encodings.
+#include "cms/der.h"
 #include "mime/canonical.h"
 #include "mime/encoding.h"
 #include "mime/entity.h"
@@ -90,4 +91,22 @@ TEST_CASE("prepare separates outer fields from the content entity") {
     const Prepared bare = prepare("From: a@example.test\n\n8bit \xc3\xa9\n", true);
     CHECK(bare.entity.str() == "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n8bit =C3=A9\r\n");
     CHECK_THROWS_AS(prepare("From: a\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\xff\r\n", true), Error);
+}
+
+TEST_CASE("the base64 lines sink writes what one call would, whatever the pieces") {
+    std::string data(10000, '\0');
+    for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 7919) >> 3);
+    std::string expected;
+    mime::append_base64_lines(data, expected);
+    for (const std::size_t piece : {1u, 2u, 56u, 57u, 58u, 100u, 4096u, 10000u}) {
+        std::string out;
+        const ossl::BioPtr sink = engine::base64_lines_sink(out);
+        for (std::size_t at = 0; at < data.size(); at += piece) {
+            const std::string_view part = std::string_view(data).substr(at, piece);
+            REQUIRE(BIO_write(sink.get(), part.data(), static_cast<int>(part.size())) == static_cast<int>(part.size()));
+            REQUIRE(BIO_flush(sink.get()) == 1);  // a flush in mid-stream changes nothing
+        }
+        engine::finish_base64_lines(sink.get());
+        CHECK(out == expected);
+    }
 }
