@@ -14,6 +14,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <type_traits>
 
 namespace smime::engine {
 namespace {
@@ -35,16 +36,28 @@ int sink_create(BIO* bio) {
 
 using MethodPtr = std::unique_ptr<BIO_METHOD, ossl::Deleter<BIO_METHOD, BIO_meth_free>>;
 
+// A source/sink BIO method; `State` (if not void) is the BIO's data, deleted with the BIO.
+template <typename State = void>
+MethodPtr make_method(const char* name, int (*write)(BIO*, const char*, int), int (*read)(BIO*, char*, int),
+                      long (*ctrl)(BIO*, int, long, void*)) {
+    MethodPtr m(BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, name));
+    if (!m) return m;
+    if (write) BIO_meth_set_write(m.get(), write);
+    if (read) BIO_meth_set_read(m.get(), read);
+    BIO_meth_set_ctrl(m.get(), ctrl);
+    BIO_meth_set_create(m.get(), sink_create);
+    if constexpr (!std::is_void_v<State>) {
+        BIO_meth_set_destroy(m.get(), [](BIO* bio) {
+            const std::unique_ptr<State> state(static_cast<State*>(BIO_get_data(bio)));
+            BIO_set_data(bio, nullptr);
+            return 1;
+        });
+    }
+    return m;
+}
+
 const BIO_METHOD* sink_method() {
-    static const MethodPtr method = [] {
-        MethodPtr m(BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "smime string sink"));
-        if (m) {
-            BIO_meth_set_write(m.get(), sink_write);
-            BIO_meth_set_ctrl(m.get(), sink_ctrl);
-            BIO_meth_set_create(m.get(), sink_create);
-        }
-        return m;
-    }();
+    static const MethodPtr method = make_method("smime string sink", sink_write, nullptr, sink_ctrl);
     return method.get();
 }
 
@@ -82,23 +95,9 @@ long base64_lines_ctrl(BIO*, int cmd, long, void*) {
     return cmd == BIO_CTRL_FLUSH ? 1 : 0;
 }
 
-int base64_lines_destroy(BIO* bio) {
-    const std::unique_ptr<Base64Lines> state(static_cast<Base64Lines*>(BIO_get_data(bio)));
-    BIO_set_data(bio, nullptr);
-    return 1;
-}
-
 const BIO_METHOD* base64_lines_method() {
-    static const MethodPtr method = [] {
-        MethodPtr m(BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "smime base64 lines sink"));
-        if (m) {
-            BIO_meth_set_write(m.get(), base64_lines_write);
-            BIO_meth_set_ctrl(m.get(), base64_lines_ctrl);
-            BIO_meth_set_create(m.get(), sink_create);
-            BIO_meth_set_destroy(m.get(), base64_lines_destroy);
-        }
-        return m;
-    }();
+    static const MethodPtr method =
+        make_method<Base64Lines>("smime base64 lines sink", base64_lines_write, nullptr, base64_lines_ctrl);
     return method.get();
 }
 
@@ -134,23 +133,8 @@ long views_ctrl(BIO* bio, int cmd, long, void*) {
     }
 }
 
-int views_destroy(BIO* bio) {
-    const std::unique_ptr<Views> views(static_cast<Views*>(BIO_get_data(bio)));
-    BIO_set_data(bio, nullptr);
-    return 1;
-}
-
 const BIO_METHOD* views_method() {
-    static const MethodPtr method = [] {
-        MethodPtr m(BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "smime views source"));
-        if (m) {
-            BIO_meth_set_read(m.get(), views_read);
-            BIO_meth_set_ctrl(m.get(), views_ctrl);
-            BIO_meth_set_create(m.get(), sink_create);
-            BIO_meth_set_destroy(m.get(), views_destroy);
-        }
-        return m;
-    }();
+    static const MethodPtr method = make_method<Views>("smime views source", nullptr, views_read, views_ctrl);
     return method.get();
 }
 
