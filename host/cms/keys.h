@@ -53,6 +53,14 @@ public:
     virtual std::vector<ossl::X509Ptr> intermediates() = 0;
     virtual std::vector<ossl::X509CrlPtr> crls() = 0;
 
+    // Stored certificates with this serial number (lowercase hex, as certificate descriptions
+    // give it): finds a signer's certificate that a message does not carry (RFC 5652 section
+    // 5.1 lets a sender leave it out when the recipient is expected to have it).
+    virtual std::vector<ossl::X509Ptr> certificates_with_serial(const std::string& serial_hex) {
+        (void)serial_hex;
+        return {};
+    }
+
     // Keeps what a verified signature taught us. Must not throw for storage trouble (log it).
     virtual void harvest(const Harvest& learned) = 0;
 };

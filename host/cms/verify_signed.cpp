@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 
 namespace smime::engine {
@@ -84,6 +85,37 @@ void harvest(CMS_ContentInfo* cms, CMS_SignerInfo* si, X509* signer, const std::
 
 }  // namespace
 
+namespace {
+
+// Signers whose certificate the message does not carry: look for it in the key store by the
+// serial number of their issuerAndSerialNumber, and take the one whose issuer matches too.
+void find_missing_signer_certs(STACK_OF(CMS_SignerInfo)* signers, KeyProvider& keys) {
+    for (int i = 0; i < sk_CMS_SignerInfo_num(signers); ++i) {
+        CMS_SignerInfo* si = sk_CMS_SignerInfo_value(signers, i);
+        X509* cert = nullptr;
+        CMS_SignerInfo_get0_algs(si, nullptr, &cert, nullptr, nullptr);
+        ASN1_OCTET_STRING* key_id = nullptr;
+        X509_NAME* issuer = nullptr;
+        ASN1_INTEGER* serial = nullptr;
+        if (cert || CMS_SignerInfo_get0_signer_id(si, &key_id, &issuer, &serial) != 1 || !serial) continue;
+        const std::unique_ptr<BIGNUM, void (*)(BIGNUM*)> bn(ASN1_INTEGER_to_BN(serial, nullptr), BN_free);
+        if (!bn) continue;
+        const std::unique_ptr<char, void (*)(char*)> hex(BN_bn2hex(bn.get()), [](char* p) { OPENSSL_free(p); });
+        if (!hex) continue;
+        std::string serial_hex = hex.get();
+        for (char& c : serial_hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        for (const auto& candidate : keys.certificates_with_serial(serial_hex)) {
+            if (CMS_SignerInfo_cert_cmp(si, candidate.get()) == 0) {
+                CMS_SignerInfo_set1_signer_cert(si, candidate.get());
+                break;
+            }
+        }
+    }
+    ERR_clear_error();
+}
+
+}  // namespace
+
 pki::TrustMaterial& VerifyContext::material() {
     if (!material_) material_.emplace(keys_.trust_anchors(), keys_.intermediates(), keys_.crls());
     return *material_;
@@ -104,6 +136,7 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optio
     }
     CMS_set1_signers_certs(cms, extra.get(), 0);
     ERR_clear_error();
+    find_missing_signer_certs(signers, context.keys());
 
     const ossl::BioPtr content = detached ? ossl::memory_bio(*detached) : nullptr;
     BIO* chain = CMS_dataInit(cms, content.get());

@@ -702,6 +702,14 @@ std::vector<ossl::X509Ptr> KeyStore::intermediates() {
     return out;
 }
 
+std::vector<ossl::X509Ptr> KeyStore::certificates_with_serial(const std::string& serial_hex) {
+    std::vector<ossl::X509Ptr> out;
+    auto st = db_.prepare("SELECT der FROM certificates WHERE serial = ?");
+    st.bind(1, serial_hex);
+    while (st.step()) out.push_back(x509_from_der(st.blob(0)));
+    return out;
+}
+
 std::vector<ossl::X509CrlPtr> KeyStore::crls() {
     std::vector<ossl::X509CrlPtr> out;
     auto st = db_.prepare("SELECT der FROM crls");

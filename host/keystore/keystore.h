@@ -70,6 +70,7 @@ public:
     std::vector<ossl::X509Ptr> trust_anchors() override;
     std::vector<ossl::X509Ptr> intermediates() override;
     std::vector<ossl::X509CrlPtr> crls() override;
+    std::vector<ossl::X509Ptr> certificates_with_serial(const std::string& serial_hex) override;
     void harvest(const engine::Harvest& learned) override;
 
 private:

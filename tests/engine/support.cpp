@@ -2,6 +2,7 @@
 // Test helpers (see support.h).
 #include "support.h"
 
+#include "pki/cert_info.h"
 #include "util/providers.h"
 
 #include <openssl/err.h>
@@ -147,6 +148,13 @@ std::vector<ossl::X509Ptr> TestKeys::trust_anchors() {
 std::vector<ossl::X509Ptr> TestKeys::intermediates() {
     std::vector<ossl::X509Ptr> out;
     for (const auto& c : intermediate_certs) out.push_back(ossl::up_ref(c.get()));
+    return out;
+}
+
+std::vector<ossl::X509Ptr> TestKeys::certificates_with_serial(const std::string& serial_hex) {
+    std::vector<ossl::X509Ptr> out;
+    for (const auto& c : known_certs)
+        if (pki::describe(c.get()).serial == serial_hex) out.push_back(ossl::up_ref(c.get()));
     return out;
 }
 

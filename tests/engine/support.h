@@ -43,6 +43,7 @@ public:
     std::vector<ossl::X509Ptr> anchors;
     std::vector<ossl::X509Ptr> intermediate_certs;
     std::vector<ossl::X509CrlPtr> crl_list;
+    std::vector<ossl::X509Ptr> known_certs;  // what certificates_with_serial searches
     std::vector<Harvest> harvested;
     int identity_requests = 0;
 
@@ -53,6 +54,7 @@ public:
     std::vector<ossl::X509Ptr> trust_anchors() override;
     std::vector<ossl::X509Ptr> intermediates() override;
     std::vector<ossl::X509CrlPtr> crls() override;
+    std::vector<ossl::X509Ptr> certificates_with_serial(const std::string& serial_hex) override;
     void harvest(const Harvest& learned) override;
 };
 

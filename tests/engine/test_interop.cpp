@@ -166,6 +166,22 @@ TEST_CASE_FIXTURE(Fixture, "we read what openssl cms writes") {
         CHECK(opened.mime.str().find("From a peer, with love.") != std::string::npos);
         CHECK(keys.harvested.size() == 1);
     }
+    // Without the signer's certificate in the message (-nocerts): found in the store by issuer
+    // and serial number when the store has it, bad_signature (cannot be checked) when not.
+    {
+        REQUIRE(run("openssl cms -sign -binary -nocerts -in " + work("entity.txt") + signer + " -out " +
+                    work("peer-signed.eml")) == 0);
+        const std::string mail = "From: alice@example.test\r\n" + read_file(work("peer-signed.eml"));
+        TestKeys unknown = TestKeys::with_test_root();
+        CHECK(verdict(verify(mail, unknown).status) == "bad_signature");
+        TestKeys known = TestKeys::with_test_root();
+        known.known_certs.push_back(load_cert(pki_file("bob.pem")));
+        known.known_certs.push_back(load_cert(pki_file("alice.pem")));
+        const Opened opened = verify(mail, known);
+        CHECK(verdict(opened.status) == "good");
+        REQUIRE(opened.status.signatures.size() == 1);
+        CHECK(opened.status.signatures[0].signer->emails == std::vector<std::string>{"alice@example.test"});
+    }
     const std::vector<std::string> encrypts = {
         "openssl cms -encrypt -out " + work("peer-enc.eml") + " -binary -aes256 -in " + work("entity.txt") + " " + pki_file("alice.pem"),
         "openssl cms -encrypt -out " + work("peer-enc.eml") + " -binary -aes-256-gcm -in " + work("entity.txt") + " " + pki_file("alice.pem"),

@@ -274,6 +274,12 @@ TEST_CASE("certificates: import, trust anchors, list, delete; recipients.status 
     CHECK(code_of([&] { store.import_certificate("garbage", false); }) == Code::BadCertificate);
     CHECK(store.list_certificates(std::string("BOB@example.org")).size() == 1);
     CHECK(store.status()["counts"]["trust_anchors"] == 1);
+    // Found by serial number, as a signature without its certificate names it.
+    const std::string serial = certinfo::describe(pki.ec_cert.get(), std::time(nullptr)).serial;
+    const auto by_serial = store.certificates_with_serial(serial);
+    REQUIRE(by_serial.size() == 1);
+    CHECK(X509_cmp(by_serial[0].get(), pki.ec_cert.get()) == 0);
+    CHECK(store.certificates_with_serial("ffff0000ffff").empty());
 
     // Carol: an expired certificate, a current one, and a newer one she asked us to use.
     auto key = make_rsa_key(2048);
