@@ -31,6 +31,7 @@
 
 namespace {
 
+#if !defined(SMIME_KEEP_ALLOCATOR)
 constexpr std::size_t kLargeBlock = std::size_t{1} << 20;
 
 void advise(void* p, std::size_t n) noexcept {
@@ -46,7 +47,6 @@ void advise(void* p, std::size_t n) noexcept {
 #endif
 }
 
-#if !defined(SMIME_KEEP_ALLOCATOR)
 void* allocate(std::size_t n) noexcept {
     void* p = std::malloc(n == 0 ? 1 : n);
     advise(p, n);
