@@ -114,6 +114,12 @@ void HostProcess::send(const json& request) { write_raw(frame(request.dump())); 
 void HostProcess::send_text(const std::string& body) { write_raw(frame(body)); }
 
 std::optional<std::string> HostProcess::read_frame(std::chrono::milliseconds timeout) {
+    std::string body;
+    if (!read_frame_into(body, timeout)) return std::nullopt;
+    return body;
+}
+
+bool HostProcess::read_frame_into(std::string& body, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
         // Frames are taken from an offset into the buffer, which is compacted only now and then:
@@ -124,7 +130,7 @@ std::optional<std::string> HostProcess::read_frame(std::chrono::milliseconds tim
             std::uint32_t n = 0;
             std::memcpy(&n, buf.data() + pos, 4);
             if (buf.size() - pos >= 4 + static_cast<std::size_t>(n)) {
-                std::string body = buf.substr(pos + 4, n);
+                body.assign(buf, pos + 4, n);
                 pos += 4 + static_cast<std::size_t>(n);
                 if (pos == buf.size()) {
                     buf.clear();
@@ -133,16 +139,16 @@ std::optional<std::string> HostProcess::read_frame(std::chrono::milliseconds tim
                     buf.erase(0, pos);
                     pos = 0;
                 }
-                return body;
+                return true;
             }
         }
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) return std::nullopt;
+        if (left.count() <= 0) return false;
         pollfd pfd{impl_->out.native_source(), POLLIN, 0};
-        if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+        if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) return false;
         impl_->chunk.resize(1u << 20);  // once; a pipe gives at most its capacity per read
         const ssize_t n = ::read(impl_->out.native_source(), impl_->chunk.data(), impl_->chunk.size());
-        if (n <= 0) return std::nullopt;
+        if (n <= 0) return false;
         buf.append(impl_->chunk.data(), static_cast<std::size_t>(n));
     }
 }
@@ -194,12 +200,12 @@ json HostProcess::exchange(const std::string& frames, std::string* reply_payload
         } else {
             const auto n = ref["chunks"].get<std::size_t>();
             reply_payload->reserve(ref.value("size", std::size_t{0}));
+            std::string body;
             for (std::size_t i = 0; i < n; ++i) {
-                auto body = read_frame();
-                if (!body) throw std::runtime_error("missing reply chunk");
+                if (!read_frame_into(body)) throw std::runtime_error("missing reply chunk");
                 // The chunk scanner stands in for a browser's native JSON.parse, so that the
                 // client's own parsing does not dominate timings of large payloads.
-                auto c = envelope::parse_chunk_fast(*body);
+                auto c = envelope::parse_chunk_fast(body);
                 if (!c || c->index != i) throw std::runtime_error("reply chunk malformed or out of order");
                 if (!base64::decode_append(c->data, *reply_payload)) throw std::runtime_error("reply chunk not base64");
             }

@@ -36,6 +36,8 @@ public:
     void send_text(const std::string& body);   // one frame with these exact bytes
     // Next frame body, or nullopt on EOF/timeout.
     std::optional<std::string> read_frame(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+    // The same into `body`, reusing its memory (for reading many large frames); false on EOF/timeout.
+    bool read_frame_into(std::string& body, std::chrono::milliseconds timeout = std::chrono::seconds(20));
     json read_json(std::chrono::milliseconds timeout = std::chrono::seconds(20));
     json request(const json& req);  // send + read one reply
 

@@ -80,3 +80,17 @@ TEST_CASE("an invalid character anywhere is rejected") {
             CHECK_FALSE(base64::decode_append(text, out));
         }
 }
+
+TEST_CASE("decoding into a buffer reserved for the exact size does not reallocate") {
+    for (const std::size_t len : {0u, 1u, 2u, 3u, 24u, 25u, 26u, 96u, 97u, 98u, 1000u, 768000u}) {
+        std::string raw(len, '\0');
+        for (std::size_t i = 0; i < len; ++i) raw[i] = static_cast<char>(i * 131);
+        const std::string text = base64::encode(raw);
+        std::string out;
+        out.reserve(len);
+        const char* before = out.data();
+        REQUIRE(base64::decode_append(text, out));
+        CHECK(out == raw);
+        if (len > 15) CHECK(out.data() == before);  // small strings live inside the object
+    }
+}
