@@ -668,6 +668,28 @@ std::vector<engine::Identity> KeyStore::decryption_identities() {
     return out;
 }
 
+namespace {
+
+// The system bundle, parsed once per process: some 150 certificates, which cost more to parse
+// than a small message costs to verify, and a host serves many messages.
+const std::vector<ossl::X509Ptr>& system_trust_anchors() {
+    static const std::vector<ossl::X509Ptr> anchors = [] {
+        std::vector<ossl::X509Ptr> parsed;
+        std::ifstream in(X509_get_default_cert_file(), std::ios::binary);
+        if (!in) return parsed;
+        const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        try {
+            parsed = certinfo::parse_all(pem);
+        } catch (const Error&) {
+            log::warn("the system certificate bundle cannot be read");
+        }
+        return parsed;
+    }();
+    return anchors;
+}
+
+}  // namespace
+
 std::vector<ossl::X509Ptr> KeyStore::trust_anchors() {
     std::vector<ossl::X509Ptr> out;
     for (const auto& pem : policy_.trust_anchors) {
@@ -682,16 +704,8 @@ std::vector<ossl::X509Ptr> KeyStore::trust_anchors() {
         while (st.step()) out.push_back(x509_from_der(st.blob(0)));
     }
     // The system's roots (ca-certificates): most real S/MIME certificates chain to one of them.
-    const char* bundle = X509_get_default_cert_file();
-    std::ifstream in(bundle, std::ios::binary);
-    if (in && policy_.use_system_trust_anchors) {
-        const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        try {
-            for (auto& c : certinfo::parse_all(pem)) out.push_back(std::move(c));
-        } catch (const Error&) {
-            log::warn("the system certificate bundle cannot be read");
-        }
-    }
+    if (policy_.use_system_trust_anchors)
+        for (const auto& c : system_trust_anchors()) out.push_back(ossl::up_ref(c.get()));
     return out;
 }
 
