@@ -265,6 +265,8 @@ int run(int argc, char** argv) {
         if (payload) parsed.args.erase(payload->name);
         request.args = std::move(parsed.args);
         Reply reply;
+        // A handler may consume the payload (decryption releases it early): keep it for a retry.
+        const SecureString input = request.payload;
         try {
             reply = op->handler(context, request);
         } catch (const Error& e) {
@@ -281,6 +283,7 @@ int run(int argc, char** argv) {
                 throw Error(Code::Locked, "the key store is locked: give --passphrase-file FILE or --passphrase-env VAR");
             }
             context.store().unlock(passphrase, std::nullopt);
+            request.payload = input;
             reply = op->handler(context, request);
         }
         wipe_secrets(*op, request.args);

@@ -76,7 +76,8 @@ struct Opened {
 // "none of my keys is a recipient", is Error(DecryptFailed) with the same message.
 Opened decrypt(std::string_view mime, KeyProvider& keys, const VerifyOptions& options = {});
 // The same, taking the message: its buffer is released as soon as the encrypted content is
-// decoded, so a large message is not held encoded, decoded and decrypted all at once.
+// decoded, so a large message is not held encoded, decoded and decrypted all at once. The
+// message is consumed even when this throws (e.g. Locked): keep a copy to retry with.
 Opened decrypt(SecureString&& mime, KeyProvider& keys, const VerifyOptions& options = {});
 
 // Like decrypt() but never asks for private keys: an encrypted layer ends the walk (its content

@@ -280,20 +280,27 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
         // Common case (decrypted or encapsulated content that is canonical already): put the
         // header in front of the body inside the buffer that holds it, without a copy.
         const mime::Entity entity = mime::parse(inner);
+        std::string head = out;
         if (!needs_crlf(entity.body)) {
             for (const mime::Field& field : entity.fields) {
                 if (mime::iequals(field.name, "MIME-Version")) continue;
-                mime::append_crlf(field.raw, out);
-                if (out.back() != '\n') out.append("\r\n");
+                mime::append_crlf(field.raw, head);
+                if (head.back() != '\n') head.append("\r\n");
             }
-            out.append("\r\n");
-            const std::size_t body_offset = static_cast<std::size_t>(entity.body.data() - buffer->data());
+            head.append("\r\n");
+        }
+        const std::size_t body_offset = static_cast<std::size_t>(entity.body.data() - buffer->data());
+        // Only in place: a reallocation would free the plaintext without wiping it.
+        if (!needs_crlf(entity.body) && buffer->size() - body_offset + head.size() <= buffer->capacity()) {
+            cleanse(out);
+            out.swap(head);
             buffer->replace(0, body_offset, out);
             cleanse(out);
             opened.mime = SecureString(std::move(*buffer));
             opened.status = std::move(walker.status);
             return opened;
         }
+        cleanse(head);
     }
     mime::reserve_large(out, out.size() + inner.size() + inner.size() / 32 + 64);
     if (!walker.raw) {

@@ -88,7 +88,7 @@ void harvest(CMS_ContentInfo* cms, CMS_SignerInfo* si, X509* signer, const std::
 namespace {
 
 // Signers whose certificate the message does not carry: look for it in the key store by the
-// serial number of their issuerAndSerialNumber, and take the one whose issuer matches too.
+// serial number of their issuerAndSerialNumber, and take one whose issuer matches too.
 void find_missing_signer_certs(STACK_OF(CMS_SignerInfo)* signers, KeyProvider& keys) {
     for (int i = 0; i < sk_CMS_SignerInfo_num(signers); ++i) {
         CMS_SignerInfo* si = sk_CMS_SignerInfo_value(signers, i);
@@ -104,12 +104,22 @@ void find_missing_signer_certs(STACK_OF(CMS_SignerInfo)* signers, KeyProvider& k
         if (!hex) continue;
         std::string serial_hex = hex.get();
         for (char& c : serial_hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        for (const auto& candidate : keys.certificates_with_serial(serial_hex)) {
-            if (CMS_SignerInfo_cert_cmp(si, candidate.get()) == 0) {
-                CMS_SignerInfo_set1_signer_cert(si, candidate.get());
+        // Several stored certificates may claim this issuer and serial (a harvested certificate
+        // is anyone's to forge): take the one whose key made the signature, else the first, so a
+        // planted look-alike cannot turn a genuine signature bad.
+        X509* first = nullptr;
+        bool found = false;
+        const auto candidates = keys.certificates_with_serial(serial_hex);
+        for (const auto& candidate : candidates) {
+            if (CMS_SignerInfo_cert_cmp(si, candidate.get()) != 0) continue;
+            if (!first) first = candidate.get();
+            CMS_SignerInfo_set1_signer_cert(si, candidate.get());
+            if (CMS_signed_get_attr_count(si) >= 0 && CMS_SignerInfo_verify(si) > 0) {
+                found = true;
                 break;
             }
         }
+        if (!found) CMS_SignerInfo_set1_signer_cert(si, first);
     }
     ERR_clear_error();
 }

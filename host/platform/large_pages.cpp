@@ -55,6 +55,10 @@ void* allocate(std::size_t n) noexcept {
 
 void* openssl_malloc(std::size_t n, const char*, int) { return allocate(n); }
 void* openssl_realloc(void* p, std::size_t n, const char*, int) {
+    if (n == 0) {  // OpenSSL's own realloc frees here; C leaves realloc(p, 0) to the platform
+        std::free(p);
+        return nullptr;
+    }
     void* q = std::realloc(p, n);
     advise(q, n);
     return q;

@@ -181,6 +181,24 @@ TEST_CASE_FIXTURE(Fixture, "we read what openssl cms writes") {
         CHECK(verdict(opened.status) == "good");
         REQUIRE(opened.status.signatures.size() == 1);
         CHECK(opened.status.signatures[0].signer->emails == std::vector<std::string>{"alice@example.test"});
+
+        // A planted look-alike (same issuer name and serial, another key) does not displace her.
+        std::string serial, issuer;
+        REQUIRE(run("openssl x509 -in " + pki_file("alice.pem") + " -noout -serial | cut -d= -f2", &serial) == 0);
+        REQUIRE(run("openssl x509 -in " + pki_file("alice.pem") + " -noout -issuer -nameopt compat | cut -d= -f2-", &issuer) == 0);
+        serial = serial.substr(0, serial.find('\n'));
+        issuer = issuer.substr(0, issuer.find('\n'));
+        REQUIRE(run("openssl req -x509 -newkey rsa:2048 -nodes -keyout " + work("fake-ca.key") + " -out " + work("fake-ca.pem") +
+                    " -subj " + quote(issuer) + " -days 30 2>/dev/null") == 0);
+        REQUIRE(run("openssl req -newkey rsa:2048 -nodes -keyout " + work("fake.key") + " -out " + work("fake.csr") +
+                    " -subj /CN=alice 2>/dev/null") == 0);
+        REQUIRE(run("openssl x509 -req -in " + work("fake.csr") + " -CA " + work("fake-ca.pem") + " -CAkey " + work("fake-ca.key") +
+                    " -set_serial 0x" + serial + " -days 30 -out " + work("fake.pem") + " 2>/dev/null") == 0);
+        TestKeys planted = TestKeys::with_test_root();
+        planted.known_certs.push_back(load_cert(work("fake.pem")));
+        CHECK(verdict(verify(mail, planted).status) == "bad_signature");  // only the look-alike: cannot check
+        planted.known_certs.push_back(load_cert(pki_file("alice.pem")));
+        CHECK(verdict(verify(mail, planted).status) == "good");
     }
     const std::vector<std::string> encrypts = {
         "openssl cms -encrypt -out " + work("peer-enc.eml") + " -binary -aes256 -in " + work("entity.txt") + " " + pki_file("alice.pem"),

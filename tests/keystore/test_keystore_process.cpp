@@ -129,6 +129,18 @@ TEST_CASE("the command line imports with the password from a file and backs up")
                        " -passin pass:'backup password' -noout 2>/dev/null").c_str()) == 0);
     // A password on the command line itself is refused.
     CHECK(std::system((env + bin + " import --in " + p12.string() + " --password nss 2>/dev/null").c_str()) != 0);
+
+    // With a passphrase the store starts locked: decrypt unlocks from the file and retries with
+    // the whole message (decryption consumes its input, so the retry must not see it empty).
+    { std::ofstream(home / "pass") << "correct horse\n"; }
+    { std::ofstream(home / "msg.eml") << "From: alice@example.com\r\nTo: alice@example.com\r\nSubject: s\r\n\r\nSecret words.\r\n"; }
+    CHECK(std::system((env + bin + " passphrase --new-passphrase-file " + (home / "pass").string() + " >/dev/null").c_str()) == 0);
+    CHECK(std::system((env + bin + " encrypt --in " + (home / "msg.eml").string() + " --out " +
+                       (home / "enc.eml").string() + " >/dev/null").c_str()) == 0);
+    CHECK(std::system((env + bin + " decrypt --in " + (home / "enc.eml").string() + " --out " +
+                       (home / "dec.eml").string() + " --passphrase-file " + (home / "pass").string() +
+                       " >/dev/null 2>&1").c_str()) == 0);
+    CHECK(read_file((home / "dec.eml").string()).find("Secret words.") != std::string::npos);
     std::filesystem::remove_all(home);
 }
 
