@@ -110,26 +110,21 @@ private:
         }
     }
 
+    // read(2) or write(2) until all `n` bytes have moved.
+    template <typename Io, typename Byte>
+    static bool move_all(Io io, int fd, Byte* p, std::size_t n) {
+        while (n > 0) {
+            const ssize_t k = io(fd, p, n);
+            if (k <= 0) return false;
+            p += k;
+            n -= static_cast<std::size_t>(k);
+        }
+        return true;
+    }
     static bool write_all(int fd, const void* data, std::size_t n) {
-        const char* p = static_cast<const char*>(data);
-        while (n > 0) {
-            const ssize_t w = ::write(fd, p, n);
-            if (w <= 0) return false;
-            p += w;
-            n -= static_cast<std::size_t>(w);
-        }
-        return true;
+        return move_all(::write, fd, static_cast<const char*>(data), n);
     }
-    static bool read_all(int fd, void* data, std::size_t n) {
-        char* p = static_cast<char*>(data);
-        while (n > 0) {
-            const ssize_t r = ::read(fd, p, n);
-            if (r <= 0) return false;
-            p += r;
-            n -= static_cast<std::size_t>(r);
-        }
-        return true;
-    }
+    static bool read_all(int fd, void* data, std::size_t n) { return move_all(::read, fd, static_cast<char*>(data), n); }
 
     int to_[2]{}, from_[2]{};
     pid_t pid_ = -1;
