@@ -13,7 +13,6 @@
 #include <openssl/err.h>
 
 #include <algorithm>
-#include <cctype>
 #include <array>
 
 namespace smime::engine {
@@ -98,12 +97,8 @@ void find_missing_signer_certs(STACK_OF(CMS_SignerInfo)* signers, KeyProvider& k
         X509_NAME* issuer = nullptr;
         ASN1_INTEGER* serial = nullptr;
         if (cert || CMS_SignerInfo_get0_signer_id(si, &key_id, &issuer, &serial) != 1 || !serial) continue;
-        const std::unique_ptr<BIGNUM, void (*)(BIGNUM*)> bn(ASN1_INTEGER_to_BN(serial, nullptr), BN_free);
-        if (!bn) continue;
-        const std::unique_ptr<char, void (*)(char*)> hex(BN_bn2hex(bn.get()), [](char* p) { OPENSSL_free(p); });
-        if (!hex) continue;
-        std::string serial_hex = hex.get();
-        for (char& c : serial_hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        const std::string serial_hex = pki::serial_hex(serial);
+        if (serial_hex.empty()) continue;
         // Several stored certificates may claim this issuer and serial (a harvested certificate
         // is anyone's to forge): take the one whose key made the signature, else the first, so a
         // planted look-alike cannot turn a genuine signature bad.

@@ -2,6 +2,7 @@
 // Certificate parsing and description with OpenSSL's X509 API.
 #include "keystore/certificate_info.h"
 
+#include "pki/cert_info.h"
 #include "util/base64.h"
 #include "util/error.h"
 
@@ -17,23 +18,6 @@ std::string name_text(const X509_NAME* name) {
     ossl::BioPtr bio(BIO_new(BIO_s_mem()));
     X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
     return ossl::bio_contents(bio.get());
-}
-
-std::time_t asn1_time(const ASN1_TIME* t) {
-    struct tm tm {};
-    if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
-    return timegm(&tm);
-}
-
-std::string hex(const unsigned char* p, std::size_t n) {
-    static const char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(n * 2);
-    for (std::size_t i = 0; i < n; ++i) {
-        out.push_back(digits[p[i] >> 4]);
-        out.push_back(digits[p[i] & 15]);
-    }
-    return out;
 }
 
 bool looks_like_pem(std::string_view text) { return text.find("-----BEGIN") != std::string_view::npos; }
@@ -92,54 +76,18 @@ std::string pem(X509* cert) {
     return ossl::bio_contents(bio.get());
 }
 
-std::string fingerprint(X509* cert) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    X509_digest(cert, EVP_sha256(), md, &n);
-    return hex(md, n);
-}
+std::string fingerprint(X509* cert) { return pki::fingerprint_sha256(cert); }
 
-std::vector<std::string> emails(X509* cert) {
-    std::vector<std::string> out;
-    auto add = [&](std::string e) {
-        e = lowercase(std::move(e));
-        if (!e.empty() && std::find(out.begin(), out.end(), e) == out.end()) out.push_back(std::move(e));
-    };
-    ossl::GeneralNamesPtr names(
-        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
-    if (names) {
-        for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
-            const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
-            if (gn->type != GEN_EMAIL) continue;
-            const ASN1_IA5STRING* s = gn->d.rfc822Name;
-            add(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                            static_cast<std::size_t>(ASN1_STRING_length(s))));
-        }
-    }
-    // RFC 8550 section 3: the subject's emailAddress attribute is legacy but still common.
-    const X509_NAME* subject = X509_get_subject_name(cert);
-    for (int i = -1; (i = X509_NAME_get_index_by_NID(subject, NID_pkcs9_emailAddress, i)) >= 0;) {
-        const ASN1_STRING* s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i));
-        add(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                        static_cast<std::size_t>(ASN1_STRING_length(s))));
-    }
-    ERR_clear_error();
-    return out;
-}
+std::vector<std::string> emails(X509* cert) { return pki::emails(cert); }
 
 CertificateInfo describe(X509* cert, std::time_t now) {
     CertificateInfo info;
     info.fingerprint = fingerprint(cert);
     info.subject = name_text(X509_get_subject_name(cert));
     info.issuer = name_text(X509_get_issuer_name(cert));
-    if (BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr)) {
-        char* h = BN_bn2hex(bn);
-        info.serial = lowercase(h ? h : "");
-        OPENSSL_free(h);
-        BN_free(bn);
-    }
-    info.not_before = asn1_time(X509_get0_notBefore(cert));
-    info.not_after = asn1_time(X509_get0_notAfter(cert));
+    info.serial = pki::serial_hex(X509_get0_serialNumber(cert));
+    info.not_before = pki::to_time_t(X509_get0_notBefore(cert)).value_or(0);
+    info.not_after = pki::to_time_t(X509_get0_notAfter(cert)).value_or(0);
     info.emails = emails(cert);
 
     if (EVP_PKEY* key = X509_get0_pubkey(cert)) {
@@ -193,13 +141,7 @@ CertificateInfo describe(X509* cert, std::time_t now) {
     return info;
 }
 
-std::string iso8601(std::time_t t) {
-    struct tm tm {};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
+std::string iso8601(std::time_t t) { return pki::format_time(t); }
 
 nlohmann::json to_json(const CertificateInfo& info) {
     nlohmann::json warnings = nlohmann::json::array();

@@ -74,6 +74,24 @@ void check_fingerprint(const std::string& fp) {
         throw Error(Code::BadRequest, "a fingerprint is 64 lowercase hex digits (SHA-256)", {{"field", "args.fingerprint"}});
 }
 
+// The system bundle, parsed once per process: some 150 certificates, which cost more to parse
+// than a small message costs to verify, and a host serves many messages.
+const std::vector<ossl::X509Ptr>& system_trust_anchors() {
+    static const std::vector<ossl::X509Ptr> anchors = [] {
+        std::vector<ossl::X509Ptr> parsed;
+        std::ifstream in(X509_get_default_cert_file(), std::ios::binary);
+        if (!in) return parsed;
+        const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        try {
+            parsed = certinfo::parse_all(pem);
+        } catch (const Error&) {
+            log::warn("the system certificate bundle cannot be read");
+        }
+        return parsed;
+    }();
+    return anchors;
+}
+
 }  // namespace
 
 const Policy& KeyStore::no_policy() {
@@ -400,12 +418,16 @@ json KeyStore::list_identities() {
     return out;
 }
 
+bool KeyStore::has_identity(const std::string& fingerprint) {
+    auto st = db_.prepare("SELECT 1 FROM identities WHERE fingerprint = ?");
+    st.bind(1, fingerprint);
+    return st.step();
+}
+
 json KeyStore::activate(const std::string& fingerprint) {
     check_fingerprint(fingerprint);
     db::Transaction tx(db_);
-    auto exists = db_.prepare("SELECT 1 FROM identities WHERE fingerprint = ?");
-    exists.bind(1, fingerprint);
-    if (!exists.step()) throw Error(Code::NotFound, "no identity with this fingerprint", {{"fingerprint", fingerprint}});
+    if (!has_identity(fingerprint)) throw Error(Code::NotFound, "no identity with this fingerprint", {{"fingerprint", fingerprint}});
     auto emails = db_.prepare("SELECT email FROM certificate_emails WHERE fingerprint = ?");
     emails.bind(1, fingerprint);
     std::vector<std::string> list;
@@ -601,9 +623,7 @@ json KeyStore::list_certificates(const std::optional<std::string>& email) {
 void KeyStore::delete_certificate(const std::string& fingerprint) {
     check_fingerprint(fingerprint);
     db::Transaction tx(db_);
-    auto st = db_.prepare("SELECT 1 FROM identities WHERE fingerprint = ?");
-    st.bind(1, fingerprint);
-    if (st.step())
+    if (has_identity(fingerprint))
         throw Error(Code::BadRequest, "this certificate belongs to one of your identities: use identities.delete",
                     {{"fingerprint", fingerprint}});
     auto used = db_.prepare("SELECT 1 FROM identity_chain WHERE certificate = ?");
@@ -667,28 +687,6 @@ std::vector<engine::Identity> KeyStore::decryption_identities() {
     for (const auto& fp : fps) out.push_back(load_identity(fp));
     return out;
 }
-
-namespace {
-
-// The system bundle, parsed once per process: some 150 certificates, which cost more to parse
-// than a small message costs to verify, and a host serves many messages.
-const std::vector<ossl::X509Ptr>& system_trust_anchors() {
-    static const std::vector<ossl::X509Ptr> anchors = [] {
-        std::vector<ossl::X509Ptr> parsed;
-        std::ifstream in(X509_get_default_cert_file(), std::ios::binary);
-        if (!in) return parsed;
-        const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        try {
-            parsed = certinfo::parse_all(pem);
-        } catch (const Error&) {
-            log::warn("the system certificate bundle cannot be read");
-        }
-        return parsed;
-    }();
-    return anchors;
-}
-
-}  // namespace
 
 std::vector<ossl::X509Ptr> KeyStore::trust_anchors() {
     std::vector<ossl::X509Ptr> out;

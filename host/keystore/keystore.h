@@ -76,6 +76,7 @@ public:
 private:
     enum class Source { Chain = 0, Harvested = 1, Imported = 2, Identity = 3 };
     void store_certificate(X509* cert, Source source, bool trust_anchor);
+    bool has_identity(const std::string& fingerprint);
     const SecureString& key_encryption_key();  // throws Locked
     SecureString unseal_key(const std::string& fingerprint, const std::string& sealed);
     engine::Identity load_identity(const std::string& fingerprint);

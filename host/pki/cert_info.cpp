@@ -74,6 +74,15 @@ std::string fingerprint_sha256(X509* cert) {
     return hex(md, n);
 }
 
+std::string serial_hex(const ASN1_INTEGER* serial) {
+    const std::unique_ptr<BIGNUM, ossl::Deleter<BIGNUM, BN_free>> bn(ASN1_INTEGER_to_BN(serial, nullptr));
+    if (!bn) return {};
+    const std::unique_ptr<char, ossl::Deleter<char, free_openssl_string>> text(BN_bn2hex(bn.get()));
+    if (!text) return {};
+    return lowercase(reinterpret_cast<const unsigned char*>(text.get()),
+                     static_cast<int>(std::char_traits<char>::length(text.get())));
+}
+
 std::optional<std::time_t> to_time_t(const ASN1_TIME* t) {
     if (!t) return std::nullopt;
     struct tm tm {};
@@ -94,13 +103,7 @@ CertInfo describe(X509* cert) {
     info.emails = emails(cert);
     info.subject = name_string(X509_get_subject_name(cert));
     info.issuer = name_string(X509_get_issuer_name(cert));
-    const std::unique_ptr<BIGNUM, ossl::Deleter<BIGNUM, BN_free>> serial(
-        ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
-    if (serial) {
-        const std::unique_ptr<char, ossl::Deleter<char, free_openssl_string>> text(BN_bn2hex(serial.get()));
-        if (text) info.serial = lowercase(reinterpret_cast<const unsigned char*>(text.get()),
-                                          static_cast<int>(std::char_traits<char>::length(text.get())));
-    }
+    info.serial = serial_hex(X509_get0_serialNumber(cert));
     info.fingerprint_sha256 = fingerprint_sha256(cert);
     info.not_before = to_time_t(X509_get0_notBefore(cert));
     info.not_after = to_time_t(X509_get0_notAfter(cert));

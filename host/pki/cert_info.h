@@ -29,6 +29,9 @@ std::vector<std::string> emails(X509* cert);
 
 std::string fingerprint_sha256(X509* cert);
 
+// A serial number as lowercase hex without leading zeros (how the key store keeps it).
+std::string serial_hex(const ASN1_INTEGER* serial);
+
 // A time as RFC 3339 UTC ("2026-01-26T09:19:00Z").
 std::string format_time(std::time_t t);
 

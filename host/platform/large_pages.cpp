@@ -10,6 +10,8 @@
 // Only the host executable links this file. Sanitizer builds keep their own allocators.
 #include "platform/large_pages.h"
 
+#include "platform/platform.h"
+
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || __has_feature(thread_sanitizer)
 #define SMIME_KEEP_ALLOCATOR 1
@@ -21,13 +23,8 @@
 
 #include <openssl/crypto.h>
 
-#include <cstdint>
 #include <cstdlib>
 #include <new>
-
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 namespace {
 
@@ -35,16 +32,7 @@ namespace {
 constexpr std::size_t kLargeBlock = std::size_t{1} << 20;
 
 void advise(void* p, std::size_t n) noexcept {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (p == nullptr || n < kLargeBlock) return;
-    constexpr std::uintptr_t page = 4096;
-    const auto begin = (reinterpret_cast<std::uintptr_t>(p) + page - 1) & ~(page - 1);
-    const auto end = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(page - 1);
-    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // a hint; errors are fine
-#else
-    (void)p;
-    (void)n;
-#endif
+    if (n >= kLargeBlock) smime::platform::advise_huge_pages(p, n);
 }
 
 void* allocate(std::size_t n) noexcept {

@@ -42,4 +42,9 @@ std::optional<std::string> read_secret_line(const std::string& prompt);
 // Monotonic milliseconds, for idle timeouts and back-off.
 long long monotonic_ms();
 
+// Asks the kernel to back [p, p+n) with transparent huge pages before it is touched (Linux,
+// madvise MADV_HUGEPAGE on the whole pages inside; a hint, a no-op elsewhere). First-touch page
+// faults, not copying, dominate the cost of a fresh buffer of many MiB.
+void advise_huge_pages(void* p, std::size_t n) noexcept;
+
 }  // namespace smime::platform

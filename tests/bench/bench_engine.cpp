@@ -118,14 +118,6 @@ Sample run_engine(const std::string& op, const std::string& in, const std::strin
     return s;
 }
 
-template <typename F>
-Sample median(int runs, F f) {
-    std::vector<Sample> samples;
-    for (int i = 0; i < runs; ++i) samples.push_back(f());
-    std::sort(samples.begin(), samples.end(), [](const Sample& a, const Sample& b) { return a.seconds < b.seconds; });
-    return samples[samples.size() / 2];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,9 +132,7 @@ int main(int argc, char** argv) {
     const std::string alice = g_pki + "/alice.pem", key = g_pki + "/alice.key", root = g_pki + "/root.pem";
     std::printf("%-8s %-8s %12s %12s %8s %14s %14s %10s\n", "size", "op", "engine s", "openssl s", "speedup",
                 "engine peak", "openssl peak", "peak/size");
-    const std::pair<const char*, std::size_t> sizes[] = {
-        {"1KiB", 1024}, {"1MiB", 1 << 20}, {"10MiB", 10 << 20}, {"25MiB", 25 << 20}};
-    for (const auto& [label, size] : sizes) {
+    for (const auto& [label, size] : kMessageSizes) {
         if (!only.empty() && only != label) continue;
         const std::string msg = kWork + "/msg.eml";
         write_file(msg, make_message(size));
@@ -163,8 +153,8 @@ int main(int argc, char** argv) {
              {"openssl", "cms", "-decrypt", "-in", e_ossl, "-recip", alice, "-inkey", key, "-out", "/dev/null"}},
         };
         for (const Op& op : ops) {
-            const Sample ours = median(runs, [&] { return run_engine(op.name, op.in, op.out); });
-            const Sample theirs = median(runs, [&] { return run_command(op.openssl); });
+            const Sample ours = median_run(runs, [&] { return run_engine(op.name, op.in, op.out); });
+            const Sample theirs = median_run(runs, [&] { return run_command(op.openssl); });
             std::printf("%-8s %-8s %12.4f %12.4f %7.2fx %11ld KiB %11ld KiB %9.2fx\n", label, op.name, ours.seconds,
                         theirs.seconds, ours.seconds > 0 ? theirs.seconds / ours.seconds : 0.0, ours.peak_kib,
                         theirs.peak_kib, static_cast<double>(ours.peak_kib) * 1024.0 / static_cast<double>(size));

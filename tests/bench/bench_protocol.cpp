@@ -31,11 +31,6 @@ long status_kib(int pid, const char* field) {
     return 0;
 }
 
-Sample median(std::vector<Sample> v) {
-    std::sort(v.begin(), v.end(), [](const Sample& a, const Sample& b) { return a.seconds < b.seconds; });
-    return v[v.size() / 2];
-}
-
 // One operation in a fresh host process: time from the first byte sent to the last byte of the
 // reply (decoded as it arrives), and the host's peak resident memory (VmHWM) for the whole process.
 Sample run_host(const std::filesystem::path& home, const std::string& op, const std::string& input, std::string* output) {
@@ -98,9 +93,7 @@ int main(int argc, char** argv) {
                 "768,000-byte chunks; time from first byte sent to last byte received) vs openssl cms on the same file; median wall time; peak = max RSS\n");
     std::printf("%-6s %-8s %10s %10s %8s %12s %12s %10s\n", "size", "op", "host s", "openssl s", "ratio",
                 "host peak", "openssl peak", "peak/size");
-    const std::pair<const char*, std::size_t> sizes[] = {
-        {"1KiB", 1024}, {"1MiB", 1 << 20}, {"10MiB", 10 << 20}, {"25MiB", 25 << 20}};
-    for (const auto& [label, size] : sizes) {
+    for (const auto& [label, size] : kMessageSizes) {
         if (!only.empty() && only != label) continue;
         const std::string msg_path = (work / "msg.eml").string();
         const std::string message = make_message(size);
@@ -126,10 +119,9 @@ int main(int argc, char** argv) {
         run_command(ops[2].openssl);
         for (const Op& op : ops) {
             if (!only_op.empty() && only_op != op.name) continue;
-            std::vector<Sample> ours, theirs;
-            for (int i = 0; i < runs; ++i) ours.push_back(run_host(home, std::string("message.") + op.name, *op.input, nullptr));
-            for (int i = 0; i < runs; ++i) theirs.push_back(run_command(op.openssl));
-            const Sample o = median(ours), t = median(theirs);
+            const Sample o =
+                median_run(runs, [&] { return run_host(home, std::string("message.") + op.name, *op.input, nullptr); });
+            const Sample t = median_run(runs, [&] { return run_command(op.openssl); });
             std::printf("%-6s %-8s %10.4f %10.4f %7.2fx %9ld KiB %9ld KiB %9.2fx\n", label, op.name, o.seconds, t.seconds,
                         t.seconds / o.seconds, o.peak_kib, t.peak_kib, static_cast<double>(o.peak_kib) * 1024.0 / static_cast<double>(size));
             std::fflush(stdout);

@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace smime::bench {
@@ -34,6 +35,19 @@ struct Sample {
     double seconds = 0;
     long peak_kib = 0;
 };
+
+// The median run of `runs` calls of f (by wall time), with that run's peak memory.
+template <typename F>
+Sample median_run(int runs, F f) {
+    std::vector<Sample> samples;
+    for (int i = 0; i < runs; ++i) samples.push_back(f());
+    std::sort(samples.begin(), samples.end(), [](const Sample& a, const Sample& b) { return a.seconds < b.seconds; });
+    return samples[samples.size() / 2];
+}
+
+// The message sizes every engine benchmark measures.
+inline constexpr std::pair<const char*, std::size_t> kMessageSizes[] = {
+    {"1KiB", 1024}, {"1MiB", 1 << 20}, {"10MiB", 10 << 20}, {"25MiB", 25 << 20}};
 
 inline std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
