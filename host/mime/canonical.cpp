@@ -98,11 +98,7 @@ Split split(std::string_view message) {
 
 bool body_ready(const Split& split, bool seven_bit) {
     const std::string_view body = split.body;
-    if (seven_bit && !is_transport_safe(body)) return false;
-    for (std::size_t pos = body.find('\n'); pos != std::string_view::npos; pos = body.find('\n', pos + 1)) {
-        if (pos == 0 || body[pos - 1] != '\r') return false;
-    }
-    return true;
+    return (!seven_bit || is_transport_safe(body)) && is_crlf(body);
 }
 
 void append_entity(const Split& split, bool seven_bit, std::string& out) {

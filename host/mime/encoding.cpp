@@ -7,14 +7,129 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace smime::mime {
 
+namespace {
+
+// One pass over a text, 64 bytes at a time: bit i of each mask stands for byte i of the block.
+struct BlockMasks {
+    std::uint64_t lf = 0, cr = 0, ws = 0, bad = 0;  // bad: NUL or a byte over 127
+};
+
+BlockMasks masks_scalar(const unsigned char* p) {
+    BlockMasks m;
+    for (unsigned i = 0; i < 64; ++i) {
+        const std::uint64_t bit = std::uint64_t{1} << i;
+        const unsigned char c = p[i];
+        if (c == '\n') m.lf |= bit;
+        else if (c == '\r') m.cr |= bit;
+        else if (c == ' ' || c == '\t') m.ws |= bit;
+        else if (c == 0 || c >= 128) m.bad |= bit;
+    }
+    return m;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SMIME_SCAN_AVX2 1
+__attribute__((target("avx2"))) inline std::uint64_t bits(__m256i v) {
+    return std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(v))};
+}
+
+__attribute__((target("avx2"))) void masks_avx2_half(const unsigned char* p, unsigned shift, BlockMasks& m) {
+    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    m.lf |= bits(_mm256_cmpeq_epi8(c, _mm256_set1_epi8('\n'))) << shift;
+    m.cr |= bits(_mm256_cmpeq_epi8(c, _mm256_set1_epi8('\r'))) << shift;
+    m.ws |= bits(_mm256_or_si256(_mm256_cmpeq_epi8(c, _mm256_set1_epi8(' ')),
+                                 _mm256_cmpeq_epi8(c, _mm256_set1_epi8('\t')))) << shift;
+    m.bad |= (bits(c) | bits(_mm256_cmpeq_epi8(c, _mm256_setzero_si256()))) << shift;
+}
+
+__attribute__((target("avx2"))) BlockMasks masks_avx2(const unsigned char* p) {
+    BlockMasks m;
+    masks_avx2_half(p, 0, m);
+    masks_avx2_half(p + 32, 32, m);
+    return m;
+}
+
+bool have_avx2() {
+    static const bool yes = __builtin_cpu_supports("avx2");
+    return yes;
+}
+#endif
+
+struct TextScan {
+    bool seven_bit = true;       // is_7bit_safe()
+    bool transport_safe = true;  // is_transport_safe()
+    bool crlf = true;            // no bare LF
+};
+
+TextScan scan_text(std::string_view text) {
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    const std::size_t n = text.size();
+    bool bad = false, stray_cr = false, trailing_ws = false, long_line = false, bare_lf = false;
+    bool carry_cr = false, carry_ws = false;  // the last byte of the previous block
+    std::size_t line_start = 0;
+    const auto block = [&](const BlockMasks& m, std::size_t base) {
+        bad |= m.bad != 0;
+        const std::uint64_t eol = m.lf | m.cr;
+        // A CR must be followed by its LF; bit 63 is judged with the next block.
+        stray_cr |= (m.cr & ~(m.lf >> 1) & ~(std::uint64_t{1} << 63)) != 0 || (carry_cr && !(m.lf & 1));
+        bare_lf |= (m.lf & ~((m.cr << 1) | std::uint64_t{carry_cr})) != 0;
+        trailing_ws |= (m.ws & (eol >> 1)) != 0 || (carry_ws && (eol & 1));
+        if (m.lf) {
+            // Lines that start and end inside this block are short; only the first LF can end a long one.
+            const std::size_t first = base + static_cast<std::size_t>(std::countr_zero(m.lf));
+            std::size_t length = first - line_start;
+            if (length > 0 && p[first - 1] == '\r') --length;
+            long_line |= length > 998;
+            line_start = base + 64 - static_cast<std::size_t>(std::countl_zero(m.lf));
+        }
+        carry_cr = (m.cr >> 63) != 0;
+        carry_ws = (m.ws >> 63) != 0;
+    };
+    std::size_t i = 0;
+#if defined(SMIME_SCAN_AVX2)
+    if (have_avx2()) {
+        for (; i + 64 <= n; i += 64) block(masks_avx2(p + i), i);
+    }
+#endif
+    for (; i + 64 <= n; i += 64) block(masks_scalar(p + i), i);
+    if (i < n) {
+        unsigned char tail[64];
+        std::memset(tail, 'A', sizeof tail);  // padding that is none of the bytes looked for
+        std::memcpy(tail, p + i, n - i);
+        block(masks_scalar(tail), i);
+    }
+    if (n > 0) {
+        const char last = text.back();
+        stray_cr |= last == '\r';
+        trailing_ws |= last == ' ' || last == '\t';
+        long_line |= n - line_start > 998;
+    }
+    TextScan scan;
+    scan.seven_bit = !bad && !stray_cr && !long_line;
+    scan.transport_safe = scan.seven_bit && !trailing_ws;
+    scan.crlf = !bare_lf;
+    return scan;
+}
+
+}  // namespace
+
 void append_crlf(std::string_view text, std::string& out) {
-    // Copies runs up to each bare LF in one piece; canonical text is a single append.
-    out.reserve(out.size() + text.size() + 64);
+    if (scan_text(text).crlf) {  // canonical already: one copy
+        out.append(text);
+        return;
+    }
+    // Copies runs up to each bare LF in one piece.
+    out.reserve(out.size() + text.size() + text.size() / 16 + 64);
     std::size_t run = 0;  // start of the pending run
     std::size_t pos = 0;
     while (pos < text.size()) {
@@ -36,47 +151,11 @@ std::string to_crlf(std::string_view text) {
     return out;
 }
 
-namespace {
+bool is_7bit_safe(std::string_view text) { return scan_text(text).seven_bit; }
 
-// No byte with the high bit set, no NUL, no CR, eight bytes at a time.
-bool clean_run(const char* p, std::size_t n) {
-    constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
-    constexpr std::uint64_t kCr = 0x0d0d0d0d0d0d0d0dull;
-    std::size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        std::uint64_t w;
-        std::memcpy(&w, p + i, 8);
-        const std::uint64_t cr = w ^ kCr;
-        if ((w & kHigh) || ((w - kOnes) & ~w & kHigh) || ((cr - kOnes) & ~cr & kHigh)) return false;
-    }
-    for (; i < n; ++i) {
-        const auto c = static_cast<unsigned char>(p[i]);
-        if (c >= 128 || c == 0 || c == '\r') return false;
-    }
-    return true;
-}
+bool is_transport_safe(std::string_view text) { return scan_text(text).transport_safe; }
 
-// Line by line (memchr), each line checked in words.
-bool scan_lines(std::string_view text, bool reject_trailing_whitespace) {
-    const char* p = text.data();
-    const char* const end = p + text.size();
-    while (p < end) {
-        const auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
-        const char* line_end = nl ? nl : end;
-        std::size_t n = static_cast<std::size_t>(line_end - p);
-        if (nl && n > 0 && p[n - 1] == '\r') --n;  // the CR of a CRLF
-        if (n > 998 || !clean_run(p, n)) return false;
-        if (reject_trailing_whitespace && n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) return false;
-        p = nl ? nl + 1 : end;
-    }
-    return true;
-}
-
-}  // namespace
-
-bool is_7bit_safe(std::string_view text) { return scan_lines(text, false); }
-
-bool is_transport_safe(std::string_view text) { return scan_lines(text, true); }
+bool is_crlf(std::string_view text) { return scan_text(text).crlf; }
 
 namespace {
 

@@ -20,6 +20,9 @@ bool is_7bit_safe(std::string_view text);
 // (RFC 5321 section 4.5.3.1.6 allows neither, but it happens): what signed content needs.
 bool is_transport_safe(std::string_view text);
 
+// True when every LF in `text` is part of a CRLF.
+bool is_crlf(std::string_view text);
+
 // Appends base64 of `raw` in lines of 76 characters, each ending in CRLF.
 void append_base64_lines(std::string_view raw, std::string& out);
 inline constexpr std::size_t kBase64LineBytes = 57;  // the bytes of one 76-character line

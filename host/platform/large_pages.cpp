@@ -3,9 +3,10 @@
 // (the reassembled upload, the canonical form, the CMS output, the reply), and the kernel fills
 // each new page on first touch: with 4 KiB pages that is tens of thousands of page faults per
 // message, which on virtual machines costs more than the cryptography. Every allocation of
-// 1 MiB or more, from C++ and from OpenSSL, is therefore marked MADV_HUGEPAGE, so the kernel
-// backs it with 2 MiB pages where transparent huge pages are available ("madvise" or "always",
-// the common defaults). Memory use does not change: only blocks that are large anyway are marked.
+// 768 KiB or more, from C++ and from OpenSSL, is therefore aligned to 2 MiB, rounded up to whole
+// 2 MiB pages and marked MADV_HUGEPAGE, so the kernel backs it with huge pages where transparent
+// huge pages are available ("madvise" or "always", the common defaults). Only blocks that are
+// large anyway are affected; each may grow by less than 2 MiB.
 //
 // Only the host executable links this file. Sanitizer builds keep their own allocators.
 #include "platform/large_pages.h"
@@ -24,20 +25,26 @@
 #include <openssl/crypto.h>
 
 #include <cstdlib>
+#include <cstring>
+
+#include <malloc.h>
 #include <new>
 
 namespace {
 
 #if !defined(SMIME_KEEP_ALLOCATOR)
-constexpr std::size_t kLargeBlock = std::size_t{1} << 20;
+constexpr std::size_t kLargeBlock = std::size_t{768} << 10;  // the 1 MB protocol frames count as large
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
 
-void advise(void* p, std::size_t n) noexcept {
-    if (n >= kLargeBlock) smime::platform::advise_huge_pages(p, n);
-}
-
+// A large block starts on a 2 MiB boundary and spans whole 2 MiB pages: the kernel backs only
+// aligned 2 MiB ranges with huge pages, so an unaligned block would fault its two ragged ends
+// in 4 KiB pages (about 500 faults for each buffer).
 void* allocate(std::size_t n) noexcept {
-    void* p = std::malloc(n == 0 ? 1 : n);
-    advise(p, n);
+    if (n < kLargeBlock) return std::malloc(n == 0 ? 1 : n);
+    if (n > SIZE_MAX - kHugePage) return nullptr;
+    const std::size_t rounded = (n + kHugePage - 1) & ~(kHugePage - 1);
+    void* p = std::aligned_alloc(kHugePage, rounded);
+    smime::platform::advise_huge_pages(p, rounded);
     return p;
 }
 
@@ -47,8 +54,14 @@ void* openssl_realloc(void* p, std::size_t n, const char*, int) {
         std::free(p);
         return nullptr;
     }
-    void* q = std::realloc(p, n);
-    advise(q, n);
+    if (n < kLargeBlock || !p) return p ? std::realloc(p, n) : allocate(n);
+    // Growing into a large block: move it to an aligned one (realloc would not keep alignment).
+    const std::size_t old_size = malloc_usable_size(p);
+    if (old_size >= n) return p;
+    void* q = allocate(n);
+    if (!q) return nullptr;
+    std::memcpy(q, p, old_size);
+    std::free(p);
     return q;
 }
 void openssl_free(void* p, const char*, int) { std::free(p); }

@@ -89,6 +89,34 @@ __attribute__((target("avx2"))) std::size_t decode_avx2(const unsigned char* src
     return done;
 }
 
+// 24 bytes to 32 characters at a time (the same authors' encoder): each 128-bit lane takes 12
+// bytes, spreads every 3 into a 32-bit word, cuts four 6-bit values out with multiplies, and maps
+// values to characters by adding a per-range offset. Reads 4 bytes past the 24 it encodes.
+// Returns the number of bytes encoded (a multiple of 24).
+__attribute__((target("avx2"))) std::size_t encode_avx2(const unsigned char* src, std::size_t n, char* dst) {
+    const __m256i spread = _mm256_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10,  //
+                                            1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10);
+    const __m256i offsets = _mm256_setr_epi8(65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 0, 0,  //
+                                             65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 0, 0);
+    std::size_t done = 0;
+    for (; done + 28 <= n; done += 24) {
+        const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + done));
+        const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + done + 12));
+        const __m256i in = _mm256_shuffle_epi8(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1), spread);
+        const __m256i a = _mm256_mulhi_epu16(_mm256_and_si256(in, _mm256_set1_epi32(0x0fc0fc00)),
+                                             _mm256_set1_epi32(0x04000040));
+        const __m256i b = _mm256_mullo_epi16(_mm256_and_si256(in, _mm256_set1_epi32(0x003f03f0)),
+                                             _mm256_set1_epi32(0x01000010));
+        const __m256i values = _mm256_or_si256(a, b);  // one 6-bit value per byte
+        // Range index: 0 for A-Z, 1 for a-z, 2-11 for digits, 12 for '+', 13 for '/'.
+        __m256i index = _mm256_subs_epu8(values, _mm256_set1_epi8(51));
+        index = _mm256_sub_epi8(index, _mm256_cmpgt_epi8(values, _mm256_set1_epi8(25)));
+        const __m256i chars = _mm256_add_epi8(values, _mm256_shuffle_epi8(offsets, index));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + done / 3 * 4), chars);
+    }
+    return done;
+}
+
 bool have_avx2() {
     static const bool yes = __builtin_cpu_supports("avx2");
     return yes;
@@ -101,6 +129,12 @@ std::size_t encoded_size(std::size_t raw_size) { return (raw_size + 2) / 3 * 4; 
 
 void encode_to(const unsigned char* src, std::size_t n, char* dst) {
     std::size_t i = 0;
+#if defined(SMIME_BASE64_AVX2)
+    if (n >= 28 && have_avx2()) {
+        i = encode_avx2(src, n, dst);
+        dst += i / 3 * 4;
+    }
+#endif
     for (; i + 3 <= n; i += 3) {
         const std::uint32_t v = (std::uint32_t{src[i]} << 16) | (std::uint32_t{src[i + 1]} << 8) | src[i + 2];
         std::memcpy(dst, kPairs[v >> 12].data(), 2);

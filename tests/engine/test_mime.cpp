@@ -110,3 +110,73 @@ TEST_CASE("the base64 lines sink writes what one call would, whatever the pieces
         CHECK(out == expected);
     }
 }
+
+namespace {
+
+// The rules of is_7bit_safe, is_transport_safe and is_crlf, line by line, as the header states them.
+struct Expected {
+    bool seven_bit = true, transport_safe = true, crlf = true;
+};
+
+Expected reference_scan(std::string_view text) {
+    Expected e;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const std::size_t nl = text.find('\n', start);
+        const std::size_t end = nl == std::string_view::npos ? text.size() : nl;
+        std::string_view line = text.substr(start, end - start);
+        if (nl != std::string_view::npos) {
+            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+            else e.crlf = false;
+        }
+        for (const char c : line)
+            if (c == '\0' || c == '\r' || static_cast<unsigned char>(c) >= 128) e.seven_bit = false;
+        if (line.size() > 998) e.seven_bit = false;
+        if (!line.empty() && (line.back() == ' ' || line.back() == '\t')) e.transport_safe = false;
+        if (nl == std::string_view::npos) break;
+        start = nl + 1;
+    }
+    e.transport_safe = e.transport_safe && e.seven_bit;
+    return e;
+}
+
+}  // namespace
+
+TEST_CASE("the text scanner agrees with the line-by-line rules, wherever block edges fall") {
+    std::uint64_t state = 0x9e3779b97f4a7c15ull;
+    const auto next = [&state] {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        return state;
+    };
+    const char alphabet[] = {'a', 'a', 'a', 'a', 'a', 'a', ' ', '\t', '\r', '\n', '\n', '\0', '\x80'};
+    for (int round = 0; round < 20000; ++round) {
+        std::string text;
+        const std::size_t size = next() % 300;
+        // Mostly clean CRLF text with rare odd bytes, so that every verdict occurs.
+        const unsigned odd_every = 1 + static_cast<unsigned>(next() % 200);
+        for (std::size_t i = 0; i < size; ++i) {
+            if (next() % odd_every == 0) text.push_back(alphabet[next() % sizeof alphabet]);
+            else if (next() % 40 == 0) text += "\r\n";
+            else text.push_back('x');
+        }
+        if (round % 50 == 0) text.insert(next() % (text.size() + 1), std::string(990 + next() % 20, 'y'));
+        const Expected e = reference_scan(text);
+        INFO("text: " << text);
+        REQUIRE(is_7bit_safe(text) == e.seven_bit);
+        REQUIRE(is_transport_safe(text) == e.transport_safe);
+        REQUIRE(is_crlf(text) == e.crlf);
+        if (!e.crlf) REQUIRE(to_crlf(text) == to_crlf(to_crlf(text)));
+        if (e.crlf) REQUIRE(to_crlf(text) == text);
+    }
+    // Lines of exactly 998 and 999 characters, with CRLF and LF endings, at every offset in a block.
+    for (std::size_t offset = 0; offset < 64; ++offset) {
+        for (const std::size_t length : {998u, 999u}) {
+            for (const char* ending : {"\r\n", "\n", ""}) {
+                const std::string text = std::string(offset, 'p') + "\n" + std::string(length, 'q') + ending + (*ending ? "z" : "");
+                CHECK(is_7bit_safe(text) == (length == 998));
+            }
+        }
+    }
+}
