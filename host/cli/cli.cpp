@@ -288,14 +288,14 @@ int run(int argc, char** argv) {
         }
         wipe_secrets(*op, request.args);
         if (parsed.json_output) {
-            if (reply.payload) reply.result[op->payload_result] = base64::encode(reply.payload->str());
+            if (reply.payload) reply.result[op->payload_result] = base64::encode(reply.payload->join().str());
             std::cout << json({{"ok", true}, {"result", reply.result}}).dump(2, ' ', false,
                                                                                json::error_handler_t::replace)
                       << "\n";
             return 0;
         }
         if (reply.payload) {
-            write_file(parsed.out_path.empty() ? "-" : parsed.out_path, reply.payload->str());
+            write_file(parsed.out_path.empty() ? "-" : parsed.out_path, reply.payload->join().str());
             if (!reply.result.empty() && !parsed.out_path.empty())
                 std::cout << reply.result.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
             else if (!reply.result.empty())

@@ -20,9 +20,11 @@
 
 #include "cms/keys.h"
 #include "cms/status.h"
+#include "util/pieces.h"
 #include "util/secure.h"
 
 #include <ctime>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,10 +54,55 @@ struct VerifyOptions {
     std::optional<std::time_t> validation_time;  // default: now (see docs/protocol.md)
 };
 
+// The digest of a message's content entity, worked out while the message was still arriving
+// (EntityDigester). sign_pieces() uses it only when the entity it signs is exactly `prefix`
+// followed by the message from `body_offset` to `end`; otherwise it digests the entity itself.
+struct EntityDigest {
+    using Value = std::vector<unsigned char>;
+    DigestAlgorithm algorithm = DigestAlgorithm::Sha256;
+    bool complete = false;
+    std::string prefix;  // the canonical Content-* fields and the empty line after them
+    std::size_t body_offset = 0;
+    std::size_t end = 0;
+    Value value;
+    bool body_ready = false;  // the body is CRLF and transport-safe as it is (mime::body_ready)
+
+    std::optional<Value> matching(std::string_view message, std::string_view content_fields, std::string_view body,
+                                  DigestAlgorithm wanted) const;
+};
+
+// Digests the content entity of a message as it arrives in pieces, so that signing a large
+// message need not read it again. Gives up quietly on anything unusual (no Content-Type, a
+// header over 1 MiB, malformed fields); then sign_pieces() does the work.
+class EntityDigester {
+public:
+    explicit EntityDigester(DigestAlgorithm algorithm);
+    ~EntityDigester();
+    EntityDigester(const EntityDigester&) = delete;
+    EntityDigester& operator=(const EntityDigester&) = delete;
+
+    // `received` is all of the message received so far; each call sees a longer prefix.
+    void update(std::string_view received);
+    // The size of the message's header once it has arrived, else 0.
+    std::size_t header_size() const;
+    // After the last update: the digest of the entity as received.
+    EntityDigest finish();
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
+
 // A signed message: outer header fields unchanged, the content (Content-* fields and body) made
 // canonical and 7-bit safe, then multipart/signed (RFC 8551 section 3.5.3) or opaque signed-data.
 // Throws BadMessage for unparseable MIME, Internal when OpenSSL cannot sign with the key.
 SecureString sign(std::string_view mime, const Identity& signer, const SignOptions& options = {});
+
+// The same message in pieces. When the body needs no change (CRLF, 7-bit safe, multipart/signed)
+// one piece is a view of `mime`'s body, which must outlive the result; `precomputed` saves
+// digesting the entity again when it matches.
+Pieces sign_pieces(std::string_view mime, const Identity& signer, const SignOptions& options = {},
+                   const EntityDigest* precomputed = nullptr);
 
 // An application/pkcs7-mime message for `recipients` (each gets a RecipientInfo). AES-256-GCM
 // AuthEnvelopedData when every recipient advertised aes256-gcm, else AES-256-CBC EnvelopedData.

@@ -15,6 +15,9 @@
 
 #include <openssl/rsa.h>
 
+#include <algorithm>
+#include <functional>
+
 namespace smime::engine {
 namespace {
 
@@ -42,23 +45,18 @@ const char* micalg_of(DigestAlgorithm digest) {
     throw Error(Code::Internal, std::string("signing failed: ") + what);
 }
 
-// DER (BER for opaque: streamed, indefinite lengths) SignedData over what `content` yields.
-std::string signed_data_der(BIO* content, std::size_t size_hint, const Identity& signer, const SignOptions& options,
-                            bool detached) {
-    if (!signer.certificate || !signer.private_key) throw Error(Code::NoIdentity, "the identity has no key");
-    ensure_legacy_provider();
-    // We canonicalised already; CMS_BINARY stops OpenSSL from translating line ends again.
-    // Not CMS_STREAM: OpenSSL 3.0's streaming encoder fails ("illegal zero content") on the
-    // SMIMEEncryptionKeyPreference attribute, so opaque content is collected, then written.
-    const unsigned int flags = CMS_BINARY | CMS_PARTIAL | (detached ? CMS_DETACHED : 0u);
-    const ossl::CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags));
-    if (!cms) signing_failed("creating SignedData");
-
+bool uses_pss(const Identity& signer, const SignOptions& options) {
+    if (!signer.private_key) return false;
     const int key_type = EVP_PKEY_get_base_id(signer.private_key.get());
-    const bool pss = key_type == EVP_PKEY_RSA_PSS ||
-                     (key_type == EVP_PKEY_RSA && options.rsa_signature == RsaSignature::Pss);
+    return key_type == EVP_PKEY_RSA_PSS || (key_type == EVP_PKEY_RSA && options.rsa_signature == RsaSignature::Pss);
+}
+
+// The SignerInfo for `signer` with the S/MIME signed attributes, its chain in the SignedData.
+// The message digest (and contentType) come later: from CMS_final or add_digest_and_sign().
+CMS_SignerInfo* add_signer(CMS_ContentInfo* cms, const Identity& signer, const SignOptions& options) {
+    const bool pss = uses_pss(signer, options);
     const unsigned int signer_flags = CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP | (pss ? CMS_KEY_PARAM : 0u);
-    CMS_SignerInfo* si = CMS_add1_signer(cms.get(), signer.certificate.get(), signer.private_key.get(),
+    CMS_SignerInfo* si = CMS_add1_signer(cms, signer.certificate.get(), signer.private_key.get(),
                                          digest_of(options.digest), signer_flags);
     if (!si) signing_failed("adding the signer (does the key match the certificate?)");
     if (pss) {
@@ -79,15 +77,89 @@ std::string signed_data_der(BIO* content, std::size_t size_hint, const Identity&
         }
     }
     for (const auto& cert : signer.chain) {
-        if (cert && !CMS_add1_cert(cms.get(), cert.get())) signing_failed("adding the chain");
+        if (cert && !CMS_add1_cert(cms, cert.get())) signing_failed("adding the chain");
     }
+    return si;
+}
+
+ossl::CmsPtr new_signed_data(const Identity& signer, unsigned int flags) {
+    if (!signer.certificate || !signer.private_key) throw Error(Code::NoIdentity, "the identity has no key");
+    ensure_legacy_provider();
+    ossl::CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags));
+    if (!cms) signing_failed("creating SignedData");
+    return cms;
+}
+
+std::string to_der(CMS_ContentInfo* cms, std::size_t size_hint) {
     std::string der;
-    mime::reserve_large(der, (detached ? 0 : size_hint) + 16384);
+    mime::reserve_large(der, size_hint + 16384);
     const ossl::BioPtr sink = string_sink(der);
-    if (!CMS_final(cms.get(), content, nullptr, flags) || !i2d_CMS_bio(sink.get(), cms.get())) {
-        signing_failed("computing the signature");
-    }
+    if (!i2d_CMS_bio(sink.get(), cms)) signing_failed("encoding SignedData");
     return der;
+}
+
+// SignedData over what `content` yields, digested by OpenSSL: opaque (BER, indefinite lengths)
+// or detached.
+std::string signed_data_der(BIO* content, std::size_t size_hint, const Identity& signer, const SignOptions& options,
+                            bool detached) {
+    // We canonicalised already; CMS_BINARY stops OpenSSL from translating line ends again.
+    // Not CMS_STREAM: OpenSSL 3.0's streaming encoder fails ("illegal zero content") on the
+    // SMIMEEncryptionKeyPreference attribute, so opaque content is collected, then written.
+    const unsigned int flags = CMS_BINARY | CMS_PARTIAL | (detached ? CMS_DETACHED : 0u);
+    const ossl::CmsPtr cms = new_signed_data(signer, flags);
+    add_signer(cms.get(), signer, options);
+    if (!CMS_final(cms.get(), content, nullptr, flags)) signing_failed("computing the signature");
+    return to_der(cms.get(), detached ? 0 : size_hint);
+}
+
+// Detached SignedData over content whose digest is already known: the signed attributes get
+// contentType and messageDigest as CMS_final would add them, then the signer signs them.
+// Not for RSASSA-PSS: OpenSSL 3.0 sets the PSS parameters only inside CMS_final.
+std::string detached_signed_data_der(const EntityDigest::Value& digest, const Identity& signer,
+                                     const SignOptions& options) {
+    const ossl::CmsPtr cms = new_signed_data(signer, CMS_BINARY | CMS_PARTIAL | CMS_DETACHED);
+    CMS_SignerInfo* si = add_signer(cms.get(), signer, options);
+    if (CMS_signed_add1_attr_by_NID(si, NID_pkcs9_contentType, V_ASN1_OBJECT, OBJ_nid2obj(NID_pkcs7_data), -1) <= 0 ||
+        CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, digest.data(),
+                                    static_cast<int>(digest.size())) <= 0) {
+        signing_failed("adding the message digest");
+    }
+    if (CMS_SignerInfo_sign(si) <= 0) signing_failed("computing the signature");
+    return to_der(cms.get(), 0);
+}
+
+EntityDigest::Value digest_parts(DigestAlgorithm algorithm, std::initializer_list<std::string_view> parts) {
+    const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    EntityDigest::Value value(EVP_MAX_MD_SIZE);
+    unsigned int size = 0;
+    if (!ctx || !EVP_DigestInit_ex(ctx.get(), digest_of(algorithm), nullptr)) signing_failed("digesting the content");
+    for (const std::string_view part : parts)
+        if (!EVP_DigestUpdate(ctx.get(), part.data(), part.size())) signing_failed("digesting the content");
+    if (!EVP_DigestFinal_ex(ctx.get(), value.data(), &size)) signing_failed("digesting the content");
+    value.resize(size);
+    return value;
+}
+
+bool contains(std::string_view text, std::string_view needle) {
+    return std::search(text.begin(), text.end(), std::boyer_moore_horspool_searcher(needle.begin(), needle.end())) !=
+           text.end();
+}
+
+std::string boundary_not_in(std::string_view a, std::string_view b) {
+    for (;;) {  // 96 random bits: practically never more than once
+        std::string boundary = "----smime-" + random_hex(12);
+        if (!contains(a, boundary) && !contains(b, boundary)) return boundary;
+    }
+}
+
+void append_multipart_head(std::string_view boundary, DigestAlgorithm digest, std::string& out) {
+    out.append("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=")
+        .append(micalg_of(digest))
+        .append("; boundary=\"")
+        .append(boundary)
+        .append("\"\r\n\r\nThis is a cryptographically signed message in MIME format.\r\n\r\n--")
+        .append(boundary)
+        .append("\r\n");
 }
 
 constexpr std::string_view kSignaturePartHeader =
@@ -95,6 +167,13 @@ constexpr std::string_view kSignaturePartHeader =
     "Content-Transfer-Encoding: base64\r\n"
     "Content-Disposition: attachment; filename=\"smime.p7s\"\r\n"
     "Content-Description: S/MIME Cryptographic Signature\r\n\r\n";
+
+// The end of the signed entity, the signature part, and the close delimiter.
+void append_signature_part(std::string_view boundary, const std::string& der, std::string& out) {
+    out.append("\r\n--").append(boundary).append("\r\n").append(kSignaturePartHeader);
+    mime::append_base64_lines(der, out);
+    out.append("\r\n--").append(boundary).append("--\r\n");
+}
 
 }  // namespace
 
@@ -120,28 +199,148 @@ void append_signed_entity(const EntityWriter& write_entity, std::size_t size_hin
     mime::reserve_large(out, out.size() + size_hint + size_hint / 32 + 12288);
     while (true) {
         const std::string boundary = "----smime-" + random_hex(12);
-        out.append("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=")
-            .append(micalg_of(options.digest))
-            .append("; boundary=\"")
-            .append(boundary)
-            .append("\"\r\n\r\nThis is a cryptographically signed message in MIME format.\r\n\r\n--")
-            .append(boundary)
-            .append("\r\n");
+        append_multipart_head(boundary, options.digest, out);
         const std::size_t start = out.size();
         write_entity(out);
-        const std::size_t end = out.size();
-        const std::string_view entity = std::string_view(out).substr(start, end - start);
-        if (entity.find(boundary) != std::string_view::npos) {  // 96 random bits: practically never
+        const std::string_view entity = std::string_view(out).substr(start);
+        if (contains(entity, boundary)) {
             out.resize(mark);
             continue;
         }
-        const ossl::BioPtr in = ossl::memory_bio(entity);
-        const std::string der = signed_data_der(in.get(), entity.size(), signer, options, true);
-        out.append("\r\n--").append(boundary).append("\r\n").append(kSignaturePartHeader);
-        mime::append_base64_lines(der, out);
-        out.append("\r\n--").append(boundary).append("--\r\n");
+        if (uses_pss(signer, options)) {
+            const ossl::BioPtr in = ossl::memory_bio(entity);
+            append_signature_part(boundary, signed_data_der(in.get(), entity.size(), signer, options, true), out);
+        } else {
+            append_signature_part(boundary,
+                                  detached_signed_data_der(digest_parts(options.digest, {entity}), signer, options), out);
+        }
         return;
     }
+}
+
+std::optional<EntityDigest::Value> EntityDigest::matching(std::string_view message, std::string_view content_fields,
+                                                          std::string_view body, DigestAlgorithm wanted) const {
+    if (!complete || wanted != algorithm || end != message.size() ||
+        body_offset != static_cast<std::size_t>(body.data() - message.data()) || prefix.size() != content_fields.size() + 2 ||
+        prefix.compare(0, content_fields.size(), content_fields) != 0 || prefix.compare(content_fields.size(), 2, "\r\n") != 0) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+struct EntityDigester::State {
+    enum class Phase { Header, Body, GaveUp };
+    DigestAlgorithm algorithm = DigestAlgorithm::Sha256;
+    std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx{EVP_MD_CTX_new(), EVP_MD_CTX_free};
+    Phase phase = Phase::Header;
+    std::string prefix;
+    std::size_t body_offset = 0;
+    std::size_t digested = 0;  // of the message received
+    mime::TextScanner body_scan;
+};
+
+namespace {
+
+constexpr std::size_t kMaxDigestedHeader = std::size_t{1} << 20;
+
+// Just past the empty line that ends the header (lines end at LF, as mime::parse reads them);
+// npos while that line has not arrived.
+std::size_t header_end(std::string_view text) {
+    for (std::size_t pos = 0; pos < text.size();) {
+        const std::size_t nl = text.find('\n', pos);
+        if (nl == std::string_view::npos) break;
+        const std::string_view line = text.substr(pos, nl + 1 - pos);
+        if (line == "\n" || line == "\r\n") return nl + 1;
+        pos = nl + 1;
+    }
+    return std::string_view::npos;
+}
+
+}  // namespace
+
+EntityDigester::EntityDigester(DigestAlgorithm algorithm) : state_(std::make_unique<State>()) {
+    state_->algorithm = algorithm;
+    if (!state_->ctx || !EVP_DigestInit_ex(state_->ctx.get(), digest_of(algorithm), nullptr))
+        state_->phase = State::Phase::GaveUp;
+}
+
+EntityDigester::~EntityDigester() = default;
+
+void EntityDigester::update(std::string_view received) {
+    State& s = *state_;
+    if (s.phase == State::Phase::GaveUp) return;
+    if (s.phase == State::Phase::Header) {
+        const std::size_t end = header_end(received.substr(0, kMaxDigestedHeader));
+        if (end == std::string_view::npos) {
+            if (received.size() >= kMaxDigestedHeader) s.phase = State::Phase::GaveUp;
+            return;
+        }
+        try {
+            s.prefix = mime::split(received.substr(0, end)).content_fields + "\r\n";
+        } catch (const Error&) {
+            s.phase = State::Phase::GaveUp;  // sign_pieces() will say what is wrong
+            return;
+        }
+        if (!EVP_DigestUpdate(s.ctx.get(), s.prefix.data(), s.prefix.size())) {
+            s.phase = State::Phase::GaveUp;
+            return;
+        }
+        s.body_offset = s.digested = end;
+        s.phase = State::Phase::Body;
+    }
+    if (received.size() > s.digested) {
+        const std::string_view piece = received.substr(s.digested);
+        if (!EVP_DigestUpdate(s.ctx.get(), piece.data(), piece.size())) s.phase = State::Phase::GaveUp;
+        s.body_scan.feed(piece);
+        s.digested = received.size();
+    }
+}
+
+std::size_t EntityDigester::header_size() const {
+    return state_->phase == State::Phase::Body ? state_->body_offset : 0;
+}
+
+EntityDigest EntityDigester::finish() {
+    State& s = *state_;
+    EntityDigest d;
+    d.algorithm = s.algorithm;
+    if (s.phase != State::Phase::Body) return d;
+    d.value.resize(EVP_MAX_MD_SIZE);
+    unsigned int size = 0;
+    if (!EVP_DigestFinal_ex(s.ctx.get(), d.value.data(), &size)) return EntityDigest{};
+    d.value.resize(size);
+    d.complete = true;
+    d.prefix = std::move(s.prefix);
+    d.body_offset = s.body_offset;
+    d.end = s.digested;
+    const mime::TextScan scan = s.body_scan.finish();
+    d.body_ready = scan.transport_safe && scan.crlf;
+    s.phase = State::Phase::GaveUp;
+    return d;
+}
+
+Pieces sign_pieces(std::string_view mime_text, const Identity& signer, const SignOptions& options,
+                   const EntityDigest* precomputed) {
+    const mime::Split split = mime::split(mime_text);
+    std::optional<EntityDigest::Value> digest;
+    if (precomputed) digest = precomputed->matching(mime_text, split.content_fields, split.body, options.digest);
+    // The body, checked as it arrived or now, must need no change.
+    if (options.opaque || uses_pss(signer, options) || (digest ? !precomputed->body_ready : !mime::body_ready(split, true)))
+        return sign(mime_text, signer, options);
+    if (!digest) digest = digest_parts(options.digest, {split.content_fields, "\r\n", split.body});
+    // The body can be signed as it is: the reply repeats it by reference.
+    const std::string boundary = boundary_not_in(split.content_fields, split.body);
+    SecureString head;
+    head.mutable_str().append(split.outer_headers).append("MIME-Version: 1.0\r\n");
+    append_multipart_head(boundary, options.digest, head.mutable_str());
+    head.mutable_str().append(split.content_fields).append("\r\n");
+    SecureString tail;
+    append_signature_part(boundary, detached_signed_data_der(*digest, signer, options), tail.mutable_str());
+    Pieces pieces;
+    pieces.append(std::move(head));
+    pieces.append_view(split.body);
+    pieces.append(std::move(tail));
+    return pieces;
 }
 
 SecureString sign(std::string_view mime_text, const Identity& signer, const SignOptions& options) {

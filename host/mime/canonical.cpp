@@ -98,7 +98,8 @@ Split split(std::string_view message) {
 
 bool body_ready(const Split& split, bool seven_bit) {
     const std::string_view body = split.body;
-    return (!seven_bit || is_transport_safe(body)) && is_crlf(body);
+    const TextScan scan = scan_text(body);
+    return (!seven_bit || scan.transport_safe) && scan.crlf;
 }
 
 void append_entity(const Split& split, bool seven_bit, std::string& out) {

@@ -19,13 +19,10 @@ namespace smime::mime {
 
 namespace {
 
-// One pass over a text, 64 bytes at a time: bit i of each mask stands for byte i of the block.
-struct BlockMasks {
-    std::uint64_t lf = 0, cr = 0, ws = 0, bad = 0;  // bad: NUL or a byte over 127
-};
+using Masks = TextScanner::Masks;
 
-BlockMasks masks_scalar(const unsigned char* p) {
-    BlockMasks m;
+Masks masks_scalar(const unsigned char* p) {
+    Masks m;
     for (unsigned i = 0; i < 64; ++i) {
         const std::uint64_t bit = std::uint64_t{1} << i;
         const unsigned char c = p[i];
@@ -39,11 +36,12 @@ BlockMasks masks_scalar(const unsigned char* p) {
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SMIME_SCAN_AVX2 1
-__attribute__((target("avx2"))) inline std::uint64_t bits(__m256i v) {
+__attribute__((target("avx2"), always_inline)) inline std::uint64_t bits(__m256i v) {
     return std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(v))};
 }
 
-__attribute__((target("avx2"))) void masks_avx2_half(const unsigned char* p, unsigned shift, BlockMasks& m) {
+__attribute__((target("avx2"), always_inline)) inline void masks_avx2_half(const unsigned char* p, unsigned shift,
+                                                                          Masks& m) {
     const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     m.lf |= bits(_mm256_cmpeq_epi8(c, _mm256_set1_epi8('\n'))) << shift;
     m.cr |= bits(_mm256_cmpeq_epi8(c, _mm256_set1_epi8('\r'))) << shift;
@@ -52,76 +50,102 @@ __attribute__((target("avx2"))) void masks_avx2_half(const unsigned char* p, uns
     m.bad |= (bits(c) | bits(_mm256_cmpeq_epi8(c, _mm256_setzero_si256()))) << shift;
 }
 
-__attribute__((target("avx2"))) BlockMasks masks_avx2(const unsigned char* p) {
-    BlockMasks m;
-    masks_avx2_half(p, 0, m);
-    masks_avx2_half(p + 32, 32, m);
-    return m;
-}
-
 bool have_avx2() {
     static const bool yes = __builtin_cpu_supports("avx2");
     return yes;
 }
 #endif
 
-struct TextScan {
-    bool seven_bit = true;       // is_7bit_safe()
-    bool transport_safe = true;  // is_transport_safe()
-    bool crlf = true;            // no bare LF
-};
+}  // namespace
 
-TextScan scan_text(std::string_view text) {
+// Bit i of each mask stands for byte i of the block.
+inline __attribute__((always_inline)) void TextScanner::block(const Masks& m) {
+    bad_ |= m.bad;
+    const std::uint64_t eol = m.lf | m.cr;
+    // A CR must be followed by its LF; bit 63 is judged with the next block.
+    stray_cr_ |= (m.cr & ~(m.lf >> 1) & ~(std::uint64_t{1} << 63)) | (carry_cr_ & ~m.lf & 1);
+    bare_lf_ |= m.lf & ~((m.cr << 1) | carry_cr_);
+    trailing_ws_ |= (m.ws & (eol >> 1)) | (carry_ws_ & eol & 1);
+    if (m.lf) {
+        // Lines that start and end inside this block are short; only the first LF can end a long one.
+        const auto k = static_cast<unsigned>(std::countr_zero(m.lf));
+        const bool cr_before = k > 0 ? ((m.cr >> (k - 1)) & 1) != 0 : carry_cr_ != 0;
+        std::size_t length = base_ + k - line_start_;
+        if (length > 0 && cr_before) --length;
+        long_line_ = long_line_ || length > 998;
+        line_start_ = base_ + 64 - static_cast<std::size_t>(std::countl_zero(m.lf));
+    }
+    carry_cr_ = m.cr >> 63;
+    carry_ws_ = m.ws >> 63;
+    base_ += 64;
+}
+
+#if defined(SMIME_SCAN_AVX2)
+__attribute__((target("avx2"))) void TextScanner::blocks_avx2(const unsigned char* p, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i, p += 64) {
+        Masks m;
+        masks_avx2_half(p, 0, m);
+        masks_avx2_half(p + 32, 32, m);
+        block(m);
+    }
+}
+#endif
+
+void TextScanner::feed(std::string_view text) {
+    if (text.empty()) return;
+    total_ += text.size();
+    last_ = text.back();
     const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-    const std::size_t n = text.size();
-    bool bad = false, stray_cr = false, trailing_ws = false, long_line = false, bare_lf = false;
-    bool carry_cr = false, carry_ws = false;  // the last byte of the previous block
-    std::size_t line_start = 0;
-    const auto block = [&](const BlockMasks& m, std::size_t base) {
-        bad |= m.bad != 0;
-        const std::uint64_t eol = m.lf | m.cr;
-        // A CR must be followed by its LF; bit 63 is judged with the next block.
-        stray_cr |= (m.cr & ~(m.lf >> 1) & ~(std::uint64_t{1} << 63)) != 0 || (carry_cr && !(m.lf & 1));
-        bare_lf |= (m.lf & ~((m.cr << 1) | std::uint64_t{carry_cr})) != 0;
-        trailing_ws |= (m.ws & (eol >> 1)) != 0 || (carry_ws && (eol & 1));
-        if (m.lf) {
-            // Lines that start and end inside this block are short; only the first LF can end a long one.
-            const std::size_t first = base + static_cast<std::size_t>(std::countr_zero(m.lf));
-            std::size_t length = first - line_start;
-            if (length > 0 && p[first - 1] == '\r') --length;
-            long_line |= length > 998;
-            line_start = base + 64 - static_cast<std::size_t>(std::countl_zero(m.lf));
-        }
-        carry_cr = (m.cr >> 63) != 0;
-        carry_ws = (m.ws >> 63) != 0;
-    };
-    std::size_t i = 0;
+    std::size_t n = text.size();
+    if (pending_size_ > 0) {
+        const std::size_t take = std::min(n, sizeof pending_ - pending_size_);
+        std::memcpy(pending_ + pending_size_, p, take);
+        pending_size_ += take;
+        p += take;
+        n -= take;
+        if (pending_size_ < sizeof pending_) return;
+        block(masks_scalar(pending_));
+        pending_size_ = 0;
+    }
+    const std::size_t count = n / 64;
 #if defined(SMIME_SCAN_AVX2)
     if (have_avx2()) {
-        for (; i + 64 <= n; i += 64) block(masks_avx2(p + i), i);
-    }
+        blocks_avx2(p, count);
+    } else
 #endif
-    for (; i + 64 <= n; i += 64) block(masks_scalar(p + i), i);
-    if (i < n) {
-        unsigned char tail[64];
-        std::memset(tail, 'A', sizeof tail);  // padding that is none of the bytes looked for
-        std::memcpy(tail, p + i, n - i);
-        block(masks_scalar(tail), i);
+    {
+        for (std::size_t i = 0; i < count; ++i) block(masks_scalar(p + i * 64));
     }
-    if (n > 0) {
-        const char last = text.back();
-        stray_cr |= last == '\r';
-        trailing_ws |= last == ' ' || last == '\t';
-        long_line |= n - line_start > 998;
+    p += count * 64;
+    n -= count * 64;
+    std::memcpy(pending_, p, n);
+    pending_size_ = n;
+}
+
+TextScan TextScanner::finish() {
+    if (pending_size_ > 0) {
+        std::memset(pending_ + pending_size_, 'A', sizeof pending_ - pending_size_);  // none of the bytes looked for
+        block(masks_scalar(pending_));
+        pending_size_ = 0;
+    }
+    bool stray_cr = stray_cr_ != 0, trailing_ws = trailing_ws_ != 0, long_line = long_line_;
+    if (total_ > 0) {
+        stray_cr = stray_cr || last_ == '\r';
+        trailing_ws = trailing_ws || last_ == ' ' || last_ == '\t';
+        long_line = long_line || total_ - line_start_ > 998;
     }
     TextScan scan;
-    scan.seven_bit = !bad && !stray_cr && !long_line;
+    scan.seven_bit = bad_ == 0 && !stray_cr && !long_line;
     scan.transport_safe = scan.seven_bit && !trailing_ws;
-    scan.crlf = !bare_lf;
+    scan.crlf = bare_lf_ == 0;
     return scan;
 }
 
-}  // namespace
+TextScan scan_text(std::string_view text) {
+    TextScanner scanner;
+    scanner.feed(text);
+    return scanner.finish();
+}
 
 void append_crlf(std::string_view text, std::string& out) {
     if (scan_text(text).crlf) {  // canonical already: one copy

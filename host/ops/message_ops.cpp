@@ -72,13 +72,57 @@ json signer_json(const engine::Identity& identity) {
     return {{"fingerprint", identity.fingerprint}};
 }
 
+// Works on a message to sign while it arrives (multipart/signed only): digests and checks its
+// content, and looks up the signing identity as soon as the header is in. Whatever fails here
+// is left for the handler to do again and report.
+class SignObserver final : public PayloadObserver {
+public:
+    SignObserver(Context& context, const json& args, engine::DigestAlgorithm algorithm)
+        : digester(algorithm), context_(context), args_(args) {}
+
+    void received(std::string_view so_far) override {
+        digester.update(so_far);
+        if (looked_up_ || digester.header_size() == 0) return;
+        looked_up_ = true;
+        try {
+            context_.policy().require_private_key_operations();
+            signer = signer_for(context_, args_, mime::parse(so_far.substr(0, digester.header_size())));
+        } catch (const std::exception&) {
+            signer.reset();
+        }
+    }
+
+    engine::EntityDigester digester;
+    std::optional<engine::Identity> signer;
+
+private:
+    Context& context_;
+    json args_;
+    bool looked_up_ = false;
+};
+
+std::unique_ptr<PayloadObserver> observe_sign(Context& context, const json& args) {
+    try {
+        const engine::SignOptions options = sign_options(args, context.policy());
+        if (options.opaque) return nullptr;
+        return std::make_unique<SignObserver>(context, args, options.digest);
+    } catch (const Error&) {
+        return nullptr;  // the handler reports the bad argument
+    }
+}
+
 Reply sign(Context& context, Request& request) {
     context.policy().require_private_key_operations();
     const std::string_view text = request.payload.str();
     const mime::Entity message = mime::parse(text);
-    const engine::Identity signer = signer_for(context, request.args, message);
+    auto* observer = dynamic_cast<SignObserver*>(request.observer.get());
+    const engine::Identity signer =
+        observer && observer->signer ? std::move(*observer->signer) : signer_for(context, request.args, message);
+    engine::EntityDigest digested;
+    if (observer) digested = observer->digester.finish();
     Reply reply;
-    reply.payload = engine::sign(text, signer, sign_options(request.args, context.policy()));
+    // The reply repeats the body by reference: request.payload outlives the reply.
+    reply.payload = engine::sign_pieces(text, signer, sign_options(request.args, context.policy()), &digested);
     reply.result["signer"] = signer_json(signer);
     return reply;
 }
@@ -199,13 +243,15 @@ const ArgSpec kSigner{"signer", ArgType::String, false,
 }  // namespace
 
 void register_message_ops(Registry& registry) {
-    registry.add({"message.sign",
-                  "Sign a message with your identity for its From address (or the one named).",
-                  {kMime, kOpaque, kDigest, kPss, kSigner},
-                  "{mime (signed message), signer{fingerprint}}",
-                  "mime",
-                  {"sign"},
-                  sign});
+    Operation sign_op{"message.sign",
+                      "Sign a message with your identity for its From address (or the one named).",
+                      {kMime, kOpaque, kDigest, kPss, kSigner},
+                      "{mime (signed message), signer{fingerprint}}",
+                      "mime",
+                      {"sign"},
+                      sign};
+    sign_op.observe = observe_sign;
+    registry.add(std::move(sign_op));
     registry.add({"message.encrypt",
                   "Encrypt a message for its To and Cc recipients and yourself; optionally sign it first.",
                   {kMime,

@@ -4,12 +4,14 @@
 #pragma once
 
 #include "ops/context.h"
+#include "util/pieces.h"
 #include "util/secure.h"
 
 #include <nlohmann/json.hpp>
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,18 +39,29 @@ struct ArgSpec {
     std::string help;
 };
 
+// Sees a chunked payload while it arrives, so that work on it (digesting a message to sign)
+// overlaps the upload instead of following it.
+class PayloadObserver {
+public:
+    virtual ~PayloadObserver() = default;
+    // All of the payload received so far; each call sees a longer prefix of the same bytes.
+    virtual void received(std::string_view so_far) = 0;
+};
+
 // One request as a handler sees it: validated arguments plus the decoded payload, if any.
 struct Request {
     json args = json::object();
     SecureString payload;  // the Payload argument's bytes (may be plaintext mail: wiped after use)
     bool has_payload = false;
+    std::unique_ptr<PayloadObserver> observer;  // what watched a chunked payload arrive, if anything did
 };
 
 // What a handler returns: a JSON result and optionally one binary payload field, which the
-// transport sends inline or in chunks.
+// transport sends inline or in chunks. The payload may hold views into the request's payload,
+// which lives until the reply is sent.
 struct Reply {
     json result = json::object();
-    std::optional<SecureString> payload;
+    std::optional<Pieces> payload;
 };
 
 using Handler = std::function<Reply(Context&, Request&)>;
@@ -62,6 +75,8 @@ struct Operation {
     std::vector<std::string> aliases;  // CLI short names ("sign")
     Handler handler;
     bool cli_only = false;  // reachable from the command line only, never over the protocol
+    // For chunked payloads: an observer to feed as chunks arrive (may return none).
+    std::function<std::unique_ptr<PayloadObserver>(Context&, const json& args)> observe;
 
     const ArgSpec* payload_arg() const;
     const ArgSpec* find_arg(const std::string& arg_name) const;

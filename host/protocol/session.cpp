@@ -144,6 +144,7 @@ void Session::handle_request(envelope::Parsed& parsed) {
                 parsed.args.erase(payload->name);
                 upload.op = op;
                 upload.args = std::move(parsed.args);
+                if (op->observe && upload.has_declared_size) upload.observer = op->observe(context_, upload.args);
                 // Reserve what was announced, but not so much that a lying header costs real memory.
                 if (upload.has_declared_size)
                     upload.request.payload.mutable_str().reserve(std::min<std::uint64_t>(upload.declared_size, 64u << 20));
@@ -193,6 +194,7 @@ void Session::handle_chunk(const json& id, std::uint64_t index, std::string_view
                        Error(Code::BadRequest, "chunk data is not valid base64", {{"chunk", index}}));
         return;
     }
+    if (upload.observer) upload.observer->received(buffer);
     if (++upload.next < upload.chunks) return;
 
     if (upload.has_declared_size && buffer.size() != upload.declared_size) {
@@ -208,6 +210,7 @@ void Session::handle_chunk(const json& id, std::uint64_t index, std::string_view
     uploads_.erase(it);
     done.request.args = std::move(done.args);
     done.request.has_payload = true;
+    done.request.observer = std::move(done.observer);
     dispatch(id, *done.op, done.request);
 }
 
@@ -252,10 +255,12 @@ void Session::send_reply(const json& id, const Operation& op, Reply& reply) {
         send_json(id, {{"id", id}, {"ok", true}, {"result", std::move(reply.result)}});
         return;
     }
-    const std::string& payload = reply.payload->str();
+    const Pieces& payload = *reply.payload;
     const std::string field = op.payload_result.empty() ? "data" : op.payload_result;
+    std::string gathered;  // a chunk that spans pieces
     if (payload.size() <= limits::kMaxInlineReplyPayload) {
-        reply.result[field] = base64::encode(payload);
+        reply.result[field] = base64::encode(payload.range(0, payload.size(), gathered));
+        cleanse(gathered);
         send_json(id, {{"id", id}, {"ok", true}, {"result", std::move(reply.result)}});
         return;
     }
@@ -268,8 +273,7 @@ void Session::send_reply(const json& id, const Operation& op, Reply& reply) {
     }
     const std::string id_text = dump(id);
     for (std::size_t i = 0; i < chunks; ++i) {
-        const std::string_view piece =
-            std::string_view(payload).substr(i * limits::kReplyChunkRaw, limits::kReplyChunkRaw);
+        const std::string_view piece = payload.range(i * limits::kReplyChunkRaw, limits::kReplyChunkRaw, gathered);
         scratch_.clear();
         scratch_ += "{\"id\":";
         scratch_ += id_text;
@@ -278,6 +282,7 @@ void Session::send_reply(const json& id, const Operation& op, Reply& reply) {
         scratch_ += ",\"data\":\"";
         base64::encode_append(piece, scratch_);
         scratch_ += "\"}";
+        cleanse(gathered);
         if (!writer_.write(scratch_)) break;
     }
     cleanse(scratch_);

@@ -34,6 +34,7 @@ private:
         std::uint64_t declared_size = 0;
         bool has_declared_size = false;
         Request request;
+        std::unique_ptr<PayloadObserver> observer;
         std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     };
 

@@ -167,6 +167,17 @@ TEST_CASE("the text scanner agrees with the line-by-line rules, wherever block e
         REQUIRE(is_7bit_safe(text) == e.seven_bit);
         REQUIRE(is_transport_safe(text) == e.transport_safe);
         REQUIRE(is_crlf(text) == e.crlf);
+        // The same verdicts when the text arrives in pieces of any size.
+        TextScanner scanner;
+        for (std::size_t at = 0; at < text.size();) {
+            const std::size_t piece = 1 + next() % 100;
+            scanner.feed(std::string_view(text).substr(at, piece));
+            at += piece;
+        }
+        const TextScan pieces = scanner.finish();
+        REQUIRE(pieces.seven_bit == e.seven_bit);
+        REQUIRE(pieces.transport_safe == e.transport_safe);
+        REQUIRE(pieces.crlf == e.crlf);
         if (!e.crlf) REQUIRE(to_crlf(text) == to_crlf(to_crlf(text)));
         if (e.crlf) REQUIRE(to_crlf(text) == text);
     }

@@ -266,3 +266,58 @@ TEST_CASE("status JSON carries the documented fields") {
     CHECK(s["signer"]["subject"] == "emailAddress=alice@example.test,CN=alice");
     CHECK(s["signer"]["fingerprint_sha256"].get<std::string>().size() == 64);
 }
+
+TEST_CASE("signing with the digest taken while the message arrived: same verdicts, and unsuitable digests unused") {
+    const Identity id = load_identity("alice");
+    const std::string attachment(300000, 'Q');
+    std::string body = "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nHi.\r\n--b\r\n"
+                       "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+    for (std::size_t i = 0; i < attachment.size(); i += 76) body += attachment.substr(i, 76) + "\r\n";
+    body += "--b--\r\n";
+    struct Case {
+        const char* name;
+        std::string text;
+        bool by_reference;  // the body comes back as a view of the input
+    };
+    const std::string head = "From: alice@example.test\r\nTo: bob@example.test\r\nSubject: pieces\r\nMIME-Version: 1.0\r\n";
+    const Case cases[] = {
+        {"canonical", head + body, true},
+        {"bare LF in the body", head + "Content-Type: text/plain\r\n\r\nline one\nline two\n", false},
+        {"8-bit body", head + "Content-Type: text/plain; charset=utf-8\r\n\r\ncaf\xc3\xa9\r\n", false},
+        {"no Content-Type", "From: alice@example.test\r\nSubject: plain\r\n\r\nHello.\r\n", true},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.name);
+        for (const std::size_t piece : {1u, 7u, 4096u, 1000000u}) {
+            CAPTURE(piece);
+            EntityDigester digester(DigestAlgorithm::Sha256);
+            for (std::size_t at = piece; at < c.text.size() + piece; at += piece)
+                digester.update(std::string_view(c.text).substr(0, std::min(at, c.text.size())));
+            const EntityDigest digest = digester.finish();
+            const Pieces pieces = sign_pieces(c.text, id, {}, &digest);
+            bool refers_to_input = false;
+            for (const std::string_view v : pieces.views())
+                refers_to_input = refers_to_input || (v.data() >= c.text.data() && v.data() < c.text.data() + c.text.size());
+            CHECK(refers_to_input == c.by_reference);
+            const SecureString whole = pieces.join();
+            TestKeys keys = TestKeys::with_test_root();
+            const Opened opened = verify(whole.str(), keys);
+            REQUIRE(opened.status.signatures.size() == 1);
+            CHECK(verdict(opened.status) == "good");
+        }
+    }
+    // A digest of other bytes, or with another algorithm, is not used: the result still verifies.
+    const std::string text = head + body;
+    EntityDigester other(DigestAlgorithm::Sha256);
+    other.update(head + "Content-Type: text/plain\r\n\r\nsomething else\r\n");
+    const EntityDigest wrong = other.finish();
+    EntityDigester sha512(DigestAlgorithm::Sha512);
+    sha512.update(text);
+    const EntityDigest wrong_algorithm = sha512.finish();
+    for (const EntityDigest* d : {&wrong, &wrong_algorithm}) {
+        TestKeys keys = TestKeys::with_test_root();
+        const Opened opened = verify(sign_pieces(text, id, {}, d).join().str(), keys);
+        REQUIRE(opened.status.signatures.size() == 1);
+        CHECK(verdict(opened.status) == "good");
+    }
+}

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+// Pieces: owned buffers and borrowed views read back as one sequence of bytes.
+#include "util/pieces.h"
+
+#include <doctest/doctest.h>
+
+using namespace smime;
+
+TEST_CASE("pieces: ranges within one piece are views, ranges across pieces are gathered") {
+    const std::string borrowed = "0123456789";
+    Pieces pieces;
+    pieces.append(SecureString(std::string("head-")));
+    pieces.append_view(borrowed);
+    pieces.append(SecureString(std::string()));  // empty pieces are dropped
+    pieces.append(SecureString(std::string("-tail")));
+    CHECK(pieces.size() == 20);
+    CHECK(pieces.views().size() == 3);
+    CHECK(pieces.join().str() == "head-0123456789-tail");
+
+    std::string scratch;
+    const std::string_view inside = pieces.range(7, 4, scratch);
+    CHECK(inside == "2345");
+    CHECK(inside.data() == borrowed.data() + 2);  // no copy
+    CHECK(pieces.range(3, 5, scratch) == "d-012");
+    CHECK(pieces.range(13, 100, scratch) == "89-tail");  // clamped at the end
+    CHECK(pieces.range(25, 5, scratch).empty());
+
+    // Moving keeps every view valid, also views of small owned strings.
+    Pieces moved = std::move(pieces);
+    CHECK(moved.join().str() == "head-0123456789-tail");
+    for (std::size_t offset = 0; offset < 20; offset += 3) {
+        std::string expected = std::string("head-0123456789-tail").substr(offset, 6);
+        CHECK(moved.range(offset, 6, scratch) == expected);
+    }
+}
