@@ -72,40 +72,21 @@ json signer_json(const engine::Identity& identity) {
     return {{"fingerprint", identity.fingerprint}};
 }
 
-// Works on a message to sign while it arrives (multipart/signed only): digests and checks its
-// content, and looks up the signing identity as soon as the header is in. Whatever fails here
-// is left for the handler to do again and report.
+// Digests and checks the content of a message to sign while it arrives (multipart/signed only).
+// The signing identity is not looked up here: the store may be locked or changed before the
+// last chunk, so the handler asks for it then.
 class SignObserver final : public PayloadObserver {
 public:
-    SignObserver(Context& context, const json& args, engine::DigestAlgorithm algorithm)
-        : digester(algorithm), context_(context), args_(args) {}
-
-    void received(std::string_view so_far) override {
-        digester.update(so_far);
-        if (looked_up_ || digester.header_size() == 0) return;
-        looked_up_ = true;
-        try {
-            context_.policy().require_private_key_operations();
-            signer = signer_for(context_, args_, mime::parse(so_far.substr(0, digester.header_size())));
-        } catch (const std::exception&) {
-            signer.reset();
-        }
-    }
-
+    explicit SignObserver(engine::DigestAlgorithm algorithm) : digester(algorithm) {}
+    void received(std::string_view so_far) override { digester.update(so_far); }
     engine::EntityDigester digester;
-    std::optional<engine::Identity> signer;
-
-private:
-    Context& context_;
-    json args_;
-    bool looked_up_ = false;
 };
 
 std::unique_ptr<PayloadObserver> observe_sign(Context& context, const json& args) {
     try {
         const engine::SignOptions options = sign_options(args, context.policy());
         if (options.opaque) return nullptr;
-        return std::make_unique<SignObserver>(context, args, options.digest);
+        return std::make_unique<SignObserver>(options.digest);
     } catch (const Error&) {
         return nullptr;  // the handler reports the bad argument
     }
@@ -116,8 +97,7 @@ Reply sign(Context& context, Request& request) {
     const std::string_view text = request.payload.str();
     const mime::Entity message = mime::parse(text);
     auto* observer = dynamic_cast<SignObserver*>(request.observer.get());
-    const engine::Identity signer =
-        observer && observer->signer ? std::move(*observer->signer) : signer_for(context, request.args, message);
+    const engine::Identity signer = signer_for(context, request.args, message);
     engine::EntityDigest digested;
     if (observer) digested = observer->digester.finish();
     Reply reply;

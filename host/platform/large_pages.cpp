@@ -13,6 +13,8 @@
 
 #include "platform/platform.h"
 
+#include <cstdlib>  // defines __GLIBC__ where it applies
+
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || __has_feature(thread_sanitizer)
 #define SMIME_KEEP_ALLOCATOR 1
@@ -21,13 +23,18 @@
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SMIME_KEEP_ALLOCATOR 1
 #endif
+#if !defined(__GLIBC__)  // aligned_alloc, free of aligned blocks and malloc_usable_size as glibc has them
+#define SMIME_KEEP_ALLOCATOR 1
+#endif
 
 #include <openssl/crypto.h>
 
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__GLIBC__)
 #include <malloc.h>
+#endif
 #include <new>
 
 namespace {

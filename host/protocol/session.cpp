@@ -194,7 +194,13 @@ void Session::handle_chunk(const json& id, std::uint64_t index, std::string_view
                        Error(Code::BadRequest, "chunk data is not valid base64", {{"chunk", index}}));
         return;
     }
-    if (upload.observer) upload.observer->received(buffer);
+    if (upload.observer) {
+        try {
+            upload.observer->received(buffer);
+        } catch (const std::exception&) {
+            upload.observer.reset();  // only a head start: the handler does the work itself
+        }
+    }
     if (++upload.next < upload.chunks) return;
 
     if (upload.has_declared_size && buffer.size() != upload.declared_size) {

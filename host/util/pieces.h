@@ -40,6 +40,7 @@ public:
         scratch.clear();
         offset = std::min(offset, size_);
         n = std::min(n, size_ - offset);
+        scratch.reserve(n);  // one buffer: a reallocation would free plaintext unwiped
         std::size_t start = 0;
         for (const std::string_view piece : views_) {
             if (n == 0) break;
