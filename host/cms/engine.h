@@ -72,8 +72,8 @@ struct EntityDigest {
 };
 
 // Digests the content entity of a message as it arrives in pieces, so that signing a large
-// message need not read it again. Gives up quietly on anything unusual (no Content-Type, a
-// header over 1 MiB, malformed fields); then sign_pieces() does the work.
+// message need not read it again. Gives up quietly on anything unusual (a header over 1 MiB,
+// malformed fields); then sign_pieces() does the work.
 class EntityDigester {
 public:
     explicit EntityDigester(DigestAlgorithm algorithm);
@@ -83,8 +83,6 @@ public:
 
     // `received` is all of the message received so far; each call sees a longer prefix.
     void update(std::string_view received);
-    // The size of the message's header once it has arrived, else 0.
-    std::size_t header_size() const;
     // After the last update: the digest of the entity as received.
     EntityDigest finish();
 

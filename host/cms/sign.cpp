@@ -52,7 +52,7 @@ bool uses_pss(const Identity& signer, const SignOptions& options) {
 }
 
 // The SignerInfo for `signer` with the S/MIME signed attributes, its chain in the SignedData.
-// The message digest (and contentType) come later: from CMS_final or add_digest_and_sign().
+// The message digest (and contentType) come later: from CMS_final or detached_signed_data_der().
 CMS_SignerInfo* add_signer(CMS_ContentInfo* cms, const Identity& signer, const SignOptions& options) {
     const bool pss = uses_pss(signer, options);
     const unsigned int signer_flags = CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP | (pss ? CMS_KEY_PARAM : 0u);
@@ -235,7 +235,8 @@ struct EntityDigester::State {
     Phase phase = Phase::Header;
     std::string prefix;
     std::size_t body_offset = 0;
-    std::size_t digested = 0;  // of the message received
+    std::size_t digested = 0;       // of the message received
+    std::size_t header_scanned = 0;  // where the search for the header's end goes on
     mime::TextScanner body_scan;
 };
 
@@ -244,9 +245,10 @@ namespace {
 constexpr std::size_t kMaxDigestedHeader = std::size_t{1} << 20;
 
 // Just past the empty line that ends the header (lines end at LF, as mime::parse reads them);
-// npos while that line has not arrived.
-std::size_t header_end(std::string_view text) {
-    for (std::size_t pos = 0; pos < text.size();) {
+// npos while that line has not arrived. `pos` is the start of the first line not yet looked at,
+// and is left at the first incomplete line, so a header arriving in small pieces is read once.
+std::size_t header_end(std::string_view text, std::size_t& pos) {
+    while (pos < text.size()) {
         const std::size_t nl = text.find('\n', pos);
         if (nl == std::string_view::npos) break;
         const std::string_view line = text.substr(pos, nl + 1 - pos);
@@ -270,7 +272,7 @@ void EntityDigester::update(std::string_view received) {
     State& s = *state_;
     if (s.phase == State::Phase::GaveUp) return;
     if (s.phase == State::Phase::Header) {
-        const std::size_t end = header_end(received.substr(0, kMaxDigestedHeader));
+        const std::size_t end = header_end(received.substr(0, kMaxDigestedHeader), s.header_scanned);
         if (end == std::string_view::npos) {
             if (received.size() >= kMaxDigestedHeader) s.phase = State::Phase::GaveUp;
             return;
@@ -294,10 +296,6 @@ void EntityDigester::update(std::string_view received) {
         s.body_scan.feed(piece);
         s.digested = received.size();
     }
-}
-
-std::size_t EntityDigester::header_size() const {
-    return state_->phase == State::Phase::Body ? state_->body_offset : 0;
 }
 
 EntityDigest EntityDigester::finish() {

@@ -21,8 +21,11 @@ void append_fields(const Entity& entity, std::string& out, std::string_view skip
 
 void append_entity(std::string_view text, bool seven_bit, std::string& out, int depth) {
     if (depth > kMaxDepth) throw Error(Code::BadMessage, "MIME nesting too deep");
-    if (!seven_bit || is_transport_safe(text)) {
-        append_crlf(text, out);
+    if (const TextScan scan = scan_text(text); !seven_bit || scan.transport_safe) {
+        if (scan.crlf)
+            out.append(text);
+        else
+            append_crlf(text, out);
         return;
     }
     const Entity entity = parse(text);
@@ -103,10 +106,14 @@ bool body_ready(const Split& split, bool seven_bit) {
 }
 
 void append_entity(const Split& split, bool seven_bit, std::string& out) {
-    if (!seven_bit || is_transport_safe(split.body)) {
+    const TextScan scan = scan_text(split.body);
+    if (!seven_bit || scan.transport_safe) {
         reserve_large(out, out.size() + split.content_fields.size() + split.body.size() + split.body.size() / 32 + 2);
         out.append(split.content_fields).append("\r\n");
-        append_crlf(split.body, out);
+        if (scan.crlf)
+            out.append(split.body);
+        else
+            append_crlf(split.body, out);
         return;
     }
     // Re-encoding needs the whole entity parsed as one.

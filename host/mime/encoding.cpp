@@ -4,6 +4,7 @@
 
 #include "mime/buffer.h"
 #include "util/base64.h"
+#include "util/cpu.h"
 
 #include <algorithm>
 #include <array>
@@ -50,10 +51,6 @@ __attribute__((target("avx2"), always_inline)) inline void masks_avx2_half(const
     m.bad |= (bits(c) | bits(_mm256_cmpeq_epi8(c, _mm256_setzero_si256()))) << shift;
 }
 
-bool have_avx2() {
-    static const bool yes = __builtin_cpu_supports("avx2");
-    return yes;
-}
 #endif
 
 }  // namespace
@@ -109,7 +106,7 @@ void TextScanner::feed(std::string_view text) {
     }
     const std::size_t count = n / 64;
 #if defined(SMIME_SCAN_AVX2)
-    if (have_avx2()) {
+    if (cpu::has_avx2()) {
         blocks_avx2(p, count);
     } else
 #endif

@@ -61,7 +61,8 @@ void* openssl_realloc(void* p, std::size_t n, const char*, int) {
         std::free(p);
         return nullptr;
     }
-    if (n < kLargeBlock || !p) return p ? std::realloc(p, n) : allocate(n);
+    if (!p) return allocate(n);
+    if (n < kLargeBlock) return std::realloc(p, n);
     // Growing into a large block: move it to an aligned one (realloc would not keep alignment).
     const std::size_t old_size = malloc_usable_size(p);
     if (old_size >= n) return p;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Table-driven base64; fast enough that a 25 MB payload costs tens of milliseconds.
 #include "util/base64.h"
+#include "util/cpu.h"
 
 #include <array>
 #include <bit>
@@ -117,10 +118,6 @@ __attribute__((target("avx2"))) std::size_t encode_avx2(const unsigned char* src
     return done;
 }
 
-bool have_avx2() {
-    static const bool yes = __builtin_cpu_supports("avx2");
-    return yes;
-}
 #endif
 
 }  // namespace
@@ -130,7 +127,7 @@ std::size_t encoded_size(std::size_t raw_size) { return (raw_size + 2) / 3 * 4; 
 void encode_to(const unsigned char* src, std::size_t n, char* dst) {
     std::size_t i = 0;
 #if defined(SMIME_BASE64_AVX2)
-    if (n >= 28 && have_avx2()) {
+    if (n >= 28 && cpu::has_avx2()) {
         i = encode_avx2(src, n, dst);
         dst += i / 3 * 4;
     }
@@ -182,7 +179,7 @@ bool decode_append(std::string_view text, std::string& out) {
     // The wide loops store whole words that reach past the bytes they decode: they stop early
     // enough for those stores to land on bytes that later quads overwrite.
 #if defined(SMIME_BASE64_AVX2)
-    if (have_avx2() && quads > 3) {
+    if (cpu::has_avx2() && quads > 3) {
         q = decode_avx2(src, quads - 3, dst);
         src += q * 4;
         dst += q * 3;

@@ -40,7 +40,6 @@ public:
         scratch.clear();
         offset = std::min(offset, size_);
         n = std::min(n, size_ - offset);
-        scratch.reserve(n);  // one buffer: a reallocation would free plaintext unwiped
         std::size_t start = 0;
         for (const std::string_view piece : views_) {
             if (n == 0) break;
@@ -48,7 +47,10 @@ public:
             if (offset < end) {
                 const std::size_t at = offset - start;
                 const std::size_t take = std::min(n, piece.size() - at);
-                if (scratch.empty() && take == n) return piece.substr(at, take);
+                if (scratch.empty()) {
+                    if (take == n) return piece.substr(at, take);
+                    scratch.reserve(n);  // one buffer: a reallocation would free plaintext unwiped
+                }
                 scratch.append(piece.substr(at, take));
                 offset += take;
                 n -= take;
