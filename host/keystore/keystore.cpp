@@ -99,8 +99,11 @@ const Policy& KeyStore::no_policy() {
     return none;
 }
 
-KeyStore::KeyStore(const std::filesystem::path& directory, const Policy& policy)
-    : path_((platform::ensure_private_directory(directory), directory / kFileName)), policy_(policy), db_(path_) {
+KeyStore::KeyStore(const std::filesystem::path& directory, const Policy& policy, KeyStoreTuning tuning)
+    : path_((platform::ensure_private_directory(directory), directory / kFileName)),
+      policy_(policy),
+      tuning_(tuning),
+      db_(path_) {
     platform::restrict_file(path_);
     schema::migrate(db_);
     for (const char* suffix : {"-wal", "-shm"}) platform::restrict_file(path_.string() + suffix);
@@ -130,7 +133,9 @@ void KeyStore::set_meta(const char* key, const std::string& value) {
 bool KeyStore::is_protected() { return meta("protected").value_or("0") == "1"; }
 
 bool KeyStore::is_unlocked() {
-    if (!kek_.empty() && platform::monotonic_ms() - last_use_ms_ > static_cast<long long>(idle_minutes_) * 60000) {
+    const long long idle_ms =
+        tuning_.idle_timeout ? tuning_.idle_timeout->count() : static_cast<long long>(idle_minutes_) * 60000;
+    if (!kek_.empty() && platform::monotonic_ms() - last_use_ms_ > idle_ms) {
         log::info("key store locked after idle timeout");
         lock();
     }
@@ -238,7 +243,7 @@ void KeyStore::set_passphrase(const SecureString& new_passphrase, const std::opt
         old_key = sealing::derive_key(SecureString(), sealing::KdfParams::from_json(json::parse(*meta("kdf"))));
     }
     const bool protect = !new_passphrase.empty();
-    const auto params = sealing::KdfParams::fresh(protect);
+    const auto params = sealing::KdfParams::fresh(protect, tuning_.scrypt_n);
     SecureString new_key = sealing::derive_key(new_passphrase, params);
 
     db::Transaction tx(db_);

@@ -5,11 +5,14 @@
 
 #include "cms/keys.h"
 #include "keystore/database.h"
+#include "keystore/sealing.h"
 #include "policy/policy.h"
 #include "util/secure.h"
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -19,6 +22,13 @@ namespace smime {
 
 using json = nlohmann::json;
 
+// Costs and timings a deployment never changes: the host binary always uses these defaults, and
+// nothing in the environment or the store file can lower them. Library tests pass cheaper ones.
+struct KeyStoreTuning {
+    std::uint64_t scrypt_n = sealing::kProtectedScryptN;   // for passphrase-protected stores
+    std::optional<std::chrono::milliseconds> idle_timeout;  // replaces idle_minutes when set
+};
+
 class KeyStore final : public engine::KeyProvider {
 public:
     static constexpr const char* kFileName = "keystore.sqlite";
@@ -26,7 +36,8 @@ public:
 
     // Opens or creates the store in `directory` (mode 0700, file 0600), migrating the schema.
     // `policy` must outlive the store; the default is "no policy: everything allowed".
-    explicit KeyStore(const std::filesystem::path& directory, const Policy& policy = no_policy());
+    explicit KeyStore(const std::filesystem::path& directory, const Policy& policy = no_policy(),
+                      KeyStoreTuning tuning = {});
     static const Policy& no_policy();
 
     const std::filesystem::path& path() const noexcept { return path_; }
@@ -38,6 +49,9 @@ public:
     void lock() noexcept;
     bool is_protected();
     bool is_unlocked();
+    // Whether this process holds the derived key in memory right now (the idle timeout is not
+    // applied by asking).
+    bool holds_key() const noexcept { return !kek_.empty(); }
 
     // identities.*
     json import_identity(std::string_view pkcs12_der, const SecureString& password);
@@ -88,6 +102,7 @@ private:
 
     std::filesystem::path path_;
     const Policy& policy_;
+    const KeyStoreTuning tuning_;
     db::Database db_;
     SecureString kek_;
     long long last_use_ms_ = 0;

@@ -25,8 +25,9 @@ std::string random_bytes(std::size_t n) {
     return out;
 }
 
-KdfParams KdfParams::fresh(bool protected_store) {
+KdfParams KdfParams::fresh(bool protected_store, std::uint64_t protected_n) {
     KdfParams p;
+    p.n = protected_n;
     // Without a passphrase the sealing protects nothing; don't make every process pay for scrypt.
     if (!protected_store) p.n = 1u << 10;
     p.salt = random_bytes(16);

@@ -13,13 +13,15 @@
 
 namespace smime::sealing {
 
+inline constexpr std::uint64_t kProtectedScryptN = 1u << 15;
+
 struct KdfParams {
     std::uint64_t n = 1u << 15;  // CPU/memory cost: 2^15 with r = 8 uses 32 MiB
     std::uint32_t r = 8;
     std::uint32_t p = 1;
     std::string salt;  // 16 random bytes
 
-    static KdfParams fresh(bool protected_store);
+    static KdfParams fresh(bool protected_store, std::uint64_t protected_n = kProtectedScryptN);
     nlohmann::json to_json() const;
     static KdfParams from_json(const nlohmann::json& j);  // throws Error(Storage) if unusable
 };

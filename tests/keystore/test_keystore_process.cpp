@@ -264,3 +264,93 @@ TEST_CASE("no private key bytes in the database, the replies or stderr") {
     }
     std::filesystem::remove_all(home);
 }
+
+TEST_CASE("a process unlocked before another changed the passphrase cannot seal a key under its stale key") {
+    const auto home = make_temp_dir("ks-stale");
+    const auto pki = TestPki::make();
+    HostProcess a(home), b(home);
+    REQUIRE(a.request({{"id", 1}, {"op", "keystore.set_passphrase"}, {"args", {{"new_passphrase", "one"}}}})["ok"] == true);
+    REQUIRE(b.request({{"id", 1}, {"op", "keystore.unlock"}, {"args", {{"passphrase", "one"}}}})["ok"] == true);
+    REQUIRE(a.request({{"id", 2}, {"op", "keystore.set_passphrase"},
+                       {"args", {{"new_passphrase", "two"}, {"old_passphrase", "one"}}}})["ok"] == true);
+    const std::string p12 = make_pkcs12(pki.ec_key.get(), pki.ec_cert.get(), {pki.ca.get()}, "pw");
+    json r = b.request(import_request(2, p12, "pw"));
+    CHECK(r["error"]["code"] == "ERR_LOCKED");
+    CHECK(b.request({{"id", 3}, {"op", "keystore.status"}})["result"]["unlocked"] == false);
+    REQUIRE(b.request({{"id", 4}, {"op", "keystore.unlock"}, {"args", {{"passphrase", "two"}}}})["ok"] == true);
+    r = b.request(import_request(5, p12, "pw"));
+    REQUIRE(r["ok"] == true);
+    // The key opens under the current passphrase: a third process signs with it, and the
+    // passphrase can change again.
+    HostProcess c(home);
+    REQUIRE(c.request({{"id", 1}, {"op", "keystore.unlock"}, {"args", {{"passphrase", "two"}}}})["ok"] == true);
+    const std::string mail = "From: bob@example.org\r\nTo: bob@example.org\r\nSubject: s\r\n\r\nhello\r\n";
+    r = c.request({{"id", 2}, {"op", "message.sign"}, {"args", {{"mime", base64::encode(mail)}}}});
+    CHECK(r["ok"] == true);
+    r = c.request({{"id", 3}, {"op", "keystore.set_passphrase"}, {"args", {{"new_passphrase", "three"}, {"old_passphrase", "two"}}}});
+    CHECK(r["ok"] == true);
+    std::filesystem::remove_all(home);
+}
+
+TEST_CASE("unlock throttling holds across processes: parallel guessers do not multiply the rate") {
+    const auto home = make_temp_dir("ks-throttle");
+    {
+        HostProcess setup(home);
+        REQUIRE(setup.request({{"id", 1}, {"op", "keystore.set_passphrase"}, {"args", {{"new_passphrase", "right"}}}})["ok"] == true);
+    }
+    constexpr int kProcesses = 4, kGuesses = 6;
+    std::vector<std::unique_ptr<HostProcess>> hosts;
+    for (int p = 0; p < kProcesses; ++p) hosts.push_back(std::make_unique<HostProcess>(home));
+    for (int p = 0; p < kProcesses; ++p) {
+        std::string batch;
+        for (int g = 0; g < kGuesses; ++g)
+            batch += frame_bytes(json({{"id", g}, {"op", "keystore.unlock"}, {"args", {{"passphrase", "guess" + std::to_string(g)}}}}).dump());
+        hosts[p]->write_raw(batch);
+    }
+    int tried = 0, throttled = 0;
+    long long retry_after = 0;
+    for (int p = 0; p < kProcesses; ++p)
+        for (int g = 0; g < kGuesses; ++g) {
+            const json reply = hosts[p]->read_json(std::chrono::seconds(60));
+            const std::string code = reply["error"]["code"];
+            if (code == "ERR_BAD_PASSPHRASE") ++tried;
+            if (code == "ERR_THROTTLED") {
+                ++throttled;
+                retry_after = reply["error"]["details"]["retry_after_ms"].get<long long>();
+                CHECK(retry_after > 0);
+                CHECK(retry_after <= 8000);
+            }
+        }
+    // 24 guesses were sent; only the first three and one per elapsed delay were tried.
+    CHECK(tried + throttled == kProcesses * kGuesses);
+    CHECK(tried <= 10);
+    // The right passphrase is also held back while the delay runs, then works and resets it.
+    json r = hosts[0]->request({{"id", 100}, {"op", "keystore.unlock"}, {"args", {{"passphrase", "right"}}}});
+    if (r["ok"] != true) {
+        REQUIRE(r["error"]["code"] == "ERR_THROTTLED");
+        std::this_thread::sleep_for(std::chrono::milliseconds(r["error"]["details"]["retry_after_ms"].get<long long>() + 50));
+        r = hosts[0]->request({{"id", 101}, {"op", "keystore.unlock"}, {"args", {{"passphrase", "right"}}}});
+    }
+    CHECK(r["ok"] == true);
+    r = hosts[1]->request({{"id", 102}, {"op", "keystore.unlock"}, {"args", {{"passphrase", "wrong"}}}});
+    CHECK(r["error"]["code"] == "ERR_BAD_PASSPHRASE");  // the count starts again
+    std::filesystem::remove_all(home);
+}
+
+TEST_CASE("over the protocol, a locked store refuses identities.delete and trust anchors") {
+    const auto home = make_temp_dir("ks-locked-ops");
+    const auto pki = TestPki::make();
+    std::string fp;
+    {
+        HostProcess setup(home);
+        fp = setup.request(import_request(1, make_pkcs12(pki.ec_key.get(), pki.ec_cert.get(), {}, "pw"), "pw"))["result"]["fingerprint"];
+        REQUIRE(setup.request({{"id", 2}, {"op", "keystore.set_passphrase"}, {"args", {{"new_passphrase", "pp"}}}})["ok"] == true);
+    }
+    HostProcess host(home);
+    json r = host.request({{"id", 1}, {"op", "identities.delete"}, {"args", {{"fingerprint", fp}}}});
+    CHECK(r["error"]["code"] == "ERR_LOCKED");
+    r = host.request({{"id", 2}, {"op", "certificates.import"}, {"args", {{"certificate", pem_of(pki.ca.get())}, {"trust_anchor", true}}}});
+    CHECK(r["error"]["code"] == "ERR_LOCKED");
+    CHECK(host.request({{"id", 3}, {"op", "identities.list"}})["result"]["identities"].size() == 1);
+    std::filesystem::remove_all(home);
+}
