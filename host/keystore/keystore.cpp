@@ -13,16 +13,20 @@
 
 #include <openssl/pem.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <fstream>
-#include <thread>
 
 namespace smime {
 namespace {
 
 constexpr const char* kVerifierText = "smime-host key store v1";
-constexpr const char* kVerifierAad = "verifier";
+constexpr const char* kVerifierAad = "verifier";  // version 1 of the parameter record
+constexpr const char* kRecordAadPrefix = "smime-host key derivation record\n";
+
+// Unlock throttling: three free attempts, then 250 ms doubling up to 8 s between attempts.
+constexpr long long kThrottleFreeAttempts = 3, kThrottleBaseMs = 250, kThrottleMaxShift = 5;
 
 std::time_t now() { return std::time(nullptr); }
 
@@ -116,6 +120,16 @@ KeyStore::KeyStore(const std::filesystem::path& directory, const Policy& policy,
     }
 }
 
+KeyStore::~KeyStore() {
+    {
+        std::lock_guard lock(key_mutex_);
+        stopping_ = true;
+        kek_.wipe();
+    }
+    key_changed_.notify_all();
+    if (idle_watchdog_.joinable()) idle_watchdog_.join();
+}
+
 std::optional<std::string> KeyStore::meta(const char* key) {
     auto st = db_.prepare("SELECT value FROM meta WHERE key = ?");
     st.bind(1, key);
@@ -130,53 +144,206 @@ void KeyStore::set_meta(const char* key, const std::string& value) {
         .run();
 }
 
+// The store's key parameters and the check value sealed under the derived key. Any change of
+// passphrase or parameters writes a new salt and a new verifier, so `identity` tells whether a
+// key derived earlier still belongs to the store.
+struct KeyStore::KeyRecord {
+    std::string kdf;  // the parameter record exactly as stored
+    std::string verifier;
+    bool protect = false;
+    sealing::KdfParams params;
+
+    std::string identity() const { return kdf + '\n' + verifier; }
+    // Version 2 seals the verifier with the parameter record as associated data, so the record
+    // cannot be edited (a lower cost, another layout) without the verifier failing to open.
+    std::string verifier_aad() const { return params.version >= 2 ? std::string(kRecordAadPrefix) + kdf : kVerifierAad; }
+    bool opens_with(const SecureString& key) const {
+        SecureString check;
+        return sealing::unseal(key, verifier, verifier_aad(), check) && check.str() == kVerifierText;
+    }
+};
+
+std::optional<KeyStore::KeyRecord> KeyStore::key_record() {
+    auto st = db_.prepare("SELECT key, value FROM meta WHERE key IN ('kdf', 'verifier', 'protected')");
+    KeyRecord record;
+    bool have_kdf = false;
+    while (st.step()) {
+        const std::string key = st.text(0);
+        if (key == "kdf") {
+            record.kdf = st.text(1);
+            have_kdf = true;
+        } else if (key == "verifier") {
+            record.verifier = st.blob(1);
+        } else {
+            record.protect = st.text(1) == "1";
+        }
+    }
+    if (!have_kdf) return std::nullopt;
+    try {
+        record.params = sealing::KdfParams::from_json(json::parse(record.kdf));
+    } catch (const json::exception&) {
+        throw Error(Code::Storage, "corrupt key derivation parameters");
+    }
+    return record;
+}
+
+void KeyStore::write_key_record(const SecureString& key, const sealing::KdfParams& params, bool protect) {
+    KeyRecord record;
+    record.kdf = params.to_json().dump();
+    record.params = params;
+    set_meta("kdf", record.kdf);
+    set_meta("verifier", sealing::seal(key, kVerifierText, record.verifier_aad()));
+    set_meta("protected", protect ? "1" : "0");
+}
+
+// Inside the caller's transaction. A key that does not open under `old_key` (damaged, or sealed
+// under another key by an earlier release) is left as it is: it is unreadable either way, and it
+// must not stop the others from following the new key.
+void KeyStore::reseal_identities(const SecureString& old_key, const SecureString& new_key) {
+    std::vector<std::pair<std::string, std::string>> resealed;
+    {
+        auto st = db_.prepare("SELECT fingerprint, sealed_key FROM identities");
+        while (st.step()) {
+            const std::string fp = st.text(0);
+            SecureString plain;
+            if (!sealing::unseal(old_key, st.blob(1), fp, plain)) {
+                log::warn("the private key of identity " + fp + " does not open; left as it is");
+                continue;
+            }
+            resealed.emplace_back(fp, sealing::seal(new_key, plain.str(), fp));
+        }
+    }
+    for (const auto& [fp, sealed] : resealed)
+        db_.prepare("UPDATE identities SET sealed_key = ? WHERE fingerprint = ?").bind_blob(1, sealed).bind(2, fp).run();
+}
+
 bool KeyStore::is_protected() { return meta("protected").value_or("0") == "1"; }
 
-bool KeyStore::is_unlocked() {
-    const long long idle_ms =
-        tuning_.idle_timeout ? tuning_.idle_timeout->count() : static_cast<long long>(idle_minutes_) * 60000;
-    if (!kek_.empty() && platform::monotonic_ms() - last_use_ms_ > idle_ms) {
-        log::info("key store locked after idle timeout");
-        lock();
-    }
+std::chrono::milliseconds KeyStore::idle_timeout() const {
+    if (tuning_.idle_timeout) return *tuning_.idle_timeout;
+    return std::chrono::minutes(idle_minutes_);
+}
+
+bool KeyStore::holds_key() const noexcept {
+    std::lock_guard lock(key_mutex_);
     return !kek_.empty();
 }
 
-void KeyStore::lock() noexcept { kek_.wipe(); }
+bool KeyStore::is_unlocked() {
+    std::lock_guard lock(key_mutex_);
+    // The watchdog wipes on time; this covers the moment before it has run.
+    if (!kek_.empty() && std::chrono::steady_clock::now() - last_use_ >= idle_timeout()) kek_.wipe();
+    return !kek_.empty();
+}
+
+void KeyStore::lock() noexcept {
+    std::lock_guard lock(key_mutex_);
+    kek_.wipe();
+    kek_record_.clear();
+}
+
+void KeyStore::hold_key(SecureString key, std::string record) {
+    {
+        std::lock_guard lock(key_mutex_);
+        kek_ = std::move(key);
+        kek_record_ = std::move(record);
+        last_use_ = std::chrono::steady_clock::now();
+        if (!idle_watchdog_.joinable()) idle_watchdog_ = std::thread([this] { watch_idle(); });
+    }
+    key_changed_.notify_all();
+}
+
+// Wipes the derived key when the idle time has passed, without waiting for the next request (the
+// request loop blocks reading stdin and may wait there for hours).
+void KeyStore::watch_idle() {
+    std::unique_lock lock(key_mutex_);
+    while (!stopping_) {
+        if (kek_.empty()) {
+            key_changed_.wait(lock);
+            continue;
+        }
+        const auto deadline = last_use_ + idle_timeout();
+        if (std::chrono::steady_clock::now() >= deadline) {
+            kek_.wipe();
+            kek_record_.clear();
+            log::info("key store locked after idle timeout");
+            continue;
+        }
+        key_changed_.wait_until(lock, deadline);
+    }
+}
 
 // A store without a passphrase is sealed under a key derived from the empty passphrase: it opens
 // itself, and says so (protected: false).
-bool KeyStore::try_auto_unlock() {
-    auto kdf = meta("kdf");
-    if (!kdf) {
+bool KeyStore::try_auto_unlock(bool may_write) {
+    auto record = key_record();
+    if (!record) {
         // First use: create the store's parameters, unprotected.
         db::Transaction tx(db_);
-        if (!meta("kdf")) {
+        if (!key_record()) {
             const auto params = sealing::KdfParams::fresh(false);
-            const SecureString key = sealing::derive_key(SecureString(), params);
-            set_meta("kdf", params.to_json().dump());
-            set_meta("verifier", sealing::seal(key, kVerifierText, kVerifierAad));
-            set_meta("protected", "0");
+            write_key_record(sealing::derive_key(SecureString(), params), params, false);
         }
         tx.commit();
-        kdf = meta("kdf");
+        record = key_record();
     }
-    if (is_protected()) return false;
-    const auto params = sealing::KdfParams::from_json(json::parse(*kdf));
-    SecureString key = sealing::derive_key(SecureString(), params);
-    SecureString check;
-    if (!sealing::unseal(key, meta("verifier").value_or(""), kVerifierAad, check))
+    if (record->protect) return false;
+    SecureString key = sealing::derive_key(SecureString(), record->params);
+    if (!record->opens_with(key))
         throw Error(Code::Storage, "the key store's verifier does not open: the store is damaged");
-    kek_ = std::move(key);
-    last_use_ms_ = platform::monotonic_ms();
+    if (may_write && record->params.version < 2) {
+        // A store of the first release: bind its parameter record to the verifier.
+        db::Transaction tx(db_);
+        const auto now_record = key_record();
+        if (now_record && now_record->identity() == record->identity()) {
+            const auto params = sealing::KdfParams::fresh(false);
+            SecureString new_key = sealing::derive_key(SecureString(), params);
+            reseal_identities(key, new_key);
+            write_key_record(new_key, params, false);
+            tx.commit();
+            key = std::move(new_key);
+        }
+        record = key_record();
+        if (!record->opens_with(key)) return try_auto_unlock(false);
+    }
+    hold_key(std::move(key), record->identity());
     return true;
 }
 
-const SecureString& KeyStore::key_encryption_key() {
-    if (!is_unlocked() && !try_auto_unlock())
-        throw Error(Code::Locked, "the key store is locked: unlock it with your passphrase");
-    last_use_ms_ = platform::monotonic_ms();
+SecureString KeyStore::key_encryption_key() {
+    {
+        std::lock_guard lock(key_mutex_);
+        if (!kek_.empty() && std::chrono::steady_clock::now() - last_use_ < idle_timeout()) {
+            last_use_ = std::chrono::steady_clock::now();
+            return kek_;
+        }
+        kek_.wipe();
+    }
+    if (!try_auto_unlock()) throw Error(Code::Locked, "the key store is locked: unlock it with your passphrase");
+    std::lock_guard lock(key_mutex_);
     return kek_;
+}
+
+SecureString KeyStore::current_key_in_transaction() {
+    const auto record = key_record();
+    if (!record) throw Error(Code::Locked, "the key store is locked: unlock it with your passphrase");
+    {
+        std::lock_guard lock(key_mutex_);
+        const bool fresh = !kek_.empty() && std::chrono::steady_clock::now() - last_use_ < idle_timeout();
+        if (fresh && kek_record_ == record->identity()) {
+            last_use_ = std::chrono::steady_clock::now();
+            return kek_;
+        }
+        if (fresh) log::info("the key store passphrase changed in another process; locking");
+        kek_.wipe();
+        kek_record_.clear();
+    }
+    if (!record->protect && try_auto_unlock(false)) {
+        std::lock_guard lock(key_mutex_);
+        return kek_;
+    }
+    throw Error(Code::Locked, "the key store is locked, or its passphrase changed since this process unlocked it: "
+                              "unlock again");
 }
 
 json KeyStore::status() {
@@ -200,93 +367,127 @@ json KeyStore::status() {
               {"crls", count("SELECT count(*) FROM crls")}}}};
 }
 
-void KeyStore::apply_unlock_delay() {
-    // Growing delay after repeated failures, remembered in the store so restarting does not reset it.
-    const int failures = std::stoi(meta("failed_unlocks").value_or("0"));
-    if (failures < 3) return;
-    const int shift = std::min(failures - 3, 5);
-    const auto delay = std::chrono::milliseconds(250 << shift);  // 250 ms up to 8 s
-    std::this_thread::sleep_for(delay);
+// Guessing is limited for the whole store, not per process: the failure count and the time of
+// the last attempt live in the store, and an attempt inside the delay is answered at once with
+// ERR_THROTTLED, before any key is derived. The attempt is counted before deriving (a success
+// resets the count), so processes guessing in parallel share one budget.
+void KeyStore::reserve_unlock_attempt() {
+    using namespace std::chrono;
+    const long long now_ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+    db::Transaction tx(db_);
+    long long failures = 0, last_ms = 0;
+    try {
+        failures = std::stoll(meta("failed_unlocks").value_or("0"));
+        last_ms = std::stoll(meta("last_unlock_attempt_ms").value_or("0"));
+    } catch (const std::exception&) {
+        failures = kThrottleFreeAttempts + kThrottleMaxShift;
+        last_ms = now_ms;
+    }
+    if (failures >= kThrottleFreeAttempts) {
+        const long long delay = kThrottleBaseMs << std::min<long long>(failures - kThrottleFreeAttempts, kThrottleMaxShift);
+        // A clock set back must not stretch the delay beyond its length.
+        const long long wait = std::min(delay, last_ms + delay - now_ms);
+        if (wait > 0)
+            throw Error(Code::Throttled, "too many wrong passphrases: try again in a moment",
+                        {{"retry_after_ms", wait}});
+    }
+    set_meta("failed_unlocks", std::to_string(failures + 1));
+    set_meta("last_unlock_attempt_ms", std::to_string(now_ms));
+    tx.commit();
 }
 
 void KeyStore::unlock(const SecureString& passphrase, std::optional<int> idle_minutes) {
     if (!meta("kdf")) try_auto_unlock();
-    apply_unlock_delay();
-    const auto params = sealing::KdfParams::from_json(json::parse(meta("kdf").value()));
-    SecureString key = sealing::derive_key(passphrase, params);
-    SecureString check;
-    if (!sealing::unseal(key, meta("verifier").value_or(""), kVerifierAad, check)) {
-        db::Transaction tx(db_);
-        set_meta("failed_unlocks", std::to_string(std::stoi(meta("failed_unlocks").value_or("0")) + 1));
-        tx.commit();
-        throw Error(Code::BadPassphrase, "wrong key store passphrase");
+    reserve_unlock_attempt();
+    auto record = key_record();
+    SecureString key = sealing::derive_key(passphrase, record->params);
+    if (!record->opens_with(key)) throw Error(Code::BadPassphrase, "wrong key store passphrase");
+
+    // Right passphrase. Reset the count, and bring a store of a lower cost or of the first release
+    // up to today's parameters, re-sealing every key in the same transaction.
+    const bool upgrade = record->protect && (record->params.version < 2 || record->params.n < tuning_.scrypt_n);
+    std::optional<sealing::KdfParams> params;
+    SecureString new_key;
+    if (upgrade) {
+        params = sealing::KdfParams::fresh(true, tuning_.scrypt_n);
+        new_key = sealing::derive_key(passphrase, *params);
     }
-    if (meta("failed_unlocks").value_or("0") != "0") {
-        db::Transaction tx(db_);
-        set_meta("failed_unlocks", "0");
+    db::Transaction tx(db_);
+    set_meta("failed_unlocks", "0");
+    const auto now_record = key_record();
+    if (!now_record || now_record->identity() != record->identity()) {
+        // Another process changed the passphrase or upgraded meanwhile: check against that.
+        if (!now_record || !now_record->opens_with(sealing::derive_key(passphrase, now_record->params))) {
+            tx.commit();
+            throw Error(Code::BadPassphrase, "wrong key store passphrase");
+        }
+        tx.commit();
+        key = sealing::derive_key(passphrase, now_record->params);
+        record = now_record;
+    } else if (upgrade) {
+        reseal_identities(key, new_key);
+        write_key_record(new_key, *params, true);
+        tx.commit();
+        log::info("key store key derivation upgraded");
+        key = std::move(new_key);
+        record = key_record();
+    } else {
         tx.commit();
     }
-    kek_ = std::move(key);
-    last_use_ms_ = platform::monotonic_ms();
-    if (idle_minutes) idle_minutes_ = std::clamp(*idle_minutes, 1, 24 * 60);
+    if (idle_minutes) {
+        std::lock_guard lock(key_mutex_);
+        idle_minutes_ = std::clamp(*idle_minutes, 1, 24 * 60);
+    }
+    hold_key(std::move(key), record->identity());
 }
 
 void KeyStore::set_passphrase(const SecureString& new_passphrase, const std::optional<SecureString>& old_passphrase) {
     if (!meta("kdf")) try_auto_unlock();
-    SecureString old_key;
-    if (is_protected()) {
+    const auto record = key_record();
+    if (record->protect) {
         if (!old_passphrase) throw Error(Code::BadRequest, "old_passphrase is required to change the passphrase",
                                          {{"field", "args.old_passphrase"}});
-        apply_unlock_delay();
-        old_key = sealing::derive_key(*old_passphrase, sealing::KdfParams::from_json(json::parse(*meta("kdf"))));
-    } else {
-        old_key = sealing::derive_key(SecureString(), sealing::KdfParams::from_json(json::parse(*meta("kdf"))));
+        reserve_unlock_attempt();
     }
+    const SecureString old_key = sealing::derive_key(record->protect ? *old_passphrase : SecureString(), record->params);
     const bool protect = !new_passphrase.empty();
     const auto params = sealing::KdfParams::fresh(protect, tuning_.scrypt_n);
     SecureString new_key = sealing::derive_key(new_passphrase, params);
 
     db::Transaction tx(db_);
     // Re-read inside the transaction: another process may have changed it meanwhile.
-    SecureString check;
-    if (!sealing::unseal(old_key, meta("verifier").value_or(""), kVerifierAad, check)) {
-        tx.commit();  // nothing written
-        db::Transaction count_tx(db_);
-        set_meta("failed_unlocks", std::to_string(std::stoi(meta("failed_unlocks").value_or("0")) + 1));
-        count_tx.commit();
+    const auto now_record = key_record();
+    if (!now_record || !now_record->opens_with(old_key)) {
+        if (!record->protect) throw Error(Code::Storage, "the key store's verifier does not open: the store is damaged");
         throw Error(Code::BadPassphrase, "wrong key store passphrase");
     }
-    std::vector<std::pair<std::string, std::string>> resealed;
-    {
-        auto st = db_.prepare("SELECT fingerprint, sealed_key FROM identities");
-        while (st.step()) {
-            const std::string fp = st.text(0);
-            SecureString plain;
-            if (!sealing::unseal(old_key, st.blob(1), fp, plain))
-                throw Error(Code::Storage, "a stored private key does not open: the store is damaged");
-            resealed.emplace_back(fp, sealing::seal(new_key, plain.str(), fp));
-        }
-    }
-    for (const auto& [fp, sealed] : resealed)
-        db_.prepare("UPDATE identities SET sealed_key = ? WHERE fingerprint = ?").bind_blob(1, sealed).bind(2, fp).run();
-    set_meta("kdf", params.to_json().dump());
-    set_meta("verifier", sealing::seal(new_key, kVerifierText, kVerifierAad));
-    set_meta("protected", protect ? "1" : "0");
+    reseal_identities(old_key, new_key);
+    write_key_record(new_key, params, protect);
     set_meta("failed_unlocks", "0");
     tx.commit();
-    kek_ = std::move(new_key);
-    last_use_ms_ = platform::monotonic_ms();
+    hold_key(std::move(new_key), key_record()->identity());
 }
 
 SecureString KeyStore::unseal_key(const std::string& fingerprint, const std::string& sealed) {
     SecureString plain;
-    if (!sealing::unseal(key_encryption_key(), sealed, fingerprint, plain)) {
+    if (sealing::unseal(key_encryption_key(), sealed, fingerprint, plain)) return plain;
+    const auto record = key_record();
+    bool stale = true;
+    {
+        std::lock_guard lock(key_mutex_);
+        stale = !record || kek_record_ != record->identity();
+    }
+    if (stale) {
         // Another process changed the passphrase since we unlocked.
         lock();
-        if (!try_auto_unlock() || !sealing::unseal(kek_, sealed, fingerprint, plain))
+        if (!try_auto_unlock() || !sealing::unseal(key_encryption_key(), sealed, fingerprint, plain))
             throw Error(Code::Locked, "the key store passphrase has changed: unlock again");
+        return plain;
     }
-    return plain;
+    log::warn("the private key of identity " + fingerprint + " does not open under the store's key");
+    throw Error(Code::Storage, "this identity's private key cannot be opened: it is damaged or was sealed under "
+                               "another passphrase",
+                {{"fingerprint", fingerprint}});
 }
 
 void KeyStore::store_certificate(X509* cert, Source source, bool trust_anchor) {
@@ -345,18 +546,20 @@ json KeyStore::import_identity(std::string_view pkcs12_der, const SecureString& 
                         "your organisation requires RSA keys of at least " + std::to_string(policy_.min_rsa_bits) + " bits",
                         {{"key", "min_rsa_bits"}, {"bits", checked.key_bits}});
     }
+    key_encryption_key();  // ERR_LOCKED before any work; creates the store's parameters on first use
+    const auto info = certinfo::describe(identity.certificate.get(), now());
+    db::Transaction tx(db_);
+    // Seal under the key the store has now, checked in this write transaction: a key derived
+    // before another process changed the passphrase would make this private key unreadable.
     std::string key_der = pkcs8_der(identity.private_key.get());
     std::string sealed;
     try {
-        sealed = sealing::seal(key_encryption_key(), key_der, fp);
+        sealed = sealing::seal(current_key_in_transaction(), key_der, fp);
     } catch (...) {
         cleanse(key_der);
         throw;
     }
     cleanse(key_der);
-
-    const auto info = certinfo::describe(identity.certificate.get(), now());
-    db::Transaction tx(db_);
     store_certificate(identity.certificate.get(), Source::Identity, false);
     for (const auto& c : identity.chain) store_certificate(c.get(), Source::Chain, false);
     db_.prepare("INSERT INTO identities(fingerprint, sealed_key, created) VALUES(?, ?, ?) "
@@ -458,7 +661,9 @@ json KeyStore::deactivate(const std::string& fingerprint) {
 
 void KeyStore::delete_identity(const std::string& fingerprint) {
     check_fingerprint(fingerprint);
+    key_encryption_key();  // only with the passphrase
     db::Transaction tx(db_);
+    current_key_in_transaction();
     db_.prepare("DELETE FROM identities WHERE fingerprint = ?").bind(1, fingerprint).run();
     if (db_.changes() == 0) throw Error(Code::NotFound, "no identity with this fingerprint", {{"fingerprint", fingerprint}});
     // Keep the public certificate (mail to the user's own address can still be verified), but
@@ -543,9 +748,11 @@ std::string KeyStore::backup(const std::string& fingerprint, const SecureString&
 json KeyStore::import_certificate(std::string_view text, bool trust_anchor) {
     if (trust_anchor && !policy_.allow_user_trust_anchors)
         throw Error(Code::Policy, "your organisation decides which roots are trusted", {{"key", "allow_user_trust_anchors"}});
+    if (trust_anchor) key_encryption_key();  // a new root needs the passphrase
     auto certs = certinfo::parse_all(text);
     json out = json::array();
     db::Transaction tx(db_);
+    if (trust_anchor) current_key_in_transaction();
     for (const auto& cert : certs) {
         const auto info = certinfo::describe(cert.get(), now());
         if (trust_anchor && !info.is_ca && !info.self_signed)
@@ -689,7 +896,14 @@ std::vector<engine::Identity> KeyStore::decryption_identities() {
     auto st = db_.prepare("SELECT fingerprint FROM identities");
     while (st.step()) fps.push_back(st.text(0));
     std::vector<engine::Identity> out;
-    for (const auto& fp : fps) out.push_back(load_identity(fp));
+    for (const auto& fp : fps) {
+        try {
+            out.push_back(load_identity(fp));
+        } catch (const Error& e) {
+            if (e.code() != Code::Storage) throw;  // locked: the caller asks for the passphrase
+            // One unreadable key must not stop the others (unseal_key logged which one).
+        }
+    }
     return out;
 }
 

@@ -12,10 +12,13 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace smime {
@@ -38,6 +41,9 @@ public:
     // `policy` must outlive the store; the default is "no policy: everything allowed".
     explicit KeyStore(const std::filesystem::path& directory, const Policy& policy = no_policy(),
                       KeyStoreTuning tuning = {});
+    ~KeyStore() override;
+    KeyStore(const KeyStore&) = delete;
+    KeyStore& operator=(const KeyStore&) = delete;
     static const Policy& no_policy();
 
     const std::filesystem::path& path() const noexcept { return path_; }
@@ -49,9 +55,9 @@ public:
     void lock() noexcept;
     bool is_protected();
     bool is_unlocked();
-    // Whether this process holds the derived key in memory right now (the idle timeout is not
-    // applied by asking).
-    bool holds_key() const noexcept { return !kek_.empty(); }
+    // Whether this process holds the derived key in memory right now. The idle timeout wipes it
+    // on time from a watchdog thread, whether or not a request comes.
+    bool holds_key() const noexcept;
 
     // identities.*
     json import_identity(std::string_view pkcs12_der, const SecureString& password);
@@ -91,22 +97,39 @@ private:
     enum class Source { Chain = 0, Harvested = 1, Imported = 2, Identity = 3 };
     void store_certificate(X509* cert, Source source, bool trust_anchor);
     bool has_identity(const std::string& fingerprint);
-    const SecureString& key_encryption_key();  // throws Locked
+    struct KeyRecord;
+    SecureString key_encryption_key();  // a copy of the derived key; throws Locked
+    // Inside a write transaction: the derived key, if it still matches the store's key record
+    // (another process may have changed the passphrase). Throws Locked otherwise.
+    SecureString current_key_in_transaction();
     SecureString unseal_key(const std::string& fingerprint, const std::string& sealed);
     engine::Identity load_identity(const std::string& fingerprint);
     json describe_identity(const std::string& fingerprint);
-    void apply_unlock_delay();
+    void reserve_unlock_attempt();
+    std::optional<KeyRecord> key_record();
+    void write_key_record(const SecureString& key, const sealing::KdfParams& params, bool protect);
+    void reseal_identities(const SecureString& old_key, const SecureString& new_key);
     std::optional<std::string> meta(const char* key);
     void set_meta(const char* key, const std::string& value);
-    bool try_auto_unlock();
+    bool try_auto_unlock(bool may_write = true);
+    void hold_key(SecureString key, std::string record);
+    void watch_idle();
+    std::chrono::milliseconds idle_timeout() const;
 
     std::filesystem::path path_;
     const Policy& policy_;
     const KeyStoreTuning tuning_;
     db::Database db_;
+
+    // The derived key and the record it was checked against, shared with the idle watchdog.
+    mutable std::mutex key_mutex_;
+    std::condition_variable key_changed_;
     SecureString kek_;
-    long long last_use_ms_ = 0;
+    std::string kek_record_;
+    std::chrono::steady_clock::time_point last_use_{};
     int idle_minutes_ = kDefaultIdleMinutes;
+    bool stopping_ = false;
+    std::thread idle_watchdog_;
 };
 
 }  // namespace smime

@@ -16,6 +16,12 @@ namespace smime::sealing {
 namespace {
 constexpr unsigned char kVersion = 1;
 constexpr std::size_t kNonce = 12, kTag = 16, kKey = 32;
+
+// What OpenSSL's scrypt allocates (B and V of RFC 7914 section 6), to set maxmem to what these
+// parameters need and no more.
+std::uint64_t scrypt_memory(const KdfParams& params) {
+    return 128ull * params.r * (params.n + 2) + 128ull * params.r * params.p;
+}
 }  // namespace
 
 std::string random_bytes(std::size_t n) {
@@ -27,15 +33,15 @@ std::string random_bytes(std::size_t n) {
 
 KdfParams KdfParams::fresh(bool protected_store, std::uint64_t protected_n) {
     KdfParams p;
-    p.n = protected_n;
-    // Without a passphrase the sealing protects nothing; don't make every process pay for scrypt.
-    if (!protected_store) p.n = 1u << 10;
+    p.n = protected_store ? protected_n : kUnprotectedScryptN;
     p.salt = random_bytes(16);
     return p;
 }
 
 nlohmann::json KdfParams::to_json() const {
-    return {{"kdf", "scrypt"}, {"n", n}, {"r", r}, {"p", p}, {"salt", base64::encode(salt)}};
+    nlohmann::json j = {{"kdf", "scrypt"}, {"n", n}, {"r", r}, {"p", p}, {"salt", base64::encode(salt)}};
+    if (version >= 2) j["v"] = version;
+    return j;
 }
 
 KdfParams KdfParams::from_json(const nlohmann::json& j) {
@@ -45,12 +51,19 @@ KdfParams KdfParams::from_json(const nlohmann::json& j) {
         out.n = j.at("n").get<std::uint64_t>();
         out.r = j.at("r").get<std::uint32_t>();
         out.p = j.at("p").get<std::uint32_t>();
+        out.version = j.contains("v") ? j.at("v").get<int>() : 1;
         out.salt.clear();
         if (!base64::decode_append(j.at("salt").get<std::string>(), out.salt))
             throw Error(Code::Storage, "corrupt key derivation parameters");
     } catch (const nlohmann::json::exception&) {
         throw Error(Code::Storage, "corrupt key derivation parameters");
     }
+    // Bounds, so that a damaged or hostile file cannot make every process allocate gigabytes.
+    const bool power_of_two = out.n >= 2 && (out.n & (out.n - 1)) == 0;
+    if (!power_of_two || out.n > (1u << 20) || out.r < 1 || out.r > 32 || out.p < 1 || out.p > 16 ||
+        out.salt.size() < 16 || out.salt.size() > 64 || out.version < 1 || out.version > 2 ||
+        scrypt_memory(out) > (1ull << 30))
+        throw Error(Code::Storage, "unusable key derivation parameters in the key store");
     return out;
 }
 
@@ -60,7 +73,7 @@ SecureString derive_key(const SecureString& passphrase, const KdfParams& params)
     ossl::KdfCtxPtr ctx(EVP_KDF_CTX_new(kdf.get()));
     std::uint64_t n = params.n;
     std::uint32_t r = params.r, p = params.p;
-    std::uint64_t maxmem = 1ull << 30;
+    std::uint64_t maxmem = scrypt_memory(params) + (1u << 16);
     OSSL_PARAM list[] = {
         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, const_cast<char*>(passphrase.data()),
                                           passphrase.size()),

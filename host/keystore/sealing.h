@@ -13,17 +13,24 @@
 
 namespace smime::sealing {
 
-inline constexpr std::uint64_t kProtectedScryptN = 1u << 15;
+// scrypt's cost for a passphrase: 2^17 with r = 8 needs 128 MiB and some 0.3 s per derivation.
+inline constexpr std::uint64_t kProtectedScryptN = 1u << 17;
+// Without a passphrase the sealing protects nothing; no process should pay for scrypt then.
+inline constexpr std::uint64_t kUnprotectedScryptN = 1u << 10;
 
 struct KdfParams {
-    std::uint64_t n = 1u << 15;  // CPU/memory cost: 2^15 with r = 8 uses 32 MiB
+    std::uint64_t n = kProtectedScryptN;  // CPU/memory cost
     std::uint32_t r = 8;
     std::uint32_t p = 1;
     std::string salt;  // 16 random bytes
+    // 1: the first release (verifier sealed with the fixed associated data "verifier");
+    // 2: the verifier's associated data is the stored parameter record itself.
+    int version = 2;
 
     static KdfParams fresh(bool protected_store, std::uint64_t protected_n = kProtectedScryptN);
     nlohmann::json to_json() const;
-    static KdfParams from_json(const nlohmann::json& j);  // throws Error(Storage) if unusable
+    // Throws Error(Storage) if unusable, or if the parameters ask for more than 1 GiB of memory.
+    static KdfParams from_json(const nlohmann::json& j);
 };
 
 // 32-byte key-encryption key. Throws Error(Internal) if the KDF is unavailable.

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
+#include <system_error>
 
 #ifdef _WIN32
 #include <fcntl.h>
@@ -107,11 +108,45 @@ std::filesystem::path data_directory() {
 }
 
 void ensure_private_directory(const std::filesystem::path& dir) {
+#ifdef _WIN32
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) throw Error(Code::Storage, "cannot create the data directory: " + ec.message());
-#ifndef _WIN32
-    if (::chmod(dir.c_str(), 0700) != 0)
+#else
+    std::error_code ec;
+    const std::filesystem::path target = std::filesystem::absolute(dir, ec).lexically_normal();
+    if (ec) throw Error(Code::Storage, "cannot resolve the data directory: " + ec.message());
+    // Create each missing folder 0700 whatever the umask: under umask 000, create_directories
+    // would leave the parents writable by every user, who could then move the store away.
+    std::filesystem::path current;
+    for (const auto& part : target) {
+        current /= part;
+        if (part.empty() || current == current.root_path()) continue;
+        if (::mkdir(current.c_str(), 0700) == 0) {
+            if (::chmod(current.c_str(), 0700) != 0)
+                throw Error(Code::Storage, "cannot restrict the data directory to its owner");
+        } else if (errno != EEXIST) {
+            throw Error(Code::Storage, "cannot create the data directory " + current.string() + ": " +
+                                           std::generic_category().message(errno));
+        }
+    }
+    struct stat st {};
+    if (::stat(target.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        throw Error(Code::Storage, "the data directory " + target.string() + " is not a folder");
+    if (st.st_uid != ::geteuid())
+        throw Error(Code::Storage, "the data directory " + target.string() + " belongs to another user");
+    // Any folder on the way that every user may write to without the sticky bit (as /tmp has it)
+    // lets another user rename the store's folder and put their own in its place.
+    for (std::filesystem::path p = target;; p = p.parent_path()) {
+        struct stat parent {};
+        if (::stat(p.c_str(), &parent) == 0 && (parent.st_mode & S_IWOTH) && !(parent.st_mode & S_ISVTX))
+            throw Error(Code::Storage, "the folder " + p.string() +
+                                           " is writable by every user: the key store is not safe below it; "
+                                           "remove the write permission for others (chmod o-w) or choose another "
+                                           "place with SMIME_HOST_HOME");
+        if (p == p.root_path() || p.parent_path() == p) break;
+    }
+    if (::chmod(target.c_str(), 0700) != 0)
         throw Error(Code::Storage, "cannot restrict the data directory to its owner");
 #endif
 }

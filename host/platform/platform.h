@@ -27,7 +27,9 @@ std::optional<std::string> env(const char* name);
 // ~/Library/Application Support/smime-host on macOS, %LOCALAPPDATA%\smime-host on Windows.
 std::filesystem::path data_directory();
 
-// Creates `dir` (and parents) if missing and restricts it to the user (0700 on POSIX).
+// Creates `dir` (and its missing parents, each 0700 whatever the umask) and restricts it to the
+// user (0700 on POSIX). Throws Error(Storage) if `dir` belongs to another user, or if it or a
+// folder above it is writable by every user without the sticky bit.
 void ensure_private_directory(const std::filesystem::path& dir);
 
 // Restricts a file to the user (0600 on POSIX). Missing files are ignored.

@@ -25,6 +25,7 @@ std::string_view code_name(Code code) {
         case Code::Policy: return "ERR_POLICY";
         case Code::Storage: return "ERR_STORAGE";
         case Code::Io: return "ERR_IO";
+        case Code::Throttled: return "ERR_THROTTLED";
     }
     return "ERR_INTERNAL";
 }

@@ -31,6 +31,7 @@ enum class Code {
     Policy,           // forbidden by the organisation's policy
     Storage,          // key store unavailable or corrupt
     Io,               // file could not be read or written (CLI)
+    Throttled,        // too many wrong passphrases: wait details.retry_after_ms
 };
 
 std::string_view code_name(Code code);

@@ -225,10 +225,12 @@ TEST_CASE("one active identity per address; activate, deactivate, delete, export
 
 TEST_CASE("passphrase: set, lock, unlock, change, wrong passphrase, remove") {
     const auto dir = temp_store();
+    // A cheap scrypt cost: the production cost has its own tests (test_keystore_locking.cpp).
+    const KeyStoreTuning kFastKdf{1u << 10, std::nullopt};
     const auto pki = TestPki::make();
     std::string fp;
     {
-        KeyStore store(dir);
+        KeyStore store(dir, KeyStore::no_policy(), kFastKdf);
         fp = store.import_identity(make_pkcs12(pki.rsa_key.get(), pki.rsa_cert.get(), {}, "pw"), SecureString("pw"))
                  ["fingerprint"];
         store.set_passphrase(SecureString("first passphrase"), std::nullopt);
@@ -240,7 +242,7 @@ TEST_CASE("passphrase: set, lock, unlock, change, wrong passphrase, remove") {
         CHECK(code_of([&] { store.identity(fp); }) == Code::Locked);
         CHECK(code_of([&] { store.decryption_identities(); }) == Code::Locked);
     }
-    KeyStore other(dir);  // another process
+    KeyStore other(dir, KeyStore::no_policy(), kFastKdf);  // another process
     CHECK(other.status()["unlocked"] == false);
     CHECK(code_of([&] { other.signing_identity("alice@example.org"); }) == Code::Locked);
     CHECK(other.list_identities().size() == 1);  // public data needs no passphrase
@@ -256,7 +258,7 @@ TEST_CASE("passphrase: set, lock, unlock, change, wrong passphrase, remove") {
     CHECK(other.status()["idle_lock_minutes"] == 5);
     CHECK(EVP_PKEY_eq(other.identity(fp).private_key.get(), pki.rsa_key.get()) == 1);
     other.set_passphrase(SecureString(), SecureString("second"));
-    KeyStore third(dir);
+    KeyStore third(dir, KeyStore::no_policy(), kFastKdf);
     CHECK(third.status()["protected"] == false);
     CHECK(third.identity(fp).private_key != nullptr);
     std::filesystem::remove_all(dir.parent_path());
