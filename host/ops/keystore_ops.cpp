@@ -58,7 +58,8 @@ void register_keystore_ops(Registry& registry) {
                       return result({{"protected", c.store().is_protected()}});
                   }});
     registry.add({"keystore.unlock",
-                  "Unlock the private keys for this process until keystore.lock, the idle timeout or exit.",
+                  "Unlock the private keys for this process until keystore.lock, the idle timeout or exit. "
+                  "Wrong guesses are rate-limited for the whole store (ERR_THROTTLED, details.retry_after_ms).",
                   {{"passphrase", ArgType::Secret, true, "the key store passphrase"},
                    {"idle_minutes", ArgType::Integer, false, "lock again after this many idle minutes (default 30)"}},
                   "{unlocked: true, idle_lock_minutes}",
@@ -113,7 +114,8 @@ void register_keystore_ops(Registry& registry) {
                   {"deactivate"},
                   [](Context& c, Request& r) { return result(c.store().deactivate(fingerprint_arg(r))); }});
     registry.add({"identities.delete",
-                  "Delete an identity's private key for good (its certificate is kept as a public one).",
+                  "Delete an identity's private key for good (its certificate is kept as a public one); "
+                  "a protected store must be unlocked.",
                   {kFingerprint},
                   "{deleted: fingerprint}",
                   "",
