@@ -10,6 +10,8 @@
 #include "util/log.h"
 #include "version.h"
 
+#include <openssl/crypto.h>
+
 #include <iostream>
 #include <string_view>
 
@@ -41,8 +43,36 @@ std::optional<smime::Caller> browser_caller(int argc, char** argv) {
     return std::nullopt;
 }
 
+// The budget of memory for uploads in progress: SMIME_HOST_UPLOAD_BUDGET_MIB, else the default.
+std::size_t upload_budget() {
+    const auto text = smime::platform::env("SMIME_HOST_UPLOAD_BUDGET_MIB");
+    if (!text) return smime::limits::kDefaultUploadBudget;
+    try {
+        std::size_t used = 0;
+        const unsigned long long mib = std::stoull(*text, &used);
+        if (used == text->size() && mib >= 1 && mib <= (std::size_t{1} << 20)) return static_cast<std::size_t>(mib) << 20;
+    } catch (const std::exception&) {
+    }
+    smime::log::warn("SMIME_HOST_UPLOAD_BUDGET_MIB must be a number of MiB from 1 to 1048576; using the default");
+    return smime::limits::kDefaultUploadBudget;
+}
+
+// The serving process holds the key-encryption key and unsealed private keys: keep them out of
+// core files and swap. OpenSSL's secure heap (mlock'ed, excluded from core dumps, guard pages)
+// then holds the private BIGNUMs of decoded keys (RSA d, p, q, CRT values; EC private scalars).
+void protect_secrets() {
+    smime::platform::forbid_core_dumps();
+    constexpr std::size_t kSecureHeap = std::size_t{1} << 20;  // some 300 RSA-4096 keys at once
+    const int secure = CRYPTO_secure_malloc_init(kSecureHeap, 16);
+    if (secure == 0)
+        smime::log::warn("OpenSSL's secure heap is not available; private keys use ordinary memory");
+    else if (secure == 2)
+        smime::log::warn("OpenSSL's secure heap could not be locked in memory (RLIMIT_MEMLOCK)");
+}
+
 int serve(smime::Caller caller) {
     using namespace smime;
+    protect_secrets();
     platform::prepare_stdio();
     log::info("serving native messaging for " + caller.describe());
     std::filesystem::path home;
@@ -55,6 +85,7 @@ int serve(smime::Caller caller) {
     frame::Reader reader(platform::read_stdin, limits::kMaxIncomingFrame);
     frame::Writer writer(platform::write_stdout, limits::kMaxOutgoingFrame);
     Session session(registry(), context, reader, writer);
+    session.set_upload_budget(upload_budget());
     return session.run();
 }
 

@@ -537,15 +537,7 @@ json KeyStore::import_identity(std::string_view pkcs12_der, const SecureString& 
     policy_.require_private_key_operations();
     const engine::Identity identity = pkcs12::read(pkcs12_der, password);
     const std::string fp = identity.fingerprint;
-    {
-        const auto checked = certinfo::describe(identity.certificate.get(), now());
-        policy_.check_identity_addresses(checked.emails);
-        // Without a policy file small keys only warn (weak_key); an organisation may refuse them.
-        if (policy_.in_force && checked.key_type == "RSA" && checked.key_bits < policy_.min_rsa_bits)
-            throw Error(Code::Policy,
-                        "your organisation requires RSA keys of at least " + std::to_string(policy_.min_rsa_bits) + " bits",
-                        {{"key", "min_rsa_bits"}, {"bits", checked.key_bits}});
-    }
+    check_identity_policy(identity.certificate.get());
     key_encryption_key();  // ERR_LOCKED before any work; creates the store's parameters on first use
     const auto info = certinfo::describe(identity.certificate.get(), now());
     db::Transaction tx(db_);
@@ -706,8 +698,25 @@ engine::Identity KeyStore::load_identity(const std::string& fingerprint) {
     return id;
 }
 
+void KeyStore::check_identity_policy(X509* certificate) const {
+    // At import and at every use: a policy made stricter later also applies to identities stored
+    // before it, and a store copied from elsewhere gains nothing.
+    const auto info = certinfo::describe(certificate, now());
+    policy_.check_identity_addresses(info.emails);
+    policy_.check_identity_key(info.key_type, info.key_bits);
+}
+
+void KeyStore::check_identity_policy(const std::string& fingerprint) {
+    auto st = db_.prepare("SELECT der FROM certificates WHERE fingerprint = ?");
+    st.bind(1, fingerprint);
+    if (!st.step()) throw Error(Code::NotFound, "no identity with this fingerprint", {{"fingerprint", fingerprint}});
+    check_identity_policy(x509_from_der(st.blob(0)).get());
+}
+
 engine::Identity KeyStore::identity(const std::string& fingerprint) {
     check_fingerprint(fingerprint);
+    policy_.require_private_key_operations();
+    check_identity_policy(fingerprint);
     return load_identity(fingerprint);
 }
 
@@ -736,10 +745,17 @@ engine::Identity KeyStore::signing_identity(const std::string& email) {
     if (!fp)
         throw Error(Code::NoIdentity, "no active identity for " + email + ": import your certificate and key first",
                     {{"address", email}});
+    policy_.require_private_key_operations();
+    check_identity_policy(*fp);
     return load_identity(*fp);
 }
 
 std::string KeyStore::backup(const std::string& fingerprint, const SecureString& password) {
+    // Exporting a private key is a private-key operation: refused with enabled: false or a
+    // malformed policy, as well as with allow_key_backup: false.
+    policy_.require_private_key_operations();
+    if (!policy_.allow_key_backup)
+        throw Error(Code::Policy, "your organisation does not allow key backups", {{"key", "allow_key_backup"}});
     const engine::Identity id = identity(fingerprint);
     const auto info = certinfo::describe(id.certificate.get(), now());
     return pkcs12::write(id, password, info.emails.empty() ? info.subject : info.emails.front());
@@ -895,8 +911,17 @@ std::vector<engine::Identity> KeyStore::decryption_identities() {
     std::vector<std::string> fps;
     auto st = db_.prepare("SELECT fingerprint FROM identities");
     while (st.step()) fps.push_back(st.text(0));
+    policy_.require_private_key_operations();
     std::vector<engine::Identity> out;
+    std::optional<Error> refused;
     for (const auto& fp : fps) {
+        try {
+            check_identity_policy(fp);
+        } catch (const Error& e) {
+            if (e.code() != Code::Policy) throw;
+            refused = e;  // not offered to the decryption; said so if nothing else can decrypt
+            continue;
+        }
         try {
             out.push_back(load_identity(fp));
         } catch (const Error& e) {
@@ -904,6 +929,7 @@ std::vector<engine::Identity> KeyStore::decryption_identities() {
             // One unreadable key must not stop the others (unseal_key logged which one).
         }
     }
+    if (out.empty() && refused) throw *refused;
     return out;
 }
 

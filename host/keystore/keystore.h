@@ -104,6 +104,9 @@ private:
     SecureString current_key_in_transaction();
     SecureString unseal_key(const std::string& fingerprint, const std::string& sealed);
     engine::Identity load_identity(const std::string& fingerprint);
+    // Throws Error(Policy) if the policy refuses this identity (allowed_domains, min_rsa_bits).
+    void check_identity_policy(X509* certificate) const;
+    void check_identity_policy(const std::string& fingerprint);
     json describe_identity(const std::string& fingerprint);
     void reserve_unlock_attempt();
     std::optional<KeyRecord> key_record();

@@ -85,6 +85,7 @@ SecureString derive_key(const SecureString& passphrase, const KdfParams& params)
         OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_MAXMEM, &maxmem),
         OSSL_PARAM_construct_end()};
     SecureString key(std::string(kKey, '\0'));
+    key.lock_pages();
     if (EVP_KDF_derive(ctx.get(), reinterpret_cast<unsigned char*>(key.mutable_str().data()), kKey, list) != 1) {
         log::openssl_errors("scrypt");
         throw Error(Code::Internal, "key derivation failed");
@@ -127,6 +128,7 @@ bool unseal(const SecureString& key, std::string_view sealed, std::string_view a
     std::string& plain = out.mutable_str();
     out.wipe();
     plain.resize(n);
+    out.lock_pages();
     int len = 0;
     const auto* k = reinterpret_cast<const unsigned char*>(key.data());
     if (EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, k, iv) != 1 ||

@@ -3,6 +3,7 @@
 #include "platform/platform.h"
 
 #include "util/error.h"
+#include "util/log.h"
 
 #include <cerrno>
 #include <chrono>
@@ -18,13 +19,32 @@
 #include <csignal>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <termios.h>
 #include <unistd.h>
 #endif
+#if defined(__linux__)
+#include <sys/prctl.h>
+#elif defined(__APPLE__)
+#include <sys/ptrace.h>
+#include <sys/types.h>
+#endif
 
 namespace smime::platform {
+
+void forbid_core_dumps() {
+#ifndef _WIN32
+    const struct rlimit none = {0, 0};
+    if (::setrlimit(RLIMIT_CORE, &none) != 0) log::warn("cannot turn off core files");
+#endif
+#if defined(__linux__)
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) log::warn("cannot make the process non-dumpable");
+#elif defined(__APPLE__)
+    if (::ptrace(PT_DENY_ATTACH, 0, nullptr, 0) != 0) log::warn("cannot deny debugger attachment");
+#endif
+}
 
 void prepare_stdio() {
 #ifdef _WIN32

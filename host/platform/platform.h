@@ -13,6 +13,12 @@ namespace smime::platform {
 // makes a closed pipe an error return instead of a fatal signal.
 void prepare_stdio();
 
+// For a process that will hold unlocked keys (serve mode): no core file and no dump of its memory
+// by other processes of the user. Linux: PR_SET_DUMPABLE 0 (also refuses ptrace by the same user
+// and makes /proc/<pid>/mem root-only) and RLIMIT_CORE 0. macOS: RLIMIT_CORE 0 and
+// PT_DENY_ATTACH. Windows has no core files; nothing to do. Failures are logged, not fatal.
+void forbid_core_dumps();
+
 // Reads up to `size` bytes from stdin; returns 0 on EOF, -1 on error. Retries on EINTR.
 long read_stdin(char* buffer, std::size_t size);
 

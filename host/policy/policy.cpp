@@ -6,8 +6,10 @@
 #include "platform/platform.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/strict_json.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 
@@ -36,6 +38,22 @@ std::vector<std::string> string_list(const json& value, const std::string& key, 
     return out;
 }
 
+// The whole value must be an integer in range: a number that only truncates into it (4294968320
+// to 1024) or has a fraction is refused.
+int integer(const json& value, const std::string& key, std::int64_t lo, std::int64_t hi) {
+    const std::string rule = "'" + key + "' must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
+    if (value.is_number_unsigned()) {
+        if (value.get<std::uint64_t>() > static_cast<std::uint64_t>(hi)) throw std::runtime_error(rule);
+    } else if (value.is_number_integer()) {
+        if (value.get<std::int64_t>() < lo || value.get<std::int64_t>() > hi) throw std::runtime_error(rule);
+    } else {
+        throw std::runtime_error(rule);
+    }
+    const auto v = value.get<std::int64_t>();
+    if (v < lo) throw std::runtime_error(rule);
+    return static_cast<int>(v);
+}
+
 bool boolean(const json& value, const std::string& key) {
     if (!value.is_boolean()) throw std::runtime_error("'" + key + "' must be true or false");
     return value.get<bool>();
@@ -43,8 +61,7 @@ bool boolean(const json& value, const std::string& key) {
 
 }  // namespace
 
-std::filesystem::path Policy::default_location() {
-    if (auto named = platform::env("SMIME_HOST_POLICY")) return *named;
+std::filesystem::path Policy::system_location() {
 #ifdef _WIN32
     return std::filesystem::path("policy.json");  // beside the binary; the registry is read by the installer
 #elif defined(__APPLE__)
@@ -54,27 +71,57 @@ std::filesystem::path Policy::default_location() {
 #endif
 }
 
+std::filesystem::path Policy::choose_location(const std::filesystem::path& system, const std::optional<std::string>& named) {
+    // Anything that can set the user's environment must not switch the administrator's policy
+    // off: the variable counts only where the system has no policy. Whatever is at the system
+    // path (even an unreadable file or a dangling link) is the system's policy.
+    std::error_code ec;
+    const auto state = std::filesystem::symlink_status(system, ec);
+    const bool absent = state.type() == std::filesystem::file_type::not_found &&
+                        (!ec || ec == std::errc::no_such_file_or_directory);
+    if (absent && named) return *named;
+    return system;
+}
+
+std::filesystem::path Policy::default_location() {
+    return choose_location(system_location(), platform::env("SMIME_HOST_POLICY"));
+}
+
 Policy Policy::load(const std::filesystem::path& file) {
     Policy p;
     std::error_code ec;
-    if (!std::filesystem::exists(file, ec)) return p;
+    // Only "does not exist" means no policy. Anything else that stands in the way of reading it
+    // (permissions, a dangling link, a loop of links, a folder) is a malformed policy: fail closed.
+    const auto link = std::filesystem::symlink_status(file, ec);
+    if (link.type() == std::filesystem::file_type::not_found && (!ec || ec == std::errc::no_such_file_or_directory))
+        return p;
     p.in_force = true;
     p.source = file;
     try {
+        if (ec) throw std::runtime_error("the file cannot be examined: " + ec.message());
+        const auto target = std::filesystem::status(file, ec);
+        if (ec || target.type() == std::filesystem::file_type::not_found)
+            throw std::runtime_error("the file cannot be reached: " + (ec ? ec.message() : std::string("dangling link")));
+        if (target.type() != std::filesystem::file_type::regular)
+            throw std::runtime_error("it is not a regular file");
         std::ifstream in(file, std::ios::binary);
         if (!in) throw std::runtime_error("the file cannot be read");
         const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (in.bad()) throw std::runtime_error("the file cannot be read");
         json doc;
         try {
-            doc = json::parse(text);
+            doc = strict_json::parse(text);
         } catch (const json::parse_error& e) {
             throw std::runtime_error("not valid JSON (at byte " + std::to_string(e.byte) + ")");
+        } catch (const json::out_of_range&) {
+            throw std::runtime_error("not valid JSON (a number out of range)");
+        } catch (const strict_json::DuplicateKey& e) {
+            throw std::runtime_error("the key '" + e.name() + "' appears more than once in an object");
         }
         if (!doc.is_object()) throw std::runtime_error("the policy must be a JSON object");
         for (const auto& [key, value] : doc.items()) {
             if (key == "version") {
-                if (!value.is_number_integer() || value.get<int>() != 1)
-                    throw std::runtime_error("'version' must be 1");
+                if (integer(value, key, 1, 1) != 1) throw std::runtime_error("'version' must be 1");
             } else if (key == "enabled") {
                 p.enabled = boolean(value, key);
             } else if (key == "allowed_domains") {
@@ -95,9 +142,7 @@ Policy Policy::load(const std::filesystem::path& file) {
             } else if (key == "use_system_trust_anchors") {
                 p.use_system_trust_anchors = boolean(value, key);
             } else if (key == "min_rsa_bits") {
-                if (!value.is_number_integer() || value.get<int>() < 1024 || value.get<int>() > 16384)
-                    throw std::runtime_error("'min_rsa_bits' must be an integer from 1024 to 16384");
-                p.min_rsa_bits = value.get<int>();
+                p.min_rsa_bits = integer(value, key, 1024, 16384);
             } else if (key == "allowed_digests") {
                 p.allowed_digests = string_list(value, key, &kDigests);
                 if (p.allowed_digests.empty()) throw std::runtime_error("'allowed_digests' must not be empty");
@@ -139,6 +184,13 @@ void Policy::check_identity_addresses(const std::vector<std::string>& emails) co
     if (emails.empty() || !refused.empty())
         throw Error(Code::Policy, "your organisation allows identities only for " + json(allowed_domains).dump(),
                     {{"key", "allowed_domains"}, {"addresses", refused}, {"allowed_domains", allowed_domains}});
+}
+
+void Policy::check_identity_key(const std::string& key_type, int key_bits) const {
+    // Without a policy file small keys only warn (weak_key); an organisation may refuse them.
+    if (in_force && key_type == "RSA" && key_bits < min_rsa_bits)
+        throw Error(Code::Policy, "your organisation requires RSA keys of at least " + std::to_string(min_rsa_bits) + " bits",
+                    {{"key", "min_rsa_bits"}, {"bits", key_bits}});
 }
 
 bool Policy::digest_allowed(const std::string& digest) const {

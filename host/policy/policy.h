@@ -31,9 +31,14 @@ struct Policy {
     bool allow_sha1_verification = false;
     bool allow_key_backup = true;
 
-    // SMIME_HOST_POLICY, else the platform's location (/etc/smime-host/policy.json on Linux).
+    // The platform's location (/etc/smime-host/policy.json on Linux).
+    static std::filesystem::path system_location();
+    // `system` whenever anything is there; `named` (SMIME_HOST_POLICY) only where nothing is.
+    static std::filesystem::path choose_location(const std::filesystem::path& system,
+                                                 const std::optional<std::string>& named);
     static std::filesystem::path default_location();
-    // No file: everything allowed. A file that cannot be read or parsed: `error` set.
+    // No file: everything allowed. A file that cannot be read or parsed, or any obstacle other than
+    // "does not exist" (permissions, dangling link, loop, folder): `error` set (fails closed).
     static Policy load(const std::filesystem::path& file);
     static Policy load_default() { return load(default_location()); }
 
@@ -42,6 +47,8 @@ struct Policy {
     void require_private_key_operations() const;
     // Throws Error(Policy) unless every address is in an allowed domain.
     void check_identity_addresses(const std::vector<std::string>& emails) const;
+    // Throws Error(Policy) if a policy is in force and an RSA key is under min_rsa_bits.
+    void check_identity_key(const std::string& key_type, int key_bits) const;
     bool digest_allowed(const std::string& digest) const;
     bool content_encryption_allowed(const std::string& algorithm) const;
 

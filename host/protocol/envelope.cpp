@@ -4,6 +4,7 @@
 
 #include "protocol/limits.h"
 #include "util/error.h"
+#include "util/strict_json.h"
 
 namespace smime::envelope {
 namespace {
@@ -126,10 +127,16 @@ std::optional<Chunk> parse_chunk_fast(std::string_view frame) {
 Parsed parse(std::string_view frame, json& id) {
     json doc;
     try {
-        doc = json::parse(frame.begin(), frame.end());
+        doc = strict_json::parse(frame);
     } catch (const json::parse_error& e) {
         // Only the offset goes back: the parser's own message quotes input, which may be a secret.
         throw Error(Code::BadJson, "frame is not valid UTF-8 JSON", {{"offset", e.byte}});
+    } catch (const json::out_of_range&) {
+        // A number beyond a double's range; its message quotes the token.
+        throw Error(Code::BadJson, "frame holds a number out of range");
+    } catch (const strict_json::DuplicateKey&) {
+        // Which of the two values counts would depend on the parser: refuse instead.
+        throw Error(Code::BadJson, "frame has an object with a member name twice");
     }
     if (!doc.is_object()) throw Error(Code::BadRequest, "a request must be a JSON object");
 

@@ -2,7 +2,9 @@
 // Frame reader and writer; the length is checked against the limit before anything is allocated.
 #include "protocol/frame.h"
 
+#include <algorithm>
 #include <cstring>
+#include <new>
 
 namespace smime::frame {
 
@@ -29,7 +31,20 @@ ReadStatus Reader::next(std::string& body) {
     if (got < sizeof header) return ReadStatus::Truncated;
     std::memcpy(&announced_, header, sizeof announced_);  // native byte order, as browsers send
     if (announced_ > max_frame_) return ReadStatus::TooLarge;
-    body.resize(announced_);
+    try {
+        body.resize(announced_);
+    } catch (const std::bad_alloc&) {
+        char skip[4096];
+        std::size_t left = announced_;
+        while (left > 0) {
+            const std::size_t want = std::min(left, sizeof skip);
+            const std::size_t n = read_fully(skip, want, io_error);
+            if (io_error) return ReadStatus::IoError;
+            if (n < want) return ReadStatus::Truncated;
+            left -= n;
+        }
+        throw;
+    }
     const std::size_t body_got = read_fully(body.data(), announced_, io_error);
     if (io_error) return ReadStatus::IoError;
     if (body_got < announced_) {

@@ -20,6 +20,12 @@ inline constexpr std::size_t kMaxInlineReplyPayload = 512 * 1024;
 inline constexpr std::size_t kMaxChunks = 1 << 20;
 // Requests whose payload is still arriving, per process.
 inline constexpr std::size_t kMaxPendingUploads = 64;
+// Memory that all payloads still arriving may hold together (their buffers' capacity), unless
+// SMIME_HOST_UPLOAD_BUDGET_MIB says otherwise. Two whole payloads of the largest size fit.
+inline constexpr std::size_t kDefaultUploadBudget = std::size_t{1} << 30;
+// Refused chunked requests whose remaining chunks are swallowed silently; past this the oldest is
+// forgotten (its late chunks then get an error reply each, which the client ignores).
+inline constexpr std::size_t kMaxDiscarding = 1024;
 inline constexpr std::size_t kMaxIdLength = 256;
 
 }  // namespace smime::limits

@@ -6,7 +6,9 @@
 #include "util/base64.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/secure.h"
 
+#include <algorithm>
 #include <chrono>
 #include <new>
 
@@ -30,7 +32,16 @@ json error_json(const json& id, const Error& error) {
 int Session::run() {
     std::string frame;
     for (;;) {
-        switch (reader_.next(frame)) {
+        frame::ReadStatus status;
+        try {
+            status = reader_.next(frame);
+        } catch (const std::bad_alloc&) {
+            // The reader has skipped the frame it could not hold: answer, and serve the next.
+            std::string().swap(frame);
+            send_error(nullptr, Error(Code::TooLarge, "not enough memory for this frame"));
+            continue;
+        }
+        switch (status) {
             case frame::ReadStatus::Frame:
                 handle_frame(frame);
                 cleanse(frame);  // may have held a password
@@ -60,12 +71,13 @@ int Session::run() {
 }
 
 void Session::handle_frame(std::string_view frame) {
-    if (auto chunk = envelope::parse_chunk_fast(frame)) {
-        handle_chunk(chunk->id, chunk->index, chunk->data);
-        return;
-    }
     json id = nullptr;
     try {
+        if (auto chunk = envelope::parse_chunk_fast(frame)) {
+            id = chunk->id;
+            handle_chunk(chunk->id, chunk->index, chunk->data);
+            return;
+        }
         auto parsed = envelope::parse(frame, id);
         if (parsed.is_chunk)
             handle_chunk(parsed.chunk.id, parsed.chunk.index, parsed.chunk.data);
@@ -75,6 +87,10 @@ void Session::handle_frame(std::string_view frame) {
         send_error(id, e);
     } catch (const std::bad_alloc&) {
         send_error(id, Error(Code::TooLarge, "not enough memory for this request"));
+    } catch (const json::exception& e) {
+        // Its message may quote input (a secret): only the kind goes to the log.
+        log::error("unexpected JSON failure " + std::to_string(e.id));
+        send_error(id, Error(Code::Internal, "internal error"));
     } catch (const std::exception& e) {
         log::error(std::string("unexpected failure: ") + e.what());
         send_error(id, Error(Code::Internal, "internal error"));
@@ -141,13 +157,18 @@ void Session::handle_request(envelope::Parsed& parsed) {
                                 {{"field", "id"}});
                 if (uploads_.size() >= limits::kMaxPendingUploads)
                     throw Error(Code::TooLarge, "too many chunked requests in progress");
+                // Reserve what was announced, but not so much that a lying header costs real memory.
+                const std::size_t reserve =
+                    upload.has_declared_size ? std::min<std::uint64_t>(upload.declared_size, 64u << 20) : 0;
+                if (pending_bytes_ + reserve > upload_budget_)
+                    throw Error(Code::TooLarge, "too much data in chunked requests in progress",
+                                {{"budget", upload_budget_}});
                 parsed.args.erase(payload->name);
                 upload.op = op;
                 upload.args = std::move(parsed.args);
                 if (op->observe && upload.has_declared_size) upload.observer = op->observe(context_, upload.args);
-                // Reserve what was announced, but not so much that a lying header costs real memory.
-                if (upload.has_declared_size)
-                    upload.request.payload.mutable_str().reserve(std::min<std::uint64_t>(upload.declared_size, 64u << 20));
+                upload.request.payload.mutable_str().reserve(reserve);
+                pending_bytes_ += upload.request.payload.str().capacity();
                 uploads_.emplace(key, std::move(upload));
                 return;  // the reply comes after the last chunk
             }
@@ -158,8 +179,11 @@ void Session::handle_request(envelope::Parsed& parsed) {
         if (op) wipe_secrets(*op, parsed.args);
         // Swallow the chunks the client will still send for this refused request.
         if (auto n = envelope::announced_chunks(parsed.args); n && !id.is_null() && *n <= limits::kMaxChunks)
-            discarding_[envelope::id_key(id)] = *n;
+            discard_chunks(envelope::id_key(id), *n);
         send_error(id, e);
+    } catch (...) {
+        if (op) wipe_secrets(*op, parsed.args);  // e.g. out of memory: the caller answers
+        throw;
     }
 }
 
@@ -168,7 +192,7 @@ void Session::handle_chunk(const json& id, std::uint64_t index, std::string_view
     auto it = uploads_.find(key);
     if (it == uploads_.end()) {
         if (auto d = discarding_.find(key); d != discarding_.end()) {
-            if (--d->second == 0) discarding_.erase(d);
+            if (--d->second.remaining == 0) discarding_.erase(d);
             return;
         }
         send_error(id, Error(Code::BadRequest, "chunk for an id that has no request waiting for chunks",
@@ -183,13 +207,29 @@ void Session::handle_chunk(const json& id, std::uint64_t index, std::string_view
         return;
     }
     std::string& buffer = upload.request.payload.mutable_str();
-    if (buffer.size() + data.size() / 4 * 3 > limits::kMaxPayload ||
-        (upload.has_declared_size && buffer.size() + data.size() / 4 * 3 > upload.declared_size + 2)) {
+    const std::size_t incoming = data.size() / 4 * 3;
+    if (buffer.size() + incoming > limits::kMaxPayload ||
+        (upload.has_declared_size && buffer.size() + incoming > upload.declared_size + 2)) {
         abandon_upload(key, id,
                        Error(Code::TooLarge, "payload over the limit", {{"limit", limits::kMaxPayload}}));
         return;
     }
-    if (!base64::decode_append(data, buffer)) {
+    const std::size_t capacity = buffer.capacity();
+    if (pending_bytes_ - capacity + std::max(capacity, buffer.size() + incoming) > upload_budget_) {
+        abandon_upload(key, id,
+                       Error(Code::TooLarge, "too much data in chunked requests in progress",
+                             {{"budget", upload_budget_}}));
+        return;
+    }
+    bool decoded = false;
+    try {
+        decoded = base64::decode_append(data, buffer);
+    } catch (const std::bad_alloc&) {
+        abandon_upload(key, id, Error(Code::TooLarge, "not enough memory for this request"));
+        return;
+    }
+    pending_bytes_ = pending_bytes_ - capacity + buffer.capacity();
+    if (!decoded) {
         abandon_upload(key, id,
                        Error(Code::BadRequest, "chunk data is not valid base64", {{"chunk", index}}));
         return;
@@ -212,6 +252,7 @@ void Session::handle_chunk(const json& id, std::uint64_t index, std::string_view
     if (log::enabled(log::Level::Debug))
         log::debug(upload.op->name + ": " + std::to_string(buffer.size()) + " bytes received in " +
                    std::to_string(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - upload.started).count()) + " ms");
+    pending_bytes_ -= std::min(pending_bytes_, buffer.capacity());  // the request holds it now
     Upload done = std::move(upload);
     uploads_.erase(it);
     done.request.args = std::move(done.args);
@@ -225,10 +266,37 @@ void Session::abandon_upload(const std::string& key, const json& id, const Error
     if (it != uploads_.end()) {
         const std::uint64_t remaining = it->second.chunks - it->second.next - 1;
         wipe_secrets(*it->second.op, it->second.args);
-        uploads_.erase(it);
-        if (remaining > 0) discarding_[key] = remaining;
+        erase_upload(it);
+        if (remaining > 0) discard_chunks(key, remaining);
     }
     send_error(id, error);
+}
+
+void Session::erase_upload(std::map<std::string, Upload>::iterator it) {
+    pending_bytes_ -= std::min(pending_bytes_, it->second.request.payload.str().capacity());
+    uploads_.erase(it);
+}
+
+void Session::discard_chunks(const std::string& key, std::uint64_t remaining) {
+    const auto current = [this](const std::pair<std::uint64_t, std::string>& entry) {
+        auto d = discarding_.find(entry.second);
+        return d != discarding_.end() && d->second.order == entry.first;
+    };
+    // Forget the oldest refused request still remembered.
+    while (discarding_.size() >= limits::kMaxDiscarding && !discarding_.count(key) && !discard_queue_.empty()) {
+        if (current(discard_queue_.front())) discarding_.erase(discard_queue_.front().second);
+        discard_queue_.pop_front();
+    }
+    // Entries of requests whose chunks all came are stale: drop them now and then, so the queue
+    // stays within twice the bound.
+    if (discard_queue_.size() >= 2 * limits::kMaxDiscarding) {
+        std::deque<std::pair<std::uint64_t, std::string>> kept;
+        for (auto& entry : discard_queue_)
+            if (current(entry)) kept.push_back(std::move(entry));
+        discard_queue_.swap(kept);
+    }
+    discarding_[key] = {remaining, discard_order_};
+    discard_queue_.emplace_back(discard_order_++, key);
 }
 
 void Session::dispatch(const json& id, const Operation& op, Request& request) {
@@ -249,6 +317,10 @@ void Session::dispatch(const json& id, const Operation& op, Request& request) {
     } catch (const std::bad_alloc&) {
         wipe_secrets(op, request.args);
         send_error(id, Error(Code::TooLarge, "not enough memory for this request"));
+    } catch (const json::exception& e) {
+        wipe_secrets(op, request.args);
+        log::error(op.name + ": unexpected JSON failure " + std::to_string(e.id));  // its text may quote input
+        send_error(id, Error(Code::Internal, "internal error in " + op.name));
     } catch (const std::exception& e) {
         wipe_secrets(op, request.args);
         log::error(op.name + ": unexpected failure: " + e.what());
@@ -265,9 +337,25 @@ void Session::send_reply(const json& id, const Operation& op, Reply& reply) {
     const std::string field = op.payload_result.empty() ? "data" : op.payload_result;
     std::string gathered;  // a chunk that spans pieces
     if (payload.size() <= limits::kMaxInlineReplyPayload) {
-        reply.result[field] = base64::encode(payload.range(0, payload.size(), gathered));
+        // The payload (often decrypted mail) goes straight into one wiped buffer, never through a
+        // JSON string and its serialised copy: {"id":..,"ok":true,"result":{..., "<field>":"<base64>"}}.
+        reply.result.erase(field);
+        const bool empty_result = reply.result.empty();
+        const std::string head = dump({{"id", id}, {"ok", true}, {"result", std::move(reply.result)}});
+        SecureString text;
+        std::string& out = text.mutable_str();
+        out.reserve(head.size() + field.size() + 8 + (payload.size() + 2) / 3 * 4);
+        out.append(head, 0, head.size() - 2);
+        if (!empty_result) out += ',';
+        out += '"';
+        out += field;
+        out += "\":\"";
+        base64::encode_append(payload.range(0, payload.size(), gathered), out);
         cleanse(gathered);
-        send_json(id, {{"id", id}, {"ok", true}, {"result", std::move(reply.result)}});
+        out += "\"}}";
+        if (!writer_.write(out) && !writer_.failed())
+            send_error(id, Error(Code::TooLarge, "reply too large for one frame",
+                                 {{"size", out.size()}, {"limit", limits::kMaxOutgoingFrame}}));
         return;
     }
     const std::size_t chunks = (payload.size() + limits::kReplyChunkRaw - 1) / limits::kReplyChunkRaw;
@@ -297,7 +385,14 @@ void Session::send_reply(const json& id, const Operation& op, Reply& reply) {
 void Session::send_error(const json& id, const Error& error) { send_json(id, error_json(id, error)); }
 
 void Session::send_json(const json& id, const json& reply) {
-    const std::string text = dump(reply);
+    std::string text;
+    try {
+        text = dump(reply);
+    } catch (const std::bad_alloc&) {
+        // Not even the reply fits in memory: a fixed one still tells the caller, and we go on.
+        writer_.write(R"({"id":null,"ok":false,"error":{"code":"ERR_TOO_LARGE","message":"not enough memory for this request","details":{}}})");
+        return;
+    }
     if (writer_.write(text)) return;
     if (writer_.failed()) return;
     // Over the outgoing limit: say so instead of sending a frame the browser would drop.

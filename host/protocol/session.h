@@ -5,9 +5,11 @@
 #include "ops/operation.h"
 #include "protocol/envelope.h"
 #include "protocol/frame.h"
+#include "protocol/limits.h"
 #include "util/error.h"
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <string>
 
@@ -16,7 +18,8 @@ namespace smime {
 class Session {
 public:
     Session(const Registry& registry, Context& context, frame::Reader& reader, frame::Writer& writer)
-        : registry_(registry), context_(context), reader_(reader), writer_(writer) {}
+        : registry_(registry), context_(context), reader_(reader), writer_(writer),
+          upload_budget_(limits::kDefaultUploadBudget) {}
 
     // Serves until EOF (returns 0), an over-long or truncated frame (replies, returns 0), or an
     // I/O error on stdout (returns 1).
@@ -24,6 +27,12 @@ public:
 
     // Handles one whole frame; public for the fuzzer and unit tests.
     void handle_frame(std::string_view frame);
+
+    // Memory all payloads still arriving may hold together (limits::kDefaultUploadBudget).
+    void set_upload_budget(std::size_t bytes) noexcept { upload_budget_ = bytes; }
+    // What the pending uploads hold now, and how many refused requests are remembered (for tests).
+    std::size_t pending_upload_bytes() const noexcept { return pending_bytes_; }
+    std::size_t discarding_count() const noexcept { return discarding_.size(); }
 
 private:
     struct Upload {
@@ -45,13 +54,23 @@ private:
     void send_error(const json& id, const Error& error);
     void send_json(const json& id, const json& reply);
     void abandon_upload(const std::string& key, const json& id, const Error& error);
+    void erase_upload(std::map<std::string, Upload>::iterator it);
+    void discard_chunks(const std::string& key, std::uint64_t remaining);
 
     const Registry& registry_;
     Context& context_;
     frame::Reader& reader_;
     frame::Writer& writer_;
     std::map<std::string, Upload> uploads_;
-    std::map<std::string, std::uint64_t> discarding_;  // id -> chunk frames still to swallow
+    struct Discarding {
+        std::uint64_t remaining = 0;  // chunk frames still to swallow
+        std::uint64_t order = 0;      // the oldest is forgotten first
+    };
+    std::map<std::string, Discarding> discarding_;  // bounded by limits::kMaxDiscarding
+    std::deque<std::pair<std::uint64_t, std::string>> discard_queue_;  // oldest first; may hold stale entries
+    std::uint64_t discard_order_ = 0;
+    std::size_t upload_budget_;
+    std::size_t pending_bytes_ = 0;  // capacity of the buffers in uploads_
     std::string scratch_;                               // reused buffer for chunk frames
 };
 

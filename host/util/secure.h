@@ -12,6 +12,9 @@ namespace smime {
 
 // A std::string that is cleansed on destruction and on reassignment by move. Use it for anything a
 // memory dump must not reveal. Copies are allowed but each copy is wiped in its own turn.
+// Wiping covers the whole capacity, including the small-string buffer inside the object, which a
+// move copies rather than hands over. Growing the string through mutable_str() reallocates
+// without wiping the old block: reserve() first what a secret will need.
 class SecureString {
 public:
     SecureString() = default;
@@ -42,9 +45,13 @@ public:
     bool empty() const noexcept { return value_.empty(); }
 
     void wipe() noexcept {
-        if (!value_.empty()) OPENSSL_cleanse(value_.data(), value_.size());
+        OPENSSL_cleanse(value_.data(), value_.capacity());
         value_.clear();
     }
+    // Keeps the pages that hold the current capacity out of swap (mlock), where the platform
+    // allows; for key material. Best effort: the pages stay locked for the life of the process
+    // (other data may share them, so they are never unlocked), and RLIMIT_MEMLOCK may refuse.
+    void lock_pages() noexcept;
     // Wipes, and gives the memory back (wipe() keeps the capacity for reuse).
     void wipe_and_free() noexcept {
         wipe();
@@ -60,5 +67,7 @@ template <typename Buffer>
 void cleanse(Buffer& buffer) noexcept {
     if (!buffer.empty()) OPENSSL_cleanse(buffer.data(), buffer.size());
 }
+// A string is wiped to its capacity: what a longer value left behind a shorter one counts too.
+inline void cleanse(std::string& buffer) noexcept { OPENSSL_cleanse(buffer.data(), buffer.capacity()); }
 
 }  // namespace smime

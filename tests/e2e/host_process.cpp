@@ -50,7 +50,7 @@ struct HostProcess::Impl {
 };
 
 HostProcess::HostProcess(const std::filesystem::path& home, std::vector<std::string> args,
-                         std::map<std::string, std::string> env)
+                         std::map<std::string, std::string> env, std::vector<std::string> launcher)
     : impl_(std::make_unique<Impl>()) {
     std::filesystem::create_directories(home);
     if (args.empty()) args = {"chrome-extension://abcdefghijklmnopabcdefghijklmnop/"};
@@ -76,6 +76,11 @@ HostProcess::HostProcess(const std::filesystem::path& home, std::vector<std::str
         args.insert(args.begin(), program);
         args.insert(args.begin(), prefix.begin() + 1, prefix.end());
         program = bp::search_path(prefix.front()).string();
+    }
+    if (!launcher.empty()) {
+        args.insert(args.begin(), program);
+        args.insert(args.begin(), launcher.begin() + 1, launcher.end());
+        program = bp::search_path(launcher.front()).string();
     }
     // vfork, as browsers start hosts: a fork would write-protect every page of this process, and
     // the next write to each (the next message buffer) would fault, which timings must not include.

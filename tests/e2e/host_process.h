@@ -25,8 +25,10 @@ std::string frame_bytes(const std::string& body);  // 4-byte native-order length
 class HostProcess {
 public:
     // Starts the host with `args` (default: as Chromium would) and SMIME_HOST_HOME=`home`.
+    // `launcher` is a command that sets something up and then execs the host in the same process
+    // (e.g. `prlimit --as=N`), so pid() is still the host's.
     explicit HostProcess(const std::filesystem::path& home, std::vector<std::string> args = {},
-                         std::map<std::string, std::string> env = {});
+                         std::map<std::string, std::string> env = {}, std::vector<std::string> launcher = {});
     ~HostProcess();
     HostProcess(const HostProcess&) = delete;
     HostProcess& operator=(const HostProcess&) = delete;

@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <fstream>
 #include <iterator>
 
@@ -317,5 +319,82 @@ TEST_CASE("the command line honours the policy too") {
                             (dir / "err").string() + "'";
     CHECK(std::system(cmd.c_str()) != 0);
     CHECK(read((dir / "err").string()).find("ERR_POLICY") != std::string::npos);
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("backup is a private-key operation: refused with enabled: false and with a malformed policy") {
+    const auto dir = make_temp_dir("policy-backup-off");
+    { std::ofstream(dir / "pw") << "nss\n"; }
+    { std::ofstream(dir / "bpw") << "backup password\n"; }
+    { std::ofstream(dir / "alice.p12", std::ios::binary) << keys("thunderbird/Alice.p12"); }
+    { std::ofstream(dir / "off.json") << R"({"enabled": false})"; }
+    { std::ofstream(dir / "broken.json") << R"({"enabled": tru)"; }
+    { std::ofstream(dir / "dup.json") << R"({"allow_key_backup": false, "allow_key_backup": true})"; }
+    const std::string bin = SMIME_HOST_BINARY_FOR_CLI;
+    const std::string home = "SMIME_HOST_HOME='" + (dir / "store").string() + "' ";
+    REQUIRE(std::system((home + bin + " import --in '" + (dir / "alice.p12").string() + "' --password-file '" +
+                         (dir / "pw").string() + "' > '" + (dir / "id.json").string() + "'").c_str()) == 0);
+    const std::string fp = json::parse(read((dir / "id.json").string()))["fingerprint"];
+    for (const char* policy : {"off.json", "broken.json", "dup.json"}) {
+        CAPTURE(policy);
+        std::filesystem::remove(dir / "b.p12");
+        const std::string cmd = home + "SMIME_HOST_POLICY='" + (dir / policy).string() + "' " + bin +
+                                " backup --fingerprint " + fp + " --password-file '" + (dir / "bpw").string() +
+                                "' --out '" + (dir / "b.p12").string() + "' 2>'" + (dir / "err").string() + "'";
+        CHECK(std::system(cmd.c_str()) != 0);
+        CHECK(read((dir / "err").string()).find("ERR_POLICY") != std::string::npos);
+        CHECK_FALSE(std::filesystem::exists(dir / "b.p12"));
+    }
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("allowed_domains and min_rsa_bits also hold for identities stored before the policy") {
+    const auto shared = make_temp_dir("policy-at-use");
+    std::string encrypted_mime;
+    {
+        HostProcess setup(shared / "store");
+        setup.request({{"id", 1}, {"op", "identities.import"},
+                       {"args", {{"pkcs12", base64::encode(keys("thunderbird/Alice.p12"))}, {"password", "nss"}}}});
+        const json e = setup.request({{"id", 2}, {"op", "message.encrypt"},
+                                      {"args", {{"mime", base64::encode(kMessage)}, {"sign", true}}}});
+        REQUIRE(code(e) == "ok");
+        encrypted_mime = Fixture::mime_of(e);
+        const json d = setup.request({{"id", 3}, {"op", "message.decrypt"}, {"args", {{"mime", base64::encode(encrypted_mime)}}}});
+        REQUIRE(code(d) == "ok");
+    }
+    for (const json& policy : {json{{"allowed_domains", {"example.net"}}}, json{{"min_rsa_bits", 3072}}}) {
+        CAPTURE(policy.dump());
+        { std::ofstream(shared / "policy.json", std::ios::trunc) << policy.dump(); }
+        HostProcess host(shared / "store", {}, {{"SMIME_HOST_POLICY", (shared / "policy.json").string()}});
+        const json sign = host.request({{"id", 1}, {"op", "message.sign"}, {"args", {{"mime", base64::encode(kMessage)}}}});
+        CHECK(code(sign) == "ERR_POLICY");
+        CHECK(sign["error"]["details"]["key"] == policy.begin().key());
+        const json decrypt = host.request({{"id", 2}, {"op", "message.decrypt"}, {"args", {{"mime", base64::encode(encrypted_mime)}}}});
+        CHECK(code(decrypt) == "ERR_POLICY");
+        // Verification needs no private key and still works.
+        CHECK(code(host.request({{"id", 3}, {"op", "message.verify"}, {"args", {{"mime", base64::encode(kMessage)}}}})) == "ok");
+    }
+    std::filesystem::remove_all(shared);
+}
+
+TEST_CASE("a policy file the host may not read fails closed") {
+    const auto dir = make_temp_dir("policy-unreadable");
+    std::filesystem::permissions(dir, std::filesystem::perms::all);  // the host's user may enter it
+    // An unreadable file, and a file in a folder the host's user may not search (stat fails).
+    std::filesystem::create_directory(dir / "closed");
+    { std::ofstream(dir / "closed" / "policy.json") << R"({"enabled": false})"; }
+    { std::ofstream(dir / "policy.json") << R"({"enabled": false})"; }
+    std::filesystem::permissions(dir / "policy.json", std::filesystem::perms::none);
+    std::filesystem::permissions(dir / "closed", std::filesystem::perms::owner_all);
+    // Root reads any file: run the host as an ordinary user then.
+    std::vector<std::string> launcher;
+    if (::geteuid() == 0) launcher = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+    for (const auto& file : {dir / "policy.json", dir / "closed" / "policy.json"}) {
+        CAPTURE(file);
+        HostProcess host(dir / "store", {}, {{"SMIME_HOST_POLICY", file.string()}}, launcher);
+        const json hello = host.request({{"id", 1}, {"op", "hello"}});
+        CHECK(hello["result"]["policy"]["in_force"] == true);
+        CHECK(hello["result"]["policy"]["error"].is_string());
+    }
     std::filesystem::remove_all(dir);
 }

@@ -92,3 +92,26 @@ TEST_CASE("unusual chunk frames leave the fast path and are judged by the parser
     CHECK(parse_error_code(odd[5], id) == Code::BadRequest);
     CHECK(envelope::parse(odd[6], id).is_chunk);
 }
+
+TEST_CASE("a number beyond a double's range is bad JSON, and the error does not quote it") {
+    json id;
+    try {
+        envelope::parse(R"({"id":1,"op":"hello","args":{"n":7.77e999}})", id);
+        FAIL("expected an error");
+    } catch (const Error& e) {
+        CHECK(e.code() == Code::BadJson);
+        CHECK(std::string(e.what()).find("7.77") == std::string::npos);
+        CHECK(e.details().dump().find("7.77") == std::string::npos);
+    }
+    CHECK(parse_error_code(R"({"id":1,"op":"hello","args":{"n":-1e400}})", id) == Code::BadJson);
+}
+
+TEST_CASE("a member name twice in one object is bad JSON, at any depth") {
+    json id;
+    CHECK(parse_error_code(R"({"id":1,"op":"hello","op":"echo"})", id) == Code::BadJson);
+    CHECK(parse_error_code(R"({"id":1,"op":"echo","args":{"a":{"x":1,"x":2}}})", id) == Code::BadJson);
+    CHECK(parse_error_code(R"({"id":1,"chunk":0,"data":"QQ==","data":"Qg=="})", id) == Code::BadJson);
+    // The same name in sibling objects is fine.
+    auto p = envelope::parse(R"({"id":1,"op":"echo","args":{"a":{"x":1},"b":{"x":2}}})", id);
+    CHECK(p.args["b"]["x"] == 2);
+}

@@ -212,3 +212,28 @@ TEST_CASE("help is served for every operation") {
         CHECK(r.replies[0]["result"]["summary"].get<std::string>().size() > 10);
     }
 }
+
+TEST_CASE("refused chunked requests are remembered within a fixed bound, the newest first") {
+    std::size_t replies = 0;
+    frame::Reader reader([](char*, std::size_t) -> long { return 0; }, limits::kMaxIncomingFrame);
+    frame::Writer writer(
+        [&replies](const char*, std::size_t, const char*, std::size_t) {
+            ++replies;
+            return true;
+        },
+        limits::kMaxOutgoingFrame);
+    Context context(Caller{}, {});
+    Session session(registry(), context, reader, writer);
+    const std::string padding(200, 'x');
+    const auto id_of = [&](std::size_t i) { return padding + std::to_string(i); };
+    constexpr std::size_t kRefused = 300000;
+    for (std::size_t i = 0; i < kRefused; ++i)
+        session.handle_frame(json{{"id", id_of(i)}, {"op", "no.such.op"}, {"args", {{"data", {{"chunks", 3}}}}}}.dump());
+    CHECK(replies == kRefused);
+    CHECK(session.discarding_count() <= limits::kMaxDiscarding);
+    // The newest refused request's chunks are still swallowed; the oldest's are answered.
+    session.handle_frame(json{{"id", id_of(kRefused - 1)}, {"chunk", 0}, {"data", "QUFB"}}.dump());
+    CHECK(replies == kRefused);
+    session.handle_frame(json{{"id", id_of(0)}, {"chunk", 0}, {"data", "QUFB"}}.dump());
+    CHECK(replies == kRefused + 1);
+}

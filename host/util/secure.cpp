@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+// Locking the pages of a secret's buffer in memory, where the platform has mlock.
+#include "util/secure.h"
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
+#include <cstdint>
+
+namespace smime {
+
+void SecureString::lock_pages() noexcept {
+#if defined(__unix__) || defined(__APPLE__)
+    const long page = ::sysconf(_SC_PAGESIZE);
+    if (page <= 0 || value_.capacity() == 0) return;
+    const auto mask = static_cast<std::uintptr_t>(page) - 1;
+    const auto begin = reinterpret_cast<std::uintptr_t>(value_.data()) & ~mask;
+    const auto end = reinterpret_cast<std::uintptr_t>(value_.data()) + value_.capacity() + 1;
+    (void)::mlock(reinterpret_cast<void*>(begin), end - begin);
+#endif
+}
+
+}  // namespace smime
