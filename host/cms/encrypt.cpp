@@ -9,6 +9,7 @@
 #include "mime/buffer.h"
 #include "mime/canonical.h"
 #include "mime/encoding.h"
+#include "mime/header_protection.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -67,7 +68,8 @@ std::string encrypt(std::string_view mime_text, const std::vector<Recipient>& re
         throw Error(Code::NoCertificate, "no recipients", {{"addresses", nlohmann::json::array()}});
     }
     ensure_legacy_provider();
-    const mime::Split split = mime::split(mime_text);
+    mime::Split split = mime::split(mime_text);
+    if (options.protect_headers) mime::protect_headers(split, mime::Protection::Cipher);
 
     // The content: the entity in place when it is canonical already, else a canonical copy; with
     // signing, the signed entity (signing needs 7-bit safe content, encryption alone does not).

@@ -40,11 +40,15 @@ struct SignOptions {
     DigestAlgorithm digest = DigestAlgorithm::Sha256;
     RsaSignature rsa_signature = RsaSignature::Pkcs1v15;  // ignored for EC keys (always ECDSA)
     std::optional<std::time_t> signing_time;              // default: now
+    bool protect_headers = false;  // RFC 9788: an inner copy of the header fields, hp="clear"
 };
 
 struct EncryptOptions {
     const Identity* sign_with = nullptr;  // sign first (with sign_options), then encrypt
-    SignOptions sign_options;
+    SignOptions sign_options;             // its protect_headers is ignored: see below
+    // RFC 9788: an inner copy of the header fields (hp="cipher", HP-Outer) in the entity that is
+    // signed and encrypted, and an outer Subject of "[...]".
+    bool protect_headers = false;
 };
 
 // Verification policy; an organisation policy may tighten or loosen these.

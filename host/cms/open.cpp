@@ -10,6 +10,7 @@
 #include "mime/canonical.h"
 #include "mime/encoding.h"
 #include "mime/entity.h"
+#include "mime/header_protection.h"
 #include "util/error.h"
 
 #include <deque>
@@ -115,6 +116,7 @@ private:
             require_signed_data(cms.get());
             // RFC 8551 section 3.1.1: the signature covers the canonical (CRLF) form.
             const std::string_view content = multipart.parts[0];
+            learn_sender(content);
             std::string canonical;
             const bool has_bare_lf = needs_crlf(content);
             if (has_bare_lf) mime::append_crlf(content, canonical);
@@ -151,6 +153,10 @@ private:
                 content.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(*os)),
                                static_cast<std::size_t>(ASN1_STRING_length(*os)));
             } else {
+                if (ASN1_OCTET_STRING** os = CMS_get0_content(cms.get()); os && *os) {
+                    learn_sender(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(*os)),
+                                                  static_cast<std::size_t>(ASN1_STRING_length(*os))));
+                }
                 add_signatures(verify_signed_data(cms.get(), std::nullopt, &content, context_), layer);
             }
             return content;
@@ -174,6 +180,19 @@ private:
         }
         // compressed-data, digested-data, ...: not a protection layer we open.
         return std::nullopt;
+    }
+
+    // A signed layer whose content carries header fields of its own (RFC 9788): its From, not the
+    // outer one, is the sender the key store hears about with the signer's certificate.
+    void learn_sender(std::string_view content) {
+        try {
+            const mime::Entity entity = mime::parse(content);
+            if (!entity.find("From")) return;
+            const mime::FromAddress from = mime::from_address(entity);
+            context_.set_from_address(from.problem == mime::FromAddress::Problem::None ? from.address : std::string());
+        } catch (const Error&) {
+            // Not MIME: the walk reports it, or takes the content as it is.
+        }
     }
 
     static void require_signed_data(CMS_ContentInfo* cms) {
@@ -242,77 +261,60 @@ bool utf8_text(std::string_view text) {
     return true;
 }
 
-// The outer header fields (From, To, Subject, ...) that the opened message keeps.
-std::string outer_fields(const mime::Entity& top) {
-    std::string out;
-    for (const mime::Field& field : top.fields) {
-        if (mime::is_content_field(field.name) || mime::iequals(field.name, "MIME-Version")) continue;
-        mime::append_crlf(field.raw, out);
-        if (out.back() != '\n') out.append("\r\n");
-    }
-    out.append("MIME-Version: 1.0\r\n");
-    return out;
+// The From check of every signature, against the From that the opened message shows.
+void check_signers(Status& status, const mime::FromAddress& from) {
+    for (SignatureStatus& signature : status.signatures) check_from(signature, from);
+}
+
+std::string sender_address(const mime::FromAddress& from) {
+    return from.problem == mime::FromAddress::Problem::None ? from.address : std::string();
 }
 
 // `owned`, when given, holds `message` and may be released once no longer needed.
 Opened open_message(std::string_view message, SecureString* owned, KeyProvider& keys, const VerifyOptions& options,
                     Mode mode) {
-    std::string out;
-    std::string from;
-    {
-        const mime::Entity top = mime::parse(message);
-        if (const mime::Field* field = top.find("From")) from = mime::first_address(field->value);
-        out = outer_fields(top);
-    }
-    Walker walker(mode, keys, options, from, owned);
+    // Copied: the message may be released while its layers are opened.
+    const std::vector<mime::HeaderField> outer = mime::message_fields(mime::parse(message));
+    Walker walker(mode, keys, options, sender_address(mime::open_header(outer, nullptr).from), owned);
     const std::string_view inner = walker.walk(message);
     Opened opened;
     walker.status.level = level_of(walker.status.layers);
     if (walker.status.layers.empty() || (!walker.released() && inner.data() == message.data())) {
-        cleanse(out);
+        check_signers(walker.status, mime::open_header(outer, nullptr).from);
         opened.mime = SecureString(std::string(message));
         opened.status = std::move(walker.status);
         return opened;
     }
-    // The outer header fields with the innermost entity.
-    std::string* buffer = walker.raw ? nullptr : walker.buffer_holding(inner);
-    if (buffer) {
+    // One set of header fields (the protected ones win, RFC 9788), then the innermost entity.
+    std::optional<mime::Entity> entity;
+    if (!walker.raw) entity = mime::parse(inner);
+    mime::OpenedHeader header = mime::open_header(outer, entity ? &*entity : nullptr);
+    check_signers(walker.status, header.from);
+    walker.status.header_protection = {header.is_protected, std::move(header.differing_fields)};
+    std::string out = std::move(header.fields);
+    out.append("MIME-Version: 1.0\r\n");
+    opened.status = std::move(walker.status);
+
+    std::string* buffer = entity ? walker.buffer_holding(inner) : nullptr;
+    if (buffer && !needs_crlf(entity->body)) {
         // Common case (decrypted or encapsulated content that is canonical already): put the
         // header in front of the body inside the buffer that holds it, without a copy.
-        const mime::Entity entity = mime::parse(inner);
-        std::string head = out;
-        if (!needs_crlf(entity.body)) {
-            for (const mime::Field& field : entity.fields) {
-                if (mime::iequals(field.name, "MIME-Version")) continue;
-                mime::append_crlf(field.raw, head);
-                if (head.back() != '\n') head.append("\r\n");
-            }
-            head.append("\r\n");
-        }
-        const std::size_t body_offset = static_cast<std::size_t>(entity.body.data() - buffer->data());
+        out.append(header.content_fields).append("\r\n");
+        const std::size_t body_offset = static_cast<std::size_t>(entity->body.data() - buffer->data());
         // Only in place: a reallocation would free the plaintext without wiping it.
-        if (!needs_crlf(entity.body) && buffer->size() - body_offset + head.size() <= buffer->capacity()) {
-            cleanse(out);
-            out.swap(head);
+        if (buffer->size() - body_offset + out.size() <= buffer->capacity()) {
             buffer->replace(0, body_offset, out);
             cleanse(out);
+            cleanse(header.content_fields);
             opened.mime = SecureString(std::move(*buffer));
-            opened.status = std::move(walker.status);
             return opened;
         }
-        cleanse(head);
+        out.resize(out.size() - header.content_fields.size() - 2);
     }
     mime::reserve_large(out, out.size() + inner.size() + inner.size() / 32 + 64);
-    if (!walker.raw) {
-        // The innermost entity, minus a MIME-Version of its own.
-        const mime::Entity entity = mime::parse(inner);
-        for (const mime::Field& field : entity.fields) {
-            if (mime::iequals(field.name, "MIME-Version")) continue;
-            mime::append_crlf(field.raw, out);
-            if (out.back() != '\n') out.append("\r\n");
-        }
-        out.append("\r\n");
-        mime::append_crlf(entity.body, out);
+    if (entity) {
+        out.append(header.content_fields).append("\r\n");
+        mime::append_crlf(entity->body, out);
     } else if (mime::is_7bit_safe(inner) || utf8_text(inner)) {
         out.append("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
         mime::append_crlf(inner, out);
@@ -320,8 +322,8 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
         out.append("Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n");
         mime::append_base64_lines(inner, out);
     }
+    cleanse(header.content_fields);
     opened.mime = SecureString(std::move(out));
-    opened.status = std::move(walker.status);
     return opened;
 }
 

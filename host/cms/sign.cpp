@@ -10,6 +10,7 @@
 #include "mime/buffer.h"
 #include "mime/canonical.h"
 #include "mime/encoding.h"
+#include "mime/header_protection.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -317,9 +318,20 @@ EntityDigest EntityDigester::finish() {
     return d;
 }
 
+namespace {
+
+// The message cut at its header; with protect_headers, the entity carries a copy of the header.
+mime::Split split_for_signing(std::string_view mime_text, const SignOptions& options) {
+    mime::Split split = mime::split(mime_text);
+    if (options.protect_headers) mime::protect_headers(split, mime::Protection::Clear);
+    return split;
+}
+
+}  // namespace
+
 Pieces sign_pieces(std::string_view mime_text, const Identity& signer, const SignOptions& options,
                    const EntityDigest* precomputed) {
-    const mime::Split split = mime::split(mime_text);
+    const mime::Split split = split_for_signing(mime_text, options);
     std::optional<EntityDigest::Value> digest;
     if (precomputed) digest = precomputed->matching(mime_text, split.content_fields, split.body, options.digest);
     // The body, checked as it arrived or now, must need no change.
@@ -342,7 +354,7 @@ Pieces sign_pieces(std::string_view mime_text, const Identity& signer, const Sig
 }
 
 SecureString sign(std::string_view mime_text, const Identity& signer, const SignOptions& options) {
-    const mime::Split split = mime::split(mime_text);
+    const mime::Split split = split_for_signing(mime_text, options);
     SecureString out;
     std::string& text = out.mutable_str();
     mime::reserve_large(text, split.outer_headers.size() + split.body.size() + split.body.size() / 32 + 16384);

@@ -21,6 +21,17 @@ std::string_view verdict_name(Verdict verdict) {
     return "bad_signature";
 }
 
+std::string_view from_problem_name(FromProblem problem) {
+    switch (problem) {
+        case FromProblem::NoFrom: return "no_from";
+        case FromProblem::MultipleFromFields: return "multiple_from_fields";
+        case FromProblem::MultipleMailboxes: return "multiple_mailboxes";
+        case FromProblem::Unparseable: return "unparseable";
+        case FromProblem::NotInCertificate: return "not_in_certificate";
+    }
+    return "unparseable";
+}
+
 std::string_view level_name(Level level) {
     switch (level) {
         case Level::None: return "none";
@@ -105,8 +116,17 @@ nlohmann::json to_json(const Status& status) {
                               {"valid_at_signing_time", s.valid_at_signing_time
                                                             ? nlohmann::json(*s.valid_at_signing_time)
                                                             : nlohmann::json(nullptr)}});
+        signatures.back()["from_check"] = {
+            {"address", s.from_check.address ? nlohmann::json(*s.from_check.address) : nlohmann::json(nullptr)},
+            {"problem", s.from_check.problem ? nlohmann::json(from_problem_name(*s.from_check.problem))
+                                             : nlohmann::json(nullptr)}};
     }
-    return {{"level", level_name(status.level)}, {"layers", std::move(layers)}, {"signatures", std::move(signatures)}};
+    return {{"level", level_name(status.level)},
+            {"layers", std::move(layers)},
+            {"signatures", std::move(signatures)},
+            {"header_protection",
+             {{"protected", status.header_protection.is_protected},
+              {"differing_fields", status.header_protection.differing_fields}}}};
 }
 
 }  // namespace smime::engine

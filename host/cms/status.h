@@ -32,6 +32,15 @@ std::string_view verdict_name(Verdict verdict);
 enum class Level { None, Signed, Encrypted, SignedEncrypted };
 std::string_view level_name(Level level);
 
+// The signer against the message's From (RFC 8551 section 3.1): any problem is address_mismatch.
+enum class FromProblem { NoFrom, MultipleFromFields, MultipleMailboxes, Unparseable, NotInCertificate };
+std::string_view from_problem_name(FromProblem problem);
+
+struct FromCheck {
+    std::optional<std::string> address;  // the one From address, when there is one
+    std::optional<FromProblem> problem;
+};
+
 struct SignatureStatus {
     Verdict verdict = Verdict::Good;
     std::vector<Verdict> reasons;  // every problem, worst first; empty when good
@@ -40,6 +49,7 @@ struct SignatureStatus {
     std::optional<std::time_t> signing_time;
     std::optional<bool> valid_at_signing_time;  // path validation repeated at signing time
     std::size_t layer = 0;                      // index into Status::layers
+    FromCheck from_check;                       // against the From the opened message shows
 };
 
 struct LayerStatus {
@@ -50,10 +60,18 @@ struct LayerStatus {
     std::string content_encryption;  // "aes-256-cbc", once decrypted
 };
 
+// RFC 9788: whether the protected content carried header fields of its own, and which outer
+// fields (lowercase names) differ from them.
+struct HeaderProtection {
+    bool is_protected = false;
+    std::vector<std::string> differing_fields;
+};
+
 struct Status {
     Level level = Level::None;
     std::vector<LayerStatus> layers;  // outermost first
     std::vector<SignatureStatus> signatures;
+    HeaderProtection header_protection;
 };
 
 // Sets `verdict` and sorts `reasons` (worst first, no duplicates).

@@ -121,6 +121,27 @@ void find_missing_signer_certs(STACK_OF(CMS_SignerInfo)* signers, KeyProvider& k
 
 }  // namespace
 
+void check_from(SignatureStatus& signature, const mime::FromAddress& from) {
+    using Problem = mime::FromAddress::Problem;
+    FromCheck& check = signature.from_check;
+    check = {};
+    switch (from.problem) {
+        case Problem::None: check.address = from.address; break;
+        case Problem::NoFrom: check.problem = FromProblem::NoFrom; break;
+        case Problem::MultipleFromFields: check.problem = FromProblem::MultipleFromFields; break;
+        case Problem::MultipleMailboxes: check.problem = FromProblem::MultipleMailboxes; break;
+        case Problem::Unparseable: check.problem = FromProblem::Unparseable; break;
+    }
+    if (!check.problem && signature.signer) {
+        const auto& addresses = signature.signer->emails;
+        if (std::find(addresses.begin(), addresses.end(), from.address) == addresses.end()) {
+            check.problem = FromProblem::NotInCertificate;
+        }
+    }
+    if (check.problem) signature.reasons.push_back(Verdict::AddressMismatch);
+    settle(signature);
+}
+
 pki::TrustMaterial& VerifyContext::material() {
     if (!material_) material_.emplace(keys_.trust_anchors(), keys_.intermediates(), keys_.crls());
     return *material_;
@@ -225,13 +246,6 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optio
         if (path.bad_key_usage) status.reasons.push_back(Verdict::BadKeyUsage);
         if (status.signing_time) {
             status.valid_at_signing_time = pki::validate_signer(cert, material, *status.signing_time).ok();
-        }
-        const std::string& from = context.from_address();
-        if (!from.empty()) {
-            const auto& addresses = status.signer->emails;
-            if (std::find(addresses.begin(), addresses.end(), from) == addresses.end()) {
-                status.reasons.push_back(Verdict::AddressMismatch);
-            }
         }
         settle(status);
         if (crypto_ok) harvest(cms, si, cert, status.signing_time, context);

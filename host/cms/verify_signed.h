@@ -4,6 +4,7 @@
 #pragma once
 
 #include "cms/engine.h"
+#include "mime/addresses.h"
 #include "pki/chain.h"
 
 #include <optional>
@@ -21,7 +22,10 @@ public:
 
     KeyProvider& keys() { return keys_; }
     const VerifyOptions& options() const { return options_; }
+    // The sender's address as best known while the layers are opened (empty when the From field
+    // has a problem): the protected inner From once a signed layer's content shows one.
     const std::string& from_address() const { return from_address_; }
+    void set_from_address(std::string address) { from_address_ = std::move(address); }
     // Trust anchors, intermediates and CRLs from the key store, fetched on first use.
     pki::TrustMaterial& material();
 
@@ -32,10 +36,16 @@ private:
     std::optional<pki::TrustMaterial> material_;
 };
 
+// The From check of one signature against the From the opened message shows (RFC 8551 section
+// 3.1, RFC 9788 section 4): a From field problem, or an address not among the signer
+// certificate's, adds address_mismatch. Settles the verdict again.
+void check_from(SignatureStatus& signature, const mime::FromAddress& from);
+
 // Verifies `cms` (a SignedData with at least one signer). `detached` is the canonical content of
 // a multipart/signed; without it the encapsulated content is used and appended to `content_out`.
 // Throws Error(BadMessage) when the structure makes verification impossible (no content, no
-// digest algorithm for a signer).
+// digest algorithm for a signer). The From check is not made here: the From that counts is known
+// only once every layer is open (check_from).
 std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optional<std::string_view> detached,
                                                 std::string* content_out, VerifyContext& context);
 

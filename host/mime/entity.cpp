@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MIME entity parsing: header fields, Content-Type parameters, multipart bodies, addresses.
+// MIME entity parsing: header fields, Content-Type parameters, multipart bodies.
 #include "mime/entity.h"
 
 #include "util/error.h"
@@ -202,20 +202,6 @@ Multipart split_multipart(std::string_view body, std::string_view boundary) {
         part_start = next;
         search = next;
     }
-}
-
-std::string first_address(std::string_view value) {
-    std::string_view v = value;
-    if (const auto lt = v.find('<'); lt != std::string_view::npos) {
-        const auto gt = v.find('>', lt);
-        if (gt == std::string_view::npos) return {};
-        return lower(trim(v.substr(lt + 1, gt - lt - 1)));
-    }
-    if (const auto comma = v.find(','); comma != std::string_view::npos) v = v.substr(0, comma);
-    if (const auto paren = v.find('('); paren != std::string_view::npos) v = v.substr(0, paren);
-    v = trim(v);
-    if (v.find('@') == std::string_view::npos || v.find(' ') != std::string_view::npos) return {};
-    return lower(v);
 }
 
 }  // namespace smime::mime

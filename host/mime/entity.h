@@ -64,10 +64,6 @@ Multipart split_multipart(std::string_view body, std::string_view boundary);
 
 inline constexpr std::size_t kMaxParts = 10000;
 
-// The addr-spec of the first mailbox in an address header ("Alice <a@example.com>" gives
-// "a@example.com"), lowercase; empty if none.
-std::string first_address(std::string_view value);
-
 // Case-insensitive ASCII comparison and lowercase copy.
 bool iequals(std::string_view a, std::string_view b);
 std::string lower(std::string_view text);

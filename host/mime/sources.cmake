@@ -6,4 +6,5 @@ target_sources(smime_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/encoding.cpp
   ${CMAKE_CURRENT_LIST_DIR}/entity.cpp
   ${CMAKE_CURRENT_LIST_DIR}/addresses.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/header_protection.cpp
 )

@@ -35,22 +35,24 @@ engine::SignOptions sign_options(const json& args, const Policy& policy) {
     else if (digest == "sha512") options.digest = engine::DigestAlgorithm::Sha512;
     else throw Error(Code::BadRequest, "digest must be sha256, sha384 or sha512", {{"field", "args.digest"}});
     if (arg_bool(args, "rsa_pss")) options.rsa_signature = engine::RsaSignature::Pss;
+    options.protect_headers = arg_bool(args, "protect_headers");
     return options;
 }
 
-std::string from_address(const mime::Entity& message) {
-    const mime::Field* from = message.find("From");
-    const std::string address = from ? mime::first_address(from->value) : std::string();
-    if (address.empty())
-        throw Error(Code::BadMessage, "the message has no From address to choose the signing identity by");
-    return address;
+// The one From address (RFC 5322 section 3.6.2): the sender's identity is chosen by it, so no From,
+// several, or one that does not parse is refused rather than guessed at.
+std::string sender_of(const mime::Entity& message) {
+    const mime::FromAddress from = mime::from_address(message);
+    if (from.problem != mime::FromAddress::Problem::None)
+        throw Error(Code::BadMessage, std::string(mime::describe(from.problem)) + ": the sender cannot be told");
+    return from.address;
 }
 
 // The identity that signs: the one named, else the active identity for the From address.
 engine::Identity signer_for(Context& context, const json& args, const mime::Entity& message) {
     const std::string named = arg_string(args, "signer");
     if (!named.empty()) return context.store().identity(named);
-    return context.store().signing_identity(from_address(message));
+    return context.store().signing_identity(sender_of(message));
 }
 
 // The message without its Bcc fields: they must not travel inside or outside the encryption.
@@ -85,7 +87,8 @@ public:
 std::unique_ptr<PayloadObserver> observe_sign(Context& context, const json& args) {
     try {
         const engine::SignOptions options = sign_options(args, context.policy());
-        if (options.opaque) return nullptr;
+        // With protect_headers the signed entity starts with the header copy: nothing to digest early.
+        if (options.opaque || options.protect_headers) return nullptr;
         return std::make_unique<SignObserver>(options.digest);
     } catch (const Error&) {
         return nullptr;  // the handler reports the bad argument
@@ -134,21 +137,26 @@ Reply encrypt(Context& context, Request& request) {
     const std::string_view text = request.payload.str();
     const mime::Entity message = mime::parse(text);
     KeyStore& store = context.store();
-    const std::string sender = from_address(message);
+    const std::string sender = sender_of(message);
 
     std::vector<std::string> addresses;
     std::vector<std::string> bcc;
     if (request.args.contains("recipients")) {
-        for (const auto& a : arg_strings(request.args, "recipients"))
-            for (auto& parsed : mime::address_list(a)) addresses.push_back(std::move(parsed));
+        for (const auto& a : arg_strings(request.args, "recipients")) {
+            const auto parsed = mime::parse_address_list(a);
+            if (!parsed)
+                throw Error(Code::BadRequest, "a recipient is not a valid RFC 5322 address: " + a,
+                            {{"field", "args.recipients"}});
+            for (const auto& mailbox : *parsed) addresses.push_back(mailbox.address);
+        }
     } else {
         for (const char* name : {"To", "Cc"})
             for (const auto& field : message.fields)
                 if (mime::iequals(field.name, name))
-                    for (auto& a : mime::address_list(field.value)) addresses.push_back(std::move(a));
+                    for (auto& a : mime::address_list(field.value, name)) addresses.push_back(std::move(a));
         for (const auto& field : message.fields)
             if (mime::iequals(field.name, "Bcc"))
-                for (auto& a : mime::address_list(field.value)) bcc.push_back(std::move(a));
+                for (auto& a : mime::address_list(field.value, "Bcc")) bcc.push_back(std::move(a));
     }
     std::vector<engine::Recipient> recipients;
     std::vector<std::string> missing;
@@ -172,6 +180,7 @@ Reply encrypt(Context& context, Request& request) {
     apply_encryption_policy(policy, recipients);
 
     engine::EncryptOptions options;
+    options.protect_headers = arg_bool(request.args, "protect_headers");
     std::optional<engine::Identity> signer;
     if (arg_bool(request.args, "sign")) {
         signer = signer_for(context, request.args, message);
@@ -219,13 +228,16 @@ const ArgSpec kDigest{"digest", ArgType::String, false, "sha256 (default), sha38
 const ArgSpec kPss{"rsa_pss", ArgType::Boolean, false, "sign RSA keys with RSASSA-PSS instead of PKCS#1 v1.5"};
 const ArgSpec kSigner{"signer", ArgType::String, false,
                       "fingerprint of the identity to sign with (default: the active one for From)"};
+const ArgSpec kProtectHeaders{"protect_headers", ArgType::Boolean, false,
+                              "RFC 9788 header protection: a signed (and, encrypting, hidden) copy of the header "
+                              "fields inside; encrypted mail shows the Subject as [...] outside"};
 
 }  // namespace
 
 void register_message_ops(Registry& registry) {
     Operation sign_op{"message.sign",
                       "Sign a message with your identity for its From address (or the one named).",
-                      {kMime, kOpaque, kDigest, kPss, kSigner},
+                      {kMime, kOpaque, kDigest, kPss, kSigner, kProtectHeaders},
                       "{mime (signed message), signer{fingerprint}}",
                       "mime",
                       {"sign"},
@@ -238,7 +250,7 @@ void register_message_ops(Registry& registry) {
                    {"recipients", ArgType::StringArray, false,
                     "encrypt for exactly these addresses (plus yourself) instead of To and Cc"},
                    {"sign", ArgType::Boolean, false, "sign before encrypting"},
-                   kOpaque, kDigest, kPss, kSigner},
+                   kOpaque, kDigest, kPss, kSigner, kProtectHeaders},
                   "{mime (encrypted message, Bcc fields removed), recipients[], bcc[] (addresses that each need "
                   "a separate copy), signed, signer?}",
                   "mime",
@@ -247,14 +259,14 @@ void register_message_ops(Registry& registry) {
     registry.add({"message.decrypt",
                   "Decrypt a message with your keys and verify any signature inside.",
                   {kMime},
-                  "{mime (the inner message), status{level, layers[], signatures[]}}",
+                  "{mime (the inner message), status{level, layers[], signatures[], header_protection}}",
                   "mime",
                   {"decrypt"},
                   [](Context& c, Request& r) { return open(c, r, true); }});
     registry.add({"message.verify",
                   "Verify a signed message: who signed, trusted, valid, matching From, unchanged.",
                   {kMime},
-                  "{mime (the signed content), status{level, layers[], signatures[]}}",
+                  "{mime (the signed content), status{level, layers[], signatures[], header_protection}}",
                   "mime",
                   {"verify"},
                   [](Context& c, Request& r) { return open(c, r, false); }});

@@ -300,8 +300,13 @@ TEST_CASE("RFC 4134 examples") {
     lenient.allow_sha1 = true;
     lenient.min_rsa_bits = 1024;
     lenient.validation_time = 1577836800;
+    // The From address of each example: the signer's (4.2 and 4.5 are AliceRSA's, the rest AliceDSS's).
+    const auto from_of = [](const std::string& file) {
+        return file == "4.2.bin" || file == "4.5.bin" ? "AliceRSA@example.com" : "AliceDSS@example.com";
+    };
     const auto opaque = [&](const char* file) {
-        return decrypt(wrap(read_file(data_file(std::string(kRfc4134) + "/" + file)), "signed-data"), keys, lenient);
+        return decrypt(wrap(read_file(data_file(std::string(kRfc4134) + "/" + file)), "signed-data", from_of(file)),
+                       keys, lenient);
     };
     for (const char* file : {"4.1.bin", "4.2.bin", "4.5.bin", "4.7.bin", "4.10.bin"}) {
         CAPTURE(file);
@@ -310,14 +315,20 @@ TEST_CASE("RFC 4134 examples") {
         CHECK(opened.mime.str().find("This is some sample content.") != std::string::npos);
     }
     CHECK(summary(opaque("4.4.bin").status) == "revoked");
-    CHECK(summary(opaque("4.6.bin").status) == "good bad_signature+untrusted");
+    // Diane's signature: cannot be checked, and the From address is Alice's.
+    CHECK(summary(opaque("4.6.bin").status) == "good bad_signature+untrusted+address_mismatch");
     CHECK(opaque("4.11.bin").status.layers[0].kind == LayerStatus::Kind::CertsOnly);
-    CHECK(summary(decrypt(wrap(read_file(data_file(std::string(kRfc4134) + "/4.1.bin")), "signed-data"), keys)
+    CHECK(summary(decrypt(wrap(read_file(data_file(std::string(kRfc4134) + "/4.1.bin")), "signed-data",
+                               "AliceDSS@example.com"),
+                          keys)
                       .status) == "weak_algorithm");
+    // Without a From field the check is not skipped.
+    CHECK(summary(decrypt(wrap(read_file(data_file(std::string(kRfc4134) + "/4.1.bin")), "signed-data"), keys, lenient)
+                      .status) == "address_mismatch");
 
     // 4.3: detached; its content is ExContent.bin.
     std::string detached =
-        "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha1; boundary=b\r\n\r\n"
+        "From: AliceDSS@example.com\r\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha1; boundary=b\r\n\r\n"
         "--b\r\n";
     detached += read_file(data_file(std::string(kRfc4134) + "/ExContent.bin"));
     detached += "\r\n--b\r\nContent-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64\r\n\r\n";

@@ -419,3 +419,65 @@ TEST_CASE_FIXTURE(Fixture, "Thunderbird's NSS: signed and encrypted both ways") 
     opened = decrypt(pkcs7_message("alice", read_file(work("tb-peer-env.der")), "enveloped-data"), keys);
     CHECK(opened.mime.str().find("From a peer, with love.") != std::string::npos);
 }
+
+// Header protection (RFC 9788) changes only what is inside the signed or encrypted entity: a
+// message written with protect_headers still opens and verifies in openssl cms and in
+// Thunderbird's own NSS, and the protected header copy is what they find inside.
+TEST_CASE_FIXTURE(Fixture, "protect_headers: openssl cms and Thunderbird's NSS still read it") {
+    require_tool("openssl");
+    require_tool("cmsutil");
+    REQUIRE_MESSAGE(std::filesystem::exists("/usr/lib/thunderbird/libsmime3.so"),
+                    "Thunderbird is not installed (installer/deps.sh --test installs it)");
+    const std::string tb = "LD_LIBRARY_PATH=/usr/lib/thunderbird ";
+    const std::string ca = " -CAfile " + pki_file("root.pem");
+    const std::string db = nss_db();
+    std::string mail = rich_message("alice");
+    mail.replace(mail.find("Subject: interop"), 16, "Subject: protected interop");
+    const Identity alice = load_identity("alice");
+
+    // Signed only (hp="clear").
+    SignOptions sign_options;
+    sign_options.protect_headers = true;
+    const std::string signed_text = sign(mail, alice, sign_options).str();
+    write_file(work("hp-signed.eml"), signed_text);
+    std::string out;
+    CHECK(run("openssl cms -verify -in " + work("hp-signed.eml") + ca + " -purpose smimesign -out " + work("hp-content.out"),
+              &out) == 0);
+    CHECK(out.find("Verification successful") != std::string::npos);
+    const std::string content = read_file(work("hp-content.out"));
+    CHECK(content.find("Subject: protected interop\r\n") != std::string::npos);
+    CHECK(content.find("hp=\"clear\"") != std::string::npos);
+    const auto [signed_part, sig] = split_detached(signed_text);
+    write_file(work("hp-tb-content"), signed_part);
+    write_file(work("hp-tb-sig.der"), sig);
+    CHECK(run(tb + "cmsutil -D -i " + work("hp-tb-sig.der") + " -c " + work("hp-tb-content") + db + " -u 4", &out) == 0);
+    CHECK(out.find("signer 0 status") == std::string::npos);
+
+    // Signed then encrypted (hp="cipher", Subject [...] outside), AES-256-CBC with RSA v1.5.
+    EncryptOptions encrypt_options;
+    encrypt_options.protect_headers = true;
+    encrypt_options.sign_with = &alice;
+    const std::string encrypted = encrypt(mail, recipients(recipient("alice")), encrypt_options);
+    CHECK(encrypted.find("Subject: [...]\r\n") != std::string::npos);
+    CHECK(encrypted.find("protected interop") == std::string::npos);
+    write_file(work("hp-enc.eml"), encrypted);
+    CHECK(run("openssl cms -decrypt -in " + work("hp-enc.eml") + " -recip " + pki_file("alice.pem") + " -inkey " +
+              pki_file("alice.key") + " -out " + work("hp-dec.out")) == 0);
+    CHECK(run("openssl cms -verify -in " + work("hp-dec.out") + ca + " -out " + work("hp-content.out")) == 0);
+    const std::string decrypted = read_file(work("hp-content.out"));
+    CHECK(decrypted.find("Subject: protected interop\r\n") != std::string::npos);
+    CHECK(decrypted.find("hp=\"cipher\"") != std::string::npos);
+    CHECK(decrypted.find("HP-Outer: Subject: [...]\r\n") != std::string::npos);
+    write_file(work("hp-tb-env.der"), pkcs7_der(encrypted));
+    std::string plain;
+    CHECK(run(tb + "cmsutil -D -i " + work("hp-tb-env.der") + db + " -p ''", &plain) == 0);
+    CHECK(plain.find("Subject: protected interop") != std::string::npos);
+    // What Thunderbird's NSS decrypted is the signed entity; its signature verifies there too.
+    const auto inner_start = plain.find("Content-Type: multipart/signed");
+    REQUIRE(inner_start != std::string::npos);
+    const auto [inner_part, inner_sig] = split_detached(plain.substr(inner_start));
+    write_file(work("hp-tb-inner"), inner_part);
+    write_file(work("hp-tb-inner.der"), inner_sig);
+    CHECK(run(tb + "cmsutil -D -i " + work("hp-tb-inner.der") + " -c " + work("hp-tb-inner") + db + " -u 4", &out) == 0);
+    CHECK(out.find("signer 0 status") == std::string::npos);
+}

@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 
@@ -172,4 +173,49 @@ TEST_CASE("mail encrypted for someone else gives the uniform ERR_DECRYPT_FAILED"
         user->host->close_stdin();
         CHECK(user->host->wait_exit(std::chrono::seconds(10)) == 0);
     }
+}
+
+TEST_CASE("addresses are read by one parser: comments, routes and ambiguous lists") {
+    User alice("msg-alice5");
+    alice.import("thunderbird/Alice.p12");
+    alice.import("thunderbird/Bob.p12");
+    std::string out;
+    // The From address is zed's; an address in a comment does not choose alice's identity.
+    CHECK(code(alice.with_mime("message.sign", message("From: zed@example.net (<alice@example.com>)\r\n"),
+                               json::object(), &out)) == "ERR_NO_IDENTITY");
+    // A display name that looks like an address does not either.
+    CHECK(code(alice.with_mime("message.sign", message("From: \"alice@example.com\" <zed@example.net>\r\n"),
+                               json::object(), &out)) == "ERR_NO_IDENTITY");
+    // Two From fields: which one signs would be a guess.
+    CHECK(code(alice.with_mime("message.sign", message("From: alice@example.com\r\nFrom: bob@example.com\r\n"),
+                               json::object(), &out)) == "ERR_BAD_MESSAGE");
+    // An obsolete route is read as the address it leads to.
+    const json routed = alice.with_mime(
+        "message.encrypt", message("From: Alice <alice@example.com>\r\nTo: <@relay.example:bob@example.com>\r\n"),
+        json::object(), &out);
+    REQUIRE(code(routed) == "ok");
+    CHECK(routed["result"]["recipients"] == json::array({"bob@example.com", "alice@example.com"}));
+    // Two addresses without a comma: refused, not one of them silently dropped.
+    const json ambiguous = alice.with_mime(
+        "message.encrypt", message("From: alice@example.com\r\nTo: bob@example.com carol@example.org\r\n"),
+        json::object(), &out);
+    CHECK(code(ambiguous) == "ERR_BAD_MESSAGE");
+    // Groups and folded lists.
+    const json grouped = alice.with_mime(
+        "message.encrypt",
+        message("From: alice@example.com\r\nTo: team: \"Bob, B.\" <bob@example.com>;,\r\n undisclosed-recipients:;\r\n"),
+        json::object(), &out);
+    REQUIRE(code(grouped) == "ok");
+    CHECK(grouped["result"]["recipients"] == json::array({"bob@example.com", "alice@example.com"}));
+}
+
+TEST_CASE("hello advertises protocol 2 and header protection") {
+    User alice("msg-alice6");
+    const json hello = alice.call("hello");
+    REQUIRE(code(hello) == "ok");
+    CHECK(hello["result"]["protocol"] == 2);
+    const json features = hello["result"]["features"];
+    REQUIRE(features.is_array());
+    CHECK(std::find(features.begin(), features.end(), "protect_headers") != features.end());
+    CHECK(std::find(features.begin(), features.end(), "header_protection") != features.end());
 }
