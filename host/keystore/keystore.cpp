@@ -380,8 +380,9 @@ void KeyStore::reserve_unlock_attempt() {
         failures = std::stoll(meta("failed_unlocks").value_or("0"));
         last_ms = std::stoll(meta("last_unlock_attempt_ms").value_or("0"));
     } catch (const std::exception&) {
-        failures = kThrottleFreeAttempts + kThrottleMaxShift;
-        last_ms = now_ms;
+        // Unreadable counters start again rather than lock the user out for good.
+        failures = 0;
+        last_ms = 0;
     }
     if (failures >= kThrottleFreeAttempts) {
         const long long delay = kThrottleBaseMs << std::min<long long>(failures - kThrottleFreeAttempts, kThrottleMaxShift);
