@@ -380,8 +380,9 @@ void KeyStore::reserve_unlock_attempt() {
         failures = std::stoll(meta("failed_unlocks").value_or("0"));
         last_ms = std::stoll(meta("last_unlock_attempt_ms").value_or("0"));
     } catch (const std::exception&) {
-        failures = kThrottleFreeAttempts + kThrottleMaxShift;
-        last_ms = now_ms;
+        // Unreadable counters start again rather than lock the user out for good.
+        failures = 0;
+        last_ms = 0;
     }
     if (failures >= kThrottleFreeAttempts) {
         const long long delay = kThrottleBaseMs << std::min<long long>(failures - kThrottleFreeAttempts, kThrottleMaxShift);
@@ -413,18 +414,17 @@ void KeyStore::unlock(const SecureString& passphrase, std::optional<int> idle_mi
         new_key = sealing::derive_key(passphrase, *params);
     }
     db::Transaction tx(db_);
-    set_meta("failed_unlocks", "0");
     const auto now_record = key_record();
-    if (!now_record || now_record->identity() != record->identity()) {
-        // Another process changed the passphrase or upgraded meanwhile: check against that.
-        if (!now_record || !now_record->opens_with(sealing::derive_key(passphrase, now_record->params))) {
-            tx.commit();
-            throw Error(Code::BadPassphrase, "wrong key store passphrase");
-        }
+    if (now_record->identity() != record->identity()) {
+        // Another process changed the passphrase or upgraded meanwhile (rare): check against that.
+        SecureString again = sealing::derive_key(passphrase, now_record->params);
+        if (!now_record->opens_with(again)) throw Error(Code::BadPassphrase, "wrong key store passphrase");
+        set_meta("failed_unlocks", "0");
         tx.commit();
-        key = sealing::derive_key(passphrase, now_record->params);
+        key = std::move(again);
         record = now_record;
     } else if (upgrade) {
+        set_meta("failed_unlocks", "0");
         reseal_identities(key, new_key);
         write_key_record(new_key, *params, true);
         tx.commit();
@@ -432,6 +432,7 @@ void KeyStore::unlock(const SecureString& passphrase, std::optional<int> idle_mi
         key = std::move(new_key);
         record = key_record();
     } else {
+        set_meta("failed_unlocks", "0");
         tx.commit();
     }
     if (idle_minutes) {
