@@ -219,3 +219,41 @@ TEST_CASE("hello advertises protocol 2 and header protection") {
     CHECK(std::find(features.begin(), features.end(), "protect_headers") != features.end());
     CHECK(std::find(features.begin(), features.end(), "header_protection") != features.end());
 }
+
+TEST_CASE("protect_headers through the host: the status reports the protection and the From check") {
+    User alice("msg-alice7");
+    alice.import("thunderbird/Alice.p12");
+    alice.trust_test_ca();
+    const std::string mail = message("From: Alice <alice@example.com>\r\nTo: alice@example.com\r\nSubject: secret plans\r\n");
+    std::string signed_mail, encrypted, opened;
+    REQUIRE(code(alice.with_mime("message.sign", mail, {{"protect_headers", true}}, &signed_mail)) == "ok");
+    CHECK(signed_mail.find("hp=\"clear\"") != std::string::npos);
+    const json v = alice.with_mime("message.verify", signed_mail, json::object(), &opened);
+    REQUIRE(code(v) == "ok");
+    CHECK(v["result"]["status"]["header_protection"] == json({{"protected", true}, {"differing_fields", json::array()}}));
+    CHECK(v["result"]["status"]["signatures"][0]["from_check"] ==
+          json({{"address", "alice@example.com"}, {"problem", nullptr}}));
+    CHECK(v["result"]["status"]["signatures"][0]["verdict"] == "good");
+
+    REQUIRE(code(alice.with_mime("message.encrypt", mail, {{"protect_headers", true}, {"sign", true}}, &encrypted)) ==
+            "ok");
+    CHECK(encrypted.find("Subject: [...]\r\n") != std::string::npos);
+    CHECK(encrypted.find("secret plans") == std::string::npos);
+    const json d = alice.with_mime("message.decrypt", encrypted, json::object(), &opened);
+    REQUIRE(code(d) == "ok");
+    CHECK(d["result"]["status"]["header_protection"] ==
+          json({{"protected", true}, {"differing_fields", json::array({"subject"})}}));
+    CHECK(d["result"]["status"]["signatures"][0]["verdict"] == "good");
+    CHECK(opened.find("Subject: secret plans\r\n") != std::string::npos);
+    CHECK(opened.find("[...]") == std::string::npos);
+
+    // A signed message without a From field: the check is not skipped.
+    std::string no_from;
+    REQUIRE(code(alice.with_mime("message.sign", mail, json::object(), &signed_mail)) == "ok");
+    const std::string stripped = signed_mail.substr(signed_mail.find("\r\n") + 2);  // drop the From line
+    REQUIRE(stripped.find("From:") == std::string::npos);
+    const json nf = alice.with_mime("message.verify", stripped, json::object(), &no_from);
+    REQUIRE(code(nf) == "ok");
+    CHECK(nf["result"]["status"]["signatures"][0]["verdict"] == "address_mismatch");
+    CHECK(nf["result"]["status"]["signatures"][0]["from_check"]["problem"] == "no_from");
+}
