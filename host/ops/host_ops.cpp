@@ -21,6 +21,8 @@ Reply hello(Context& context, Request&) {
         {"protocol", kProtocolVersion},
         {"openssl", OpenSSL_version(OPENSSL_VERSION)},
         {"operations", registry().names()},
+        // Optional capabilities a caller may rely on (docs/protocol.md, hello).
+        {"features", json::array({"recipient_trust", "certificates_paging"})},
         {"caller", caller},
         {"policy", context.policy().describe()},
         {"limits",
@@ -47,7 +49,8 @@ void register_host_ops(Registry& registry) {
     registry.add({"hello",
                   "Describe the host: version, protocol, OpenSSL version, operations, limits.",
                   {},
-                  "{name, version, protocol, openssl, operations[], caller{kind, origin?, addon_id?}, limits{}}",
+                  "{name, version, protocol, openssl, operations[], features[], caller{kind, origin?, addon_id?}, "
+                  "limits{}}",
                   "",
                   {},
                   hello});

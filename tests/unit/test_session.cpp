@@ -87,7 +87,7 @@ TEST_CASE("hello describes the host and lists operations") {
     REQUIRE(r.replies.size() == 1);
     CHECK(r.replies[0]["ok"] == true);
     CHECK(r.replies[0]["id"] == 1);
-    CHECK(r.replies[0]["result"]["protocol"] == 1);
+    CHECK(r.replies[0]["result"]["protocol"] == 2);
     CHECK(r.replies[0]["result"]["openssl"].get<std::string>().rfind("OpenSSL 3", 0) == 0);
     const auto ops = r.replies[0]["result"]["operations"];
     CHECK(std::find(ops.begin(), ops.end(), "echo") != ops.end());
