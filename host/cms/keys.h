@@ -5,6 +5,7 @@
 
 #include "util/ossl.h"
 
+#include <cstddef>
 #include <ctime>
 #include <optional>
 #include <string>
@@ -31,12 +32,22 @@ struct Recipient {
 };
 
 // Learned from a signature that verified cryptographically (automatic public key exchange).
+// Only the signer's own certificates can become encryption candidates, and only for the
+// addresses the signature was checked against; everything else is path-building material.
 struct Harvest {
+    // What one signature may hand over: a few issuer certificates, each of sane size.
+    static constexpr std::size_t kMaxChain = 4;
+    static constexpr std::size_t kMaxCertificateBytes = 16 * 1024;
+
     ossl::X509Ptr certificate;                  // the signer's certificate
-    std::vector<ossl::X509Ptr> chain;           // other certificates the message carried
+    std::vector<ossl::X509Ptr> chain;           // issuers on the signer's path that the message carried
     std::vector<std::string> capabilities;      // from the SMIMECapabilities signed attribute
     ossl::X509Ptr preferred_encryption_certificate;  // from SMIMEEncryptionKeyPreference, if resolvable
     std::string sender_address;                 // the message's From address
+    // The addresses the signature was checked against: the From address, when it is among the
+    // signer certificate's addresses (lowercase). Empty: the signature vouches for no address.
+    std::vector<std::string> matched_addresses;
+    bool good = false;                          // the signature's verdict was `good`
     std::optional<std::time_t> signing_time;
 };
 

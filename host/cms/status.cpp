@@ -97,20 +97,12 @@ nlohmann::json to_json(const Status& status) {
     for (const SignatureStatus& s : status.signatures) {
         nlohmann::json reasons = nlohmann::json::array();
         for (const Verdict v : s.reasons) reasons.push_back(verdict_name(v));
-        nlohmann::json signer = nullptr;
-        if (s.signer) {
-            signer = {{"emails", s.signer->emails},
-                      {"subject", s.signer->subject},
-                      {"issuer", s.signer->issuer},
-                      {"serial", s.signer->serial},
-                      {"fingerprint_sha256", s.signer->fingerprint_sha256},
-                      {"not_before", optional_time(s.signer->not_before)},
-                      {"not_after", optional_time(s.signer->not_after)}};
-        }
+        // The one certificate description (pki/cert_info.h), as every other reply has it.
+        const nlohmann::json signer = s.signer ? pki::to_json(*s.signer) : nlohmann::json(nullptr);
         signatures.push_back({{"layer", s.layer},
                               {"verdict", verdict_name(s.verdict)},
                               {"reasons", std::move(reasons)},
-                              {"signer", std::move(signer)},
+                              {"signer", signer},
                               {"digest_algorithm", s.digest_algorithm},
                               {"signing_time", optional_time(s.signing_time)},
                               {"valid_at_signing_time", s.valid_at_signing_time

@@ -11,6 +11,7 @@
 
 #include <openssl/cmserr.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <array>
@@ -20,6 +21,8 @@ namespace {
 
 using X509s = ossl::X509StackPtr;
 using CrlsPtr = ossl::X509CrlStackPtr;
+
+constexpr int kMaxHarvestedSigners = 4;
 
 bool weak_digest(int nid, const VerifyOptions& options) {
     switch (nid) {
@@ -60,21 +63,50 @@ void drain(BIO* chain, std::string* content_out) {
     OPENSSL_cleanse(buffer.data(), buffer.size());
 }
 
-void harvest(CMS_ContentInfo* cms, CMS_SignerInfo* si, X509* signer, const std::optional<std::time_t>& signing_time,
+// The issuers of `leaf` among the message's certificates, nearest first: all a later
+// verification can need from them. Bounded in number and size, so a message carrying thousands
+// of certificates hands over no more than one carrying its signer's path.
+std::vector<ossl::X509Ptr> issuers_in(STACK_OF(X509)* certs, X509* leaf) {
+    std::vector<ossl::X509Ptr> path;
+    X509* current = leaf;
+    while (certs && path.size() < Harvest::kMaxChain && X509_check_issued(current, current) != X509_V_OK) {
+        X509* issuer = nullptr;
+        for (int i = 0; i < sk_X509_num(certs) && !issuer; ++i) {
+            X509* candidate = sk_X509_value(certs, i);
+            const auto same = [&](const ossl::X509Ptr& c) { return X509_cmp(c.get(), candidate) == 0; };
+            const bool seen = X509_cmp(candidate, leaf) == 0 || std::any_of(path.begin(), path.end(), same);
+            if (!seen && X509_check_issued(candidate, current) == X509_V_OK) issuer = candidate;
+        }
+        if (!issuer || i2d_X509(issuer, nullptr) > static_cast<int>(Harvest::kMaxCertificateBytes)) break;
+        path.push_back(ossl::up_ref(issuer));
+        current = issuer;
+    }
+    ERR_clear_error();
+    return path;
+}
+
+// Hands the key store what one signature teaches (automatic key exchange), with what it was
+// checked against: the From address when it is among the signer's addresses, and the verdict.
+void harvest(CMS_ContentInfo* cms, CMS_SignerInfo* si, X509* signer, const SignatureStatus& status,
              VerifyContext& context) {
     Harvest learned;
     learned.certificate = ossl::up_ref(signer);
     const X509s certs(CMS_get1_certs(cms));
-    for (int i = 0; certs && i < sk_X509_num(certs.get()); ++i) {
-        X509* cert = sk_X509_value(certs.get(), i);
-        if (X509_cmp(cert, signer) != 0) learned.chain.push_back(ossl::up_ref(cert));
-    }
+    learned.chain = issuers_in(certs.get(), signer);
     learned.capabilities = read_capabilities(si);
     if (X509* preferred = find_encryption_key_preference(si, certs.get())) {
         learned.preferred_encryption_certificate = ossl::up_ref(preferred);
     }
-    learned.sender_address = context.from_address();
-    learned.signing_time = signing_time;
+    const std::string& from = context.from_address();
+    learned.sender_address = from;
+    const bool mismatch = std::find(status.reasons.begin(), status.reasons.end(), Verdict::AddressMismatch) !=
+                          status.reasons.end();
+    if (!from.empty() && !mismatch && status.signer &&
+        std::find(status.signer->emails.begin(), status.signer->emails.end(), from) != status.signer->emails.end()) {
+        learned.matched_addresses = {from};
+    }
+    learned.good = status.verdict == Verdict::Good;
+    learned.signing_time = status.signing_time;
     try {
         context.keys().harvest(learned);
     } catch (const std::exception&) {
@@ -191,6 +223,7 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optio
     const std::time_t now = context.options().validation_time.value_or(std::time(nullptr));
 
     std::vector<SignatureStatus> results;
+    int harvested = 0;
     for (int i = 0; i < sk_CMS_SignerInfo_num(signers); ++i) {
         CMS_SignerInfo* si = sk_CMS_SignerInfo_value(signers, i);
         SignatureStatus status;
@@ -208,7 +241,7 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optio
             results.push_back(std::move(status));
             continue;
         }
-        status.signer = pki::describe(cert);
+        status.signer = pki::describe(cert, now);
 
         // The signature over the signed attributes, then the content digest (or, without signed
         // attributes, the signature over the content digest).
@@ -248,7 +281,8 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optio
             status.valid_at_signing_time = pki::validate_signer(cert, material, *status.signing_time).ok();
         }
         settle(status);
-        if (crypto_ok) harvest(cms, si, cert, status.signing_time, context);
+        // A handful of signers per SignedData teach the key store; the rest are only reported.
+        if (crypto_ok && harvested++ < kMaxHarvestedSigners) harvest(cms, si, cert, status, context);
         results.push_back(std::move(status));
     }
     return results;

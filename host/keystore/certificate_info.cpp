@@ -14,12 +14,6 @@
 namespace smime::certinfo {
 namespace {
 
-std::string name_text(const X509_NAME* name) {
-    ossl::BioPtr bio(BIO_new(BIO_s_mem()));
-    X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-    return ossl::bio_contents(bio.get());
-}
-
 bool looks_like_pem(std::string_view text) { return text.find("-----BEGIN") != std::string_view::npos; }
 
 }  // namespace
@@ -80,83 +74,10 @@ std::string fingerprint(X509* cert) { return pki::fingerprint_sha256(cert); }
 
 std::vector<std::string> emails(X509* cert) { return pki::emails(cert); }
 
-CertificateInfo describe(X509* cert, std::time_t now) {
-    CertificateInfo info;
-    info.fingerprint = fingerprint(cert);
-    info.subject = name_text(X509_get_subject_name(cert));
-    info.issuer = name_text(X509_get_issuer_name(cert));
-    info.serial = pki::serial_hex(X509_get0_serialNumber(cert));
-    info.not_before = pki::to_time_t(X509_get0_notBefore(cert)).value_or(0);
-    info.not_after = pki::to_time_t(X509_get0_notAfter(cert)).value_or(0);
-    info.emails = emails(cert);
-
-    if (EVP_PKEY* key = X509_get0_pubkey(cert)) {
-        info.key_bits = EVP_PKEY_get_bits(key);
-        const int id = EVP_PKEY_get_base_id(key);
-        if (id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS) info.key_type = "RSA";
-        else if (id == EVP_PKEY_EC) info.key_type = "EC";
-        else if (id == EVP_PKEY_ED25519) info.key_type = "Ed25519";
-        else if (id == EVP_PKEY_ED448) info.key_type = "Ed448";
-        else if (id == EVP_PKEY_DSA) info.key_type = "DSA";
-        else info.key_type = OBJ_nid2sn(id);
-        if (id == EVP_PKEY_EC) {
-            char curve[64] = {0};
-            std::size_t len = 0;
-            if (EVP_PKEY_get_utf8_string_param(key, "group", curve, sizeof curve, &len)) info.curve = curve;
-        }
-    }
-    int md_nid = NID_undef, pk_nid = NID_undef;
-    if (OBJ_find_sigid_algs(X509_get_signature_nid(cert), &md_nid, &pk_nid) && md_nid != NID_undef)
-        info.signature_digest = lowercase(OBJ_nid2sn(md_nid));
-
-    const uint32_t flags = X509_get_extension_flags(cert);
-    info.is_ca = (flags & EXFLAG_CA) != 0;
-    info.self_signed = (flags & EXFLAG_SS) != 0;
-    const uint32_t ku = X509_get_key_usage(cert);  // UINT32_MAX when absent
-    const bool has_ku = (flags & EXFLAG_KUSAGE) != 0;
-    info.usable_for_signing = !has_ku || (ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION));
-    const bool rsa = info.key_type == "RSA", ec = info.key_type == "EC";
-    info.usable_for_encryption =
-        (rsa && (!has_ku || (ku & KU_KEY_ENCIPHERMENT))) || (ec && (!has_ku || (ku & KU_KEY_AGREEMENT)));
-    const bool has_eku = (flags & EXFLAG_XKUSAGE) != 0;
-    info.email_protection = !has_eku || (X509_get_extended_key_usage(cert) & (XKU_SMIME | XKU_ANYEKU));
-
-    auto warn = [&](const char* code, std::string message) { info.warnings.push_back({code, std::move(message)}); };
-    if (has_eku && !info.email_protection)
-        warn("no_email_protection", "the certificate's extended key usage does not include emailProtection");
-    if (info.emails.empty()) warn("no_email_address", "the certificate names no e-mail address");
-    if (has_ku && !(ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)))
-        warn("key_usage_no_signing", "key usage does not allow digitalSignature: mail cannot be signed");
-    if (has_ku && !info.usable_for_encryption && (rsa || ec))
-        warn("key_usage_no_encryption",
-             rsa ? "key usage does not allow keyEncipherment: mail cannot be encrypted to it"
-                 : "key usage does not allow keyAgreement: mail cannot be encrypted to it");
-    if (now > info.not_after) warn("expired", "the certificate expired on " + iso8601(info.not_after));
-    if (now < info.not_before) warn("not_yet_valid", "the certificate is valid only from " + iso8601(info.not_before));
-    if (rsa && info.key_bits < 2048)
-        warn("weak_key", "RSA key of " + std::to_string(info.key_bits) + " bits; at least 2048 are needed");
-    if (info.signature_digest == "sha1" || info.signature_digest == "md5")
-        warn("weak_signature", "the certificate is signed with " + info.signature_digest);
-    ERR_clear_error();
-    return info;
-}
+CertificateInfo describe(X509* cert, std::time_t now) { return pki::describe(cert, now); }
 
 std::string iso8601(std::time_t t) { return pki::format_time(t); }
 
-nlohmann::json to_json(const CertificateInfo& info) {
-    nlohmann::json warnings = nlohmann::json::array();
-    for (const auto& w : info.warnings) warnings.push_back({{"code", w.code}, {"message", w.message}});
-    nlohmann::json key = {{"type", info.key_type}, {"bits", info.key_bits}};
-    if (!info.curve.empty()) key["curve"] = info.curve;
-    return {{"fingerprint", info.fingerprint},
-            {"emails", info.emails},
-            {"subject", info.subject},
-            {"issuer", info.issuer},
-            {"serial", info.serial},
-            {"not_before", iso8601(info.not_before)},
-            {"not_after", iso8601(info.not_after)},
-            {"key", key},
-            {"warnings", warnings}};
-}
+nlohmann::json to_json(const CertificateInfo& info) { return pki::to_json(info); }
 
 }  // namespace smime::certinfo

@@ -7,11 +7,13 @@
 #include "keystore/pkcs12.h"
 #include "keystore/schema.h"
 #include "keystore/sealing.h"
+#include "pki/chain.h"
 #include "platform/platform.h"
 #include "util/error.h"
 #include "util/log.h"
 
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <chrono>
@@ -825,28 +827,44 @@ json KeyStore::import_crl(std::string_view text) {
     return {{"fingerprint", fp}, {"issuer", ossl::bio_contents(name.get())}, {"this_update", certinfo::iso8601(this_update)}};
 }
 
-json KeyStore::list_certificates(const std::optional<std::string>& email) {
-    std::string sql =
+json KeyStore::list_certificates(const std::optional<std::string>& email, std::int64_t offset, std::int64_t limit) {
+    if (offset < 0) throw Error(Code::BadRequest, "offset must not be negative", {{"field", "args.offset"}});
+    if (limit < 1 || limit > kMaxListLimit)
+        throw Error(Code::BadRequest, "limit must be between 1 and " + std::to_string(kMaxListLimit),
+                    {{"field", "args.limit"}});
+    const std::string from = email ? " FROM certificates c JOIN certificate_emails e ON e.fingerprint = c.fingerprint "
+                                     "WHERE e.email = ?1"
+                                   : " FROM certificates c";
+    auto total = db_.prepare("SELECT count(*)" + from);
+    if (email) total.bind(1, certinfo::lowercase(*email));
+    total.step();
+    auto st = db_.prepare(
         "SELECT c.der, c.source, c.trust_anchor, c.capabilities, c.seen_from, c.first_seen, c.last_seen, "
-        "c.preferred_at FROM certificates c";
-    if (email) sql += " JOIN certificate_emails e ON e.fingerprint = c.fingerprint WHERE e.email = ?";
-    sql += " ORDER BY c.not_before DESC";
-    auto st = db_.prepare(sql);
+        "EXISTS(SELECT 1 FROM harvested_for h WHERE h.fingerprint = c.fingerprint AND h.preferred_at IS NOT NULL)" +
+        from + " ORDER BY c.not_before DESC, c.fingerprint LIMIT ?2 OFFSET ?3");
     if (email) st.bind(1, certinfo::lowercase(*email));
+    st.bind(2, limit).bind(3, offset);
+    std::optional<pki::TrustMaterial> material;
     json out = json::array();
     while (st.step()) {
         const auto cert = x509_from_der(st.blob(0));
         json j = certinfo::to_json(certinfo::describe(cert.get(), now()));
         j["source"] = st.text(1);
         j["trust_anchor"] = st.integer(2) != 0;
+        j["trusted"] = trusted(cert.get(), material);
         j["capabilities"] = st.is_null(3) ? json::array() : json::parse(st.text(3));
         if (!st.is_null(4)) j["seen_from"] = st.text(4);
         j["first_seen"] = certinfo::iso8601(static_cast<std::time_t>(st.integer(5)));
         j["last_seen"] = certinfo::iso8601(static_cast<std::time_t>(st.integer(6)));
-        j["preferred_by_sender"] = !st.is_null(7);
+        j["preferred_by_sender"] = st.integer(7) != 0;
         out.push_back(std::move(j));
     }
-    return out;
+    return {{"certificates", std::move(out)}, {"total", total.integer(0)}};
+}
+
+bool KeyStore::trusted(X509* cert, std::optional<pki::TrustMaterial>& material) {
+    if (!material) material.emplace(trust_anchors(), intermediates(), crls());
+    return pki::validates_to_anchor(cert, *material, now());
 }
 
 void KeyStore::delete_certificate(const std::string& fingerprint) {
@@ -865,43 +883,70 @@ void KeyStore::delete_certificate(const std::string& fingerprint) {
     tx.commit();
 }
 
-// One indexed query per address: the newest valid encryption-capable certificate, preferring the
-// one the sender named in SMIMEEncryptionKeyPreference (RFC 8551 section 2.5.3).
-std::optional<engine::Recipient> KeyStore::recipient(const std::string& address) {
+// The certificate mail to `address` is encrypted to. Only currently valid certificates whose key
+// can encrypt are candidates: the user's own and imported ones for every address they name, a
+// harvested one only for the addresses a signature carrying it was checked against. Best first:
+// imported (the user chose it), then one whose path validates to an anchor now, then one a `good`
+// signature for this address carried, then any other harvested one; within each, the one the
+// correspondent's good signature preferred (RFC 8551 section 2.5.3), then the newest. So no
+// harvested certificate displaces an imported or validating one.
+std::optional<KeyStore::Choice> KeyStore::choose_recipient(const std::string& address,
+                                                           std::optional<pki::TrustMaterial>& material) {
     static constexpr const char* kSql =
-        "SELECT c.der, c.capabilities FROM certificate_emails e JOIN certificates c ON c.fingerprint = e.fingerprint "
-        "WHERE e.email = ? AND c.can_encrypt = 1 AND c.not_before <= ?2 AND c.not_after > ?2 "
-        "ORDER BY (c.preferred_at IS NOT NULL) DESC, c.preferred_at DESC, c.not_before DESC LIMIT 1";
+        "SELECT c.der, c.fingerprint, c.source, c.capabilities, coalesce(h.good, 0), h.preferred_at "
+        "FROM certificate_emails e JOIN certificates c ON c.fingerprint = e.fingerprint "
+        "LEFT JOIN harvested_for h ON h.email = e.email AND h.fingerprint = e.fingerprint "
+        "WHERE e.email = ?1 AND c.can_encrypt = 1 AND c.not_before <= ?2 AND c.not_after > ?2 "
+        "AND (c.source IN ('identity', 'imported') OR h.fingerprint IS NOT NULL) "
+        "ORDER BY c.source IN ('identity', 'imported') DESC, coalesce(h.good, 0) DESC, "
+        "h.preferred_at IS NOT NULL DESC, h.preferred_at DESC, c.not_before DESC LIMIT ?3";
     auto st = db_.prepare(kSql);
-    st.bind(1, certinfo::lowercase(address)).bind(2, std::int64_t{now()});
-    if (!st.step()) return std::nullopt;
+    st.bind(1, certinfo::lowercase(address)).bind(2, std::int64_t{now()}).bind(3, kMaxCandidates);
+    std::optional<Choice> best;
+    int best_rank = 0;
+    while (st.step()) {
+        Choice c;
+        c.certificate = x509_from_der(st.blob(0));
+        c.fingerprint = st.text(1);
+        c.source = st.text(2);
+        if (!st.is_null(3)) c.capabilities = json::parse(st.text(3)).get<std::vector<std::string>>();
+        const bool imported = c.source == "identity" || c.source == "imported";
+        // Rows come best first except that validation is only known here: an imported row wins
+        // outright, and a harvested one needs a path check to rank above the ones after it.
+        c.trusted = trusted(c.certificate.get(), material);
+        const int rank = imported ? 4 : c.trusted ? 3 : st.integer(4) != 0 ? 2 : 1;
+        if (rank > best_rank) {
+            best_rank = rank;
+            best = std::move(c);
+        }
+        if (best_rank >= 3) break;  // nothing after an imported or the first validating row beats it
+    }
+    return best;
+}
+
+std::optional<engine::Recipient> KeyStore::recipient(const std::string& address) {
+    std::optional<pki::TrustMaterial> material;
+    auto choice = choose_recipient(address, material);
+    if (!choice) return std::nullopt;
     engine::Recipient r;
     r.address = address;
-    r.certificate = x509_from_der(st.blob(0));
-    if (!st.is_null(1)) r.capabilities = json::parse(st.text(1)).get<std::vector<std::string>>();
+    r.certificate = std::move(choice->certificate);
+    r.capabilities = std::move(choice->capabilities);
     return r;
 }
 
 json KeyStore::recipients_status(const std::vector<std::string>& addresses) {
-    static constexpr const char* kSql =
-        "SELECT c.fingerprint, c.subject, c.not_after, c.source, c.capabilities FROM certificate_emails e "
-        "JOIN certificates c ON c.fingerprint = e.fingerprint "
-        "WHERE e.email = ? AND c.can_encrypt = 1 AND c.not_before <= ?2 AND c.not_after > ?2 "
-        "ORDER BY (c.preferred_at IS NOT NULL) DESC, c.preferred_at DESC, c.not_before DESC LIMIT 1";
-    auto st = db_.prepare(kSql);
+    std::optional<pki::TrustMaterial> material;
     json out = json::array();
-    const std::int64_t t = now();
     for (const auto& address : addresses) {
-        st.reset();
-        st.bind(1, certinfo::lowercase(address)).bind(2, t);
         json entry = {{"address", address}, {"can_encrypt", false}, {"certificate", nullptr}};
-        if (st.step()) {
+        if (auto choice = choose_recipient(address, material)) {
+            json c = certinfo::to_json(certinfo::describe(choice->certificate.get(), now()));
+            c["source"] = choice->source;
+            c["trusted"] = choice->trusted;
+            c["capabilities"] = choice->capabilities;
             entry["can_encrypt"] = true;
-            entry["certificate"] = {{"fingerprint", st.text(0)},
-                                    {"subject", st.text(1)},
-                                    {"not_after", certinfo::iso8601(static_cast<std::time_t>(st.integer(2)))},
-                                    {"source", st.text(3)},
-                                    {"capabilities", st.is_null(4) ? json::array() : json::parse(st.text(4))}};
+            entry["certificate"] = std::move(c);
         }
         out.push_back(std::move(entry));
     }
@@ -979,30 +1024,66 @@ std::vector<ossl::X509CrlPtr> KeyStore::crls() {
     return out;
 }
 
+// Automatic key exchange. What one signature may teach is bounded, and tied to what it was checked
+// against: its signer's certificate becomes a candidate only for the addresses it matched (the
+// From address), the message's other certificates are kept only as issuers on the signer's path
+// (never as candidates), and SMIMECapabilities and SMIMEEncryptionKeyPreference update only the
+// signer's own certificates (RFC 8551 section 2.5.3), a certificate other than the signing one
+// only when the signature was `good` and that certificate names the matched address.
 void KeyStore::harvest(const engine::Harvest& learned) {
-    if (!learned.certificate) return;
+    const auto sane = [](X509* cert) {
+        const int size = i2d_X509(cert, nullptr);
+        return size > 0 && static_cast<std::size_t>(size) <= engine::Harvest::kMaxCertificateBytes;
+    };
+    if (!learned.certificate || learned.matched_addresses.empty() || !sane(learned.certificate.get())) return;
     try {
-        db::Transaction tx(db_);
-        store_certificate(learned.certificate.get(), Source::Harvested, false);
-        const std::string fp = certinfo::fingerprint(learned.certificate.get());
-        for (const auto& c : learned.chain)
-            if (X509_cmp(c.get(), learned.certificate.get()) != 0) store_certificate(c.get(), Source::Chain, false);
+        const auto signer = certinfo::describe(learned.certificate.get(), now());
+        const auto named = [](const std::vector<std::string>& emails, const std::vector<std::string>& wanted) {
+            std::vector<std::string> out;
+            for (const auto& w : wanted)
+                if (std::find(emails.begin(), emails.end(), certinfo::lowercase(w)) != emails.end())
+                    out.push_back(certinfo::lowercase(w));
+            return out;
+        };
+        const auto addresses = named(signer.emails, learned.matched_addresses);
+        if (addresses.empty()) return;
         const std::int64_t t = now();
-        db_.prepare("UPDATE certificates SET capabilities = ?, seen_from = ?, last_seen = ? WHERE fingerprint = ?")
-            .bind(1, json(learned.capabilities).dump())
-            .bind(2, certinfo::lowercase(learned.sender_address))
-            .bind(3, t)
-            .bind(4, fp)
-            .run();
-        if (learned.preferred_encryption_certificate) {
-            store_certificate(learned.preferred_encryption_certificate.get(), Source::Harvested, false);
-            const std::string pfp = certinfo::fingerprint(learned.preferred_encryption_certificate.get());
-            db_.prepare("UPDATE certificates SET preferred_at = ?, capabilities = ?, seen_from = ? WHERE fingerprint = ?")
-                .bind(1, t)
-                .bind(2, json(learned.capabilities).dump())
-                .bind(3, certinfo::lowercase(learned.sender_address))
-                .bind(4, pfp)
+        const std::string capabilities = json(learned.capabilities).dump();
+        db::Transaction tx(db_);
+        std::size_t kept = 0;
+        for (const auto& c : learned.chain) {
+            if (kept == engine::Harvest::kMaxChain) break;
+            if (!c || !sane(c.get()) || !(X509_get_extension_flags(c.get()) & EXFLAG_CA)) continue;
+            store_certificate(c.get(), Source::Chain, false);
+            ++kept;
+        }
+        const auto candidate = [&](X509* cert, const std::vector<std::string>& for_addresses, bool preferred) {
+            store_certificate(cert, Source::Harvested, false);
+            const std::string fp = certinfo::fingerprint(cert);
+            for (const auto& address : for_addresses) {
+                auto upsert = db_.prepare(
+                    "INSERT INTO harvested_for(email, fingerprint, good, preferred_at, first_seen, last_seen) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT(email, fingerprint) DO UPDATE SET "
+                    "good = max(good, excluded.good), preferred_at = coalesce(excluded.preferred_at, preferred_at), "
+                    "last_seen = excluded.last_seen");
+                upsert.bind(1, address).bind(2, fp).bind(3, std::int64_t{learned.good}).bind(5, t);
+                if (preferred) upsert.bind(4, t);
+                else upsert.bind_null(4);
+                upsert.run();
+            }
+            db_.prepare("UPDATE certificates SET capabilities = ?, seen_from = ?, last_seen = ? WHERE fingerprint = ?")
+                .bind(1, capabilities)
+                .bind(2, for_addresses.front())
+                .bind(3, t)
+                .bind(4, fp)
                 .run();
+        };
+        X509* preferred = learned.preferred_encryption_certificate.get();
+        const bool prefers_itself = preferred && X509_cmp(preferred, learned.certificate.get()) == 0;
+        candidate(learned.certificate.get(), addresses, prefers_itself && learned.good);
+        if (preferred && !prefers_itself && learned.good && sane(preferred)) {
+            const auto preferred_for = named(certinfo::describe(preferred, now()).emails, addresses);
+            if (!preferred_for.empty()) candidate(preferred, preferred_for, true);
         }
         tx.commit();
     } catch (const Error& e) {

@@ -6,6 +6,7 @@
 #include "cms/keys.h"
 #include "keystore/database.h"
 #include "keystore/sealing.h"
+#include "pki/chain.h"
 #include "policy/policy.h"
 #include "util/secure.h"
 
@@ -78,7 +79,11 @@ public:
     // certificates.*
     json import_certificate(std::string_view text, bool trust_anchor);
     json import_crl(std::string_view text);
-    json list_certificates(const std::optional<std::string>& email);
+    // One page, newest first: {certificates: [...], total}. limit 1..kMaxListLimit.
+    static constexpr std::int64_t kDefaultListLimit = 100;
+    static constexpr std::int64_t kMaxListLimit = 1000;
+    json list_certificates(const std::optional<std::string>& email, std::int64_t offset = 0,
+                           std::int64_t limit = kDefaultListLimit);
     void delete_certificate(const std::string& fingerprint);
 
     // recipients.status, and the certificates encryption uses.
@@ -94,6 +99,19 @@ public:
     void harvest(const engine::Harvest& learned) override;
 
 private:
+    // The certificate chosen for an address, and what the choice rests on.
+    struct Choice {
+        ossl::X509Ptr certificate;
+        std::string fingerprint;
+        std::string source;
+        bool trusted = false;  // its path validates to an anchor now
+        std::vector<std::string> capabilities;
+    };
+    static constexpr std::int64_t kMaxCandidates = 64;  // per address, best first
+    std::optional<Choice> choose_recipient(const std::string& address, std::optional<pki::TrustMaterial>& material);
+    // Builds `material` from the store on first use.
+    bool trusted(X509* cert, std::optional<pki::TrustMaterial>& material);
+
     enum class Source { Chain = 0, Harvested = 1, Imported = 2, Identity = 3 };
     void store_certificate(X509* cert, Source source, bool trust_anchor);
     bool has_identity(const std::string& fingerprint);

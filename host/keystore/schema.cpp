@@ -74,6 +74,29 @@ const char* const kSteps[] = {
         next_update INTEGER
     );
     )sql",
+    // 2: automatic key exchange that cannot substitute keys. A harvested certificate is an
+    // encryption candidate only for the addresses a signature carrying it was checked against.
+    R"sql(
+    CREATE TABLE harvested_for (
+        email        TEXT NOT NULL,              -- lowercase: the From address the signature matched
+        fingerprint  TEXT NOT NULL REFERENCES certificates(fingerprint) ON DELETE CASCADE,
+        good         INTEGER NOT NULL DEFAULT 0, -- a signature `good` for this address carried it
+        preferred_at INTEGER,                    -- a good signature for this address named it in
+                                                 -- SMIMEEncryptionKeyPreference
+        first_seen   INTEGER NOT NULL,
+        last_seen    INTEGER NOT NULL,
+        PRIMARY KEY (email, fingerprint)
+    ) WITHOUT ROWID;
+    CREATE INDEX harvested_for_by_fingerprint ON harvested_for(fingerprint);
+    CREATE INDEX certificates_by_not_before ON certificates(not_before);
+    -- Release 1 indexed a harvested certificate under every address it names and did not record
+    -- verdicts: keep the address of the mail it came from, not as good; forget preferences.
+    INSERT OR IGNORE INTO harvested_for(email, fingerprint, good, first_seen, last_seen)
+        SELECT e.email, c.fingerprint, 0, c.first_seen, c.last_seen
+        FROM certificates c JOIN certificate_emails e ON e.fingerprint = c.fingerprint
+        WHERE c.source = 'harvested' AND c.seen_from = e.email;
+    UPDATE certificates SET preferred_at = NULL;
+    )sql",
 };
 
 }  // namespace

@@ -22,7 +22,7 @@ Reply hello(Context& context, Request&) {
         {"openssl", OpenSSL_version(OPENSSL_VERSION)},
         {"operations", registry().names()},
         // Optional capabilities a caller may rely on (docs/protocol.md, hello).
-        {"features", json::array({"protect_headers", "header_protection"})},
+        {"features", json::array({"protect_headers", "header_protection", "recipient_trust", "certificates_paging"})},
         {"caller", caller},
         {"policy", context.policy().describe()},
         {"limits",

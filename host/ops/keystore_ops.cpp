@@ -7,6 +7,7 @@
 #include "util/error.h"
 
 #include <cctype>
+#include <cstdint>
 
 namespace smime {
 namespace {
@@ -172,16 +173,22 @@ void register_keystore_ops(Registry& registry) {
                   {"import-crl"},
                   [](Context& c, Request& r) { return result(c.store().import_crl(arg_string(r.args, "crl"))); }});
     registry.add({"certificates.list",
-                  "List stored certificates (yours, correspondents', harvested from signed mail, trust anchors).",
-                  {{"email", ArgType::String, false, "only certificates for this address"}},
+                  "List stored certificates (yours, correspondents', harvested from signed mail, trust anchors), "
+                  "newest first, one page at a time.",
+                  {{"email", ArgType::String, false, "only certificates for this address"},
+                   {"offset", ArgType::Integer, false, "skip this many (default 0)"},
+                   {"limit", ArgType::Integer, false, "at most this many (default 100, at most 1000)"}},
                   "{certificates: [{fingerprint, emails, subject, issuer, serial, not_before, not_after, key, source, "
-                  "trust_anchor, capabilities, seen_from?, first_seen, last_seen, preferred_by_sender, warnings}]}",
+                  "trust_anchor, trusted, capabilities, seen_from?, first_seen, last_seen, preferred_by_sender, "
+                  "warnings}], total}",
                   "",
                   {"certificates"},
                   [](Context& c, Request& r) {
                       std::optional<std::string> email;
                       if (r.args.contains("email")) email = arg_string(r.args, "email");
-                      return result({{"certificates", c.store().list_certificates(email)}});
+                      const std::int64_t offset = r.args.value("offset", std::int64_t{0});
+                      const std::int64_t limit = r.args.value("limit", KeyStore::kDefaultListLimit);
+                      return result(c.store().list_certificates(email, offset, limit));
                   }});
     registry.add({"certificates.delete",
                   "Delete a stored certificate (not one of your identities: use identities.delete).",
@@ -197,8 +204,8 @@ void register_keystore_ops(Registry& registry) {
     registry.add({"recipients.status",
                   "For each address, whether mail to it can be encrypted and with which certificate.",
                   {{"addresses", ArgType::StringArray, true, "e-mail addresses (at most 1000)"}},
-                  "{recipients: [{address, can_encrypt, certificate: {fingerprint, subject, not_after, source, "
-                  "capabilities} | null}]}",
+                  "{recipients: [{address, can_encrypt, certificate: {fingerprint, emails, subject, issuer, serial, "
+                  "not_before, not_after, key, warnings, source, trusted, capabilities} | null}]}",
                   "",
                   {"recipients"},
                   [](Context& c, Request& r) {

@@ -80,4 +80,24 @@ PathResult validate_signer(X509* leaf, const TrustMaterial& material, std::time_
     return result;
 }
 
+bool validates_to_anchor(X509* cert, const TrustMaterial& material, std::time_t at) {
+    PathResult result;
+    const ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
+    if (!ctx || !X509_STORE_CTX_init(ctx.get(), material.store(), cert, material.untrusted())) {
+        ERR_clear_error();
+        return false;
+    }
+    X509_STORE_CTX_set0_crls(ctx.get(), material.crls());
+    X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
+    X509_VERIFY_PARAM_set_time(param, at);
+    if (sk_X509_CRL_num(material.crls()) > 0) {
+        X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+    }
+    X509_STORE_CTX_set_ex_data(ctx.get(), 0, &result);
+    X509_STORE_CTX_set_verify_cb(ctx.get(), collect_problems);
+    const bool built = X509_verify_cert(ctx.get()) > 0;
+    ERR_clear_error();
+    return built && result.ok();
+}
+
 }  // namespace smime::pki

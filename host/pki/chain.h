@@ -46,4 +46,9 @@ struct PathResult {
 // missing CRL is not an error (offline host, RFC 5280 section 6.3 leaves this to local policy).
 PathResult validate_signer(X509* leaf, const TrustMaterial& material, std::time_t at);
 
+// Whether `cert` has a path to an anchor at `at` with nothing wrong in it, whatever the purpose
+// (a recipient's certificate may be for encryption only): what `trusted` means in key store
+// replies. Key usage for encryption is judged separately, when a certificate is stored.
+bool validates_to_anchor(X509* cert, const TrustMaterial& material, std::time_t at);
+
 }  // namespace smime::pki

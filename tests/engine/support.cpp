@@ -154,7 +154,7 @@ std::vector<ossl::X509Ptr> TestKeys::intermediates() {
 std::vector<ossl::X509Ptr> TestKeys::certificates_with_serial(const std::string& serial_hex) {
     std::vector<ossl::X509Ptr> out;
     for (const auto& c : known_certs)
-        if (pki::describe(c.get()).serial == serial_hex) out.push_back(ossl::up_ref(c.get()));
+        if (pki::serial_hex(X509_get0_serialNumber(c.get())) == serial_hex) out.push_back(ossl::up_ref(c.get()));
     return out;
 }
 
@@ -176,6 +176,8 @@ void TestKeys::harvest(const Harvest& learned) {
         copy.preferred_encryption_certificate = ossl::up_ref(learned.preferred_encryption_certificate.get());
     }
     copy.sender_address = learned.sender_address;
+    copy.matched_addresses = learned.matched_addresses;
+    copy.good = learned.good;
     copy.signing_time = learned.signing_time;
     harvested.push_back(std::move(copy));
 }

@@ -6,6 +6,8 @@
 #include "util/error.h"
 
 #include <doctest/doctest.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 using namespace test;
 
@@ -69,6 +71,8 @@ TEST_CASE("sign then verify: every digest, RSA PKCS#1 v1.5, RSA-PSS, ECDSA, deta
         CHECK(keys.harvested[0].sender_address == std::string(c.signer) + "@example.test");
         CHECK(keys.harvested[0].preferred_encryption_certificate);
         CHECK(keys.harvested[0].capabilities.front() == "aes256-gcm");
+        CHECK(keys.harvested[0].matched_addresses == std::vector<std::string>{std::string(c.signer) + "@example.test"});
+        CHECK(keys.harvested[0].good);
     }
 }
 
@@ -88,6 +92,8 @@ TEST_CASE("signed attributes: capabilities strongest first, key preference, chai
     CHECK(X509_cmp(h.preferred_encryption_certificate.get(), id.certificate.get()) == 0);
     CHECK(h.chain.size() == 1);  // the intermediate
     CHECK(h.signing_time == 1790000000);
+    CHECK(h.matched_addresses == std::vector<std::string>{"alice@example.test"});
+    CHECK_FALSE(h.good);  // untrusted: still handed over, the key store ranks it accordingly
     CHECK(opened.status.signatures[0].signing_time == 1790000000);
 }
 
@@ -260,11 +266,15 @@ TEST_CASE("status JSON carries the documented fields") {
     CHECK(s["digest_algorithm"] == "sha256");
     CHECK(s["valid_at_signing_time"] == true);
     CHECK(s["signing_time"].is_string());
-    for (const char* field : {"emails", "subject", "issuer", "serial", "fingerprint_sha256", "not_before", "not_after"}) {
+    // The one certificate description, as key store replies have it.
+    for (const char* field :
+         {"fingerprint", "emails", "subject", "issuer", "serial", "not_before", "not_after", "key", "warnings"}) {
         CHECK(s["signer"].contains(field));
     }
+    CHECK_FALSE(s["signer"].contains("fingerprint_sha256"));
     CHECK(s["signer"]["subject"] == "emailAddress=alice@example.test,CN=alice");
-    CHECK(s["signer"]["fingerprint_sha256"].get<std::string>().size() == 64);
+    CHECK(s["signer"]["fingerprint"].get<std::string>().size() == 64);
+    CHECK(s["signer"]["key"]["type"] == "RSA");
 }
 
 TEST_CASE("signing with the digest taken while the message arrived: same verdicts, and unsuitable digests unused") {
@@ -319,5 +329,49 @@ TEST_CASE("signing with the digest taken while the message arrived: same verdict
         const Opened opened = verify(sign_pieces(text, id, {}, d).join().str(), keys);
         REQUIRE(opened.status.signatures.size() == 1);
         CHECK(verdict(opened.status) == "good");
+    }
+}
+
+TEST_CASE("harvest: a From that does not match vouches for no address; of thousands of carried "
+          "certificates only the signer's issuers are handed over") {
+    Identity id = load_identity("alice");
+    SUBCASE("From another address") {
+        const SecureString signed_message = sign(message("bob"), id);  // From bob@, signed by Alice
+        TestKeys keys = TestKeys::with_test_root();
+        const Opened opened = verify(signed_message.str(), keys);
+        CHECK(verdict(opened.status) == "address_mismatch");
+        for (const Harvest& h : keys.harvested) {
+            CHECK(h.matched_addresses.empty());
+            CHECK_FALSE(h.good);
+        }
+    }
+    SUBCASE("thousands of certificates in the SignedData") {
+        X509* intermediate = id.chain.front().get();
+        const auto key = ossl::PKeyPtr(EVP_EC_gen("P-256"));
+        REQUIRE(key);
+        for (int i = 0; i < 2000; ++i) {
+            ossl::X509Ptr cert(X509_new());
+            X509_set_version(cert.get(), 2);
+            ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), i + 1);
+            X509_NAME* name = X509_get_subject_name(cert.get());
+            const std::string cn = "filler " + std::to_string(i);
+            const auto* cn_bytes = reinterpret_cast<const unsigned char*>(cn.c_str());
+            X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, cn_bytes, -1, -1, 0);
+            X509_set_issuer_name(cert.get(), name);
+            X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+            X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
+            X509_set_pubkey(cert.get(), key.get());
+            REQUIRE(X509_sign(cert.get(), key.get(), EVP_sha256()) > 0);
+            id.chain.push_back(std::move(cert));
+        }
+        const SecureString signed_message = sign(message("alice"), id);
+        TestKeys keys = TestKeys::with_test_root();
+        const Opened opened = verify(signed_message.str(), keys);
+        CHECK(verdict(opened.status) == "good");
+        REQUIRE(keys.harvested.size() == 1);
+        const Harvest& h = keys.harvested[0];
+        CHECK(h.chain.size() <= Harvest::kMaxChain);
+        REQUIRE_FALSE(h.chain.empty());
+        CHECK(X509_cmp(h.chain.front().get(), intermediate) == 0);
     }
 }

@@ -85,7 +85,7 @@ TEST_CASE("a new store is private to its owner and unprotected until a passphras
     CHECK(status["protected"] == false);
     CHECK(status["unlocked"] == true);
     CHECK(status["counts"]["identities"] == 0);
-    CHECK(status["schema_version"] == 1);
+    CHECK(status["schema_version"] == 2);
     struct stat st {};
     REQUIRE(::stat(dir.c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0700);
@@ -274,7 +274,7 @@ TEST_CASE("certificates: import, trust anchors, list, delete; recipients.status 
     CHECK(store.import_certificate(base64::encode(ca_der), true)[0]["trust_anchor"] == true);
     CHECK(code_of([&] { store.import_certificate(pem_of(pki.rsa_cert.get()), true); }) == Code::BadCertificate);
     CHECK(code_of([&] { store.import_certificate("garbage", false); }) == Code::BadCertificate);
-    CHECK(store.list_certificates(std::string("BOB@example.org")).size() == 1);
+    CHECK(store.list_certificates(std::string("BOB@example.org"))["certificates"].size() == 1);
     CHECK(store.status()["counts"]["trust_anchors"] == 1);
     // Found by serial number, as a signature without its certificate names it.
     const std::string serial = certinfo::describe(pki.ec_cert.get(), std::time(nullptr)).serial;
@@ -319,7 +319,9 @@ TEST_CASE("certificates: import, trust anchors, list, delete; recipients.status 
     learned.certificate = ossl::up_ref(c_signing.get());
     learned.preferred_encryption_certificate = ossl::up_ref(c_older.get());
     learned.capabilities = {"aes256-gcm", "aes256-cbc", "rsaes-oaep"};
-    learned.sender_address = "Carol@example.org";
+    learned.sender_address = "carol@example.org";
+    learned.matched_addresses = {"carol@example.org"};
+    learned.good = true;
     store.harvest(learned);
     status = store.recipients_status({"carol@example.org"});
     CHECK(status[0]["certificate"]["fingerprint"] == certinfo::fingerprint(c_older.get()));
@@ -335,9 +337,10 @@ TEST_CASE("certificates: import, trust anchors, list, delete; recipients.status 
     engine::Harvest from_dave;
     from_dave.certificate = ossl::up_ref(dave.get());
     from_dave.sender_address = "dave@example.org";
+    from_dave.matched_addresses = {"dave@example.org"};
     store.harvest(from_dave);
     CHECK(store.recipients_status({"dave@example.org"})[0]["can_encrypt"] == true);
-    const json listed = store.list_certificates(std::string("dave@example.org"));
+    const json listed = store.list_certificates(std::string("dave@example.org"))["certificates"];
     REQUIRE(listed.size() == 1);
     CHECK(listed[0]["source"] == "harvested");
     CHECK(listed[0]["seen_from"] == "dave@example.org");

@@ -257,3 +257,53 @@ TEST_CASE("protect_headers through the host: the status reports the protection a
     CHECK(nf["result"]["status"]["signatures"][0]["verdict"] == "address_mismatch");
     CHECK(nf["result"]["status"]["signatures"][0]["from_check"]["problem"] == "no_from");
 }
+
+TEST_CASE("automatic key exchange: only a signature matching its From address teaches, "
+          "and the choice says whether it is trusted") {
+    User alice("msg-alice5"), bob("msg-bob5");
+    alice.import("thunderbird/Alice.p12");
+    bob.import("thunderbird/Bob.p12");
+    const std::string alice_fp =
+        alice.call("identities.list")["result"]["identities"][0]["fingerprint"].get<std::string>();
+    std::string signed_mail, ignored;
+
+    // Alice's key signs mail that claims to come from carol@: the signature verifies, the address does not.
+    REQUIRE(code(alice.with_mime("message.sign", message("From: carol@example.com\r\nTo: bob@example.com\r\n"),
+                                 {{"signer", alice_fp}}, &signed_mail)) == "ok");
+    const json mismatch = bob.with_mime("message.verify", signed_mail, json::object(), &ignored);
+    REQUIRE(code(mismatch) == "ok");
+    const json& signature = mismatch["result"]["status"]["signatures"][0];
+    CHECK(signature["verdict"] != "bad_signature");
+    CHECK(signature["verdict"] != "good");
+    CHECK(signature["signer"]["fingerprint"] == alice_fp);  // the one certificate description
+    CHECK_FALSE(signature["signer"].contains("fingerprint_sha256"));
+    json status = bob.call("recipients.status", {{"addresses", {"alice@example.com", "carol@example.com"}}});
+    CHECK(status["result"]["recipients"][0]["can_encrypt"] == false);
+    CHECK(status["result"]["recipients"][1]["can_encrypt"] == false);
+
+    // Mail from her own address teaches Bob her certificate: usable, but not verified until he
+    // trusts her root.
+    REQUIRE(code(alice.with_mime("message.sign", message("From: alice@example.com\r\nTo: bob@example.com\r\n"),
+                                 json::object(), &signed_mail)) == "ok");
+    REQUIRE(code(bob.with_mime("message.verify", signed_mail, json::object(), &ignored)) == "ok");
+    status = bob.call("recipients.status", {{"addresses", {"alice@example.com"}}});
+    json chosen = status["result"]["recipients"][0];
+    CHECK(chosen["can_encrypt"] == true);
+    CHECK(chosen["certificate"]["fingerprint"] == alice_fp);
+    CHECK(chosen["certificate"]["source"] == "harvested");
+    CHECK(chosen["certificate"]["trusted"] == false);
+    CHECK(chosen["certificate"]["key"]["type"] == "RSA");
+    bob.trust_test_ca();
+    chosen = bob.call("recipients.status", {{"addresses", {"alice@example.com"}}})["result"]["recipients"][0];
+    CHECK(chosen["certificate"]["trusted"] == true);
+
+    // certificates.list pages.
+    const json page = bob.call("certificates.list", {{"limit", 1}});
+    REQUIRE(code(page) == "ok");
+    CHECK(page["result"]["certificates"].size() == 1);
+    CHECK(page["result"]["total"].get<int>() >= 3);  // Bob's own, Alice's, the root
+    CHECK(code(bob.call("certificates.list", {{"limit", 1001}})) == "ERR_BAD_REQUEST");
+    const json hello = bob.call("hello");
+    CHECK(hello["result"]["protocol"] == 2);
+    CHECK(hello["result"]["features"].size() >= 2);
+}

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: MIT
+// Automatic key exchange against an attacker: what a signed mail may teach the key store, and
+// which certificate recipients.status and message.encrypt then choose per address.
+#include "keystore/certificate_info.h"
+#include "keystore/keystore.h"
+#include "support/pki.h"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <random>
+
+using namespace smime;
+using namespace smime::test;
+
+namespace {
+
+struct Store {
+    std::filesystem::path dir;
+    std::unique_ptr<KeyStore> store;
+    Store() {
+        dir = std::filesystem::temp_directory_path() / ("smime-kx-" + std::to_string(std::random_device{}()));
+        std::filesystem::remove_all(dir);
+        store = std::make_unique<KeyStore>(dir / "store");
+    }
+    ~Store() {
+        store.reset();
+        std::filesystem::remove_all(dir);
+    }
+    KeyStore* operator->() { return store.get(); }
+    KeyStore& operator*() { return *store; }
+};
+
+const CertSpec kPerson{"", {}, false, -1, 365, "digitalSignature,keyEncipherment", "emailProtection"};
+
+CertSpec person(const std::string& name, const std::string& email, long valid_from_days = -1) {
+    CertSpec spec = kPerson;
+    spec.common_name = name;
+    spec.emails = {email};
+    spec.valid_from_days = valid_from_days;
+    return spec;
+}
+
+// What verify_signed hands over for one signature.
+engine::Harvest signature(X509* signer, const std::string& from, bool from_matched, bool good) {
+    engine::Harvest h;
+    h.certificate = ossl::up_ref(signer);
+    h.sender_address = from;
+    if (from_matched) h.matched_addresses = {from};
+    h.good = good;
+    return h;
+}
+
+json chosen(KeyStore& store, const std::string& address) { return store.recipients_status({address})[0]; }
+
+std::string chosen_fingerprint(KeyStore& store, const std::string& address) {
+    const json entry = chosen(store, address);
+    return entry["certificate"].is_null() ? std::string() : entry["certificate"]["fingerprint"].get<std::string>();
+}
+
+std::string fp(X509* cert) { return certinfo::fingerprint(cert); }
+
+}  // namespace
+
+TEST_CASE("a mail from Mallory carrying a look-alike of Bob's certificate teaches nothing about Bob") {
+    Store store;
+    const auto pki = TestPki::make("mallory@example.org", "carol@example.org");
+    auto key = make_rsa_key(2048);
+    auto bob_lookalike = make_cert(key.get(), person("Bob", "bob@example.org"));  // self-signed, Mallory's key
+
+    engine::Harvest mail = signature(pki.rsa_cert.get(), "mallory@example.org", true, true);
+    mail.chain.push_back(ossl::up_ref(bob_lookalike.get()));
+    store->harvest(mail);
+    CHECK(chosen(*store, "bob@example.org")["can_encrypt"] == false);
+    auto recipient = store->recipient("bob@example.org");
+    CHECK_FALSE(recipient.has_value());
+    // Mallory herself is now known, for her own address only.
+    CHECK(chosen_fingerprint(*store, "mallory@example.org") == fp(pki.rsa_cert.get()));
+
+    // With Bob's genuine certificate imported, the look-alike (newer, carried again) does not win.
+    auto bob_key = make_rsa_key(2048);
+    auto bob = make_cert(bob_key.get(), person("Bob", "bob@example.org", -30), pki.ca.get(), pki.ca_key.get());
+    store->import_certificate(pem_of(bob.get()), false);
+    store->harvest(mail);
+    CHECK(chosen_fingerprint(*store, "bob@example.org") == fp(bob.get()));
+}
+
+TEST_CASE("a signature whose From is not among the signer's addresses makes no candidate") {
+    Store store;
+    auto key = make_rsa_key(2048);
+    auto bob_lookalike = make_cert(key.get(), person("Bob", "bob@example.org"));
+    // Mallory's mail is From mallory@, signed with a certificate that names bob@.
+    store->harvest(signature(bob_lookalike.get(), "mallory@example.org", false, false));
+    CHECK(chosen(*store, "bob@example.org")["can_encrypt"] == false);
+    CHECK(chosen(*store, "mallory@example.org")["can_encrypt"] == false);
+}
+
+TEST_CASE("a self-signed certificate for bob@ in mail From bob@ never displaces an imported or validating one") {
+    Store store;
+    const auto pki = TestPki::make("alice@example.org", "carol@example.org");
+    store->import_certificate(pem_of(pki.ca.get()), true);
+    auto bob_key = make_rsa_key(2048);
+    auto genuine = make_cert(bob_key.get(), person("Bob", "bob@example.org", -30), pki.ca.get(), pki.ca_key.get());
+    auto mallory_key = make_rsa_key(2048);
+    auto forged = make_cert(mallory_key.get(), person("Bob", "bob@example.org", -1));  // newer, self-signed
+
+    SUBCASE("the genuine one was imported") {
+        store->import_certificate(pem_of(genuine.get()), false);
+        store->harvest(signature(forged.get(), "bob@example.org", true, false));
+        const json entry = chosen(*store, "bob@example.org");
+        CHECK(entry["certificate"]["fingerprint"] == fp(genuine.get()));
+        CHECK(entry["certificate"]["source"] == "imported");
+    }
+    SUBCASE("the genuine one was harvested from Bob's good signature") {
+        store->harvest(signature(genuine.get(), "bob@example.org", true, true));
+        store->harvest(signature(forged.get(), "bob@example.org", true, false));
+        CHECK(chosen_fingerprint(*store, "bob@example.org") == fp(genuine.get()));
+        const auto r = store->recipient("bob@example.org");
+        REQUIRE(r.has_value());
+        CHECK(X509_cmp(r->certificate.get(), genuine.get()) == 0);
+    }
+    SUBCASE("the genuine one was harvested while its root was unknown, and validates now") {
+        Store fresh;
+        fresh->harvest(signature(genuine.get(), "bob@example.org", true, false));  // untrusted then
+        fresh->harvest(signature(forged.get(), "bob@example.org", true, false));
+        fresh->import_certificate(pem_of(pki.ca.get()), true);
+        CHECK(chosen_fingerprint(*fresh, "bob@example.org") == fp(genuine.get()));
+    }
+    SUBCASE("a good signature beats an untrusted one") {
+        Store fresh;  // no anchors at all
+        auto other_key = make_rsa_key(2048);
+        auto older = make_cert(other_key.get(), person("Bob", "bob@example.org", -60));
+        fresh->harvest(signature(older.get(), "bob@example.org", true, true));
+        fresh->harvest(signature(forged.get(), "bob@example.org", true, false));
+        CHECK(chosen_fingerprint(*fresh, "bob@example.org") == fp(older.get()));
+    }
+}
+
+TEST_CASE("SMIMEEncryptionKeyPreference naming another party's certificate changes nothing for that party") {
+    Store store;
+    const auto pki = TestPki::make("mallory@example.org", "carol@example.org");
+    store->import_certificate(pem_of(pki.ca.get()), true);
+    auto bob_key = make_rsa_key(2048);
+    auto bob_old = make_cert(bob_key.get(), person("Bob", "bob@example.org", -60), pki.ca.get(), pki.ca_key.get());
+    auto bob_new = make_cert(bob_key.get(), person("Bob", "bob@example.org", -10), pki.ca.get(), pki.ca_key.get());
+    store->import_certificate(pem_of(bob_old.get()), false);
+    store->import_certificate(pem_of(bob_new.get()), false);
+    // Bob's own good mail advertises AES-GCM and OAEP for his certificate.
+    engine::Harvest from_bob = signature(bob_new.get(), "bob@example.org", true, true);
+    from_bob.capabilities = {"aes256-gcm", "aes256-cbc", "rsaes-oaep"};
+    store->harvest(from_bob);
+    REQUIRE(chosen(*store, "bob@example.org")["certificate"]["capabilities"] ==
+            json::array({"aes256-gcm", "aes256-cbc", "rsaes-oaep"}));
+
+    SUBCASE("Mallory's good signature names Bob's old certificate, with CBC only") {
+        engine::Harvest mail = signature(pki.rsa_cert.get(), "mallory@example.org", true, true);
+        mail.preferred_encryption_certificate = ossl::up_ref(bob_old.get());
+        mail.capabilities = {"aes128-cbc"};
+        store->harvest(mail);
+    }
+    SUBCASE("a forged, untrusted signature From bob@ names Bob's old certificate, with CBC only") {
+        auto mallory_key = make_rsa_key(2048);
+        auto forged = make_cert(mallory_key.get(), person("Bob", "bob@example.org", -1));
+        engine::Harvest mail = signature(forged.get(), "bob@example.org", true, false);
+        mail.preferred_encryption_certificate = ossl::up_ref(bob_old.get());
+        mail.capabilities = {"aes128-cbc"};
+        store->harvest(mail);
+    }
+    const json entry = chosen(*store, "bob@example.org");
+    CHECK(entry["certificate"]["fingerprint"] == fp(bob_new.get()));
+    CHECK(entry["certificate"]["capabilities"] == json::array({"aes256-gcm", "aes256-cbc", "rsaes-oaep"}));
+    const auto r = store->recipient("bob@example.org");
+    REQUIRE(r.has_value());
+    CHECK(r->capabilities == std::vector<std::string>{"aes256-gcm", "aes256-cbc", "rsaes-oaep"});
+    for (const auto& c : store->list_certificates(std::string("bob@example.org"))["certificates"]) {
+        CHECK(c["preferred_by_sender"] == false);
+        if (c["fingerprint"] == fp(bob_old.get())) CHECK(c["capabilities"].empty());
+    }
+}
+
+TEST_CASE("Bob's own good signature may name his preferred encryption certificate (RFC 8551 section 2.5.3)") {
+    Store store;
+    const auto pki = TestPki::make("alice@example.org", "carol@example.org");
+    store->import_certificate(pem_of(pki.ca.get()), true);
+    auto bob_key = make_rsa_key(2048);
+    auto signing = make_cert(bob_key.get(), person("Bob", "bob@example.org", -5), pki.ca.get(), pki.ca_key.get());
+    auto enc_key = make_rsa_key(2048);
+    auto encryption = make_cert(enc_key.get(), person("Bob", "bob@example.org", -20), pki.ca.get(), pki.ca_key.get());
+    engine::Harvest mail = signature(signing.get(), "bob@example.org", true, true);
+    mail.preferred_encryption_certificate = ossl::up_ref(encryption.get());
+    mail.capabilities = {"aes256-gcm", "rsaes-oaep"};
+    store->harvest(mail);
+    const json entry = chosen(*store, "bob@example.org");
+    CHECK(entry["certificate"]["fingerprint"] == fp(encryption.get()));
+    CHECK(entry["certificate"]["capabilities"] == json::array({"aes256-gcm", "rsaes-oaep"}));
+}
+
+TEST_CASE("one message adds a handful of certificates at most, each of sane size") {
+    Store store;
+    const auto pki = TestPki::make("alice@example.org", "carol@example.org");
+    auto key = make_ec_key("P-256");
+    engine::Harvest mail = signature(pki.rsa_cert.get(), "alice@example.org", true, true);
+    for (int i = 0; i < 2000; ++i) {
+        CertSpec spec{"Filler " + std::to_string(i), {"filler" + std::to_string(i) + "@example.org"}, i % 2 == 0, -1, 365};
+        mail.chain.push_back(make_cert(key.get(), spec, pki.ca.get(), pki.ca_key.get()));
+    }
+    store->harvest(mail);
+    const std::int64_t stored = store->status()["counts"]["certificates"].get<std::int64_t>();
+    CHECK(stored >= 1);
+    CHECK(stored <= static_cast<std::int64_t>(1 + engine::Harvest::kMaxChain));
+
+    // A signer certificate of absurd size is not kept.
+    CertSpec huge = person("Huge", "huge@example.org");
+    for (int i = 0; i < 1500; ++i) huge.emails.push_back("alias" + std::to_string(i) + "@example.org");
+    auto big = make_cert(key.get(), huge, pki.ca.get(), pki.ca_key.get());
+    REQUIRE(certinfo::der(big.get()).size() > engine::Harvest::kMaxCertificateBytes);
+    store->harvest(signature(big.get(), "huge@example.org", true, true));
+    CHECK(store->status()["counts"]["certificates"].get<std::int64_t>() == stored);
+}
