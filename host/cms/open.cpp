@@ -92,12 +92,19 @@ public:
                 next = pkcs7_layer(entity);
             }
             if (!next) return text;
+            if (not_mail) {
+                // Signed content of another type than id-data is no message (RFC 8551 section
+                // 3.1): never parse it as one.
+                raw = true;
+                return *next;
+            }
             text = *next;
         }
     }
 
     Status status;
     bool raw = false;
+    bool not_mail = false;  // the innermost content is not id-data: only ever opaque bytes
 
 private:
     std::optional<std::string_view> detached_layer(const mime::Entity& entity, const mime::ContentType& type) {
@@ -136,6 +143,7 @@ private:
         if (mode_ == Mode::Decrypt) detached = detach_encrypted_content(der);
         const ossl::CmsPtr cms = read_cms(detached ? std::string_view(detached->structure) : std::string_view(der));
         const int type = OBJ_obj2nid(CMS_get0_type(cms.get()));
+        require_declared_type(entity, type);
         const std::size_t layer = status.layers.size();
         if (type == NID_pkcs7_signed) {
             STACK_OF(CMS_SignerInfo)* signers = CMS_get0_SignerInfos(cms.get());
@@ -153,20 +161,22 @@ private:
             } else {
                 add_signatures(verify_signed_data(cms.get(), std::nullopt, &content, context_), layer);
             }
+            not_mail = OBJ_obj2nid(CMS_get0_eContentType(cms.get())) != NID_pkcs7_data;
             return content;
         }
         if (type == NID_pkcs7_enveloped || type == NID_id_smime_ct_authEnvelopedData) {
             const auto kind =
                 type == NID_pkcs7_enveloped ? LayerStatus::Kind::Enveloped : LayerStatus::Kind::AuthEnveloped;
             status.layers.push_back({kind, false, false, {}});
+            status.layers[layer].authenticated = kind == LayerStatus::Kind::AuthEnveloped;
             if (mode_ != Mode::Decrypt) return std::nullopt;
             const std::string algorithm = content_encryption_algorithm(der).value_or("");
             std::string& content = keep();
             release_input(entity.body);
             const ossl::BioPtr ciphertext = detached ? views_source(detached->ciphertext) : nullptr;
             // Room for the header fields that go in front of the content in the same buffer.
-            SecureString plaintext =
-                decrypt_enveloped(cms.get(), ciphertext.get(), identities_, der.size() + kHeaderRoom);
+            SecureString plaintext = decrypt_enveloped(cms.get(), ciphertext.get(), identities_,
+                                                       der.size() + kHeaderRoom, status.layers[layer].authenticated);
             content.swap(plaintext.mutable_str());
             status.layers[layer].decrypted = true;
             status.layers[layer].content_encryption = algorithm;
@@ -174,6 +184,20 @@ private:
         }
         // compressed-data, digested-data, ...: not a protection layer we open.
         return std::nullopt;
+    }
+
+    // A part that says it holds signed or enveloped data (smime-type, RFC 8551 section 3.2.2)
+    // must hold one of those: anything else is malformed, not an unprotected message. A mix-up
+    // between them is opened for what it is (.NET labels EnvelopedData "signed-data").
+    static void require_declared_type(const mime::Entity& entity, int type) {
+        const std::string declared = mime::lower(mime::content_type(entity).param("smime-type"));
+        const bool declared_protection =
+            declared == "signed-data" || declared == "enveloped-data" || declared == "authenveloped-data";
+        const bool protection =
+            type == NID_pkcs7_signed || type == NID_pkcs7_enveloped || type == NID_id_smime_ct_authEnvelopedData;
+        if (declared_protection && !protection) {
+            throw Error(Code::BadMessage, "the S/MIME part is not the " + declared + " it declares");
+        }
     }
 
     static void require_signed_data(CMS_ContentInfo* cms) {
@@ -242,6 +266,28 @@ bool utf8_text(std::string_view text) {
     return true;
 }
 
+// True when some leaf of `entity` carries raw bytes: binary transfer encoding, or a non-text type
+// without an encoding. Such a body is returned exactly as it is: converting its line ends would
+// change the bytes of an attachment.
+bool has_raw_part(const mime::Entity& entity, int depth = 0) {
+    if (depth > mime::kMaxDepth) return true;
+    const mime::ContentType type = mime::content_type(entity);
+    const std::string encoding = mime::transfer_encoding(entity);
+    if (type.type == "multipart") {
+        try {
+            for (const std::string_view part : mime::split_multipart(entity.body, type.param("boundary")).parts) {
+                if (has_raw_part(mime::parse(part), depth + 1)) return true;
+            }
+        } catch (const Error&) {
+            return true;  // not parseable: not ours to rewrite
+        }
+        return false;
+    }
+    if (encoding == "binary") return true;
+    const bool identity = encoding == "7bit" || encoding == "8bit";
+    return identity && type.type != "text" && type.type != "message";
+}
+
 // The outer header fields (From, To, Subject, ...) that the opened message keeps.
 std::string outer_fields(const mime::Entity& top) {
     std::string out;
@@ -268,6 +314,7 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
     const std::string_view inner = walker.walk(message);
     Opened opened;
     walker.status.level = level_of(walker.status.layers);
+    warn_unauthenticated(walker.status);
     if (walker.status.layers.empty() || (!walker.released() && inner.data() == message.data())) {
         cleanse(out);
         opened.mime = SecureString(std::string(message));
@@ -280,8 +327,10 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
         // Common case (decrypted or encapsulated content that is canonical already): put the
         // header in front of the body inside the buffer that holds it, without a copy.
         const mime::Entity entity = mime::parse(inner);
+        // The body stays as it is when it is canonical already or carries raw bytes.
+        const bool keep_body = !needs_crlf(entity.body) || has_raw_part(entity);
         std::string head = out;
-        if (!needs_crlf(entity.body)) {
+        if (keep_body) {
             for (const mime::Field& field : entity.fields) {
                 if (mime::iequals(field.name, "MIME-Version")) continue;
                 mime::append_crlf(field.raw, head);
@@ -291,7 +340,7 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
         }
         const std::size_t body_offset = static_cast<std::size_t>(entity.body.data() - buffer->data());
         // Only in place: a reallocation would free the plaintext without wiping it.
-        if (!needs_crlf(entity.body) && buffer->size() - body_offset + head.size() <= buffer->capacity()) {
+        if (keep_body && buffer->size() - body_offset + head.size() <= buffer->capacity()) {
             cleanse(out);
             out.swap(head);
             buffer->replace(0, body_offset, out);
@@ -312,8 +361,12 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
             if (out.back() != '\n') out.append("\r\n");
         }
         out.append("\r\n");
-        mime::append_crlf(entity.body, out);
-    } else if (mime::is_7bit_safe(inner) || utf8_text(inner)) {
+        if (has_raw_part(entity)) {
+            out.append(entity.body);
+        } else {
+            mime::append_crlf(entity.body, out);
+        }
+    } else if (!walker.not_mail && (mime::is_7bit_safe(inner) || utf8_text(inner))) {
         out.append("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
         mime::append_crlf(inner, out);
     } else {

@@ -21,6 +21,7 @@ Reply hello(Context& context, Request&) {
         {"protocol", kProtocolVersion},
         {"openssl", OpenSSL_version(OPENSSL_VERSION)},
         {"operations", registry().names()},
+        {"features", json::array({"authenticated_encryption"})},
         {"caller", caller},
         {"policy", context.policy().describe()},
         {"limits",
@@ -47,7 +48,7 @@ void register_host_ops(Registry& registry) {
     registry.add({"hello",
                   "Describe the host: version, protocol, OpenSSL version, operations, limits.",
                   {},
-                  "{name, version, protocol, openssl, operations[], caller{kind, origin?, addon_id?}, limits{}}",
+                  "{name, version, protocol, openssl, operations[], features[], caller{kind, origin?, addon_id?}, limits{}}",
                   "",
                   {},
                   hello});
