@@ -29,7 +29,7 @@ namespace {
 //   ISO-2022 with its escapes), as other tools encrypt a text file: no control characters other
 //   than tab, line ends, form feed and escape.
 // Each random byte is one of the 28 refused control bytes with probability 28/256, so noise of 64
-// bytes passes as text about once in 1,300 (after the 1/256 of valid padding), of 200 bytes once
+// bytes passes as text about once in 1,700 (after the 1/256 of valid padding), of 200 bytes once
 // in 10^10; a MIME header further needs a field name, a colon and an empty line before any
 // control byte. Binary content that is not MIME cannot be told from noise and is refused, but
 // only under unauthenticated encryption: AuthEnvelopedData's tag proves the key right.
