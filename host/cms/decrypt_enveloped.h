@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace smime::engine {
@@ -22,10 +23,17 @@ private:
     std::optional<std::vector<Identity>> identities_;
 };
 
-// The decrypted content (`size_hint`: expected size, for one allocation). Every failure (no matching RecipientInfo, key transport or agreement, padding, authentication tag,
-// unsupported cipher) throws the same Error(DecryptFailed).
+// The decrypted content (`size_hint`: expected size, for one allocation). Every failure (no
+// matching RecipientInfo, key transport or agreement, padding, authentication tag, unsupported
+// cipher, content that is noise) throws the same Error(DecryptFailed).
 // `detached`: the encrypted content when `cms` was parsed without it (see ber.h), else nullptr.
+// `authenticated`: AEAD content (AuthEnvelopedData), whose tag already proves the key right.
 SecureString decrypt_enveloped(CMS_ContentInfo* cms, BIO* detached, IdentityCache& identities,
-                               std::size_t size_hint);
+                               std::size_t size_hint, bool authenticated);
+
+// Whether decrypted, unauthenticated content can be real: a MIME entity (a header of text fields
+// and any body at all) or text in any 8-bit charset, as opposed to the noise a wrong content key
+// gives. Reads a fixed prefix in one pass without early exit (see decrypt_enveloped.cpp).
+bool plausible_content(std::string_view content);
 
 }  // namespace smime::engine

@@ -93,12 +93,19 @@ public:
                 next = pkcs7_layer(entity);
             }
             if (!next) return text;
+            if (not_mail) {
+                // Signed content of another type than id-data is no message (RFC 8551 section
+                // 3.1): never parse it as one.
+                raw = true;
+                return *next;
+            }
             text = *next;
         }
     }
 
     Status status;
     bool raw = false;
+    bool not_mail = false;  // the innermost content is not id-data: only ever opaque bytes
 
 private:
     std::optional<std::string_view> detached_layer(const mime::Entity& entity, const mime::ContentType& type) {
@@ -138,6 +145,7 @@ private:
         if (mode_ == Mode::Decrypt) detached = detach_encrypted_content(der);
         const ossl::CmsPtr cms = read_cms(detached ? std::string_view(detached->structure) : std::string_view(der));
         const int type = OBJ_obj2nid(CMS_get0_type(cms.get()));
+        require_declared_type(entity, type);
         const std::size_t layer = status.layers.size();
         if (type == NID_pkcs7_signed) {
             STACK_OF(CMS_SignerInfo)* signers = CMS_get0_SignerInfos(cms.get());
@@ -159,20 +167,22 @@ private:
                 }
                 add_signatures(verify_signed_data(cms.get(), std::nullopt, &content, context_), layer);
             }
+            not_mail = OBJ_obj2nid(CMS_get0_eContentType(cms.get())) != NID_pkcs7_data;
             return content;
         }
         if (type == NID_pkcs7_enveloped || type == NID_id_smime_ct_authEnvelopedData) {
             const auto kind =
                 type == NID_pkcs7_enveloped ? LayerStatus::Kind::Enveloped : LayerStatus::Kind::AuthEnveloped;
             status.layers.push_back({kind, false, false, {}});
+            status.layers[layer].authenticated = kind == LayerStatus::Kind::AuthEnveloped;
             if (mode_ != Mode::Decrypt) return std::nullopt;
             const std::string algorithm = content_encryption_algorithm(der).value_or("");
             std::string& content = keep();
             release_input(entity.body);
             const ossl::BioPtr ciphertext = detached ? views_source(detached->ciphertext) : nullptr;
             // Room for the header fields that go in front of the content in the same buffer.
-            SecureString plaintext =
-                decrypt_enveloped(cms.get(), ciphertext.get(), identities_, der.size() + kHeaderRoom);
+            SecureString plaintext = decrypt_enveloped(cms.get(), ciphertext.get(), identities_,
+                                                       der.size() + kHeaderRoom, status.layers[layer].authenticated);
             content.swap(plaintext.mutable_str());
             status.layers[layer].decrypted = true;
             status.layers[layer].content_encryption = algorithm;
@@ -192,6 +202,20 @@ private:
             context_.set_from_address(from.problem == mime::FromAddress::Problem::None ? from.address : std::string());
         } catch (const Error&) {
             // Not MIME: the walk reports it, or takes the content as it is.
+        }
+    }
+
+    // A part that says it holds signed or enveloped data (smime-type, RFC 8551 section 3.2.2)
+    // must hold one of those: anything else is malformed, not an unprotected message. A mix-up
+    // between them is opened for what it is (.NET labels EnvelopedData "signed-data").
+    static void require_declared_type(const mime::Entity& entity, int type) {
+        const std::string declared = mime::lower(mime::content_type(entity).param("smime-type"));
+        const bool declared_protection =
+            declared == "signed-data" || declared == "enveloped-data" || declared == "authenveloped-data";
+        const bool protection =
+            type == NID_pkcs7_signed || type == NID_pkcs7_enveloped || type == NID_id_smime_ct_authEnvelopedData;
+        if (declared_protection && !protection) {
+            throw Error(Code::BadMessage, "the S/MIME part is not the " + declared + " it declares");
         }
     }
 
@@ -270,6 +294,28 @@ std::string sender_address(const mime::FromAddress& from) {
     return from.problem == mime::FromAddress::Problem::None ? from.address : std::string();
 }
 
+// True when some leaf of `entity` carries raw bytes: binary transfer encoding, or a non-text type
+// without an encoding. Such a body is returned exactly as it is: converting its line ends would
+// change the bytes of an attachment.
+bool has_raw_part(const mime::Entity& entity, int depth = 0) {
+    if (depth > mime::kMaxDepth) return true;
+    const mime::ContentType type = mime::content_type(entity);
+    const std::string encoding = mime::transfer_encoding(entity);
+    if (type.type == "multipart") {
+        try {
+            for (const std::string_view part : mime::split_multipart(entity.body, type.param("boundary")).parts) {
+                if (has_raw_part(mime::parse(part), depth + 1)) return true;
+            }
+        } catch (const Error&) {
+            return true;  // not parseable: not ours to rewrite
+        }
+        return false;
+    }
+    if (encoding == "binary") return true;
+    const bool identity = encoding == "7bit" || encoding == "8bit";
+    return identity && type.type != "text" && type.type != "message";
+}
+
 // `owned`, when given, holds `message` and may be released once no longer needed.
 Opened open_message(std::string_view message, SecureString* owned, KeyProvider& keys, const VerifyOptions& options,
                     Mode mode) {
@@ -281,6 +327,8 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
     walker.status.level = level_of(walker.status.layers);
     if (walker.status.layers.empty() || (!walker.released() && inner.data() == message.data())) {
         check_signers(walker.status, mime::open_header(outer, nullptr).from);
+        // After the From check: only a signature that is good in every respect covers the content.
+        warn_unauthenticated(walker.status);
         opened.mime = SecureString(std::string(message));
         opened.status = std::move(walker.status);
         return opened;
@@ -290,13 +338,17 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
     if (!walker.raw) entity = mime::parse(inner);
     mime::OpenedHeader header = mime::open_header(outer, entity ? &*entity : nullptr);
     check_signers(walker.status, header.from);
+    warn_unauthenticated(walker.status);
     walker.status.header_protection = {header.is_protected, std::move(header.differing_fields)};
     std::string out = std::move(header.fields);
     out.append("MIME-Version: 1.0\r\n");
     opened.status = std::move(walker.status);
 
+    // The body stays as it is when it is canonical already or carries raw bytes (an attachment
+    // whose line ends must not be converted).
+    const bool keep_body = entity && (!needs_crlf(entity->body) || has_raw_part(*entity));
     std::string* buffer = entity ? walker.buffer_holding(inner) : nullptr;
-    if (buffer && !needs_crlf(entity->body)) {
+    if (buffer && keep_body) {
         // Common case (decrypted or encapsulated content that is canonical already): put the
         // header in front of the body inside the buffer that holds it, without a copy.
         out.append(header.content_fields).append("\r\n");
@@ -314,8 +366,12 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
     mime::reserve_large(out, out.size() + inner.size() + inner.size() / 32 + 64);
     if (entity) {
         out.append(header.content_fields).append("\r\n");
-        mime::append_crlf(entity->body, out);
-    } else if (mime::is_7bit_safe(inner) || utf8_text(inner)) {
+        if (keep_body) {
+            out.append(entity->body);
+        } else {
+            mime::append_crlf(entity->body, out);
+        }
+    } else if (!walker.not_mail && (mime::is_7bit_safe(inner) || utf8_text(inner))) {
         out.append("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
         mime::append_crlf(inner, out);
     } else {

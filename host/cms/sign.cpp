@@ -85,6 +85,12 @@ CMS_SignerInfo* add_signer(CMS_ContentInfo* cms, const Identity& signer, const S
 
 ossl::CmsPtr new_signed_data(const Identity& signer, unsigned int flags) {
     if (!signer.certificate || !signer.private_key) throw Error(Code::NoIdentity, "the identity has no key");
+    // OpenSSL 3.0's CMS has no EdDSA signing (RFC 8419); such identities are refused at import,
+    // and one stored earlier gets the same clear answer instead of an internal error.
+    const int key_type = EVP_PKEY_get_base_id(signer.private_key.get());
+    if (key_type == EVP_PKEY_ED25519 || key_type == EVP_PKEY_ED448) {
+        throw Error(Code::NoIdentity, "Ed25519 and Ed448 identities cannot sign S/MIME messages with this host");
+    }
     ensure_legacy_provider();
     ossl::CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags));
     if (!cms) signing_failed("creating SignedData");

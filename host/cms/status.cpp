@@ -64,6 +64,19 @@ Level level_of(const std::vector<LayerStatus>& layers) {
     return Level::None;
 }
 
+void warn_unauthenticated(Status& status) {
+    const bool exposed = std::any_of(status.layers.begin(), status.layers.end(), [](const LayerStatus& layer) {
+        return layer.kind == LayerStatus::Kind::Enveloped && layer.decrypted && !layer.authenticated;
+    });
+    const bool vouched = std::any_of(status.signatures.begin(), status.signatures.end(),
+                                     [](const SignatureStatus& s) { return s.verdict == Verdict::Good; });
+    if (exposed && !vouched) {
+        status.warnings.push_back({"unauthenticated_encryption",
+                                   "the encryption does not protect the content against changes and no good "
+                                   "signature covers it: it may have been altered on the way"});
+    }
+}
+
 namespace {
 
 nlohmann::json optional_time(const std::optional<std::time_t>& t) {
@@ -89,6 +102,7 @@ nlohmann::json to_json(const Status& status) {
         if (layer.kind == LayerStatus::Kind::Signed) j["detached"] = layer.detached;
         if (layer.kind == LayerStatus::Kind::Enveloped || layer.kind == LayerStatus::Kind::AuthEnveloped) {
             j["decrypted"] = layer.decrypted;
+            j["authenticated"] = layer.authenticated;
             if (!layer.content_encryption.empty()) j["content_encryption"] = layer.content_encryption;
         }
         layers.push_back(std::move(j));
@@ -113,9 +127,12 @@ nlohmann::json to_json(const Status& status) {
             {"problem", s.from_check.problem ? nlohmann::json(from_problem_name(*s.from_check.problem))
                                              : nlohmann::json(nullptr)}};
     }
+    nlohmann::json warnings = nlohmann::json::array();
+    for (const StatusWarning& w : status.warnings) warnings.push_back({{"code", w.code}, {"message", w.message}});
     return {{"level", level_name(status.level)},
             {"layers", std::move(layers)},
             {"signatures", std::move(signatures)},
+            {"warnings", std::move(warnings)},
             {"header_protection",
              {{"protected", status.header_protection.is_protected},
               {"differing_fields", status.header_protection.differing_fields}}}};

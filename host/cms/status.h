@@ -58,6 +58,16 @@ struct LayerStatus {
     bool detached = false;           // multipart/signed
     bool decrypted = false;          // for encrypted layers: opened with one of the user's keys
     std::string content_encryption;  // "aes-256-cbc", once decrypted
+    // For encrypted layers: the content is integrity-protected by the encryption itself (AEAD:
+    // AuthEnvelopedData, RFC 5083). EnvelopedData (CBC) is malleable: ciphertext bits flip
+    // plaintext bits, so only a signature can vouch for such content.
+    bool authenticated = false;
+};
+
+// Something the user should know about the message as a whole (not about one signature).
+struct StatusWarning {
+    std::string code;  // stable: "unauthenticated_encryption"
+    std::string message;
 };
 
 // RFC 9788: whether the protected content carried header fields of its own, and which outer
@@ -72,6 +82,7 @@ struct Status {
     std::vector<LayerStatus> layers;  // outermost first
     std::vector<SignatureStatus> signatures;
     HeaderProtection header_protection;
+    std::vector<StatusWarning> warnings;
 };
 
 // Sets `verdict` and sorts `reasons` (worst first, no duplicates).
@@ -79,6 +90,11 @@ void settle(SignatureStatus& signature);
 
 // Level from the layers present.
 Level level_of(const std::vector<LayerStatus>& layers);
+
+// Adds `unauthenticated_encryption` when a decrypted layer without AEAD is not covered by a good
+// signature. The layers form one chain, so any signature covers that content: one inside signs
+// the plaintext, one outside signs the ciphertext; either way a changed bit breaks it.
+void warn_unauthenticated(Status& status);
 
 nlohmann::json to_json(const Status& status);
 

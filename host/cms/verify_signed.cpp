@@ -15,6 +15,8 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
+#include <optional>
 
 namespace smime::engine {
 namespace {
@@ -114,6 +116,65 @@ void harvest(CMS_ContentInfo* cms, CMS_SignerInfo* si, X509* signer, const Signa
     }
 }
 
+// RFC 5652 section 11.1: with signed attributes, contentType must be there and name the
+// encapsulated content's type; otherwise the signature could be replayed over another type.
+bool content_type_matches(CMS_ContentInfo* cms, CMS_SignerInfo* si) {
+    if (CMS_signed_get_attr_count(si) < 0) return true;
+    if (CMS_signed_get_attr_by_NID(si, NID_pkcs9_contentType, -1) < 0) return false;
+    const auto* declared = static_cast<const ASN1_OBJECT*>(
+        CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_pkcs9_contentType), -3, V_ASN1_OBJECT));
+    const ASN1_OBJECT* actual = CMS_get0_eContentType(cms);
+    return declared && actual && OBJ_cmp(declared, actual) == 0;
+}
+
+// The signed attributes as they were signed: DER of a SET OF in the order received (RFC 5652
+// section 5.4; OpenSSL verifies the same way).
+std::optional<std::string> signed_attributes_der(CMS_SignerInfo* si) {
+    std::string content;
+    const int count = CMS_signed_get_attr_count(si);
+    for (int i = 0; i < count; ++i) {
+        unsigned char* der = nullptr;
+        const int n = i2d_X509_ATTRIBUTE(CMS_signed_get_attr(si, i), &der);
+        if (n <= 0) return std::nullopt;
+        content.append(reinterpret_cast<const char*>(der), static_cast<std::size_t>(n));
+        OPENSSL_free(der);
+    }
+    std::string out(1, '\x31');  // SET
+    if (content.size() < 0x80) {
+        out.push_back(static_cast<char>(content.size()));
+    } else {
+        std::string length;
+        for (std::size_t n = content.size(); n > 0; n >>= 8) length.insert(length.begin(), static_cast<char>(n & 0xff));
+        out.push_back(static_cast<char>(0x80 | length.size()));
+        out += length;
+    }
+    return out + content;
+}
+
+// Ed25519 SignerInfos (RFC 8419), which OpenSSL 3.0's CMS cannot check: it insists on a digest
+// for the key. With signed attributes the messageDigest (SHA-512, section 3.1) is compared with
+// the content's digest and the signature covers the attributes; without them PureEdDSA signs the
+// content itself.
+bool verify_ed25519(CMS_SignerInfo* si, EVP_PKEY* key, BIO* chain, std::string_view content) {
+    X509_ALGOR* signature_alg = nullptr;
+    CMS_SignerInfo_get0_algs(si, nullptr, nullptr, nullptr, &signature_alg);
+    const ASN1_OBJECT* oid = nullptr;
+    X509_ALGOR_get0(&oid, nullptr, nullptr, signature_alg);
+    if (OBJ_obj2nid(oid) != NID_ED25519) return false;
+    const ASN1_OCTET_STRING* signature = CMS_SignerInfo_get0_signature(si);
+    std::optional<std::string> signed_bytes;
+    if (CMS_signed_get_attr_count(si) >= 0) {
+        if (CMS_SignerInfo_verify_content(si, chain) <= 0) return false;
+        signed_bytes = signed_attributes_der(si);
+        if (!signed_bytes) return false;
+        content = *signed_bytes;
+    }
+    const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    return ctx && EVP_DigestVerifyInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, key, nullptr) == 1 &&
+           EVP_DigestVerify(ctx.get(), ASN1_STRING_get0_data(signature), static_cast<std::size_t>(ASN1_STRING_length(signature)),
+                            reinterpret_cast<const unsigned char*>(content.data()), content.size()) == 1;
+}
+
 }  // namespace
 
 namespace {
@@ -208,7 +269,11 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optio
         BIO* keep;
         ~ChainGuard() { free_chain_upto(chain, keep); }
     } const guard{chain, content.get()};
-    drain(chain, content_out);
+    // The content itself is needed only for an Ed25519 signer without signed attributes.
+    std::string encapsulated;
+    drain(chain, content_out ? content_out : &encapsulated);
+    const std::string_view signed_content =
+        detached ? *detached : content_out ? std::string_view(*content_out) : std::string_view(encapsulated);
 
     // Message certificates and CRLs join the store's for path building.
     pki::TrustMaterial& material = context.material();
@@ -245,8 +310,14 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optio
 
         // The signature over the signed attributes, then the content digest (or, without signed
         // attributes, the signature over the content digest).
-        bool crypto_ok = CMS_signed_get_attr_count(si) < 0 || CMS_SignerInfo_verify(si) > 0;
-        if (crypto_ok) {
+        const bool ed25519 = key && EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519;
+        bool crypto_ok = content_type_matches(cms, si);
+        if (crypto_ok && ed25519) {
+            crypto_ok = verify_ed25519(si, key, chain, signed_content);
+        } else if (crypto_ok) {
+            crypto_ok = CMS_signed_get_attr_count(si) < 0 || CMS_SignerInfo_verify(si) > 0;
+        }
+        if (crypto_ok && !ed25519) {
             const int r = CMS_SignerInfo_verify_content(si, chain);
             if (r <= 0) {
                 const unsigned long err = ERR_peek_last_error();
@@ -263,22 +334,22 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optio
 
         const ASN1_OBJECT* digest_oid = nullptr;
         X509_ALGOR_get0(&digest_oid, nullptr, nullptr, digest_alg);
-        bool weak = weak_digest(OBJ_obj2nid(digest_oid), context.options());
-        if (key) {
-            const int type = EVP_PKEY_get_base_id(key);
-            const bool sized = type == EVP_PKEY_RSA || type == EVP_PKEY_RSA_PSS || type == EVP_PKEY_DSA;
-            if (sized && EVP_PKEY_get_bits(key) < context.options().min_rsa_bits) weak = true;
+        pki::AlgorithmPolicy policy;
+        policy.allow_sha1 = context.options().allow_sha1;
+        policy.min_rsa_bits = context.options().min_rsa_bits;
+        // The signer's own digest here; its key and every certificate of the path in the path check.
+        const pki::PathResult path = pki::validate_signer(cert, material, now, policy);
+        if (weak_digest(OBJ_obj2nid(digest_oid), context.options()) || path.weak_algorithm) {
+            status.reasons.push_back(Verdict::WeakAlgorithm);
         }
-        if (weak) status.reasons.push_back(Verdict::WeakAlgorithm);
 
-        const pki::PathResult path = pki::validate_signer(cert, material, now);
         if (path.untrusted) status.reasons.push_back(Verdict::Untrusted);
         if (path.expired) status.reasons.push_back(Verdict::Expired);
         if (path.not_yet_valid) status.reasons.push_back(Verdict::NotYetValid);
         if (path.revoked) status.reasons.push_back(Verdict::Revoked);
         if (path.bad_key_usage) status.reasons.push_back(Verdict::BadKeyUsage);
         if (status.signing_time) {
-            status.valid_at_signing_time = pki::validate_signer(cert, material, *status.signing_time).ok();
+            status.valid_at_signing_time = pki::validate_signer(cert, material, *status.signing_time, policy).ok();
         }
         settle(status);
         // A handful of signers per SignedData teach the key store; the rest are only reported.

@@ -9,6 +9,7 @@
 #include "keystore/sealing.h"
 #include "pki/chain.h"
 #include "platform/platform.h"
+#include "util/base64.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -792,8 +793,16 @@ json KeyStore::import_crl(std::string_view text) {
         auto bio = ossl::memory_bio(text);
         raw = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr);
     } else {
-        const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-        raw = d2i_X509_CRL(nullptr, &p, static_cast<long>(text.size()));
+        // DER starts with a SEQUENCE tag; anything else is base64 of DER (what the protocol sends).
+        std::string der_bytes;
+        std::string_view bytes = text;
+        if (text.empty() || static_cast<unsigned char>(text[0]) != 0x30) {
+            if (!base64::decode_lenient_append(text, der_bytes))
+                throw Error(Code::BadCertificate, "the CRL is neither PEM, DER nor base64 DER");
+            bytes = der_bytes;
+        }
+        const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+        raw = d2i_X509_CRL(nullptr, &p, static_cast<long>(bytes.size()));
     }
     ERR_clear_error();
     if (!raw) throw Error(Code::BadCertificate, "the CRL cannot be parsed");

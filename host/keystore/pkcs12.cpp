@@ -69,6 +69,15 @@ engine::Identity read(std::string_view der, const SecureString& password) {
         ERR_clear_error();
         throw Error(Code::BadPkcs12, "the private key does not match the certificate");
     }
+    // OpenSSL 3.0 cannot sign CMS with EdDSA keys (RFC 8419), and they cannot decrypt: such an
+    // identity would be useless here, so it is refused now rather than failing at the first send.
+    const int key_type = EVP_PKEY_get_base_id(identity.private_key.get());
+    if (key_type == EVP_PKEY_ED25519 || key_type == EVP_PKEY_ED448) {
+        throw Error(Code::BadPkcs12,
+                    "Ed25519 and Ed448 identities cannot sign S/MIME messages with this host; use an RSA or "
+                    "EC (P-256 or larger) certificate",
+                    {{"key_type", key_type == EVP_PKEY_ED25519 ? "ed25519" : "ed448"}});
+    }
     if (others) {
         for (int i = 0; i < sk_X509_num(others.get()); ++i) {
             X509* c = sk_X509_value(others.get(), i);

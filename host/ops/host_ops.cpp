@@ -22,7 +22,8 @@ Reply hello(Context& context, Request&) {
         {"openssl", OpenSSL_version(OPENSSL_VERSION)},
         {"operations", registry().names()},
         // Optional capabilities a caller may rely on (docs/protocol.md, hello).
-        {"features", json::array({"protect_headers", "header_protection", "recipient_trust", "certificates_paging"})},
+        {"features", json::array({"protect_headers", "header_protection", "recipient_trust", "certificates_paging",
+                                  "authenticated_encryption"})},
         {"caller", caller},
         {"policy", context.policy().describe()},
         {"limits",

@@ -5,6 +5,8 @@
 #include "util/log.h"
 
 #include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
 
 #include <string>
@@ -34,7 +36,42 @@ int collect_problems(int ok, X509_STORE_CTX* ctx) {
     return 1;
 }
 
+bool weak_digest(int nid, const AlgorithmPolicy& policy) {
+    switch (nid) {
+        case NID_md2:
+        case NID_md4:
+        case NID_md5:
+        case NID_md5_sha1: return true;
+        case NID_sha1: return !policy.allow_sha1;
+        default: return false;
+    }
+}
+
 }  // namespace
+
+bool weak_certificate(X509* cert, const AlgorithmPolicy& policy, bool judge_signature) {
+    if (judge_signature) {
+        int digest = NID_undef;
+        // RSASSA-PSS names its digest in the parameters; X509_get_signature_info reads them.
+        if (X509_get_signature_info(cert, &digest, nullptr, nullptr, nullptr) != 1) {
+            int algorithm = NID_undef;
+            if (!OBJ_find_sigid_algs(X509_get_signature_nid(cert), &digest, &algorithm)) digest = NID_undef;
+        }
+        ERR_clear_error();
+        if (weak_digest(digest, policy)) return true;
+    }
+    EVP_PKEY* key = X509_get0_pubkey(cert);
+    ERR_clear_error();
+    if (!key) return false;
+    const int bits = EVP_PKEY_get_bits(key);
+    switch (EVP_PKEY_get_base_id(key)) {
+        case EVP_PKEY_RSA:
+        case EVP_PKEY_RSA_PSS:
+        case EVP_PKEY_DSA: return bits < policy.min_rsa_bits;
+        case EVP_PKEY_EC: return bits < policy.min_ec_bits;
+        default: return false;  // Ed25519, Ed448: fixed, strong sizes
+    }
+}
 
 TrustMaterial::TrustMaterial(const std::vector<ossl::X509Ptr>& anchors,
                              const std::vector<ossl::X509Ptr>& intermediates,
@@ -53,7 +90,7 @@ void TrustMaterial::add_crl(X509_CRL* crl) {
     if (X509_CRL_up_ref(crl) && !sk_X509_CRL_push(crls_.get(), crl)) X509_CRL_free(crl);
 }
 
-PathResult validate_signer(X509* leaf, const TrustMaterial& material, std::time_t at) {
+PathResult validate_signer(X509* leaf, const TrustMaterial& material, std::time_t at, const AlgorithmPolicy& policy) {
     PathResult result;
     const ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
     if (!ctx || !X509_STORE_CTX_init(ctx.get(), material.store(), leaf, material.untrusted())) {
@@ -75,6 +112,14 @@ PathResult validate_signer(X509* leaf, const TrustMaterial& material, std::time_
         const int err = X509_STORE_CTX_get_error(ctx.get());
         if (err != X509_V_OK) collect_problems(0, ctx.get());
         else result.untrusted = true;
+    }
+    STACK_OF(X509)* path = X509_STORE_CTX_get0_chain(ctx.get());
+    const int length = path ? sk_X509_num(path) : 0;
+    result.weak_algorithm = length == 0 && weak_certificate(leaf, policy, true);
+    for (int i = 0; i < length; ++i) {
+        X509* cert = sk_X509_value(path, i);
+        const bool self_signed_top = i == length - 1 && (X509_get_extension_flags(cert) & EXFLAG_SS) != 0;
+        if (weak_certificate(cert, policy, !self_signed_top)) result.weak_algorithm = true;
     }
     ERR_clear_error();
     return result;

@@ -37,14 +37,31 @@ struct PathResult {
     bool not_yet_valid = false;  // a certificate in the path is before notBefore
     bool revoked = false;        // a known CRL lists a certificate in the path
     bool bad_key_usage = false;  // keyUsage or extKeyUsage forbid S/MIME signing
+    bool weak_algorithm = false; // a certificate of the path is signed or keyed too weakly
+    // Whether the path was valid at the time asked; weak algorithms do not depend on time.
     bool ok() const { return !(untrusted || expired || not_yet_valid || revoked || bad_key_usage); }
 };
+
+// What counts as too weak in a path (docs/protocol.md, weak_algorithm).
+struct AlgorithmPolicy {
+    bool allow_sha1 = false;  // MD2, MD4 and MD5 are never allowed
+    int min_rsa_bits = 2048;  // RSA and DSA keys
+    int min_ec_bits = 256;    // EC curves (P-192, secp160r1, ... are weak)
+};
+
+// True when `cert` has a key under the policy's sizes or, with `judge_signature`, is signed with
+// a weak digest.
+bool weak_certificate(X509* cert, const AlgorithmPolicy& policy, bool judge_signature);
 
 // Validates `leaf` at time `at` for S/MIME signing (X509_PURPOSE_SMIME_SIGN: extKeyUsage, when
 // present, must allow emailProtection; keyUsage, when present, digitalSignature or
 // nonRepudiation). CRLs are checked for every certificate whose issuer published one we know; a
 // missing CRL is not an error (offline host, RFC 5280 section 6.3 leaves this to local policy).
-PathResult validate_signer(X509* leaf, const TrustMaterial& material, std::time_t at);
+// Every certificate of the path built (even one that does not reach an anchor) is judged against
+// `policy`: its key, and its signature unless it is the self-signed top of the path (a trust
+// anchor is trusted for what it is, not for its self-signature: RFC 5280 section 6.1).
+PathResult validate_signer(X509* leaf, const TrustMaterial& material, std::time_t at,
+                           const AlgorithmPolicy& policy = {});
 
 // Whether `cert` has a path to an anchor at `at` with nothing wrong in it, whatever the purpose
 // (a recipient's certificate may be for encryption only): what `trusted` means in key store

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Generates the engine tests' PKI into $1: a root, an intermediate, users with RSA-2048 and EC P-256
 # keys and the emailProtection EKU, and the bad cases (expired, wrong EKU, revoked with a CRL,
-# 1024-bit RSA, an untrusted root). Nothing here is secret; it is regenerated on every build.
+# 1024-bit RSA, an untrusted root), weak paths (certificates signed with SHA-1 or MD5, a 1024-bit
+# intermediate, a SHA-1 intermediate, a P-192 user key, a SHA-1 self-signed root) and an Ed25519
+# user. Nothing here is secret; it is regenerated on every build.
 set -eu
 out=${1:?usage: make-test-pki.sh OUTDIR}
 rm -rf "$out"
@@ -59,6 +61,13 @@ keyUsage = critical, digitalSignature, keyEncipherment
 extendedKeyUsage = serverAuth
 subjectAltName = email:copy
 authorityKeyIdentifier = keyid
+[ed_user]
+basicConstraints = CA:false
+keyUsage = critical, digitalSignature, nonRepudiation
+extendedKeyUsage = emailProtection
+subjectAltName = email:copy
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 [noemail_user]
 basicConstraints = CA:false
 keyUsage = critical, digitalSignature, keyEncipherment
@@ -79,23 +88,40 @@ ossl req -new -newkey rsa:2048 -nodes -keyout intermediate.key -out intermediate
 ossl x509 -req -in intermediate.csr -CA root.pem -CAkey root.key -CAcreateserial -out intermediate.pem \
     -days 7000 -extfile ca.cnf -extensions intermediate_ext
 
-# user NAME KEYALG EXTENSIONS [startdate enddate]
+# newkey NAME KEYALG
+newkey() {
+    case $2 in
+        rsa) ossl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1.key" ;;
+        rsa1024) ossl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$1.key" ;;
+        ec) ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" ;;
+        ec192) ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-192 -out "$1.key" ;;
+        ed25519) ossl genpkey -algorithm ED25519 -out "$1.key" ;;
+    esac
+}
+
+# user NAME KEYALG EXTENSIONS [startdate enddate]; MD=sha1 (or md5) signs with that digest.
 user() {
     name=$1 alg=$2 ext=$3
-    case $alg in
-        rsa) ossl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$name.key" ;;
-        rsa1024) ossl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$name.key" ;;
-        ec) ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$name.key" ;;
-    esac
+    newkey "$name" "$alg"
     subj="/CN=$name/emailAddress=$name@example.test"
     [ "$ext" = noemail_user ] && subj="/CN=$name"
     ossl req -new -key "$name.key" -out "$name.csr" -subj "$subj" -config ca.cnf
     if [ $# -ge 5 ]; then
         ossl ca -batch -config ca.cnf -extensions "$ext" -in "$name.csr" -out "$name.pem" -notext \
-            -startdate "$4" -enddate "$5"
+            -startdate "$4" -enddate "$5" -md "${MD:-sha256}"
     else
-        ossl ca -batch -config ca.cnf -extensions "$ext" -in "$name.csr" -out "$name.pem" -notext -days 3650
+        ossl ca -batch -config ca.cnf -extensions "$ext" -in "$name.csr" -out "$name.pem" -notext -days 3650 \
+            -md "${MD:-sha256}"
     fi
+}
+
+# issue ISSUER NAME KEYALG EXTENSIONS DIGEST: a certificate from another issuer than the intermediate.
+issue() {
+    issuer=$1 name=$2 alg=$3 ext=$4 md=$5
+    newkey "$name" "$alg"
+    ossl req -new -key "$name.key" -out "$name.csr" -subj "/CN=$name/emailAddress=$name@example.test" -config ca.cnf
+    ossl x509 -req -in "$name.csr" -CA "$issuer.pem" -CAkey "$issuer.key" -CAcreateserial -out "$name.pem" \
+        -days 3650 -extfile ca.cnf -extensions "$ext" "-$md"
 }
 
 user alice rsa rsa_user
@@ -105,8 +131,25 @@ user dave rsa server_user
 user eve rsa rsa_user
 user frank rsa1024 rsa_user
 user grace rsa noemail_user
+# Weak paths: the user's certificate signed with SHA-1 or MD5, a P-192 user key, a 1024-bit
+# intermediate and a SHA-1-signed intermediate (each with a sound user below), a root that signs
+# itself with SHA-1.
+MD=sha1 user ivan rsa rsa_user
+MD=md5 user judy rsa rsa_user
+user mike ec192 ec_user
+issue root weak-intermediate rsa1024 intermediate_ext sha256
+issue weak-intermediate kate rsa rsa_user sha256
+issue root sha1-intermediate rsa intermediate_ext sha1
+issue sha1-intermediate leo rsa rsa_user sha256
+ossl req -x509 -new -newkey rsa:2048 -nodes -keyout sha1-root.key -out sha1-root.pem -days 7300 -sha1 \
+    -subj "/CN=Engine SHA-1 Root" -extensions root_ext -config ca.cnf
+issue sha1-root nina rsa rsa_user sha256
+# Ed25519 (RFC 8410): OpenSSL 3.0 cannot sign CMS with it, so the tests build such signatures.
+user olga ed25519 ed_user
+ossl pkcs12 -export -inkey olga.key -in olga.pem -certfile intermediate.pem -out olga.p12 -passout pass: -name olga
 ossl ca -batch -config ca.cnf -revoke eve.pem -crl_reason keyCompromise
 ossl ca -batch -config ca.cnf -gencrl -out intermediate.crl
+ossl crl -in intermediate.crl -outform DER -out intermediate.crl.der
 
 # An unrelated root and a user under it: a good signature nobody trusts.
 ossl req -x509 -new -newkey rsa:2048 -nodes -keyout other-root.key -out other-root.pem -days 7300 \

@@ -6,6 +6,8 @@
 #include "mime/encoding.h"
 #include "util/error.h"
 
+#include <openssl/cms.h>
+
 #include <doctest/doctest.h>
 
 using namespace test;
@@ -79,4 +81,32 @@ TEST_CASE("huge nesting is capped") {
         deep = "Content-Type: multipart/mixed; boundary=" + b + "\r\n\r\n--" + b + "\r\n" + deep + "\r\n--" + b + "--\r\n";
     }
     CHECK_THROWS_AS(sign("From: alice@example.test\r\n" + deep, alice), smime::Error);
+}
+
+TEST_CASE("a part declared as signed-data or enveloped-data that is not: ERR_BAD_MESSAGE, never level none") {
+    // A well-formed CMS object of another type (id-data) under each declaration.
+    const ossl::BioPtr in = ossl::memory_bio("Content-Type: text/plain\r\n\r\nhello\r\n");
+    const ossl::CmsPtr data(CMS_data_create(in.get(), CMS_BINARY));
+    REQUIRE(data);
+    ossl::BioPtr out(BIO_new(BIO_s_mem()));
+    REQUIRE(i2d_CMS_bio(out.get(), data.get()) == 1);
+    const std::string der = ossl::bio_contents(out.get());
+    for (const char* declared : {"signed-data", "enveloped-data", "authEnveloped-data"}) {
+        CAPTURE(declared);
+        std::string text = std::string("From: alice@example.test\r\nContent-Type: application/pkcs7-mime; smime-type=") +
+                           declared + "\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+        smime::mime::append_base64_lines(der, text);
+        CHECK(failure(text) == smime::Code::BadMessage);
+        CHECK_THROWS_AS(inspect(text), smime::Error);
+        TestKeys keys;
+        CHECK_THROWS_AS(verify(text, keys), smime::Error);
+    }
+    // Not CMS at all, under either declaration, in every mode.
+    for (const char* declared : {"signed-data", "enveloped-data"}) {
+        CAPTURE(declared);
+        const std::string text = std::string("Content-Type: application/pkcs7-mime; smime-type=") + declared +
+                                 "\r\nContent-Transfer-Encoding: base64\r\n\r\nSGVsbG8sIHdvcmxkIQ==\r\n";
+        CHECK(failure(text) == smime::Code::BadMessage);
+        CHECK_THROWS_AS(inspect(text), smime::Error);
+    }
 }

@@ -374,3 +374,54 @@ TEST_CASE("a store written by a newer release is refused, not misread") {
     CHECK(code_of([&] { KeyStore again(dir); }) == Code::Storage);
     std::filesystem::remove_all(dir.parent_path());
 }
+
+TEST_CASE("certificates.import_crl takes PEM, DER and base64 DER") {
+    const auto dir = temp_store();
+    KeyStore store(dir);
+    const auto pki = TestPki::make();
+    ossl::X509CrlPtr crl(X509_CRL_new());
+    REQUIRE(crl);
+    X509_CRL_set_version(crl.get(), 1);
+    X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(pki.ca.get()));
+    const std::unique_ptr<ASN1_TIME, void (*)(ASN1_TIME*)> now(ASN1_TIME_set(nullptr, std::time(nullptr)), ASN1_TIME_free);
+    X509_CRL_set1_lastUpdate(crl.get(), now.get());
+    REQUIRE(X509_CRL_sign(crl.get(), pki.ca_key.get(), EVP_sha256()) > 0);
+    unsigned char* raw = nullptr;
+    const int n = i2d_X509_CRL(crl.get(), &raw);
+    REQUIRE(n > 0);
+    const std::string der(reinterpret_cast<char*>(raw), static_cast<std::size_t>(n));
+    OPENSSL_free(raw);
+    ossl::BioPtr pem(BIO_new(BIO_s_mem()));
+    PEM_write_bio_X509_CRL(pem.get(), crl.get());
+
+    // The protocol sends base64 DER (docs/protocol.md): the same CRL as from PEM or raw DER.
+    const json from_base64 = store.import_crl(base64::encode(der));
+    CHECK(from_base64["issuer"] == "CN=Test Root CA");
+    CHECK(store.import_crl(ossl::bio_contents(pem.get()))["fingerprint"] == from_base64["fingerprint"]);
+    CHECK(store.import_crl(der)["fingerprint"] == from_base64["fingerprint"]);
+    CHECK(count(store, "crls") == 1);
+    CHECK(code_of([&] { store.import_crl("not base64 at all!"); }) == Code::BadCertificate);
+    CHECK(code_of([&] { store.import_crl(base64::encode("not a CRL")); }) == Code::BadCertificate);
+    std::filesystem::remove_all(dir.parent_path());
+}
+
+TEST_CASE("an Ed25519 identity is refused at import with a clear error") {
+    const auto dir = temp_store();
+    KeyStore store(dir);
+    const auto pki = TestPki::make();
+    ossl::PKeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
+    REQUIRE(key);
+    const CertSpec spec{"Olga", {"olga@example.org"}, false, -1, 365, "digitalSignature", "emailProtection"};
+    const auto cert = make_cert(key.get(), spec, pki.ca.get(), pki.ca_key.get());
+    const std::string p12 = make_pkcs12(key.get(), cert.get(), {pki.ca.get()}, "secret");
+    try {
+        store.import_identity(p12, SecureString("secret"));
+        FAIL("an Ed25519 identity was imported");
+    } catch (const Error& e) {
+        CHECK(e.code() == Code::BadPkcs12);
+        CHECK(std::string(e.what()).find("Ed25519") != std::string::npos);
+        CHECK(e.details()["key_type"] == "ed25519");
+    }
+    CHECK(count(store, "identities") == 0);
+    std::filesystem::remove_all(dir.parent_path());
+}
