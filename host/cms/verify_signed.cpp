@@ -122,7 +122,7 @@ void find_missing_signer_certs(STACK_OF(CMS_SignerInfo)* signers, KeyProvider& k
 }  // namespace
 
 pki::TrustMaterial& VerifyContext::material() {
-    if (!material_) material_.emplace(keys_.trust_anchors(), keys_.intermediates(), keys_.crls());
+    if (!material_) material_.emplace(keys_.trust_material());
     return *material_;
 }
 

@@ -7,6 +7,7 @@
 #include "keystore/pkcs12.h"
 #include "keystore/schema.h"
 #include "keystore/sealing.h"
+#include "pki/system_anchors.h"
 #include "platform/platform.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -72,24 +73,6 @@ ossl::X509Ptr x509_from_der(const std::string& der) {
 void check_fingerprint(const std::string& fp) {
     if (fp.size() != 64 || fp.find_first_not_of("0123456789abcdef") != std::string::npos)
         throw Error(Code::BadRequest, "a fingerprint is 64 lowercase hex digits (SHA-256)", {{"field", "args.fingerprint"}});
-}
-
-// The system bundle, parsed once per process: some 150 certificates, which cost more to parse
-// than a small message costs to verify, and a host serves many messages.
-const std::vector<ossl::X509Ptr>& system_trust_anchors() {
-    static const std::vector<ossl::X509Ptr> anchors = [] {
-        std::vector<ossl::X509Ptr> parsed;
-        std::ifstream in(X509_get_default_cert_file(), std::ios::binary);
-        if (!in) return parsed;
-        const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        try {
-            parsed = certinfo::parse_all(pem);
-        } catch (const Error&) {
-            log::warn("the system certificate bundle cannot be read");
-        }
-        return parsed;
-    }();
-    return anchors;
 }
 
 }  // namespace
@@ -689,6 +672,22 @@ std::vector<engine::Identity> KeyStore::decryption_identities() {
 }
 
 std::vector<ossl::X509Ptr> KeyStore::trust_anchors() {
+    std::vector<ossl::X509Ptr> out = own_trust_anchors();
+    // The system's roots (ca-certificates): most real S/MIME certificates chain to one of them.
+    if (policy_.use_system_trust_anchors)
+        for (const auto& c : pki::system_bundle()) out.push_back(ossl::up_ref(c.get()));
+    return out;
+}
+
+// Parsing the system's 150 roots costs more than a small message costs to verify, so the material
+// gets a lookup in the system's certificate directory instead: a path reads the root it ends at.
+pki::TrustMaterial KeyStore::trust_material() {
+    pki::TrustMaterial material(own_trust_anchors(), intermediates(), crls());
+    if (policy_.use_system_trust_anchors) pki::add_system_anchors(material.store());
+    return material;
+}
+
+std::vector<ossl::X509Ptr> KeyStore::own_trust_anchors() {
     std::vector<ossl::X509Ptr> out;
     for (const auto& pem : policy_.trust_anchors) {
         try {
@@ -701,9 +700,6 @@ std::vector<ossl::X509Ptr> KeyStore::trust_anchors() {
         auto st = db_.prepare("SELECT der FROM certificates WHERE trust_anchor = 1");
         while (st.step()) out.push_back(x509_from_der(st.blob(0)));
     }
-    // The system's roots (ca-certificates): most real S/MIME certificates chain to one of them.
-    if (policy_.use_system_trust_anchors)
-        for (const auto& c : system_trust_anchors()) out.push_back(ossl::up_ref(c.get()));
     return out;
 }
 
