@@ -3,6 +3,7 @@
 // implements KeyProvider; the engine never touches storage itself.
 #pragma once
 
+#include "pki/chain.h"
 #include "util/ossl.h"
 
 #include <cstddef>
@@ -63,6 +64,10 @@ public:
     virtual std::vector<ossl::X509Ptr> trust_anchors() = 0;
     virtual std::vector<ossl::X509Ptr> intermediates() = 0;
     virtual std::vector<ossl::X509CrlPtr> crls() = 0;
+
+    // The same, ready for path validation. A store may do better than parsing every anchor it
+    // has: the key store leaves the system's anchors on disk until a path needs one.
+    virtual pki::TrustMaterial trust_material() { return pki::TrustMaterial(trust_anchors(), intermediates(), crls()); }
 
     // Stored certificates with this serial number (lowercase hex, as certificate descriptions
     // give it): finds a signer's certificate that a message does not carry (RFC 5652 section

@@ -236,7 +236,7 @@ void check_from(SignatureStatus& signature, const mime::FromAddress& from) {
 }
 
 pki::TrustMaterial& VerifyContext::material() {
-    if (!material_) material_.emplace(keys_.trust_anchors(), keys_.intermediates(), keys_.crls());
+    if (!material_) material_.emplace(keys_.trust_material());
     return *material_;
 }
 

@@ -8,6 +8,7 @@
 #include "keystore/schema.h"
 #include "keystore/sealing.h"
 #include "pki/chain.h"
+#include "pki/system_anchors.h"
 #include "platform/platform.h"
 #include "util/base64.h"
 #include "util/error.h"
@@ -20,6 +21,9 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
 
 namespace smime {
 namespace {
@@ -69,34 +73,27 @@ ossl::PKeyPtr parse_pkcs8(const SecureString& der) {
     return ossl::PKeyPtr(key);
 }
 
+// OpenSSL 3.0 spends about a million instructions decoding one certificate (its public key goes
+// through the provider decoders), and every message decodes the same few stored ones again:
+// anchors, intermediates, the user's own. Certificates are immutable and reference-counted, so a
+// process keeps the ones it decoded, keyed by their DER, and hands out references.
 ossl::X509Ptr x509_from_der(const std::string& der) {
+    constexpr std::size_t kKept = 256;  // bounds memory when a listing walks thousands
+    static std::mutex mutex;
+    static std::unordered_map<std::string, ossl::X509Ptr> decoded;
+    const std::lock_guard lock(mutex);
+    if (const auto it = decoded.find(der); it != decoded.end()) return ossl::up_ref(it->second.get());
     const auto* p = reinterpret_cast<const unsigned char*>(der.data());
     X509* cert = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
     if (!cert) throw Error(Code::Storage, "a stored certificate cannot be decoded");
+    if (decoded.size() >= kKept) decoded.clear();
+    decoded.emplace(der, ossl::up_ref(cert));
     return ossl::X509Ptr(cert);
 }
 
 void check_fingerprint(const std::string& fp) {
     if (fp.size() != 64 || fp.find_first_not_of("0123456789abcdef") != std::string::npos)
         throw Error(Code::BadRequest, "a fingerprint is 64 lowercase hex digits (SHA-256)", {{"field", "args.fingerprint"}});
-}
-
-// The system bundle, parsed once per process: some 150 certificates, which cost more to parse
-// than a small message costs to verify, and a host serves many messages.
-const std::vector<ossl::X509Ptr>& system_trust_anchors() {
-    static const std::vector<ossl::X509Ptr> anchors = [] {
-        std::vector<ossl::X509Ptr> parsed;
-        std::ifstream in(X509_get_default_cert_file(), std::ios::binary);
-        if (!in) return parsed;
-        const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        try {
-            parsed = certinfo::parse_all(pem);
-        } catch (const Error&) {
-            log::warn("the system certificate bundle cannot be read");
-        }
-        return parsed;
-    }();
-    return anchors;
 }
 
 }  // namespace
@@ -989,6 +986,22 @@ std::vector<engine::Identity> KeyStore::decryption_identities() {
 }
 
 std::vector<ossl::X509Ptr> KeyStore::trust_anchors() {
+    std::vector<ossl::X509Ptr> out = own_trust_anchors();
+    // The system's roots (ca-certificates): most real S/MIME certificates chain to one of them.
+    if (policy_.use_system_trust_anchors)
+        for (const auto& c : pki::system_bundle()) out.push_back(ossl::up_ref(c.get()));
+    return out;
+}
+
+// Parsing the system's 150 roots costs more than a small message costs to verify, so the material
+// gets a lookup in the system's certificate directory instead: a path reads the root it ends at.
+pki::TrustMaterial KeyStore::trust_material() {
+    pki::TrustMaterial material(own_trust_anchors(), intermediates(), crls());
+    if (policy_.use_system_trust_anchors) pki::add_system_anchors(material.store());
+    return material;
+}
+
+std::vector<ossl::X509Ptr> KeyStore::own_trust_anchors() {
     std::vector<ossl::X509Ptr> out;
     for (const auto& pem : policy_.trust_anchors) {
         try {
@@ -1001,9 +1014,6 @@ std::vector<ossl::X509Ptr> KeyStore::trust_anchors() {
         auto st = db_.prepare("SELECT der FROM certificates WHERE trust_anchor = 1");
         while (st.step()) out.push_back(x509_from_der(st.blob(0)));
     }
-    // The system's roots (ca-certificates): most real S/MIME certificates chain to one of them.
-    if (policy_.use_system_trust_anchors)
-        for (const auto& c : system_trust_anchors()) out.push_back(ossl::up_ref(c.get()));
     return out;
 }
 

@@ -95,6 +95,7 @@ public:
     std::vector<ossl::X509Ptr> trust_anchors() override;
     std::vector<ossl::X509Ptr> intermediates() override;
     std::vector<ossl::X509CrlPtr> crls() override;
+    pki::TrustMaterial trust_material() override;
     std::vector<ossl::X509Ptr> certificates_with_serial(const std::string& serial_hex) override;
     void harvest(const engine::Harvest& learned) override;
 
@@ -114,6 +115,7 @@ private:
 
     enum class Source { Chain = 0, Harvested = 1, Imported = 2, Identity = 3 };
     void store_certificate(X509* cert, Source source, bool trust_anchor);
+    std::vector<ossl::X509Ptr> own_trust_anchors();  // the policy's and the user's, not the system's
     bool has_identity(const std::string& fingerprint);
     struct KeyRecord;
     SecureString key_encryption_key();  // a copy of the derived key; throws Locked
