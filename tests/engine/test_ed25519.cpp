@@ -2,24 +2,24 @@
 // Ed25519 signatures (RFC 8410 keys, RFC 8419 in CMS), which RFC 8551 expects receivers to check.
 // OpenSSL 3.0 cannot make them, so this file does, with the generated PKI's Ed25519 user (olga):
 // the SignerInfo laid out by OpenSSL, its signature computed here as RFC 8419 prescribes (SHA-512
-// messageDigest, PureEdDSA over the DER of the signed attributes, or over the content without them).
-#include "support.h"
-
-#include "mime/encoding.h"
-#include "util/error.h"
-
+// messageDigest, PureEdDSA over the DER of the signed attributes, or over the content without
+// them).
+#include <doctest/doctest.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
 
-#include <doctest/doctest.h>
-
 #include <algorithm>
+
+#include "mime/encoding.h"
+#include "support.h"
+#include "util/error.h"
 
 using namespace test;
 
 namespace {
 
-const std::string kEntity = "Content-Type: text/plain; charset=utf-8\r\n\r\nSigned with Ed25519.\r\n";
+const std::string kEntity =
+    "Content-Type: text/plain; charset=utf-8\r\n\r\nSigned with Ed25519.\r\n";
 
 std::string length_octets(std::size_t n) {
     if (n < 0x80) return std::string(1, static_cast<char>(n));
@@ -28,7 +28,8 @@ std::string length_octets(std::size_t n) {
     return static_cast<char>(0x80 | bytes.size()) + bytes;
 }
 
-// DER SET OF: the element encodings in ascending order (X.690 section 11.6), as OpenSSL writes them.
+// DER SET OF: the element encodings in ascending order (X.690 section 11.6), as OpenSSL writes
+// them.
 std::string der_set_of(std::vector<std::string> elements) {
     std::sort(elements.begin(), elements.end());
     std::string content;
@@ -38,9 +39,11 @@ std::string der_set_of(std::vector<std::string> elements) {
 
 std::string ed25519_sign(EVP_PKEY* key, std::string_view data) {
     const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    REQUIRE(EVP_DigestSignInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, key, nullptr) == 1);
+    REQUIRE(EVP_DigestSignInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, key, nullptr) ==
+            1);
     std::size_t size = 0;
-    REQUIRE(EVP_DigestSign(ctx.get(), nullptr, &size, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1);
+    REQUIRE(EVP_DigestSign(ctx.get(), nullptr, &size,
+                           reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1);
     std::string signature(size, '\0');
     REQUIRE(EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &size,
                            reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1);
@@ -62,8 +65,9 @@ std::string ed25519_signed_data(const std::string& content, const Ed25519Options
     const unsigned int flags = CMS_PARTIAL | CMS_BINARY | (options.detached ? CMS_DETACHED : 0u);
     const ossl::CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags));
     REQUIRE(cms);
-    CMS_SignerInfo* si = CMS_add1_signer(cms.get(), cert.get(), key.get(), EVP_sha512(),
-                                         flags | CMS_NOSMIMECAP | (options.attributes ? 0u : CMS_NOATTR));
+    CMS_SignerInfo* si =
+        CMS_add1_signer(cms.get(), cert.get(), key.get(), EVP_sha512(),
+                        flags | CMS_NOSMIMECAP | (options.attributes ? 0u : CMS_NOATTR));
     REQUIRE(si);
     REQUIRE(CMS_add1_cert(cms.get(), intermediate.get()) == 1);
     X509_ALGOR* signature_alg = nullptr;
@@ -73,7 +77,8 @@ std::string ed25519_signed_data(const std::string& content, const Ed25519Options
         ASN1_OCTET_STRING** encapsulated = CMS_get0_content(cms.get());
         REQUIRE(encapsulated);
         if (!*encapsulated) *encapsulated = ASN1_OCTET_STRING_new();
-        REQUIRE(ASN1_OCTET_STRING_set(*encapsulated, reinterpret_cast<const unsigned char*>(content.data()),
+        REQUIRE(ASN1_OCTET_STRING_set(*encapsulated,
+                                      reinterpret_cast<const unsigned char*>(content.data()),
                                       static_cast<int>(content.size())) == 1);
         (*encapsulated)->flags &= ~ASN1_STRING_FLAG_CONT;
     }
@@ -81,10 +86,12 @@ std::string ed25519_signed_data(const std::string& content, const Ed25519Options
     if (options.attributes) {
         unsigned char digest[64];
         unsigned int digest_size = 0;
-        REQUIRE(EVP_Digest(content.data(), content.size(), digest, &digest_size, EVP_sha512(), nullptr) == 1);
-        REQUIRE(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_contentType, V_ASN1_OBJECT, OBJ_nid2obj(NID_pkcs7_data), -1) > 0);
-        REQUIRE(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, digest,
-                                            static_cast<int>(digest_size)) > 0);
+        REQUIRE(EVP_Digest(content.data(), content.size(), digest, &digest_size, EVP_sha512(),
+                           nullptr) == 1);
+        REQUIRE(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_contentType, V_ASN1_OBJECT,
+                                            OBJ_nid2obj(NID_pkcs7_data), -1) > 0);
+        REQUIRE(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING,
+                                            digest, static_cast<int>(digest_size)) > 0);
         std::vector<std::string> attributes;
         for (int i = 0; i < CMS_signed_get_attr_count(si); ++i) {
             unsigned char* der = nullptr;
@@ -95,26 +102,32 @@ std::string ed25519_signed_data(const std::string& content, const Ed25519Options
         }
         signed_bytes = der_set_of(attributes);
     }
-    const std::string signature = ed25519_sign(options.signing_key ? options.signing_key : key.get(), signed_bytes);
-    REQUIRE(ASN1_STRING_set(CMS_SignerInfo_get0_signature(si), signature.data(), static_cast<int>(signature.size())) == 1);
+    const std::string signature =
+        ed25519_sign(options.signing_key ? options.signing_key : key.get(), signed_bytes);
+    REQUIRE(ASN1_STRING_set(CMS_SignerInfo_get0_signature(si), signature.data(),
+                            static_cast<int>(signature.size())) == 1);
     ossl::BioPtr out(BIO_new(BIO_s_mem()));
     REQUIRE(i2d_CMS_bio(out.get(), cms.get()) == 1);
     return ossl::bio_contents(out.get());
 }
 
 std::string opaque_message(const std::string& der) {
-    std::string out = "From: olga@example.test\r\nMIME-Version: 1.0\r\n"
-                      "Content-Type: application/pkcs7-mime; smime-type=signed-data\r\n"
-                      "Content-Transfer-Encoding: base64\r\n\r\n";
+    std::string out =
+        "From: olga@example.test\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: application/pkcs7-mime; smime-type=signed-data\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n";
     smime::mime::append_base64_lines(der, out);
     return out;
 }
 
 std::string detached_message(const std::string& content, const std::string& der) {
-    std::string out = "From: olga@example.test\r\nMIME-Version: 1.0\r\nContent-Type: multipart/signed; "
-                      "protocol=\"application/pkcs7-signature\"; micalg=sha-512; boundary=\"sep\"\r\n\r\n--sep\r\n" +
-                      content + "\r\n--sep\r\nContent-Type: application/pkcs7-signature\r\n"
-                      "Content-Transfer-Encoding: base64\r\n\r\n";
+    std::string out =
+        "From: olga@example.test\r\nMIME-Version: 1.0\r\nContent-Type: multipart/signed; "
+        "protocol=\"application/pkcs7-signature\"; micalg=sha-512; "
+        "boundary=\"sep\"\r\n\r\n--sep\r\n" +
+        content +
+        "\r\n--sep\r\nContent-Type: application/pkcs7-signature\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n";
     smime::mime::append_base64_lines(der, out);
     return out + "--sep--\r\n";
 }
@@ -137,7 +150,8 @@ TEST_CASE("valid Ed25519 signatures are good") {
     SUBCASE("multipart/signed, with signed attributes") {
         Ed25519Options detached;
         detached.detached = true;
-        CHECK(verdict(verified(detached_message(kEntity, ed25519_signed_data(kEntity, detached)))) == "good");
+        CHECK(verdict(verified(
+                  detached_message(kEntity, ed25519_signed_data(kEntity, detached)))) == "good");
     }
     SUBCASE("opaque, without signed attributes (PureEdDSA over the content)") {
         Ed25519Options bare;
@@ -152,7 +166,8 @@ TEST_CASE("Ed25519 signatures that do not verify are bad_signature") {
     SUBCASE("content changed after signing") {
         std::string changed = kEntity;
         changed.replace(changed.find("Signed"), 6, "Forged");
-        CHECK(verdict(verified(detached_message(changed, ed25519_signed_data(kEntity, detached)))) == "bad_signature");
+        CHECK(verdict(verified(detached_message(
+                  changed, ed25519_signed_data(kEntity, detached)))) == "bad_signature");
     }
     SUBCASE("signed by another key than the certificate's") {
         const ossl::PKeyPtr other(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
@@ -162,7 +177,8 @@ TEST_CASE("Ed25519 signatures that do not verify are bad_signature") {
             Ed25519Options forged;
             forged.attributes = attributes;
             forged.signing_key = other.get();
-            CHECK(verdict(verified(opaque_message(ed25519_signed_data(kEntity, forged)))) == "bad_signature");
+            CHECK(verdict(verified(opaque_message(ed25519_signed_data(kEntity, forged)))) ==
+                  "bad_signature");
         }
     }
 }
