@@ -6,6 +6,7 @@
 #include "support/pki.h"
 
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <random>
@@ -216,4 +217,29 @@ TEST_CASE("one message adds a handful of certificates at most, each of sane size
     REQUIRE(certinfo::der(big.get()).size() > engine::Harvest::kMaxCertificateBytes);
     store->harvest(signature(big.get(), "huge@example.org", true, true));
     CHECK(store->status()["counts"]["certificates"].get<std::int64_t>() == stored);
+}
+
+TEST_CASE("a store of the first release keeps a harvested certificate only for the address it came from") {
+    Store store;
+    auto key = make_rsa_key(2048);
+    CertSpec spec = person("Bob", "bob@example.org");
+    spec.emails.push_back("carol@example.org");
+    auto cert = make_cert(key.get(), spec);
+    store->harvest(signature(cert.get(), "bob@example.org", true, false));
+    const auto file = store->path();
+    store.store.reset();
+    // Undo schema step 2 as release 1 had the store: every address indexed, a preference set.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+    for (const char* sql : {"DROP TABLE harvested_for", "DROP INDEX certificates_by_not_before",
+                            "UPDATE certificates SET preferred_at = 1", "PRAGMA user_version = 1"})
+        REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    store.store = std::make_unique<KeyStore>(file.parent_path());
+    CHECK(store->status()["schema_version"] == 2);
+    const json bob = chosen(*store, "bob@example.org");
+    CHECK(bob["can_encrypt"] == true);
+    CHECK(bob["certificate"]["trusted"] == false);
+    CHECK(chosen(*store, "carol@example.org")["can_encrypt"] == false);
+    CHECK(store->list_certificates(std::nullopt)["certificates"][0]["preferred_by_sender"] == false);
 }
