@@ -223,6 +223,14 @@ void Session::handle_chunk(const json& id, std::uint64_t index, std::string_view
     }
     bool decoded = false;
     try {
+        if (buffer.capacity() < buffer.size() + incoming) {
+            // Grow by hand: a reallocation inside the string would free the old block unwiped.
+            std::string grown;
+            grown.reserve(std::max(buffer.capacity() * 2, buffer.size() + incoming));
+            grown.append(buffer);
+            cleanse(buffer);
+            buffer.swap(grown);
+        }
         decoded = base64::decode_append(data, buffer);
     } catch (const std::bad_alloc&) {
         abandon_upload(key, id, Error(Code::TooLarge, "not enough memory for this request"));

@@ -350,13 +350,14 @@ TEST_CASE("backup is a private-key operation: refused with enabled: false and wi
 
 TEST_CASE("allowed_domains and min_rsa_bits also hold for identities stored before the policy") {
     const auto shared = make_temp_dir("policy-at-use");
+    const std::string to_self = "From: Alice <alice@example.com>\r\nTo: Alice <alice@example.com>\r\nSubject: note\r\n\r\nTo myself.\r\n";
     std::string encrypted_mime;
     {
         HostProcess setup(shared / "store");
         setup.request({{"id", 1}, {"op", "identities.import"},
                        {"args", {{"pkcs12", base64::encode(keys("thunderbird/Alice.p12"))}, {"password", "nss"}}}});
         const json e = setup.request({{"id", 2}, {"op", "message.encrypt"},
-                                      {"args", {{"mime", base64::encode(kMessage)}, {"sign", true}}}});
+                                      {"args", {{"mime", base64::encode(to_self)}, {"sign", true}}}});
         REQUIRE(code(e) == "ok");
         encrypted_mime = Fixture::mime_of(e);
         const json d = setup.request({{"id", 3}, {"op", "message.decrypt"}, {"args", {{"mime", base64::encode(encrypted_mime)}}}});

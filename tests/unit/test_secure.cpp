@@ -12,6 +12,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 using namespace smime;
 
@@ -30,6 +31,14 @@ void inspect(void* p) noexcept {
 }
 }  // namespace
 
+// The replaced pair allocates with malloc, so free() matches what new returned.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+void* operator new(std::size_t n) {
+    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+    throw std::bad_alloc();
+}
 void operator delete(void* p) noexcept {
     inspect(p);
     std::free(p);
