@@ -12,7 +12,7 @@ export default tseslint.config(
     languageOptions: {
       globals: {
         console: "readonly", chrome: "readonly", browser: "readonly", globalThis: "readonly",
-        document: "readonly", window: "readonly", navigator: "readonly", performance: "readonly",
+        document: "readonly", window: "readonly", Image: "readonly", navigator: "readonly", performance: "readonly",
         setTimeout: "readonly", clearTimeout: "readonly", atob: "readonly", btoa: "readonly",
         process: "readonly", URL: "readonly", Blob: "readonly", File: "readonly",
         TextEncoder: "readonly", TextDecoder: "readonly", Buffer: "readonly",

@@ -6,7 +6,7 @@
 import {HostClient, type NativePort} from "../host/client.js";
 import {toShape, HostError} from "../host/errors.js";
 import {HOST_OPERATIONS, isKind, type PageReply, type PageRequest} from "../messages.js";
-import {api, HOST_NAME, isHostMissing} from "../platform/index.js";
+import {api, HOST_NAME, isHostMissing, serveBackground} from "../platform/index.js";
 
 const client = new HostClient({
   connect: () => api.runtime.connectNative(HOST_NAME) as unknown as NativePort,
@@ -20,10 +20,9 @@ const client = new HostClient({
 const readerInbox = new Map<string, string>();
 const INBOX_SECONDS = 60;
 
-function fromOwnPage(sender: chrome.runtime.MessageSender): boolean {
-  if (sender.id !== api.runtime.id) return false;
-  const base = api.runtime.getURL("");
-  return typeof sender.url === "string" && sender.url.startsWith(base);
+function fromOwnPage(senderUrl: string | undefined, senderId: string | undefined): boolean {
+  if (senderId !== api.runtime.id) return false;
+  return typeof senderUrl === "string" && senderUrl.startsWith(api.runtime.getURL(""));
 }
 
 async function handle(request: PageRequest): Promise<unknown> {
@@ -52,15 +51,14 @@ async function handle(request: PageRequest): Promise<unknown> {
   }
 }
 
-api.runtime.onMessage.addListener((message: unknown, sender, sendResponse: (reply: PageReply) => void) => {
+serveBackground(async (message, senderUrl, senderId): Promise<PageReply> => {
   const request = message as PageRequest;
-  if (typeof message !== "object" || message === null || !isKind(request.kind) || !fromOwnPage(sender)) {
-    sendResponse({ok: false, error: {code: "ERR_BAD_REQUEST", message: "refused", details: {}}});
-    return false;
+  if (typeof message !== "object" || message === null || !isKind(request.kind) || !fromOwnPage(senderUrl, senderId)) {
+    return {ok: false, error: {code: "ERR_BAD_REQUEST", message: "refused", details: {}}};
   }
-  handle(request).then(
-    (result) => sendResponse({ok: true, result} as PageReply),
-    (error) => sendResponse({ok: false, error: toShape(error)}),
-  );
-  return true;  // the reply comes asynchronously
+  try {
+    return {ok: true, result: await handle(request)} as PageReply;
+  } catch (error) {
+    return {ok: false, error: toShape(error)};
+  }
 });

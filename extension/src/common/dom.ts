@@ -44,6 +44,8 @@ export function dropZone(zone: HTMLElement, input: HTMLInputElement, onFile: (fi
   input.addEventListener("change", () => {
     const file = input.files?.[0];
     if (file) onFile(file);
+    // Picking the same file again must open it again.
+    input.value = "";
   });
   zone.addEventListener("dragover", (event) => {
     event.preventDefault();

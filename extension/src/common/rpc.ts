@@ -4,12 +4,12 @@
 
 import {fromShape, HostError} from "../host/errors.js";
 import type {Kind, PageReply, Table} from "../messages.js";
-import {api} from "../platform/index.js";
+import {sendToBackground} from "../platform/index.js";
 
 export async function call<K extends Kind>(kind: K, args: Table[K]["args"] = {} as Table[K]["args"]): Promise<Table[K]["result"]> {
   let reply: PageReply<K> | undefined;
   try {
-    reply = (await api.runtime.sendMessage({kind, args})) as PageReply<K> | undefined;
+    reply = (await sendToBackground({kind, args})) as PageReply<K> | undefined;
   } catch (error) {
     throw new HostError("ERR_INTERNAL", String((error as Error)?.message ?? error));
   }

@@ -9,7 +9,7 @@ import {byId, download, dropZone, el, formatDate, readFile} from "../common/dom.
 import {localize, t} from "../common/i18n.js";
 import {toBase64} from "../host/base64.js";
 import {describeError, HostError} from "../host/errors.js";
-import type {Certificate, Identity, Policy, Warning} from "../host/types.js";
+import type {Certificate, CertificateList, Identity, Policy, Warning} from "../host/types.js";
 import {api} from "../platform/index.js";
 
 const PAGE = 50;
@@ -145,9 +145,23 @@ function certificateRow(c: Certificate): HTMLElement {
     el("td", {}, warningList(c.warnings) ?? "", c.source === "identity" ? "" : del));
 }
 
+/** Protocol 1 hosts list everything and refuse `offset`/`limit`; newer ones page. */
+let hostPages = true;
+async function listCertificates(): Promise<CertificateList> {
+  if (hostPages) {
+    try {
+      return await call("certificates.list", {offset: certificateOffset, limit: PAGE});
+    } catch (error) {
+      if (!(error instanceof HostError) || error.code !== "ERR_BAD_REQUEST") throw error;
+      hostPages = false;
+    }
+  }
+  return call("certificates.list", {});
+}
+
 async function refreshCertificates(): Promise<void> {
   try {
-    const reply = await call("certificates.list", {offset: certificateOffset, limit: PAGE});
+    const reply = await listCertificates();
     byId("certificates").replaceChildren(...reply.certificates.map(certificateRow));
     byId("no-certificates").hidden = reply.certificates.length > 0;
     const total = reply.total;

@@ -107,8 +107,6 @@ function renderAttachments(email: Email): void {
 
 /** Opens raw bytes: the host decrypts or verifies, then the banner and the body are shown. */
 async function openMessage(raw: Uint8Array): Promise<void> {
-  performance.clearMarks();
-  performance.mark("open");
   errorView.hidden = true;
   banner.hidden = true;
   bodyView.hidden = true;
@@ -117,7 +115,10 @@ async function openMessage(raw: Uint8Array): Promise<void> {
   try {
     const message = looksLikeMessage(raw) ? raw : wrapSmimeObject(raw);
     const op = operationFor(message);
-    const opened = await call(op, {mime: toBase64(message)});
+    const mime = toBase64(message);
+    performance.mark("encoded");
+    const opened = await call(op, {mime});
+    performance.mark("replied");
     renderBanner(opened.status);
     performance.mark("verdict");
     const email = await PostalMime.parse(fromBase64(opened.mime));
@@ -133,7 +134,15 @@ async function openMessage(raw: Uint8Array): Promise<void> {
   }
 }
 
+/** "open" is marked when the user hands over the file; "verdict" when the banner shows. */
+function markOpen(): void {
+  performance.clearMarks();
+  performance.mark("open");
+  document.body.dataset.state = "opening";
+}
+
 async function openFile(file: File): Promise<void> {
+  markOpen();
   await openMessage(await readFile(file));
 }
 
@@ -141,5 +150,6 @@ localize();
 dropZone(byId("drop"), byId<HTMLInputElement>("file"), (file) => void openFile(file));
 const token = location.hash.slice(1);
 if (token) {
+  markOpen();
   call("reader.take", {token}).then((m) => openMessage(fromBase64(m.mime)), showError);
 }

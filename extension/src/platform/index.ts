@@ -30,3 +30,46 @@ export function isHostMissing(reason: string | undefined): boolean {
 export async function openPage(path: string): Promise<void> {
   await api.tabs.create({url: api.runtime.getURL(path)});
 }
+
+/** A page's request to the background and its reply. */
+export type BackgroundHandler = (message: unknown, senderUrl: string | undefined, senderId: string | undefined) => Promise<unknown>;
+
+/** Sends a request from a page to the background. Chromium's runtime messaging copies large
+ * strings slowly (seconds for a 10 MB message each way), so there pages reach the extension's
+ * service worker through a MessageChannel (structured clone) when it is running; Gecko's runtime
+ * messaging already uses structured clone. */
+export async function sendToBackground(message: unknown): Promise<unknown> {
+  if (target === "chromium" && typeof navigator !== "undefined" && navigator.serviceWorker) {
+    const registration = await navigator.serviceWorker.getRegistration();
+    const worker = registration?.active;
+    if (worker) {
+      return new Promise((resolve) => {
+        const channel = new MessageChannel();
+        channel.port1.onmessage = (event) => {
+          channel.port1.close();
+          resolve(event.data);
+        };
+        worker.postMessage(message, [channel.port2]);
+      });
+    }
+  }
+  return api.runtime.sendMessage(message);
+}
+
+/** Serves the pages' requests in the background, from both paths of sendToBackground. */
+export function serveBackground(handler: BackgroundHandler): void {
+  api.runtime.onMessage.addListener((message: unknown, sender, sendResponse: (reply: unknown) => void) => {
+    handler(message, sender.url, sender.id).then(sendResponse);
+    return true;  // the reply comes asynchronously
+  });
+  if (target !== "chromium") return;
+  // Only clients of this worker's own origin (the extension's pages) can post to it.
+  globalThis.addEventListener("message", (event: Event) => {
+    const e = event as MessageEvent & {waitUntil?: (p: Promise<unknown>) => void};
+    const reply = e.ports[0];
+    if (!reply) return;
+    const url = (e.source as {url?: string} | null)?.url;
+    const done = handler(e.data, url, api.runtime.id).then((r) => reply.postMessage(r));
+    e.waitUntil?.(done);
+  });
+}
