@@ -17,7 +17,7 @@ cmake --preset default
 cmake --build --preset default -j "$JOBS"
 ctest --preset default
 
-echo "== the browser extension: type check, lint, builds, web-ext lint, node tests, headless Chromium"
+echo "== the browser extension: type check, lint, builds, web-ext lint, node tests, headless Chromium and Firefox"
 tests/extension/run.sh
 
 echo "== the README's install command (Release build, install into a temporary HOME, self-test)"

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: MIT
 # The extension's checks and browser tests: npm ci, type check, lint, the three builds,
 # `web-ext lint` of the Mozilla builds, the node tests (host client against a fake port and
-# against the real host), then headless Chromium with the built extension and the real host.
+# against the real host), then headless Chromium and Firefox ESR with the built extension and the
+# real host.
 # Screenshots land in build/extension-artifacts/. Needs the host built (SMIME_HOST_BINARY or
-# build/default/host/smime-host) and Chromium (installer/deps.sh --test).
+# build/default/host/smime-host), Chromium and Firefox ESR (installer/deps.sh --test).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 export SMIME_HOST_BINARY="${SMIME_HOST_BINARY:-$root/build/default/host/smime-host}"
@@ -18,3 +19,4 @@ npm run build
 npm run lint:mozilla
 npm test
 node tests/browser/chromium.mjs
+node tests/browser/firefox.mjs
