@@ -38,7 +38,7 @@ export interface RequestOptions {
 /** Raw chunk size the protocol recommends: 768,000 bytes (a multiple of 3) as 1,024,000 base64
  * characters, so every chunk decodes on its own and every frame stays under 1 MiB. */
 export const CHUNK_CHARS = 1_024_000;
-const MS_PER_MIB = 2_000;
+const MS_PER_MIB = 5_000;
 
 interface ChunkRef {
   field: string;
