@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Installs what smime-host needs from Debian/Ubuntu packages: `deps.sh` for building,
+# Installs what smime-host needs from Debian/Ubuntu packages: `deps.sh` for building (the host and
+# the browser extension),
 # `deps.sh --test` adds what the test suite uses (clang for fuzzing, interoperability peers, and for
 # the installer tests: the browsers, lintian and file for the .deb, shellcheck).
 set -euo pipefail
 
-# jq: install.sh --status reads the host manifests with it.
-build_packages=(build-essential cmake pkg-config libssl-dev openssl nlohmann-json3-dev libsqlite3-dev jq)
+# jq: install.sh --status reads the host manifests with it. nodejs, npm: the browser extension's
+# build (extension/, npm ci with the committed package-lock.json).
+build_packages=(build-essential cmake pkg-config libssl-dev openssl nlohmann-json3-dev libsqlite3-dev jq nodejs npm)
 test_packages=(doctest-dev libboost-dev libboost-filesystem-dev clang libclang-rt-14-dev gpgsm libnss3-tools sqlite3
     chromium firefox-esr thunderbird lintian file shellcheck)
 

@@ -25,6 +25,7 @@ then runs `smime-host self-test`. Running it again upgrades in place.
   --no-build         install the binary already built in build/release
   --binary FILE      install this smime-host binary instead of building one
   --no-deps          do not install build dependencies with apt-get
+  --no-extension     do not build the browser extension and Thunderbird add-on
   -h, --help         this text
 EOF
 }
@@ -52,6 +53,7 @@ prefix=""
 binary=""
 build=1
 deps=1
+extension=1
 purge=0
 assume_yes=0
 selected=()
@@ -87,6 +89,7 @@ while (($# > 0)); do
         --binary=*) binary="${1#*=}" ;;
         --no-build) build=0 ;;
         --no-deps) deps=0 ;;
+        --no-extension) extension=0 ;;
         -h | --help)
             usage
             exit 0
@@ -432,6 +435,88 @@ need_root_for_system() {
     fi
 }
 
+# Builds extension/ (npm ci, then its build script) when the install builds from source; with
+# --binary or --no-build it uses a build already in extension/dist. Prints where the log is.
+build_extension() {
+    local ext_dir="$source_dir/extension" log="$build_dir/extension-build.log"
+    if ((extension == 0)); then return 1; fi
+    if ((build == 1)) && [[ -z "$binary" ]]; then
+        if ! command -v npm >/dev/null 2>&1; then
+            echo "Extension: npm is not installed (installer/deps.sh installs nodejs and npm); not built"
+            return 1
+        fi
+        mkdir -p "$build_dir"
+        echo "Building the browser extension in $(pretty "$ext_dir/dist") (log: $(pretty "$log"))"
+        # npm's cache goes to the build folder, so an install leaves nothing else in HOME.
+        if ! (cd "$ext_dir" && npm_config_cache="$build_dir/npm-cache" npm ci --no-audit --no-fund &&
+            node build.mjs) >"$log" 2>&1; then
+            tail -n 20 "$log" >&2
+            echo "Extension: the build failed (the host is installed all the same); the log is in $(pretty "$log")"
+            return 1
+        fi
+    fi
+    [[ -f "$ext_dir/dist/chromium/manifest.json" ]]
+}
+
+# Copies the built extension next to the program: the unpacked Chromium folder (what "Load
+# unpacked" takes), the .zip and the .xpi files; installs the Thunderbird add-on into the user's
+# Thunderbird profiles; says for each browser found how to load it.
+install_extensions() {
+    local dist="$source_dir/extension/dist"
+    if ! build_extension; then
+        echo "Extensions: not installed (build them with: cd extension && npm ci && npm run build)"
+        return 0
+    fi
+    local f rel
+    while IFS= read -r f; do
+        rel="${f#"$dist"/}"
+        put_file "$extensions_dir/$rel" 644 "$f"
+    done < <(find "$dist/chromium" "$dist"/*.zip "$dist"/*.xpi -type f | sort)
+    echo "Extensions copied to $(pretty "$extensions_dir"):"
+    local b shown=0
+    for b in "${selected[@]}"; do
+        browser_found "$b" || continue
+        shown=1
+        case "$b" in
+            chrome | chromium | edge | brave | vivaldi)
+                local page="chrome://extensions"
+                [[ "$b" != edge ]] || page="edge://extensions"
+                printf '  %-12s open %s, turn on "Developer mode", "Load unpacked" and pick %s\n' \
+                    "$(display_name "$b")" "$page" "$(pretty "$extensions_dir/chromium")"
+                ;;
+            firefox)
+                printf '  %-12s about:addons, gear menu, "Install Add-on From File", pick %s\n' "Firefox" \
+                    "$(pretty "$extensions_dir/smime-host-firefox.xpi")"
+                printf '  %-12s (until it is signed by Mozilla: ESR and Developer Edition with xpinstall.signatures.required=false in about:config,\n' ""
+                printf '  %-12s  or for this session only: about:debugging, "Load Temporary Add-on")\n' ""
+                ;;
+            thunderbird) install_thunderbird_addon ;;
+        esac
+    done
+    ((shown == 1)) || echo "  no supported browser found here; load the extension when one is installed"
+}
+
+# Thunderbird loads add-ons a user puts in a profile's extensions folder (named after the add-on
+# id) and asks on its next start whether to enable them; no store is involved.
+install_thunderbird_addon() {
+    local xpi="$extensions_dir/smime-host-thunderbird.xpi" id profiles=() p
+    id="$(id_field thunderbird_id)"
+    if [[ "$scope" == user && -f "$HOME/.thunderbird/profiles.ini" ]]; then
+        while IFS= read -r p; do
+            [[ "$p" == /* ]] || p="$HOME/.thunderbird/$p"
+            [[ -d "$p" ]] && profiles+=("$p")
+        done < <(sed -n 's/^Path=//p' "$HOME/.thunderbird/profiles.ini")
+    fi
+    if ((${#profiles[@]} == 0)); then
+        printf '  %-12s Add-ons and Themes, gear menu, "Install Add-on From File", pick %s\n' "Thunderbird" "$(pretty "$xpi")"
+        return
+    fi
+    for p in "${profiles[@]}"; do
+        put_file "$p/extensions/$id.xpi" 644 "$xpi"
+        printf '  %-12s installed in profile %s; Thunderbird asks to enable it on its next start\n' "Thunderbird" "$(pretty "$p")"
+    done
+}
+
 do_install() {
     need_root_for_system
     if [[ "$scope" == system && "$os" == linux ]] &&
@@ -516,23 +601,9 @@ do_install() {
     done
     rm -f "$tmp"
 
-    # 4. The browser extension and the Thunderbird add-on: the extension build puts its packages
-    #    (a .zip for the Chromium family, .xpi files for Firefox and Thunderbird) in
-    #    build/release/extension/; they are copied next to the program for the user to load.
-    local packages=()
-    if [[ -d "$build_dir/extension" ]]; then
-        mapfile -t packages < <(find "$build_dir/extension" -maxdepth 1 -type f \( -name '*.zip' -o -name '*.xpi' \) | sort)
-    fi
-    if ((${#packages[@]} > 0)); then
-        echo "Extensions (load them in the browser or in Thunderbird's add-on manager):"
-        local p
-        for p in "${packages[@]}"; do
-            put_file "$extensions_dir/$(basename "$p")" 644 "$p"
-            echo "  $(pretty "$extensions_dir/$(basename "$p")")"
-        done
-    else
-        echo "Extensions: the browser extension and the Thunderbird add-on are not part of this build yet."
-    fi
+    # 4. The browser extension and the Thunderbird add-on (extension/, built with npm), copied
+    #    next to the program, then how to load them in each browser found.
+    install_extensions
 
     save_record
     local again="installer/install.sh --uninstall"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The whole test suite from a clean checkout: dependencies, a fresh build, unit, end-to-end and
-# installer tests, the README's install command, the same under ASan+UBSan, then the fuzzers for a
-# bounded time. Exits non-zero on any failure.
+# installer tests, the browser extension's checks and browser tests, the README's install command,
+# the same under ASan+UBSan, then the fuzzers for a bounded time. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,9 @@ rm -rf build/default
 cmake --preset default
 cmake --build --preset default -j "$JOBS"
 ctest --preset default
+
+echo "== the browser extension: type check, lint, builds, web-ext lint, node tests, headless Chromium and Firefox"
+tests/extension/run.sh
 
 echo "== the README's install command (Release build, install into a temporary HOME, self-test)"
 tests/installer/test-readme-install.sh

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+// The background: owns the one port to the host (so one host process holds the unlocked store for
+// every page), and answers the pages' requests from the table in messages.ts. It accepts requests
+// only from this extension's own pages and never logs or stores what it forwards.
+
+import {HostClient, type NativePort} from "../host/client.js";
+import {toShape, HostError} from "../host/errors.js";
+import {HOST_OPERATIONS, isKind, type PageReply, type PageRequest} from "../messages.js";
+import {api, HOST_NAME, isHostMissing, serveBackground} from "../platform/index.js";
+
+const client = new HostClient({
+  connect: () => api.runtime.connectNative(HOST_NAME) as unknown as NativePort,
+  // Chromium reports through runtime.lastError inside onDisconnect, Gecko on port.error.
+  disconnectReason: (port) =>
+    (port as unknown as {error?: {message?: string}}).error?.message ?? api.runtime.lastError?.message,
+  isHostMissing,
+});
+
+/** Messages handed to reader tabs, by one-time token; they live here only until the tab takes them. */
+const readerInbox = new Map<string, string>();
+const INBOX_SECONDS = 60;
+
+function fromOwnPage(senderUrl: string | undefined, senderId: string | undefined): boolean {
+  if (senderId !== api.runtime.id) return false;
+  return typeof senderUrl === "string" && senderUrl.startsWith(api.runtime.getURL(""));
+}
+
+async function handle(request: PageRequest): Promise<unknown> {
+  const args = (request.args ?? {}) as Record<string, unknown>;
+  switch (request.kind) {
+    case "host.state":
+      return {state: client.state, reason: client.reason};
+    case "reader.open": {
+      if (typeof args.mime !== "string") throw new HostError("ERR_BAD_REQUEST", "mime must be base64");
+      const token = crypto.randomUUID();
+      readerInbox.set(token, args.mime);
+      setTimeout(() => readerInbox.delete(token), INBOX_SECONDS * 1000);
+      await api.tabs.create({url: api.runtime.getURL("pages/reader.html#" + token)});
+      return {token};
+    }
+    case "reader.take": {
+      const mime = readerInbox.get(String(args.token));
+      readerInbox.delete(String(args.token));
+      if (mime === undefined) throw new HostError("ERR_NOT_FOUND", "no message for this reader");
+      return {mime};
+    }
+    default: {
+      const entry = HOST_OPERATIONS[request.kind];
+      return client.request(entry.op, args, {payloads: [...entry.payloads]});
+    }
+  }
+}
+
+serveBackground(async (message, senderUrl, senderId): Promise<PageReply> => {
+  const request = message as PageRequest;
+  if (typeof message !== "object" || message === null || !isKind(request.kind) || !fromOwnPage(senderUrl, senderId)) {
+    return {ok: false, error: {code: "ERR_BAD_REQUEST", message: "refused", details: {}}};
+  }
+  try {
+    return {ok: true, result: await handle(request)} as PageReply;
+  } catch (error) {
+    return {ok: false, error: toShape(error)};
+  }
+});

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The extension's checks and browser tests: npm ci, type check, lint, the three builds,
+# `web-ext lint` of the Mozilla builds, the node tests (host client against a fake port and
+# against the real host), then headless Chromium and Firefox ESR with the built extension and the
+# real host.
+# Screenshots land in build/extension-artifacts/. Needs the host built (SMIME_HOST_BINARY or
+# build/default/host/smime-host), Chromium and Firefox ESR (installer/deps.sh --test).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+export SMIME_HOST_BINARY="${SMIME_HOST_BINARY:-$root/build/default/host/smime-host}"
+[[ -x "$SMIME_HOST_BINARY" ]] || { echo "extension tests: no host at $SMIME_HOST_BINARY; build it first" >&2; exit 1; }
+cd "$root/extension"
+"$root/extension/check-ids.sh"
+npm ci --no-audit --no-fund
+npm run typecheck
+npm run lint
+npm run build
+npm run lint:mozilla
+npm test
+node tests/browser/chromium.mjs
+node tests/browser/firefox.mjs
