@@ -247,6 +247,9 @@ private:
 public:
     bool released() const { return released_; }
 
+    // After the From check of every signature: the key store learns what they teach.
+    void hand_over_harvests() { engine::hand_over_harvests(status, context_); }
+
     // The kept buffer that is exactly `inner`, if any, so the result can be built in place.
     std::string* buffer_holding(std::string_view inner) {
         for (SecureString& buffer : buffers_) {
@@ -327,6 +330,7 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
     walker.status.level = level_of(walker.status.layers);
     if (walker.status.layers.empty() || (!walker.released() && inner.data() == message.data())) {
         check_signers(walker.status, mime::open_header(outer, nullptr).from);
+        walker.hand_over_harvests();
         // After the From check: only a signature that is good in every respect covers the content.
         warn_unauthenticated(walker.status);
         opened.mime = SecureString(std::string(message));
@@ -338,6 +342,7 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
     if (!walker.raw) entity = mime::parse(inner);
     mime::OpenedHeader header = mime::open_header(outer, entity ? &*entity : nullptr);
     check_signers(walker.status, header.from);
+    walker.hand_over_harvests();
     warn_unauthenticated(walker.status);
     walker.status.header_protection = {header.is_protected, std::move(header.differing_fields)};
     std::string out = std::move(header.fields);

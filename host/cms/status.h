@@ -50,6 +50,9 @@ struct SignatureStatus {
     std::optional<bool> valid_at_signing_time;  // path validation repeated at signing time
     std::size_t layer = 0;                      // index into Status::layers
     FromCheck from_check;                       // against the From the opened message shows
+    // What this signature teaches the key store, held by the verification until the From check
+    // is done (an index into its pending harvests); empty once handed over.
+    std::optional<std::size_t> pending_harvest;
 };
 
 struct LayerStatus {

@@ -87,9 +87,9 @@ std::vector<ossl::X509Ptr> issuers_in(STACK_OF(X509)* certs, X509* leaf) {
     return path;
 }
 
-// Hands the key store what one signature teaches (automatic key exchange), with what it was
-// checked against: the From address when it is among the signer's addresses, and the verdict.
-void harvest(CMS_ContentInfo* cms, CMS_SignerInfo* si, X509* signer, const SignatureStatus& status,
+// Keeps what one signature teaches the key store (automatic key exchange) until the From check
+// says which address, if any, it was checked against (hand_over_harvests).
+void harvest(CMS_ContentInfo* cms, CMS_SignerInfo* si, X509* signer, SignatureStatus& status,
              VerifyContext& context) {
     Harvest learned;
     learned.certificate = ossl::up_ref(signer);
@@ -99,21 +99,9 @@ void harvest(CMS_ContentInfo* cms, CMS_SignerInfo* si, X509* signer, const Signa
     if (X509* preferred = find_encryption_key_preference(si, certs.get())) {
         learned.preferred_encryption_certificate = ossl::up_ref(preferred);
     }
-    const std::string& from = context.from_address();
-    learned.sender_address = from;
-    const bool mismatch = std::find(status.reasons.begin(), status.reasons.end(), Verdict::AddressMismatch) !=
-                          status.reasons.end();
-    if (!from.empty() && !mismatch && status.signer &&
-        std::find(status.signer->emails.begin(), status.signer->emails.end(), from) != status.signer->emails.end()) {
-        learned.matched_addresses = {from};
-    }
-    learned.good = status.verdict == Verdict::Good;
     learned.signing_time = status.signing_time;
-    try {
-        context.keys().harvest(learned);
-    } catch (const std::exception&) {
-        log::warn("the key store could not keep a harvested certificate");
-    }
+    status.pending_harvest = context.pending_harvests().size();
+    context.pending_harvests().push_back(std::move(learned));
 }
 
 // RFC 5652 section 11.1: with signed attributes, contentType must be there and name the
@@ -233,6 +221,27 @@ void check_from(SignatureStatus& signature, const mime::FromAddress& from) {
     }
     if (check.problem) signature.reasons.push_back(Verdict::AddressMismatch);
     settle(signature);
+}
+
+void hand_over_harvests(Status& status, VerifyContext& context) {
+    std::vector<Harvest>& pending = context.pending_harvests();
+    for (SignatureStatus& signature : status.signatures) {
+        if (!signature.pending_harvest || *signature.pending_harvest >= pending.size()) continue;
+        Harvest& learned = pending[*signature.pending_harvest];
+        signature.pending_harvest.reset();
+        // from_check has no problem only when its address is among the signer's addresses.
+        if (signature.from_check.address) learned.sender_address = *signature.from_check.address;
+        if (!signature.from_check.problem && signature.from_check.address) {
+            learned.matched_addresses = {*signature.from_check.address};
+        }
+        learned.good = signature.verdict == Verdict::Good && !learned.matched_addresses.empty();
+        try {
+            context.keys().harvest(learned);
+        } catch (const std::exception&) {
+            log::warn("the key store could not keep a harvested certificate");
+        }
+    }
+    pending.clear();
 }
 
 pki::TrustMaterial& VerifyContext::material() {

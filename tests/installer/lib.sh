@@ -63,7 +63,7 @@ check_manifest() {
     [[ "$path" == /* ]] || fail "$file: path '$path' is not absolute"
     [[ -f "$path" && -x "$path" ]] || fail "$file: $path is not an executable file"
     answer="$("$path" hello)" || fail "$path hello failed"
-    jq -e '.name == "smime-host" and .protocol == 1' <<<"$answer" >/dev/null || fail "$path hello answered: $answer"
+    jq -e '.name == "smime-host" and .protocol == 2' <<<"$answer" >/dev/null || fail "$path hello answered: $answer"
     pass "$file ($family) -> $path answers hello"
 }
 
