@@ -4,6 +4,9 @@
 #include "cli/self_test.h"
 
 #include <openssl/rand.h>
+#ifndef _WIN32
+#include <sys/stat.h>
+#endif
 
 #include <chrono>
 #include <cstdint>
@@ -61,8 +64,7 @@ class TempHome final {
                 name += kHex[byte >> 4];
                 name += kHex[byte & 15];
             }
-            std::error_code ec;
-            if (fs::create_directory(base / name, ec)) path_ = base / name;
+            if (create_private(base / name)) path_ = base / name;
         }
         if (path_.empty())
             throw StepFailed("cannot create a temporary directory in " + base.string());
@@ -77,6 +79,17 @@ class TempHome final {
     const fs::path& path() const noexcept { return path_; }
 
   private:
+    // Created 0700 from the start, whatever the umask: the key store refuses a folder that every
+    // user may write to, and nobody else may put anything in it meanwhile.
+    static bool create_private(const fs::path& path) {
+#ifdef _WIN32
+        std::error_code ec;
+        return fs::create_directory(path, ec);
+#else
+        return ::mkdir(path.c_str(), 0700) == 0 && ::chmod(path.c_str(), 0700) == 0;
+#endif
+    }
+
     fs::path path_;
 };
 
