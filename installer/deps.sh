@@ -8,7 +8,13 @@ set -euo pipefail
 
 # jq: install.sh --status reads the host manifests with it. nodejs, npm: the browser extension's
 # build (extension/, npm ci with the committed package-lock.json).
-build_packages=(build-essential cmake pkg-config libssl-dev openssl nlohmann-json3-dev libsqlite3-dev jq nodejs npm)
+build_packages=(build-essential cmake pkg-config libssl-dev openssl nlohmann-json3-dev libsqlite3-dev jq)
+# Node.js may come from elsewhere than Debian (NodeSource's nodejs bundles npm and conflicts with
+# Debian's npm package): what counts is a node of version 18 or later and an npm command.
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if ! command -v npm >/dev/null || ((node_major < 18)); then
+    build_packages+=(nodejs npm)
+fi
 test_packages=(doctest-dev libboost-dev libboost-filesystem-dev clang libclang-rt-14-dev gpgsm libnss3-tools sqlite3
     chromium firefox-esr thunderbird lintian file shellcheck)
 
