@@ -90,16 +90,15 @@ void TrustMaterial::add_crl(X509_CRL* crl) {
     if (X509_CRL_up_ref(crl) && !sk_X509_CRL_push(crls_.get(), crl)) X509_CRL_free(crl);
 }
 
-PathResult validate_signer(X509* leaf, const TrustMaterial& material, std::time_t at, const AlgorithmPolicy& policy) {
-    PathResult result;
-    const ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
-    if (!ctx || !X509_STORE_CTX_init(ctx.get(), material.store(), leaf, material.untrusted())) {
-        log::openssl_errors("path validation setup");
-        result.untrusted = true;
-        return result;
-    }
+namespace {
+
+// A path-building context for `leaf` at time `at` with the material's anchors, certificates and
+// CRLs, reporting every problem into `result` (collect_problems). Null when OpenSSL cannot set
+// one up.
+ossl::X509StoreCtxPtr path_context(X509* leaf, const TrustMaterial& material, std::time_t at, PathResult& result) {
+    ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
+    if (!ctx || !X509_STORE_CTX_init(ctx.get(), material.store(), leaf, material.untrusted())) return nullptr;
     X509_STORE_CTX_set0_crls(ctx.get(), material.crls());
-    X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SMIME_SIGN);
     X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
     X509_VERIFY_PARAM_set_time(param, at);
     if (sk_X509_CRL_num(material.crls()) > 0) {
@@ -107,6 +106,20 @@ PathResult validate_signer(X509* leaf, const TrustMaterial& material, std::time_
     }
     X509_STORE_CTX_set_ex_data(ctx.get(), 0, &result);
     X509_STORE_CTX_set_verify_cb(ctx.get(), collect_problems);
+    return ctx;
+}
+
+}  // namespace
+
+PathResult validate_signer(X509* leaf, const TrustMaterial& material, std::time_t at, const AlgorithmPolicy& policy) {
+    PathResult result;
+    const ossl::X509StoreCtxPtr ctx = path_context(leaf, material, at, result);
+    if (!ctx) {
+        log::openssl_errors("path validation setup");
+        result.untrusted = true;
+        return result;
+    }
+    X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SMIME_SIGN);
     if (X509_verify_cert(ctx.get()) <= 0) {
         // The callback accepted everything it saw; a hard failure means no path was built at all.
         const int err = X509_STORE_CTX_get_error(ctx.get());
@@ -127,19 +140,11 @@ PathResult validate_signer(X509* leaf, const TrustMaterial& material, std::time_
 
 bool validates_to_anchor(X509* cert, const TrustMaterial& material, std::time_t at) {
     PathResult result;
-    const ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
-    if (!ctx || !X509_STORE_CTX_init(ctx.get(), material.store(), cert, material.untrusted())) {
+    const ossl::X509StoreCtxPtr ctx = path_context(cert, material, at, result);
+    if (!ctx) {
         ERR_clear_error();
         return false;
     }
-    X509_STORE_CTX_set0_crls(ctx.get(), material.crls());
-    X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
-    X509_VERIFY_PARAM_set_time(param, at);
-    if (sk_X509_CRL_num(material.crls()) > 0) {
-        X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-    }
-    X509_STORE_CTX_set_ex_data(ctx.get(), 0, &result);
-    X509_STORE_CTX_set_verify_cb(ctx.get(), collect_problems);
     const bool built = X509_verify_cert(ctx.get()) > 0;
     ERR_clear_error();
     return built && result.ok();

@@ -5,6 +5,7 @@
 #include "keystore/keystore.h"
 #include "keystore/pkcs12.h"
 #include "keystore/sealing.h"
+#include "support/error_code.h"
 #include "support/pki.h"
 #include "util/base64.h"
 #include "util/error.h"
@@ -30,15 +31,6 @@ std::filesystem::path temp_store() {
 }
 
 std::string keys(const std::string& rel) { return read_file(std::string(SMIME_TEST_KEYS) + "/" + rel); }
-
-Code code_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    return Code::Internal;
-}
 
 bool has_warning(const json& identity, const std::string& code) {
     for (const auto& w : identity["warnings"])

@@ -4,6 +4,7 @@
 #include "keystore/keystore.h"
 #include "keystore/pkcs12.h"
 #include "keystore/sealing.h"
+#include "support/error_code.h"
 #include "support/pki.h"
 #include "util/base64.h"
 #include "util/error.h"
@@ -33,15 +34,6 @@ std::filesystem::path temp_root() {
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     return dir;
-}
-
-Code code_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    return Code::Internal;
 }
 
 std::string identity_p12(const TestPki& pki, bool rsa) {
