@@ -7,12 +7,10 @@
 // Screenshots go to the artifacts folder and their content is checked. Prints the time from
 // "open" to the verdict shown for a 50 KB signed and a 10 MB encrypted message.
 import {chromium} from "playwright-core";
-import {createServer} from "node:http";
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync} from "node:fs";
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from "node:fs";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
-import {makeFixtures, P12_PASSWORD, REPO} from "./fixtures.mjs";
-import {hostBinary} from "../framed-host.mjs";
+import {makeFixtures, P12_PASSWORD, REPO, startRemoteServer, writeHostWrapper} from "./fixtures.mjs";
 
 const ids = JSON.parse(readFileSync(join(REPO, "extension/ids.json"), "utf8"));
 const EXT = join(REPO, "extension/dist/chromium");
@@ -31,24 +29,14 @@ if (!existsSync(join(EXT, "manifest.json"))) throw new Error("build the extensio
 mkdirSync(ARTIFACTS, {recursive: true});
 const work = mkdtempSync(join(tmpdir(), "smime-ext-chromium-"));
 
-// A local web server standing in for "the internet": every request to it is recorded.
-const hits = [];
-const server = createServer((req, res) => {
-  hits.push(req.url);
-  res.writeHead(200, {"content-type": "image/png"});
-  res.end();
-});
-await new Promise((r) => server.listen(0, "127.0.0.1", r));
-const remoteBase = `http://127.0.0.1:${server.address().port}`;
+const {hits, server, remoteBase} = await startRemoteServer();
 
 const data = makeFixtures(join(work, "data"), remoteBase);
 
 // The host, registered in the test profile, with its key store in a temporary folder.
 const udd = join(work, "profile");
 mkdirSync(join(udd, "NativeMessagingHosts"), {recursive: true});
-const wrapper = join(work, "smime-host-wrapper");
-writeFileSync(wrapper, `#!/bin/sh\nSMIME_HOST_HOME='${join(work, "store")}' exec '${hostBinary()}' "$@"\n`);
-chmodSync(wrapper, 0o755);
+const wrapper = writeHostWrapper(work);
 writeFileSync(join(udd, "NativeMessagingHosts", "org.smimehost.native.json"), JSON.stringify({
   name: "org.smimehost.native", description: "test", path: wrapper, type: "stdio",
   allowed_origins: [`chrome-extension://${ids.chromium_id}/`],

@@ -7,11 +7,10 @@
 // to the artifacts folder; prints the open-to-verdict times.
 import {spawn} from "node:child_process";
 import {createServer} from "node:http";
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from "node:fs";
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from "node:fs";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
-import {makeFixtures, P12_PASSWORD, REPO} from "./fixtures.mjs";
-import {hostBinary} from "../framed-host.mjs";
+import {makeFixtures, P12_PASSWORD, REPO, startRemoteServer, writeHostWrapper} from "./fixtures.mjs";
 import {Marionette} from "./marionette.mjs";
 
 const ids = JSON.parse(readFileSync(join(REPO, "extension/ids.json"), "utf8"));
@@ -31,22 +30,13 @@ if (!existsSync(XPI)) throw new Error("build the extension first: npm run build"
 mkdirSync(ARTIFACTS, {recursive: true});
 const work = mkdtempSync(join(tmpdir(), "smime-ext-firefox-"));
 
-const hits = [];
-const server = createServer((req, res) => {
-  hits.push(req.url);
-  res.writeHead(200, {"content-type": "image/png"});
-  res.end();
-});
-await new Promise((r) => server.listen(0, "127.0.0.1", r));
-const remoteBase = `http://127.0.0.1:${server.address().port}`;
+const {hits, server, remoteBase} = await startRemoteServer();
 const data = makeFixtures(join(work, "data"), remoteBase);
 
 // HOME for Firefox: the host manifest in ~/.mozilla/native-messaging-hosts.
 const home = join(work, "home");
 mkdirSync(join(home, ".mozilla/native-messaging-hosts"), {recursive: true});
-const wrapper = join(work, "smime-host-wrapper");
-writeFileSync(wrapper, `#!/bin/sh\nSMIME_HOST_HOME='${join(work, "store")}' exec '${hostBinary()}' "$@"\n`);
-chmodSync(wrapper, 0o755);
+const wrapper = writeHostWrapper(work);
 writeFileSync(join(home, ".mozilla/native-messaging-hosts/org.smimehost.native.json"), JSON.stringify({
   name: "org.smimehost.native", description: "test", path: wrapper, type: "stdio", allowed_extensions: [ids.firefox_id],
 }));

@@ -6,9 +6,11 @@
 // else, a bare smime.p7m, and the 50 KB signed and 10 MB encrypted messages for timing.
 import {execFileSync} from "node:child_process";
 import {randomBytes} from "node:crypto";
-import {mkdirSync, readFileSync, writeFileSync} from "node:fs";
+import {chmodSync, mkdirSync, readFileSync, writeFileSync} from "node:fs";
+import {createServer} from "node:http";
 import {join} from "node:path";
 import {fileURLToPath} from "node:url";
+import {hostBinary} from "../framed-host.mjs";
 
 export const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 export const P12_PASSWORD = "Alice-p12-password";
@@ -113,4 +115,25 @@ ${big}
     carol: readFileSync(p("carol.p12")),
     root: readFileSync(p("root.pem"), "utf8"),
   };
+}
+
+// A local web server standing in for "the internet": every request to it is recorded in `hits`.
+export async function startRemoteServer() {
+  const hits = [];
+  const server = createServer((req, res) => {
+    hits.push(req.url);
+    res.writeHead(200, {"content-type": "image/png"});
+    res.end();
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return {hits, server, remoteBase: `http://127.0.0.1:${server.address().port}`};
+}
+
+// The host as the browser starts it, with its key store in `work`/store; returns the program path
+// a host manifest names.
+export function writeHostWrapper(work) {
+  const wrapper = join(work, "smime-host-wrapper");
+  writeFileSync(wrapper, `#!/bin/sh\nSMIME_HOST_HOME='${join(work, "store")}' exec '${hostBinary()}' "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  return wrapper;
 }
