@@ -154,12 +154,33 @@ std::vector<std::string> read_capabilities(CMS_SignerInfo* si) {
     return names;
 }
 
+namespace {
+
+// The one certificate of `certs` that `matches`; none when several do. The certificates of a
+// SignedData are not signed: anyone may add a look-alike with the same issuer and serial or key
+// identifier, and a first-match rule would let its order decide.
+template <typename Match>
+X509* only_match(STACK_OF(X509)* certs, const Match& matches) {
+    X509* found = nullptr;
+    for (int i = 0; i < sk_X509_num(certs); ++i) {
+        X509* cert = sk_X509_value(certs, i);
+        if (!matches(cert)) continue;
+        if (found && X509_cmp(found, cert) != 0) return nullptr;
+        found = cert;
+    }
+    return found;
+}
+
+}  // namespace
+
 X509* find_encryption_key_preference(CMS_SignerInfo* si, STACK_OF(X509)* certs) {
     const ObjectPtr oid = preference_oid();
     const int index = oid ? CMS_signed_get_attr_by_OBJ(si, oid.get(), -1) : -1;
     if (index < 0 || !certs) return nullptr;
     const ASN1_TYPE* value = X509_ATTRIBUTE_get0_type(CMS_signed_get_attr(si, index), 0);
-    if (!value || !value->value.asn1_string) return nullptr;
+    // The CHOICE is context-tagged ([0], [1], [2]), which OpenSSL keeps as V_ASN1_OTHER with the
+    // whole encoding; any other type keeps something else in the union (a BOOLEAN is no pointer).
+    if (!value || value->type != V_ASN1_OTHER || !value->value.asn1_string) return nullptr;
     const ASN1_STRING* encoded = value->value.asn1_string;
     const std::string_view der(reinterpret_cast<const char*>(ASN1_STRING_get0_data(encoded)),
                                static_cast<std::size_t>(ASN1_STRING_length(encoded)));
@@ -176,14 +197,10 @@ X509* find_encryption_key_preference(CMS_SignerInfo* si, STACK_OF(X509)* certs) 
             ERR_clear_error();
             return nullptr;
         }
-        for (int i = 0; i < sk_X509_num(certs); ++i) {
-            X509* cert = sk_X509_value(certs, i);
-            if (X509_NAME_cmp(X509_get_issuer_name(cert), issuer.get()) == 0 &&
-                ASN1_INTEGER_cmp(X509_get0_serialNumber(cert), serial.get()) == 0) {
-                return cert;
-            }
-        }
-        return nullptr;
+        return only_match(certs, [&](X509* cert) {
+            return X509_NAME_cmp(X509_get_issuer_name(cert), issuer.get()) == 0 &&
+                   ASN1_INTEGER_cmp(X509_get0_serialNumber(cert), serial.get()) == 0;
+        });
     }
     // receipentKeyId [1] (its first element is the key identifier) or subjectAltKeyIdentifier [2].
     std::optional<std::string_view> key_id;
@@ -192,15 +209,11 @@ X509* find_encryption_key_preference(CMS_SignerInfo* si, STACK_OF(X509)* certs) 
         if (const auto inner = read_tlv(choice->content); inner && inner->tag == 0x04) key_id = inner->content;
     }
     if (!key_id) return nullptr;
-    for (int i = 0; i < sk_X509_num(certs); ++i) {
-        X509* cert = sk_X509_value(certs, i);
+    return only_match(certs, [&](X509* cert) {
         const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(cert);
-        if (ski && static_cast<std::size_t>(ASN1_STRING_length(ski)) == key_id->size() &&
-            std::memcmp(ASN1_STRING_get0_data(ski), key_id->data(), key_id->size()) == 0) {
-            return cert;
-        }
-    }
-    return nullptr;
+        return ski && static_cast<std::size_t>(ASN1_STRING_length(ski)) == key_id->size() &&
+               std::memcmp(ASN1_STRING_get0_data(ski), key_id->data(), key_id->size()) == 0;
+    });
 }
 
 }  // namespace smime::engine

@@ -121,16 +121,19 @@ private:
         if (mode_ != Mode::Inspect) {
             const ossl::CmsPtr cms = read_cms_body(signature_part);
             require_signed_data(cms.get());
-            // RFC 8551 section 3.1.1: the signature covers the canonical (CRLF) form.
+            // RFC 8551 section 3.1.1: the signature covers the canonical (CRLF) form. When the
+            // part arrived with bare LFs, what was verified (the canonical form) is what the
+            // caller gets: returning the bytes as they came would let line ends inside a binary
+            // attachment change under a good signature.
             const std::string_view content = multipart.parts[0];
             learn_sender(content);
-            std::string canonical;
-            const bool has_bare_lf = needs_crlf(content);
-            if (has_bare_lf) mime::append_crlf(content, canonical);
-            add_signatures(verify_signed_data(cms.get(), has_bare_lf ? std::string_view(canonical) : content, nullptr,
-                                              context_),
-                           layer);
-            cleanse(canonical);
+            if (needs_crlf(content)) {
+                std::string& canonical = keep();
+                mime::append_crlf(content, canonical);
+                add_signatures(verify_signed_data(cms.get(), std::string_view(canonical), nullptr, context_), layer);
+                return std::string_view(canonical);
+            }
+            add_signatures(verify_signed_data(cms.get(), content, nullptr, context_), layer);
         }
         return multipart.parts[0];
     }

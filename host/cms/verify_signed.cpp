@@ -144,11 +144,16 @@ std::optional<std::string> signed_attributes_der(CMS_SignerInfo* si) {
 // the content's digest and the signature covers the attributes; without them PureEdDSA signs the
 // content itself.
 bool verify_ed25519(CMS_SignerInfo* si, EVP_PKEY* key, BIO* chain, std::string_view content) {
+    X509_ALGOR* digest_alg = nullptr;
     X509_ALGOR* signature_alg = nullptr;
-    CMS_SignerInfo_get0_algs(si, nullptr, nullptr, nullptr, &signature_alg);
+    CMS_SignerInfo_get0_algs(si, nullptr, nullptr, &digest_alg, &signature_alg);
     const ASN1_OBJECT* oid = nullptr;
     X509_ALGOR_get0(&oid, nullptr, nullptr, signature_alg);
     if (OBJ_obj2nid(oid) != NID_ED25519) return false;
+    // RFC 8419 section 3.1: with Ed25519 the digest algorithm MUST be SHA-512.
+    const ASN1_OBJECT* digest_oid = nullptr;
+    X509_ALGOR_get0(&digest_oid, nullptr, nullptr, digest_alg);
+    if (OBJ_obj2nid(digest_oid) != NID_sha512) return false;
     const ASN1_OCTET_STRING* signature = CMS_SignerInfo_get0_signature(si);
     std::optional<std::string> signed_bytes;
     if (CMS_signed_get_attr_count(si) >= 0) {
@@ -284,11 +289,11 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optio
     const std::string_view signed_content =
         detached ? *detached : content_out ? std::string_view(*content_out) : std::string_view(encapsulated);
 
-    // Message certificates and CRLs join the store's for path building.
+    // Message certificates (in front, in their order) and CRLs join the store's for path building.
     pki::TrustMaterial& material = context.material();
     const X509s message_certs(CMS_get1_certs(cms));
-    for (int i = 0; message_certs && i < sk_X509_num(message_certs.get()); ++i) {
-        material.add_untrusted(sk_X509_value(message_certs.get(), i));
+    for (int i = message_certs ? sk_X509_num(message_certs.get()) - 1 : -1; i >= 0; --i) {
+        material.add_untrusted_first(sk_X509_value(message_certs.get(), i));
     }
     const CrlsPtr message_crls(CMS_get1_crls(cms));
     for (int i = 0; message_crls && i < sk_X509_CRL_num(message_crls.get()); ++i) {

@@ -869,7 +869,7 @@ json KeyStore::list_certificates(const std::optional<std::string>& email, std::i
 }
 
 bool KeyStore::trusted(X509* cert, std::optional<pki::TrustMaterial>& material) {
-    if (!material) material.emplace(trust_anchors(), intermediates(), crls());
+    if (!material) material.emplace(trust_material());
     return pki::validates_to_anchor(cert, *material, now());
 }
 
@@ -1068,11 +1068,16 @@ void KeyStore::harvest(const engine::Harvest& learned) {
         if (addresses.empty()) return;
         const std::int64_t t = now();
         const std::string capabilities = json(learned.capabilities).dump();
+        std::optional<pki::TrustMaterial> material;
         db::Transaction tx(db_);
         std::size_t kept = 0;
+        // Issuers join the store only when they validate to an anchor themselves: a look-alike
+        // (the real intermediate's name and key identifier, signed by anyone) would otherwise be
+        // tried first on every later path and turn the real CA's signatures untrusted.
         for (const auto& c : learned.chain) {
             if (kept == engine::Harvest::kMaxChain) break;
             if (!c || !sane(c.get()) || !(X509_get_extension_flags(c.get()) & EXFLAG_CA)) continue;
+            if (!trusted(c.get(), material)) continue;
             store_certificate(c.get(), Source::Chain, false);
             ++kept;
         }
@@ -1090,17 +1095,26 @@ void KeyStore::harvest(const engine::Harvest& learned) {
                 else upsert.bind_null(4);
                 upsert.run();
             }
-            db_.prepare("UPDATE certificates SET capabilities = ?, seen_from = ?, last_seen = ? WHERE fingerprint = ?")
-                .bind(1, capabilities)
-                .bind(2, for_addresses.front())
-                .bind(3, t)
-                .bind(4, fp)
+            db_.prepare("UPDATE certificates SET seen_from = ?, last_seen = ? WHERE fingerprint = ?")
+                .bind(1, for_addresses.front())
+                .bind(2, t)
+                .bind(3, fp)
                 .run();
+            // What the owner advertises changes only through a good signature that says something:
+            // a replayed mail without SMIMECapabilities must not take AES-GCM and OAEP away.
+            if (learned.good && !learned.capabilities.empty()) {
+                db_.prepare("UPDATE certificates SET capabilities = ? WHERE fingerprint = ?")
+                    .bind(1, capabilities)
+                    .bind(2, fp)
+                    .run();
+            }
         };
         X509* preferred = learned.preferred_encryption_certificate.get();
         const bool prefers_itself = preferred && X509_cmp(preferred, learned.certificate.get()) == 0;
         candidate(learned.certificate.get(), addresses, prefers_itself && learned.good);
-        if (preferred && !prefers_itself && learned.good && sane(preferred)) {
+        // The preferred certificate travels outside the signature: only one that validates to an
+        // anchor now may stand for the signer's address.
+        if (preferred && !prefers_itself && learned.good && sane(preferred) && trusted(preferred, material)) {
             const auto preferred_for = named(certinfo::describe(preferred, now()).emails, addresses);
             if (!preferred_for.empty()) candidate(preferred, preferred_for, true);
         }

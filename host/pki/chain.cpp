@@ -86,6 +86,10 @@ void TrustMaterial::add_untrusted(X509* cert) {
     if (X509_up_ref(cert) && !sk_X509_push(untrusted_.get(), cert)) X509_free(cert);
 }
 
+void TrustMaterial::add_untrusted_first(X509* cert) {
+    if (X509_up_ref(cert) && !sk_X509_unshift(untrusted_.get(), cert)) X509_free(cert);
+}
+
 void TrustMaterial::add_crl(X509_CRL* crl) {
     if (X509_CRL_up_ref(crl) && !sk_X509_CRL_push(crls_.get(), crl)) X509_CRL_free(crl);
 }

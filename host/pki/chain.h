@@ -17,7 +17,10 @@ public:
     TrustMaterial(const std::vector<ossl::X509Ptr>& anchors, const std::vector<ossl::X509Ptr>& intermediates,
                   const std::vector<ossl::X509CrlPtr>& crls);
 
-    void add_untrusted(X509* cert);  // e.g. certificates a message carries
+    void add_untrusted(X509* cert);  // e.g. certificates the key store knows
+    // Certificates a message carries, tried before the stored ones: OpenSSL takes the first
+    // likely issuer without backtracking, so a stored look-alike must not hide the real one.
+    void add_untrusted_first(X509* cert);
     void add_crl(X509_CRL* crl);
 
     X509_STORE* store() const noexcept { return store_.get(); }

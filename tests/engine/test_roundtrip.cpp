@@ -6,6 +6,7 @@
 #include "util/error.h"
 
 #include <doctest/doctest.h>
+#include <openssl/cms.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -374,4 +375,48 @@ TEST_CASE("harvest: a From that does not match vouches for no address; of thousa
         REQUIRE_FALSE(h.chain.empty());
         CHECK(X509_cmp(h.chain.front().get(), intermediate) == 0);
     }
+}
+
+TEST_CASE("an SMIMEEncryptionKeyPreference of another ASN.1 type is ignored, never read as a pointer") {
+    Identity id = load_identity("alice");
+    const std::string content = "Content-Type: text/plain\r\n\r\nhello\r\n";
+    const ossl::BioPtr in = ossl::memory_bio(content);
+    const ossl::CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, CMS_PARTIAL | CMS_BINARY));
+    REQUIRE(cms);
+    CMS_SignerInfo* si =
+        CMS_add1_signer(cms.get(), id.certificate.get(), id.private_key.get(), EVP_sha256(), CMS_PARTIAL | CMS_BINARY);
+    REQUIRE(si);
+    ASN1_OBJECT* preference = OBJ_txt2obj("1.2.840.113549.1.9.16.2.11", 1);
+    int flag = 1;  // a BOOLEAN TRUE where the CHOICE of RFC 8551 section 2.5.3 belongs
+    REQUIRE(CMS_signed_add1_attr_by_OBJ(si, preference, V_ASN1_BOOLEAN, &flag, -1) == 1);
+    ASN1_OBJECT_free(preference);
+    REQUIRE(CMS_final(cms.get(), in.get(), nullptr, CMS_BINARY) == 1);
+    const ossl::BioPtr out(BIO_new(BIO_s_mem()));
+    REQUIRE(SMIME_write_CMS(out.get(), cms.get(), nullptr, CMS_BINARY) == 1);
+    char* data = nullptr;
+    const long size = BIO_get_mem_data(out.get(), &data);
+    const std::string mail = "From: alice@example.test\r\n" + std::string(data, static_cast<std::size_t>(size));
+
+    TestKeys keys = TestKeys::with_test_root();
+    const Opened opened = verify(mail, keys);
+    CHECK(verdict(opened.status) == "good");
+    REQUIRE(keys.harvested.size() == 1);
+    CHECK_FALSE(keys.harvested[0].preferred_encryption_certificate);
+}
+
+TEST_CASE("a signed part that arrives with bare LFs comes back as it was verified, binary parts too") {
+    Identity id = load_identity("alice");
+    const std::string mail =
+        "From: alice@example.test\r\nTo: bob@example.test\r\nSubject: data\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: 7bit\r\n\r\nAB\r\nCD\r\n";
+    const SecureString signed_message = sign(mail, id);
+    std::string tampered(signed_message.str());
+    const auto at = tampered.find("AB\r\nCD");
+    REQUIRE(at != std::string::npos);
+    tampered.replace(at, 6, "AB\nCD");  // the line end inside the "attachment" changes
+    TestKeys keys = TestKeys::with_test_root();
+    const Opened opened = verify(tampered, keys);
+    CHECK(verdict(opened.status) == "good");  // RFC 8551 section 3.1.1: canonical form is signed
+    CHECK(opened.mime.str().find("AB\nCD") == std::string::npos);
+    CHECK(opened.mime.str().find("AB\r\nCD\r\n") != std::string::npos);
 }

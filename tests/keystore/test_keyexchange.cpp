@@ -243,3 +243,86 @@ TEST_CASE("a store of the first release keeps a harvested certificate only for t
     CHECK(chosen(*store, "carol@example.org")["can_encrypt"] == false);
     CHECK(store->list_certificates(std::nullopt)["certificates"][0]["preferred_by_sender"] == false);
 }
+
+TEST_CASE("issuers a mail carries join the store only when they validate to an anchor") {
+    Store store;
+    const auto pki = TestPki::make("mallory@example.org", "carol@example.org");
+    store->import_certificate(pem_of(pki.ca.get()), true);
+    auto inter_key = make_rsa_key(2048);
+    auto inter = make_cert(inter_key.get(), {"Example Intermediate", {}, true, -1, 3650}, pki.ca.get(), pki.ca_key.get());
+    // The look-alike: the intermediate's name and CA flag under a root of the same name, anyone's key.
+    auto fake_root_key = make_rsa_key(2048);
+    auto fake_root = make_cert(fake_root_key.get(), {"Test Root CA", {}, true, -1, 3650});
+    auto fake_key = make_rsa_key(2048);
+    auto fake_inter =
+        make_cert(fake_key.get(), {"Example Intermediate", {}, true, -1, 3650}, fake_root.get(), fake_root_key.get());
+    auto mallory_key = make_rsa_key(2048);
+    auto mallory = make_cert(mallory_key.get(), person("Mallory", "mallory@example.org"), fake_inter.get(), fake_key.get());
+
+    engine::Harvest mail = signature(mallory.get(), "mallory@example.org", true, false);
+    mail.chain.push_back(ossl::up_ref(fake_inter.get()));
+    store->harvest(mail);
+    const auto known = [&](X509* cert) {
+        for (const auto& c : store->intermediates())
+            if (X509_cmp(c.get(), cert) == 0) return true;
+        return false;
+    };
+    CHECK_FALSE(known(fake_inter.get()));
+
+    // The genuine intermediate, carried by a good mail, is kept for later paths.
+    auto bob_key = make_rsa_key(2048);
+    auto bob = make_cert(bob_key.get(), person("Bob", "bob@example.org"), inter.get(), inter_key.get());
+    engine::Harvest genuine = signature(bob.get(), "bob@example.org", true, true);
+    genuine.chain.push_back(ossl::up_ref(inter.get()));
+    store->harvest(genuine);
+    CHECK(known(inter.get()));
+    CHECK(chosen(*store, "bob@example.org")["certificate"]["trusted"] == true);
+}
+
+TEST_CASE("an encryption key preference counts only for a certificate that validates to an anchor") {
+    Store store;
+    const auto pki = TestPki::make("bob@example.org", "carol@example.org");
+    store->import_certificate(pem_of(pki.ca.get()), true);
+    // Bob signs with a signing-only certificate and prefers a separate encryption certificate.
+    auto sign_key = make_rsa_key(2048);
+    CertSpec sign_spec = person("Bob (signing)", "bob@example.org");
+    sign_spec.key_usage = "digitalSignature";
+    auto bob_sign = make_cert(sign_key.get(), sign_spec, pki.ca.get(), pki.ca_key.get());
+    auto enc_key = make_rsa_key(2048);
+    CertSpec enc_spec = person("Bob (encryption)", "bob@example.org");
+    enc_spec.serial = 4242;
+    auto bob_enc = make_cert(enc_key.get(), enc_spec, pki.ca.get(), pki.ca_key.get());
+    // The attacker's copy: the same issuer name and serial, bob@ in it, the attacker's key. The
+    // certificates of a SignedData are not signed, so it may stand where Bob's was meant.
+    auto fake_root_key = make_rsa_key(2048);
+    auto fake_root = make_cert(fake_root_key.get(), {"Test Root CA", {}, true, -1, 3650});
+    auto attacker_key = make_rsa_key(2048);
+    auto forged = make_cert(attacker_key.get(), enc_spec, fake_root.get(), fake_root_key.get());
+
+    engine::Harvest mail = signature(bob_sign.get(), "bob@example.org", true, true);
+    mail.preferred_encryption_certificate = ossl::up_ref(forged.get());
+    store->harvest(mail);
+    CHECK(chosen_fingerprint(*store, "bob@example.org") != fp(forged.get()));
+
+    mail.preferred_encryption_certificate = ossl::up_ref(bob_enc.get());
+    store->harvest(mail);
+    CHECK(chosen_fingerprint(*store, "bob@example.org") == fp(bob_enc.get()));
+}
+
+TEST_CASE("a replayed mail without SMIMECapabilities does not take the advertised algorithms away") {
+    Store store;
+    const auto pki = TestPki::make("bob@example.org", "carol@example.org");
+    store->import_certificate(pem_of(pki.ca.get()), true);
+    engine::Harvest mail = signature(pki.rsa_cert.get(), "bob@example.org", true, true);
+    mail.capabilities = {"aes256-gcm", "aes256-cbc", "rsaes-oaep"};
+    store->harvest(mail);
+    REQUIRE(chosen(*store, "bob@example.org")["certificate"]["capabilities"].size() == 3);
+    mail.capabilities.clear();
+    store->harvest(mail);
+    CHECK(chosen(*store, "bob@example.org")["certificate"]["capabilities"].size() == 3);
+    // Nor does a signature that is not good (here: an untrusted copy of the same certificate).
+    engine::Harvest weak = signature(pki.rsa_cert.get(), "bob@example.org", true, false);
+    weak.capabilities = {"aes128-cbc"};
+    store->harvest(weak);
+    CHECK(chosen(*store, "bob@example.org")["certificate"]["capabilities"].size() == 3);
+}
