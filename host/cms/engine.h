@@ -6,13 +6,12 @@
 // What the protocol glue (ops/message_ops.cpp) does around it:
 // - message.sign: pick the Identity (the `signer` fingerprint, else the active identity for the
 //   From address; none → ERR_NO_IDENTITY), call sign().
-// - message.encrypt: collect recipients (args.recipients, else To + Cc + Bcc of the message), look
-//   up a certificate and its capabilities for each (missing → ERR_NO_CERTIFICATE with
-//   details.addresses), always add the sender's own certificate, then:
-//   Bcc: one CMS object names every recipient, so call encrypt() once for To + Cc + sender, and
-//   once per Bcc recipient (that recipient + sender) with the Bcc header removed from the copy
-//   given to encrypt(); return the Bcc copies separately (`result.bcc[]`). encrypt() itself never
-//   reads To/Cc/Bcc.
+// - message.encrypt: collect recipients (args.recipients, else To + Cc of the message), look up a
+//   certificate and its capabilities for each (missing → ERR_NO_CERTIFICATE with
+//   details.addresses), always add the sender's own certificate, remove every Bcc field and call
+//   encrypt() once: one CMS object names every recipient, so Bcc recipients are only listed
+//   (`result.bcc[]`) and the caller encrypts a separate copy for each with `recipients: [that
+//   address]`. encrypt() itself never reads To/Cc/Bcc.
 // - message.decrypt / message.verify: call decrypt() / verify() with the key store as
 //   KeyProvider; reply with result.mime = Opened::mime and result.status = to_json(status).
 // - message.inspect: inspect(); no key store needed.

@@ -4,9 +4,39 @@
 #include "protocol/limits.h"
 #include "protocol/session.h"
 
+#include <stdlib.h>
+
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <string>
 
 using namespace smime;
+
+namespace {
+
+void remove_home();
+
+// A private folder for the key store that fuzzed requests may open, made once per fuzzer process
+// and removed when it exits.
+const std::filesystem::path& fuzz_home() {
+    static const std::filesystem::path home = [] {
+        std::string pattern = (std::filesystem::temp_directory_path() / "smime-host-fuzz-XXXXXX").string();
+        if (!::mkdtemp(pattern.data())) std::abort();
+        return std::filesystem::path(pattern);
+    }();
+    // Registered after `home` is complete, so it runs before `home` is destroyed.
+    static const bool cleanup_registered = std::atexit(remove_home) == 0;
+    (void)cleanup_registered;
+    return home;
+}
+
+void remove_home() {
+    std::error_code ec;
+    std::filesystem::remove_all(fuzz_home(), ec);
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::size_t pos = 0;
@@ -26,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             return true;
         },
         limits::kMaxOutgoingFrame);
-    Context context(Caller{}, "/nonexistent/smime-host-fuzz");
+    Context context(Caller{}, fuzz_home());
     Session session(registry(), context, reader, writer);
     session.run();
     return 0;
