@@ -173,7 +173,8 @@ TEST_CASE("SMIMEEncryptionKeyPreference naming another party's certificate chang
     const auto r = store->recipient("bob@example.org");
     REQUIRE(r.has_value());
     CHECK(r->capabilities == std::vector<std::string>{"aes256-gcm", "aes256-cbc", "rsaes-oaep"});
-    for (const auto& c : store->list_certificates(std::string("bob@example.org"))["certificates"]) {
+    const json listed = store->list_certificates(std::string("bob@example.org"));
+    for (const auto& c : listed["certificates"]) {
         CHECK(c["preferred_by_sender"] == false);
         if (c["fingerprint"] == fp(bob_old.get())) CHECK(c["capabilities"].empty());
     }
