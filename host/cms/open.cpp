@@ -327,12 +327,13 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
                     Mode mode) {
     // Copied: the message may be released while its layers are opened.
     const std::vector<mime::HeaderField> outer = mime::message_fields(mime::parse(message));
-    Walker walker(mode, keys, options, sender_address(mime::open_header(outer, nullptr).from), owned);
+    const mime::FromAddress outer_from = mime::open_header(outer, nullptr).from;
+    Walker walker(mode, keys, options, sender_address(outer_from), owned);
     const std::string_view inner = walker.walk(message);
     Opened opened;
     walker.status.level = level_of(walker.status.layers);
     if (walker.status.layers.empty() || (!walker.released() && inner.data() == message.data())) {
-        check_signers(walker.status, mime::open_header(outer, nullptr).from);
+        check_signers(walker.status, outer_from);
         walker.hand_over_harvests();
         // After the From check: only a signature that is good in every respect covers the content.
         warn_unauthenticated(walker.status);
