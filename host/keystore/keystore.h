@@ -3,7 +3,7 @@
 // certificates, trust anchors and CRLs, in one SQLite file shared by every host process.
 #pragma once
 
-#include "cms/keys.h"
+#include "engine/keys.h"
 #include "keystore/database.h"
 #include "keystore/sealing.h"
 #include "pki/chain.h"

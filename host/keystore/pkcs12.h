@@ -2,7 +2,7 @@
 // Reading the user's PKCS#12 files (RFC 7292) as real users have them, and writing backups.
 #pragma once
 
-#include "cms/keys.h"
+#include "engine/keys.h"
 #include "util/secure.h"
 
 #include <string>

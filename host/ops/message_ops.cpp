@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // S/MIME operations: message.sign, message.encrypt, message.decrypt, message.verify,
 // message.inspect. Chooses keys and recipients from the key store, then calls the engine.
-#include "cms/engine.h"
+#include "engine/engine.h"
 #include "keystore/keystore.h"
 #include "mime/addresses.h"
 #include "mime/entity.h"

@@ -4,7 +4,7 @@
 // assertions. Each measurement runs in a fresh process so peak memory is its own.
 //   bench_engine [PKI_DIR [SIZE]]   (PKI defaults to the engine tests' generated one; SIZE: one of
 //                                    1KiB 1MiB 10MiB 25MiB to run only that size)
-#include "cms/engine.h"
+#include "engine/engine.h"
 #include "mime/encoding.h"
 
 #include <openssl/pem.h>

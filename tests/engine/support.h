@@ -3,7 +3,7 @@
 // KeyProvider whose contents each test sets.
 #pragma once
 
-#include "cms/engine.h"
+#include "engine/engine.h"
 
 #include <string>
 #include <vector>

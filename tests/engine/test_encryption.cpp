@@ -8,7 +8,7 @@
 
 #include <random>
 
-#include "cms/decrypt_enveloped.h"
+#include "engine/decrypt_enveloped.h"
 #include "mime/encoding.h"
 #include "support.h"
 #include "util/error.h"

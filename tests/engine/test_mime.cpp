@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // MIME building blocks: header parsing, Content-Type, multipart splitting, encodings.
-#include "cms/der.h"
+#include "engine/der.h"
 #include "mime/addresses.h"
 #include "mime/canonical.h"
 #include "mime/encoding.h"

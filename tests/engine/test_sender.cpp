@@ -3,7 +3,7 @@
 // against, what the opened message's header says, and what protect_headers writes.
 #include "support.h"
 
-#include "cms/signer.h"
+#include "engine/signer.h"
 #include "mime/entity.h"
 #include "util/base64.h"
 #include "util/error.h"

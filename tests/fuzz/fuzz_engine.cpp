@@ -2,7 +2,7 @@
 // libFuzzer target: arbitrary bytes as a received message through the engine's MIME and CMS entry
 // points (inspect, verify, decrypt with a throwaway key). Only smime::Error may come out; any
 // crash, leak, hang or sanitizer report is a bug.
-#include "cms/engine.h"
+#include "engine/engine.h"
 #include "util/error.h"
 #include "util/log.h"
 

@@ -3,7 +3,7 @@
 // path and the verification policy, producing a SignatureStatus per signer.
 #pragma once
 
-#include "cms/engine.h"
+#include "engine/engine.h"
 #include "mime/addresses.h"
 #include "pki/chain.h"
 

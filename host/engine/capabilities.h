@@ -17,7 +17,7 @@ void add_capabilities(CMS_SignerInfo* si, EVP_PKEY* key);
 // Adds SMIMEEncryptionKeyPreference naming `cert` by issuer and serial number.
 void add_encryption_key_preference(CMS_SignerInfo* si, X509* cert);
 
-// Canonical names (see Recipient::capabilities in cms/keys.h); empty if the attribute is absent
+// Canonical names (see Recipient::capabilities in engine/keys.h); empty if the attribute is absent
 // or malformed.
 std::vector<std::string> read_capabilities(CMS_SignerInfo* si);
 

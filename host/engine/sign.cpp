@@ -2,11 +2,11 @@
 // Signing: SignedData with the S/MIME signed attributes, wrapped as multipart/signed or opaque.
 // The detached form is built in one buffer: the entity is written where it will stay in the
 // output and signed there.
-#include "cms/capabilities.h"
-#include "cms/der.h"
-#include "cms/engine.h"
+#include "engine/capabilities.h"
+#include "engine/der.h"
+#include "engine/engine.h"
 #include "util/providers.h"
-#include "cms/signer.h"
+#include "engine/signer.h"
 #include "mime/buffer.h"
 #include "mime/canonical.h"
 #include "mime/encoding.h"

@@ -2,9 +2,9 @@
 // Decryption through CMS_decrypt_set1_pkey_and_peer, which pins the RecipientInfo to the
 // identity's certificate and, on a failed key unwrap, continues with a random content key so that
 // callers see one failure mode (Bleichenbacher / MMA defence, RFC 3218).
-#include "cms/decrypt_enveloped.h"
+#include "engine/decrypt_enveloped.h"
 
-#include "cms/der.h"
+#include "engine/der.h"
 #include "util/providers.h"
 #include "mime/buffer.h"
 #include "util/error.h"

@@ -2,7 +2,7 @@
 // Building SignedData and the MIME entity around it; shared by sign() and sign-then-encrypt.
 #pragma once
 
-#include "cms/engine.h"
+#include "engine/engine.h"
 
 #include <functional>
 #include <string>

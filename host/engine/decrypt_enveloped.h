@@ -2,7 +2,7 @@
 // Opens EnvelopedData and AuthEnvelopedData with the user's identities, failing uniformly.
 #pragma once
 
-#include "cms/keys.h"
+#include "engine/keys.h"
 #include "util/secure.h"
 
 #include <optional>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // DER and BIO plumbing for the engine.
-#include "cms/der.h"
+#include "engine/der.h"
 
 #include "mime/encoding.h"
 #include "util/error.h"

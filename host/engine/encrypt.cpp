@@ -2,10 +2,10 @@
 // Encryption: EnvelopedData or AuthEnvelopedData with one RecipientInfo per recipient, choosing
 // algorithms from what every recipient advertised (RFC 8551 section 2.7.1). The content streams
 // from the caller's buffer through the cipher into the output (no intermediate copies).
-#include "cms/der.h"
-#include "cms/engine.h"
+#include "engine/der.h"
+#include "engine/engine.h"
 #include "util/providers.h"
-#include "cms/signer.h"
+#include "engine/signer.h"
 #include "mime/buffer.h"
 #include "mime/canonical.h"
 #include "mime/encoding.h"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // BER walking with definite and indefinite lengths (X.690 section 8.1.3), depth-limited.
-#include "cms/ber.h"
+#include "engine/ber.h"
 
 #include <openssl/objects.h>
 

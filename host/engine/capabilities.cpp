@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // SMIMECapabilities and SMIMEEncryptionKeyPreference, including the bit of DER the latter needs
 // because OpenSSL has no type for it.
-#include "cms/capabilities.h"
+#include "engine/capabilities.h"
 
 #include "util/error.h"
 #include "util/log.h"

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // SignedData verification per signer (RFC 5652 section 5.6) with the project's verdicts.
-#include "cms/verify_signed.h"
+#include "engine/verify_signed.h"
 
-#include "cms/capabilities.h"
-#include "cms/der.h"
+#include "engine/capabilities.h"
+#include "engine/der.h"
 #include "util/providers.h"
 #include "pki/cert_info.h"
 #include "util/error.h"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The S/MIME engine (RFC 8551 over CMS, RFC 5652): sign, encrypt, decrypt, verify and inspect whole
 // RFC 5322 messages. Stateless; keys and trust come from the caller (Identity, Recipient,
-// KeyProvider in cms/keys.h). Every function throws smime::Error with a protocol code.
+// KeyProvider in engine/keys.h). Every function throws smime::Error with a protocol code.
 //
 // What the protocol glue (ops/message_ops.cpp) does around it:
 // - message.sign: pick the Identity (the `signer` fingerprint, else the active identity for the
@@ -17,8 +17,8 @@
 // - message.inspect: inspect(); no key store needed.
 #pragma once
 
-#include "cms/keys.h"
-#include "cms/status.h"
+#include "engine/keys.h"
+#include "engine/status.h"
 #include "util/pieces.h"
 #include "util/secure.h"
 

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The layer walker behind decrypt(), verify() and inspect(): peels multipart/signed,
 // application/pkcs7-mime signed-data and (auth-)enveloped-data layers until plain content remains.
-#include "cms/ber.h"
-#include "cms/decrypt_enveloped.h"
-#include "cms/der.h"
-#include "cms/engine.h"
-#include "cms/verify_signed.h"
+#include "engine/ber.h"
+#include "engine/decrypt_enveloped.h"
+#include "engine/der.h"
+#include "engine/engine.h"
+#include "engine/verify_signed.h"
 #include "mime/buffer.h"
 #include "mime/canonical.h"
 #include "mime/encoding.h"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Verdict ordering and the JSON form of a verification status.
-#include "cms/status.h"
+#include "engine/status.h"
 
 #include <algorithm>
 
