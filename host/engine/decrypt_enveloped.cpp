@@ -5,10 +5,10 @@
 #include "engine/decrypt_enveloped.h"
 
 #include "engine/der.h"
-#include "util/providers.h"
-#include "mime/buffer.h"
 #include "util/error.h"
+#include "util/large_buffer.h"
 #include "util/log.h"
+#include "util/providers.h"
 
 #include <openssl/err.h>
 
@@ -117,7 +117,7 @@ SecureString decrypt_enveloped(CMS_ContentInfo* cms, BIO* detached, IdentityCach
     if (!matched) decrypt_failed("no RecipientInfo for any identity");
 
     SecureString plaintext;
-    mime::reserve_large(plaintext.mutable_str(), size_hint);
+    reserve_large(plaintext.mutable_str(), size_hint);
     bool decrypted = false;
     {
         const ossl::BioPtr sink = string_sink(plaintext.mutable_str());

@@ -4,14 +4,14 @@
 // from the caller's buffer through the cipher into the output (no intermediate copies).
 #include "engine/der.h"
 #include "engine/engine.h"
-#include "util/providers.h"
 #include "engine/signer.h"
-#include "mime/buffer.h"
 #include "mime/canonical.h"
 #include "mime/encoding.h"
 #include "mime/header_protection.h"
 #include "util/error.h"
+#include "util/large_buffer.h"
 #include "util/log.h"
+#include "util/providers.h"
 
 #include <openssl/ec.h>
 #include <openssl/rsa.h>
@@ -76,7 +76,7 @@ std::string encrypt(std::string_view mime_text, const std::vector<Recipient>& re
     SecureString entity;
     std::vector<std::string_view> content;
     if (options.sign_with) {
-        mime::reserve_large(entity.mutable_str(), split.body.size() + split.body.size() / 16 + 16384);
+        reserve_large(entity.mutable_str(), split.body.size() + split.body.size() / 16 + 16384);
         append_signed_entity([&](std::string& target) { mime::append_entity(split, true, target); },
                              split.body.size(), *options.sign_with, options.sign_options, entity.mutable_str());
         content = {entity.str()};
@@ -99,7 +99,7 @@ std::string encrypt(std::string_view mime_text, const std::vector<Recipient>& re
     // The CMS object goes straight into the MIME body as base64 lines: no DER copy in between.
     std::string out;
     const std::size_t der_size = size + size / 64 + 4096 * recipients.size() + 16384;
-    mime::reserve_large(out, split.outer_headers.size() + der_size * 4 / 3 + der_size / 28 + 512);
+    reserve_large(out, split.outer_headers.size() + der_size * 4 / 3 + der_size / 28 + 512);
     out.append(split.outer_headers)
         .append("MIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type=")
         .append(gcm ? "authEnveloped-data" : "enveloped-data")

@@ -6,12 +6,12 @@
 #include "engine/der.h"
 #include "engine/engine.h"
 #include "engine/verify_signed.h"
-#include "mime/buffer.h"
 #include "mime/canonical.h"
 #include "mime/encoding.h"
 #include "mime/entity.h"
 #include "mime/header_protection.h"
 #include "util/error.h"
+#include "util/large_buffer.h"
 
 #include <deque>
 
@@ -372,7 +372,7 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
         }
         out.resize(out.size() - header.content_fields.size() - 2);
     }
-    mime::reserve_large(out, out.size() + inner.size() + inner.size() / 32 + 64);
+    reserve_large(out, out.size() + inner.size() + inner.size() / 32 + 64);
     if (entity) {
         out.append(header.content_fields).append("\r\n");
         if (keep_body) {

@@ -5,14 +5,14 @@
 #include "engine/capabilities.h"
 #include "engine/der.h"
 #include "engine/engine.h"
-#include "util/providers.h"
 #include "engine/signer.h"
-#include "mime/buffer.h"
 #include "mime/canonical.h"
 #include "mime/encoding.h"
 #include "mime/header_protection.h"
 #include "util/error.h"
+#include "util/large_buffer.h"
 #include "util/log.h"
+#include "util/providers.h"
 
 #include <openssl/rsa.h>
 
@@ -99,7 +99,7 @@ ossl::CmsPtr new_signed_data(const Identity& signer, unsigned int flags) {
 
 std::string to_der(CMS_ContentInfo* cms, std::size_t size_hint) {
     std::string der;
-    mime::reserve_large(der, size_hint + 16384);
+    reserve_large(der, size_hint + 16384);
     const ossl::BioPtr sink = string_sink(der);
     if (!i2d_CMS_bio(sink.get(), cms)) signing_failed("encoding SignedData");
     return der;
@@ -188,12 +188,12 @@ void append_signed_entity(const EntityWriter& write_entity, std::size_t size_hin
                           const SignOptions& options, std::string& out) {
     if (options.opaque) {
         std::string entity;
-        mime::reserve_large(entity, size_hint + size_hint / 32 + 256);
+        reserve_large(entity, size_hint + size_hint / 32 + 256);
         write_entity(entity);
         const ossl::BioPtr in = ossl::memory_bio(entity);
         std::string der = signed_data_der(in.get(), entity.size(), signer, options, false);
         cleanse(entity);
-        mime::reserve_large(out, out.size() + der.size() * 4 / 3 + der.size() / 28 + 256);
+        reserve_large(out, out.size() + der.size() * 4 / 3 + der.size() / 28 + 256);
         out.append(
             "Content-Type: application/pkcs7-mime; smime-type=signed-data; name=\"smime.p7m\"\r\n"
             "Content-Transfer-Encoding: base64\r\n"
@@ -203,7 +203,7 @@ void append_signed_entity(const EntityWriter& write_entity, std::size_t size_hin
         return;
     }
     const std::size_t mark = out.size();
-    mime::reserve_large(out, out.size() + size_hint + size_hint / 32 + 12288);
+    reserve_large(out, out.size() + size_hint + size_hint / 32 + 12288);
     while (true) {
         const std::string boundary = "----smime-" + random_hex(12);
         append_multipart_head(boundary, options.digest, out);
@@ -363,7 +363,7 @@ SecureString sign(std::string_view mime_text, const Identity& signer, const Sign
     const mime::Split split = split_for_signing(mime_text, options);
     SecureString out;
     std::string& text = out.mutable_str();
-    mime::reserve_large(text, split.outer_headers.size() + split.body.size() + split.body.size() / 32 + 16384);
+    reserve_large(text, split.outer_headers.size() + split.body.size() + split.body.size() / 32 + 16384);
     text.append(split.outer_headers).append("MIME-Version: 1.0\r\n");
     append_signed_entity([&](std::string& target) { mime::append_entity(split, true, target); }, split.body.size(),
                          signer, options, text);

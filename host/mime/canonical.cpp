@@ -3,10 +3,10 @@
 // recursive walk that re-encodes only the leaf parts that need it.
 #include "mime/canonical.h"
 
-#include "mime/buffer.h"
 #include "mime/encoding.h"
 #include "mime/entity.h"
 #include "util/error.h"
+#include "util/large_buffer.h"
 
 namespace smime::mime {
 namespace {

@@ -2,9 +2,9 @@
 // Fast transfer encodings: each works in a few passes over whole buffers, no per-byte appends.
 #include "mime/encoding.h"
 
-#include "mime/buffer.h"
 #include "util/base64.h"
 #include "util/cpu.h"
+#include "util/large_buffer.h"
 
 #include <algorithm>
 #include <array>

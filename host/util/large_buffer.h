@@ -6,10 +6,10 @@
 #include <cstddef>
 #include <string>
 
-namespace smime::mime {
+namespace smime {
 
 // Like out.reserve(capacity); for capacities of several MiB also asks the kernel for huge pages
 // (madvise MADV_HUGEPAGE; a no-op where unsupported).
 void reserve_large(std::string& out, std::size_t capacity);
 
-}  // namespace smime::mime
+}  // namespace smime

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-// Large buffer reservation with a transparent huge page hint.
-#include "mime/buffer.h"
+// Reserving large buffers in one allocation, with a transparent huge page hint.
+#include "util/large_buffer.h"
 
 #include "platform/platform.h"
 
-namespace smime::mime {
+namespace smime {
 
 constexpr std::size_t kLargeBuffer = std::size_t{8} << 20;
 
@@ -15,4 +15,4 @@ void reserve_large(std::string& out, std::size_t capacity) {
     if (out.capacity() >= kLargeBuffer) platform::advise_huge_pages(out.data(), out.capacity());
 }
 
-}  // namespace smime::mime
+}  // namespace smime
