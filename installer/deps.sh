@@ -3,7 +3,8 @@
 # Installs what smime-host needs from Debian/Ubuntu packages: `deps.sh` for building (the host and
 # the browser extension),
 # `deps.sh --test` adds what the test suite uses (clang for fuzzing, interoperability peers, and for
-# the installer tests: the browsers, lintian and file for the .deb, shellcheck).
+# the installer tests: the browsers, lintian and file for the .deb, shellcheck; clang-format for
+# the layout check).
 set -euo pipefail
 
 # jq: install.sh --status reads the host manifests with it. nodejs, npm: the browser extension's
@@ -16,7 +17,7 @@ if ! command -v npm >/dev/null || ((node_major < 18)); then
     build_packages+=(nodejs npm)
 fi
 test_packages=(doctest-dev libboost-dev libboost-filesystem-dev clang libclang-rt-14-dev gpgsm libnss3-tools sqlite3
-    chromium firefox-esr thunderbird lintian file shellcheck)
+    chromium firefox-esr thunderbird lintian file shellcheck clang-format-14)
 
 wanted=("${build_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then

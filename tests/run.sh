@@ -1,38 +1,121 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The whole test suite from a clean checkout: dependencies, a fresh build, unit, end-to-end and
-# installer tests, the browser extension's checks and browser tests, the README's install command,
-# the same under ASan+UBSan, then the fuzzers for a bounded time. Exits non-zero on any failure.
+# The whole test suite from a clean checkout: dependencies, the C++ layout check, a fresh build,
+# unit, end-to-end and installer tests, the browser extension's checks and browser tests (and the
+# other browser stages under tests/*/run.sh), the README's install command, the suites that
+# exercise memory handling again under ASan+UBSan, then a short bounded run of the fuzzers
+# (tests/fuzz-long.sh runs them for longer). Exits non-zero on any failure.
+#
+# After the default build, three lanes run side by side, because most test time is spent waiting
+# on browsers and child processes rather than on the CPU:
+#   core:     ctest on the default build, all but the installer tests
+#   browsers: tests/extension/run.sh, then tests/webmail/run.sh and tests/thunderbird/run.sh,
+#             then the installer tests (they copy extension/dist, which the browser stages build)
+#   builds:   the sanitize build and its suites, the fuzz build and its run, and the README's
+#             install command in a copy of the tree (it runs npm ci and builds in its own folders)
+# Each stage's output goes to build/ci-logs/<stage>.log (printed when it fails); every stage
+# prints its wall time and a table of them closes the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FUZZ_SECONDS="${SMIME_FUZZ_SECONDS:-60}"
+FUZZ_SECONDS="${SMIME_FUZZ_SECONDS:-30}"
 JOBS="$(nproc 2>/dev/null || echo 2)"
+logs="build/ci-logs"
+started=$SECONDS
 
-./installer/deps.sh --test
+rm -rf "$logs"
+mkdir -p "$logs"
 
-echo "== default build (RelWithDebInfo, warnings as errors)"
-rm -rf build/default
-cmake --preset default
-cmake --build --preset default -j "$JOBS"
-ctest --preset default
+# stage NAME COMMAND...: runs COMMAND with its output in the stage's log; records the wall time.
+stage() {
+    local name="$1" begin=$SECONDS
+    shift
+    echo "== $name: started"
+    if "$@" >"$logs/$name.log" 2>&1; then
+        echo "$name ok $((SECONDS - begin))" >>"$logs/timings"
+        echo "== $name: passed in $((SECONDS - begin)) s"
+    else
+        echo "$name FAILED $((SECONDS - begin))" >>"$logs/timings"
+        echo "== $name: FAILED after $((SECONDS - begin)) s; the end of $logs/$name.log:" >&2
+        tail -n 80 "$logs/$name.log" >&2
+        return 1
+    fi
+}
 
-echo "== the browser extension: type check, lint, builds, web-ext lint, node tests, headless Chromium and Firefox"
-tests/extension/run.sh
+fresh_build() {
+    local preset="$1"
+    shift
+    rm -rf "build/$preset" && cmake --preset "$preset" "$@" && cmake --build --preset "$preset" -j "$JOBS"
+}
 
-echo "== the README's install command (Release build, install into a temporary HOME, self-test)"
-tests/installer/test-readme-install.sh
+# The README's install command as a user runs it from a clone: in a copy of the tracked files, so
+# its npm ci and Release build touch nothing the other stages use.
+readme_install() {
+    local copy="build/readme-install"
+    rm -rf "$copy" && mkdir -p "$copy" &&
+        git ls-files -z | tar --null --ignore-failed-read -T - -cf - | tar -xf - -C "$copy" &&
+        "$copy/tests/installer/test-readme-install.sh"
+}
 
-echo "== sanitize build (ASan + UBSan)"
-rm -rf build/sanitize
-cmake --preset sanitize
-cmake --build --preset sanitize -j "$JOBS"
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --preset sanitize
+# The suites where the sanitizers find things: everything that runs our code on untrusted or
+# hand-managed memory. The installer's packaging, shellcheck and id checks run once, above.
+sanitize_tests() {
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        ctest --preset sanitize -E '^installer_(ids|shellcheck)$'
+}
 
-echo "== fuzzers (${FUZZ_SECONDS} s each)"
-rm -rf build/fuzz
-cmake --preset fuzz -DSMIME_FUZZ_SECONDS="$FUZZ_SECONDS"
-cmake --build --preset fuzz -j "$JOBS"
-ctest --preset fuzz
+browsers_lane() {
+    stage extension tests/extension/run.sh
+    local suite
+    for suite in webmail thunderbird; do
+        if [[ -e "tests/$suite/run.sh" ]]; then
+            stage "$suite" "tests/$suite/run.sh"
+        fi
+    done
+    stage installer-tests ctest --preset default -R '^installer_'
+}
 
+builds_lane() {
+    local pids=() status=0 pid
+    stage sanitize-build fresh_build sanitize
+    stage sanitize-tests sanitize_tests &
+    pids+=($!)
+    if stage fuzz-build fresh_build fuzz -DSMIME_FUZZ_SECONDS="$FUZZ_SECONDS"; then
+        stage fuzz-run ctest --preset fuzz &
+        pids+=($!)
+    else
+        status=1
+    fi
+    stage readme-install readme_install || status=1
+    for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+    return "$status"
+}
+
+summary() {
+    echo "== stage timings (wall seconds; the lanes overlap)"
+    if [[ -f "$logs/timings" ]]; then awk '{ printf "   %-16s %-7s %6d s\n", $1, $2, $3 }' "$logs/timings"; fi
+    echo "== total: $((SECONDS - started)) s"
+}
+trap summary EXIT
+
+stage deps ./installer/deps.sh --test
+
+status=0
+pids=()
+stage format tests/check-format.sh &
+format_pid=$!
+stage default-build fresh_build default
+stage core-tests ctest --preset default -E '^installer_' &
+pids+=($!)
+browsers_lane &
+pids+=($!)
+builds_lane &
+pids+=($!)
+wait "$format_pid" || status=1
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+
+if ((status != 0)); then
+    echo "== some test stages FAILED" >&2
+    exit 1
+fi
 echo "== all test stages passed"
