@@ -8,20 +8,12 @@
 
 #include <openssl/pem.h>
 
-#include <algorithm>
-#include <cctype>
-
 namespace smime::certinfo {
 namespace {
 
 bool looks_like_pem(std::string_view text) { return text.find("-----BEGIN") != std::string_view::npos; }
 
 }  // namespace
-
-std::string lowercase(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
 
 std::vector<ossl::X509Ptr> parse_all(std::string_view text) {
     std::vector<ossl::X509Ptr> out;

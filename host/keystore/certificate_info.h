@@ -32,6 +32,5 @@ std::vector<std::string> emails(X509* cert);
 CertificateInfo describe(X509* cert, std::time_t now);
 nlohmann::json to_json(const CertificateInfo& info);
 std::string iso8601(std::time_t t);
-std::string lowercase(std::string s);
 
 }  // namespace smime::certinfo

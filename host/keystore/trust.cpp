@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: MIT
+// Trust: the anchors, intermediates and CRLs that certificate paths are checked against, and what
+// a verified signature teaches the store (automatic key exchange).
+#include "keystore/keystore.h"
+
+#include "keystore/certificate_info.h"
+#include "keystore/stored.h"
+#include "pki/chain.h"
+#include "pki/system_anchors.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/text.h"
+
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+
+namespace smime {
+
+bool KeyStore::trusted(X509* cert, std::optional<pki::TrustMaterial>& material) {
+    if (!material) material.emplace(trust_material());
+    return pki::validates_to_anchor(cert, *material, stored::now());
+}
+
+std::vector<ossl::X509Ptr> KeyStore::trust_anchors() {
+    std::vector<ossl::X509Ptr> out = own_trust_anchors();
+    // The system's roots (ca-certificates): most real S/MIME certificates chain to one of them.
+    if (policy_.use_system_trust_anchors)
+        for (const auto& c : pki::system_bundle()) out.push_back(ossl::up_ref(c.get()));
+    return out;
+}
+
+// Parsing the system's 150 roots costs more than a small message costs to verify, so the material
+// gets a lookup in the system's certificate directory instead: a path reads the root it ends at.
+pki::TrustMaterial KeyStore::trust_material() {
+    pki::TrustMaterial material(own_trust_anchors(), intermediates(), crls());
+    if (policy_.use_system_trust_anchors) pki::add_system_anchors(material.store());
+    return material;
+}
+
+std::vector<ossl::X509Ptr> KeyStore::own_trust_anchors() {
+    std::vector<ossl::X509Ptr> out;
+    for (const auto& pem : policy_.trust_anchors) {
+        try {
+            for (auto& c : certinfo::parse_all(pem)) out.push_back(std::move(c));
+        } catch (const Error&) {
+            log::warn("a trust anchor in the policy cannot be parsed");
+        }
+    }
+    if (policy_.allow_user_trust_anchors) {
+        auto st = db_.prepare("SELECT der FROM certificates WHERE trust_anchor = 1");
+        while (st.step()) out.push_back(stored::x509_from_der(st.blob(0)));
+    }
+    return out;
+}
+
+std::vector<ossl::X509Ptr> KeyStore::intermediates() {
+    std::vector<ossl::X509Ptr> out;
+    auto st = db_.prepare("SELECT der FROM certificates WHERE is_ca = 1 AND trust_anchor = 0");
+    while (st.step()) out.push_back(stored::x509_from_der(st.blob(0)));
+    return out;
+}
+
+std::vector<ossl::X509Ptr> KeyStore::certificates_with_serial(const std::string& serial_hex) {
+    std::vector<ossl::X509Ptr> out;
+    auto st = db_.prepare("SELECT der FROM certificates WHERE serial = ?");
+    st.bind(1, serial_hex);
+    while (st.step()) out.push_back(stored::x509_from_der(st.blob(0)));
+    return out;
+}
+
+std::vector<ossl::X509CrlPtr> KeyStore::crls() {
+    std::vector<ossl::X509CrlPtr> out;
+    auto st = db_.prepare("SELECT der FROM crls");
+    while (st.step()) {
+        const std::string der = st.blob(0);
+        const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+        if (X509_CRL* crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size()))) out.emplace_back(crl);
+    }
+    return out;
+}
+
+// Automatic key exchange. What one signature may teach is bounded, and tied to what it was checked
+// against: its signer's certificate becomes a candidate only for the addresses it matched (the
+// From address), the message's other certificates are kept only as issuers on the signer's path
+// (never as candidates), and SMIMECapabilities and SMIMEEncryptionKeyPreference update only the
+// signer's own certificates (RFC 8551 section 2.5.3), a certificate other than the signing one
+// only when the signature was `good` and that certificate names the matched address.
+void KeyStore::harvest(const engine::Harvest& learned) {
+    const auto sane = [](X509* cert) {
+        const int size = i2d_X509(cert, nullptr);
+        return size > 0 && static_cast<std::size_t>(size) <= engine::Harvest::kMaxCertificateBytes;
+    };
+    if (!learned.certificate || learned.matched_addresses.empty() || !sane(learned.certificate.get())) return;
+    try {
+        const auto signer = certinfo::describe(learned.certificate.get(), stored::now());
+        const auto named = [](const std::vector<std::string>& emails, const std::vector<std::string>& wanted) {
+            std::vector<std::string> out;
+            for (const auto& w : wanted)
+                if (std::find(emails.begin(), emails.end(), text::ascii_lower(w)) != emails.end())
+                    out.push_back(text::ascii_lower(w));
+            return out;
+        };
+        const auto addresses = named(signer.emails, learned.matched_addresses);
+        if (addresses.empty()) return;
+        const std::int64_t t = stored::now();
+        const std::string capabilities = json(learned.capabilities).dump();
+        std::optional<pki::TrustMaterial> material;
+        db::Transaction tx(db_);
+        std::size_t kept = 0;
+        // Issuers join the store only when they validate to an anchor themselves: a look-alike
+        // (the real intermediate's name and key identifier, signed by anyone) would otherwise be
+        // tried first on every later path and turn the real CA's signatures untrusted.
+        for (const auto& c : learned.chain) {
+            if (kept == engine::Harvest::kMaxChain) break;
+            if (!c || !sane(c.get()) || !(X509_get_extension_flags(c.get()) & EXFLAG_CA)) continue;
+            if (!trusted(c.get(), material)) continue;
+            store_certificate(c.get(), Source::Chain, false);
+            ++kept;
+        }
+        const auto candidate = [&](X509* cert, const std::vector<std::string>& for_addresses, bool preferred) {
+            store_certificate(cert, Source::Harvested, false);
+            const std::string fp = certinfo::fingerprint(cert);
+            for (const auto& address : for_addresses) {
+                auto upsert = db_.prepare(
+                    "INSERT INTO harvested_for(email, fingerprint, good, preferred_at, first_seen, last_seen) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT(email, fingerprint) DO UPDATE SET "
+                    "good = max(good, excluded.good), preferred_at = coalesce(excluded.preferred_at, preferred_at), "
+                    "last_seen = excluded.last_seen");
+                upsert.bind(1, address).bind(2, fp).bind(3, std::int64_t{learned.good}).bind(5, t);
+                if (preferred) upsert.bind(4, t);
+                else upsert.bind_null(4);
+                upsert.run();
+            }
+            db_.prepare("UPDATE certificates SET seen_from = ?, last_seen = ? WHERE fingerprint = ?")
+                .bind(1, for_addresses.front())
+                .bind(2, t)
+                .bind(3, fp)
+                .run();
+            // What the owner advertises changes only through a good signature that says something:
+            // a replayed mail without SMIMECapabilities must not take AES-GCM and OAEP away.
+            if (learned.good && !learned.capabilities.empty()) {
+                db_.prepare("UPDATE certificates SET capabilities = ? WHERE fingerprint = ?")
+                    .bind(1, capabilities)
+                    .bind(2, fp)
+                    .run();
+            }
+        };
+        X509* preferred = learned.preferred_encryption_certificate.get();
+        const bool prefers_itself = preferred && X509_cmp(preferred, learned.certificate.get()) == 0;
+        candidate(learned.certificate.get(), addresses, prefers_itself && learned.good);
+        // The preferred certificate travels outside the signature: only one that validates to an
+        // anchor now may stand for the signer's address.
+        if (preferred && !prefers_itself && learned.good && sane(preferred) && trusted(preferred, material)) {
+            const auto preferred_for = named(certinfo::describe(preferred, stored::now()).emails, addresses);
+            if (!preferred_for.empty()) candidate(preferred, preferred_for, true);
+        }
+        tx.commit();
+    } catch (const Error& e) {
+        log::warn(std::string("could not keep a harvested certificate: ") + e.what());
+    }
+}
+
+}  // namespace smime
