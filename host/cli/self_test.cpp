@@ -20,14 +20,15 @@
 #include <vector>
 
 #include "extension_ids.h"
+#include "keystore/certificate_info.h"
+#include "keystore/pkcs12.h"
 #include "platform/child_process.h"
 #include "platform/platform.h"
 #include "protocol/frame.h"
 #include "protocol/limits.h"
-#include "keystore/certificate_info.h"
-#include "keystore/pkcs12.h"
 #include "util/base64.h"
 #include "util/ossl.h"
+#include "util/text.h"
 #include "version.h"
 
 namespace smime::cli {
@@ -58,12 +59,7 @@ class TempHome final {
         for (int attempt = 0; attempt < 16 && path_.empty(); ++attempt) {
             unsigned char random[8];
             if (RAND_bytes(random, sizeof random) != 1) break;
-            std::string name = "smime-host-self-test-";
-            for (const unsigned char byte : random) {
-                static constexpr char kHex[] = "0123456789abcdef";
-                name += kHex[byte >> 4];
-                name += kHex[byte & 15];
-            }
+            const std::string name = "smime-host-self-test-" + text::hex(random, sizeof random);
             if (create_private(base / name)) path_ = base / name;
         }
         if (path_.empty())

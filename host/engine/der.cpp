@@ -6,6 +6,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/secure.h"
+#include "util/text.h"
 
 #include <openssl/rand.h>
 
@@ -15,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <type_traits>
+#include <vector>
 
 namespace smime::engine {
 namespace {
@@ -212,18 +214,9 @@ void free_chain_upto(BIO* chain, BIO* keep) {
 }
 
 std::string random_hex(std::size_t bytes) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string raw(bytes, '\0');
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
-        throw Error(Code::Internal, "no randomness");
-    }
-    std::string out;
-    for (const char c : raw) {
-        const auto b = static_cast<unsigned char>(c);
-        out.push_back(kHex[b >> 4]);
-        out.push_back(kHex[b & 15]);
-    }
-    return out;
+    std::vector<unsigned char> raw(bytes);
+    if (RAND_bytes(raw.data(), static_cast<int>(bytes)) != 1) throw Error(Code::Internal, "no randomness");
+    return text::hex(raw.data(), raw.size());
 }
 
 }  // namespace smime::engine

@@ -12,6 +12,7 @@
 #include "mime/header_protection.h"
 #include "util/error.h"
 #include "util/large_buffer.h"
+#include "util/text.h"
 
 #include <deque>
 
@@ -58,7 +59,7 @@ bool is_pkcs7_mime(const mime::ContentType& type, const mime::Entity& entity) {
                        .param("filename");
         }
     }
-    name = mime::lower(name);
+    name = text::ascii_lower(name);
     return name.size() > 4 && name.compare(name.size() - 4, 4, ".p7m") == 0;
 }
 
@@ -212,7 +213,7 @@ private:
     // must hold one of those: anything else is malformed, not an unprotected message. A mix-up
     // between them is opened for what it is (.NET labels EnvelopedData "signed-data").
     static void require_declared_type(const mime::Entity& entity, int type) {
-        const std::string declared = mime::lower(mime::content_type(entity).param("smime-type"));
+        const std::string declared = text::ascii_lower(mime::content_type(entity).param("smime-type"));
         const bool declared_protection =
             declared == "signed-data" || declared == "enveloped-data" || declared == "authenveloped-data";
         const bool protection =
@@ -273,22 +274,11 @@ private:
 
 // Well-formed UTF-8 without control characters other than tab and line ends.
 bool utf8_text(std::string_view text) {
-    std::size_t i = 0;
-    while (i < text.size()) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        if (c < 0x80) {
-            if (c < 0x20 && c != '\t' && c != '\r' && c != '\n') return false;
-            ++i;
-            continue;
-        }
-        const std::size_t n = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 ? 1 : 0;
-        if (n == 0 || c > 0xf4 || text.size() - i <= n) return false;
-        for (std::size_t k = 1; k <= n; ++k) {
-            if ((static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) return false;
-        }
-        i += n + 1;
+    for (const char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 && c != '\t' && c != '\r' && c != '\n') return false;
     }
-    return true;
+    return text::valid_utf8(text);
 }
 
 // The From check of every signature, against the From that the opened message shows.

@@ -4,10 +4,11 @@
 
 #include "engine/capabilities.h"
 #include "engine/der.h"
-#include "util/providers.h"
 #include "pki/cert_info.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/providers.h"
+#include "util/text.h"
 
 #include <openssl/cmserr.h>
 #include <openssl/err.h>
@@ -41,9 +42,7 @@ std::string digest_name(const X509_ALGOR* alg) {
     X509_ALGOR_get0(&oid, nullptr, nullptr, alg);
     const int nid = OBJ_obj2nid(oid);
     if (nid == NID_undef) return capability_name(oid);
-    std::string name = OBJ_nid2sn(nid);
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return name;
+    return text::ascii_lower(OBJ_nid2sn(nid));
 }
 
 std::optional<std::time_t> signing_time_of(CMS_SignerInfo* si) {

@@ -5,6 +5,7 @@
 
 #include "util/base64.h"
 #include "util/error.h"
+#include "util/text.h"
 
 #include <algorithm>
 
@@ -161,7 +162,7 @@ std::optional<std::string> decode_encoded_word(std::string_view atom) {
     const std::string_view inner = atom.substr(2, atom.size() - 4);
     const auto q1 = inner.find('?');
     if (q1 == std::string_view::npos || q1 + 2 >= inner.size() || inner[q1 + 2] != '?') return std::nullopt;
-    std::string charset = lower(inner.substr(0, q1));
+    std::string charset = text::ascii_lower(inner.substr(0, q1));
     if (const auto star = charset.find('*'); star != std::string::npos) charset.resize(star);  // RFC 2231 language
     const char encoding = lower_ascii(inner[q1 + 1]);
     const std::string_view text = inner.substr(q1 + 3);

@@ -178,22 +178,6 @@ bool is_transport_safe(std::string_view text) { return scan_text(text).transport
 
 bool is_crlf(std::string_view text) { return scan_text(text).crlf; }
 
-namespace {
-
-constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-constexpr std::array<unsigned char, 256> make_base64_decode() {
-    std::array<unsigned char, 256> table{};
-    for (auto& v : table) v = 0xff;
-    for (unsigned char i = 0; i < 64; ++i) table[static_cast<unsigned char>(kBase64[i])] = i;
-    table[static_cast<unsigned char>(' ')] = table[static_cast<unsigned char>('\t')] = 0xfe;
-    table[static_cast<unsigned char>('\r')] = table[static_cast<unsigned char>('\n')] = 0xfe;
-    return table;
-}
-constexpr auto kBase64Decode = make_base64_decode();
-
-}  // namespace
-
 void append_base64_lines(std::string_view raw, std::string& out) {
     // One resize, then encode in place: no temporary, no per-line appends.
     constexpr std::size_t kLineRaw = kBase64LineBytes;
@@ -213,45 +197,6 @@ void append_base64_lines(std::string_view raw, std::string& out) {
         src += n;
         remaining -= n;
     }
-}
-
-bool decode_base64_lenient(std::string_view text, std::string& out) {
-    const std::size_t start = out.size();
-    reserve_large(out, start + text.size() / 4 * 3 + 3);
-    out.resize(start + text.size() / 4 * 3 + 3);
-    auto* dst = reinterpret_cast<unsigned char*>(out.data() + start);
-    unsigned quad = 0;
-    int have = 0;
-    std::size_t pad = 0;
-    for (const char ch : text) {
-        const unsigned char v = kBase64Decode[static_cast<unsigned char>(ch)];
-        if (v < 64) {
-            if (pad) return false;  // data after padding
-            quad = (quad << 6) | v;
-            if (++have == 4) {
-                *dst++ = static_cast<unsigned char>(quad >> 16);
-                *dst++ = static_cast<unsigned char>(quad >> 8);
-                *dst++ = static_cast<unsigned char>(quad);
-                have = 0;
-                quad = 0;
-            }
-        } else if (v == 0xfe) {
-            continue;
-        } else if (ch == '=') {
-            ++pad;
-        } else {
-            return false;
-        }
-    }
-    // Some producers drop the final padding; accept a partial group of 2 or 3 characters.
-    if (have == 1) return false;
-    if (have == 2) *dst++ = static_cast<unsigned char>(quad >> 4);
-    if (have == 3) {
-        *dst++ = static_cast<unsigned char>(quad >> 10);
-        *dst++ = static_cast<unsigned char>(quad >> 2);
-    }
-    out.resize(static_cast<std::size_t>(reinterpret_cast<char*>(dst) - out.data()));
-    return true;
 }
 
 void append_quoted_printable(std::string_view text, std::string& out) {
@@ -328,7 +273,7 @@ void decode_quoted_printable(std::string_view text, std::string& out) {
 }  // namespace
 
 bool decode_body(std::string_view body, std::string_view encoding, std::string& out) {
-    if (encoding == "base64") return decode_base64_lenient(body, out);
+    if (encoding == "base64") return base64::decode_lenient_append(body, out);
     if (encoding == "quoted-printable") {
         decode_quoted_printable(body, out);
         return true;

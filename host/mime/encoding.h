@@ -61,10 +61,6 @@ private:
 void append_base64_lines(std::string_view raw, std::string& out);
 inline constexpr std::size_t kBase64LineBytes = 57;  // the bytes of one 76-character line
 
-// Appends the decoding of base64 `text`, skipping whitespace (RFC 2045 section 6.8), accepting
-// missing final padding. False on any other character or data after padding.
-bool decode_base64_lenient(std::string_view text, std::string& out);
-
 // Appends the quoted-printable form of `text` (lines separated by CRLF or LF; output uses CRLF).
 void append_quoted_printable(std::string_view text, std::string& out);
 

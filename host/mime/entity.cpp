@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // MIME entity parsing: header fields, Content-Type parameters, multipart bodies.
 #include "mime/entity.h"
+#include "util/text.h"
 
 #include "util/error.h"
 
@@ -44,12 +45,6 @@ std::string unfold(std::string_view raw) {
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() &&
            std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower_char(x) == lower_char(y); });
-}
-
-std::string lower(std::string_view text) {
-    std::string out(text);
-    for (char& c : out) c = lower_char(c);
-    return out;
 }
 
 const Field* Entity::find(std::string_view name) const {
@@ -115,13 +110,13 @@ ContentType parse_content_type(std::string_view value) {
         ++pos;
         const std::string_view subtype = token(";");
         if (!type.empty() && !subtype.empty()) {
-            ct.type = lower(type);
-            ct.subtype = lower(subtype);
+            ct.type = text::ascii_lower(type);
+            ct.subtype = text::ascii_lower(subtype);
         }
     }
     while (pos < value.size() && value[pos] == ';') {
         ++pos;
-        std::string name = lower(token("=;"));
+        std::string name = text::ascii_lower(token("=;"));
         if (pos >= value.size() || value[pos] != '=') continue;
         ++pos;
         while (pos < value.size() && (value[pos] == ' ' || value[pos] == '\t')) ++pos;
@@ -157,7 +152,7 @@ ContentType content_type(const Entity& entity) {
 std::string transfer_encoding(const Entity& entity) {
     const Field* f = entity.find("Content-Transfer-Encoding");
     if (!f || f->value.empty()) return "7bit";
-    return lower(trim(f->value));
+    return text::ascii_lower(trim(f->value));
 }
 
 Multipart split_multipart(std::string_view body, std::string_view boundary) {

@@ -64,8 +64,7 @@ Multipart split_multipart(std::string_view body, std::string_view boundary);
 
 inline constexpr std::size_t kMaxParts = 10000;
 
-// Case-insensitive ASCII comparison and lowercase copy.
+// Case-insensitive ASCII comparison (text::ascii_lower makes the lowercase copy).
 bool iequals(std::string_view a, std::string_view b);
-std::string lower(std::string_view text);
 
 }  // namespace smime::mime

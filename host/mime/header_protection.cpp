@@ -5,6 +5,7 @@
 #include "mime/encoding.h"
 #include "util/error.h"
 #include "util/secure.h"
+#include "util/text.h"
 
 #include <algorithm>
 #include <set>
@@ -42,7 +43,7 @@ std::string normalized(std::string_view value) {
 std::vector<std::string> values_named(const std::vector<HeaderField>& fields, std::string_view lower_name) {
     std::vector<std::string> out;
     for (const HeaderField& f : fields) {
-        if (lower(f.name) == lower_name) out.push_back(normalized(f.value));
+        if (text::ascii_lower(f.name) == lower_name) out.push_back(normalized(f.value));
     }
     return out;
 }
@@ -78,11 +79,11 @@ OpenedHeader open_header(const std::vector<HeaderField>& outer, const Entity* in
         header.is_protected = !protected_fields.empty() || !content_type(*inner).param("hp").empty();
     }
     std::set<std::string> inner_names;
-    for (const HeaderField& f : protected_fields) inner_names.insert(lower(f.name));
+    for (const HeaderField& f : protected_fields) inner_names.insert(text::ascii_lower(f.name));
 
     std::vector<std::string_view> from_values;
     for (const HeaderField& f : outer) {
-        if (inner_names.count(lower(f.name))) continue;
+        if (inner_names.count(text::ascii_lower(f.name))) continue;
         header.fields += f.raw;
         if (iequals(f.name, "From")) from_values.push_back(f.value);
     }
@@ -95,7 +96,7 @@ OpenedHeader open_header(const std::vector<HeaderField>& outer, const Entity* in
     if (header.is_protected) {
         std::set<std::string> compared = inner_names;
         for (const HeaderField& f : outer) {
-            const std::string name = lower(f.name);
+            const std::string name = text::ascii_lower(f.name);
             if (is_user_facing(name)) compared.insert(name);
         }
         for (const std::string& name : compared) {

@@ -3,6 +3,7 @@
 #include "pki/cert_info.h"
 
 #include "util/ossl.h"
+#include "util/text.h"
 
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
@@ -17,19 +18,6 @@
 namespace smime::pki {
 namespace {
 
-bool valid_utf8(std::string_view s) {
-    std::size_t i = 0;
-    while (i < s.size()) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (n == 0 || i + n > s.size()) return false;
-        for (std::size_t k = 1; k < n; ++k)
-            if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
-        i += n;
-    }
-    return true;
-}
-
 // RFC 2253 with non-ASCII characters as UTF-8 (readable names); a name that does not decode is
 // shown with every such byte escaped instead, so a reply never carries broken UTF-8.
 std::string name_string(const X509_NAME* name) {
@@ -37,28 +25,14 @@ std::string name_string(const X509_NAME* name) {
         const ossl::BioPtr bio(BIO_new(BIO_s_mem()));
         if (!bio || X509_NAME_print_ex(bio.get(), name, 0, flags) < 0) continue;
         std::string text = ossl::bio_contents(bio.get());
-        if (valid_utf8(text)) return text;
+        if (text::valid_utf8(text)) return text;
     }
     ERR_clear_error();
     return {};
 }
 
-std::string hex(const unsigned char* data, std::size_t size) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out(size * 2, '0');
-    for (std::size_t i = 0; i < size; ++i) {
-        out[2 * i] = kHex[data[i] >> 4];
-        out[2 * i + 1] = kHex[data[i] & 15];
-    }
-    return out;
-}
-
 std::string lowercase(const unsigned char* data, int size) {
-    std::string s(reinterpret_cast<const char*>(data), static_cast<std::size_t>(std::max(size, 0)));
-    for (char& c : s) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return s;
+    return text::ascii_lower({reinterpret_cast<const char*>(data), static_cast<std::size_t>(std::max(size, 0))});
 }
 
 void free_openssl_string(char* p) { OPENSSL_free(p); }
@@ -93,7 +67,7 @@ std::string fingerprint_sha256(X509* cert) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     if (!X509_digest(cert, EVP_sha256(), md, &n)) return {};
-    return hex(md, n);
+    return text::hex(md, n);
 }
 
 std::string serial_hex(const ASN1_INTEGER* serial) {

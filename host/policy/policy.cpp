@@ -7,6 +7,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/strict_json.h"
+#include "util/text.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -30,8 +31,7 @@ std::vector<std::string> string_list(const json& value, const std::string& key, 
     std::vector<std::string> out;
     for (const auto& item : value) {
         if (!item.is_string()) throw std::runtime_error("'" + key + "' must be an array of strings");
-        std::string s = item.get<std::string>();
-        std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        const std::string s = text::ascii_lower(item.get<std::string>());
         if (allowed && !contains(*allowed, s)) throw std::runtime_error("'" + key + "' has an unknown value '" + s + "'");
         out.push_back(s);
     }

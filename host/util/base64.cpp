@@ -2,6 +2,7 @@
 // Table-driven base64; fast enough that a 25 MB payload costs tens of milliseconds.
 #include "util/base64.h"
 #include "util/cpu.h"
+#include "util/large_buffer.h"
 
 #include <array>
 #include <bit>
@@ -43,6 +44,17 @@ constexpr std::array<std::array<std::uint32_t, 256>, 4> make_decode_tables() {
     return t;
 }
 constexpr auto kDecode = make_decode_tables();
+
+// Lenient decoding: a character's 6 bits, 0xfe for whitespace to skip, 0xff for anything else.
+constexpr std::array<unsigned char, 256> make_lenient_decode() {
+    std::array<unsigned char, 256> table{};
+    for (auto& v : table) v = 0xff;
+    for (unsigned char i = 0; i < 64; ++i) table[static_cast<unsigned char>(kAlphabet[i])] = i;
+    table[static_cast<unsigned char>(' ')] = table[static_cast<unsigned char>('\t')] = 0xfe;
+    table[static_cast<unsigned char>('\r')] = table[static_cast<unsigned char>('\n')] = 0xfe;
+    return table;
+}
+constexpr auto kLenientDecode = make_lenient_decode();
 
 inline std::uint32_t decode_quad(const unsigned char* src) {
     return kDecode[0][src[0]] | kDecode[1][src[1]] | kDecode[2][src[2]] | kDecode[3][src[3]];
@@ -217,15 +229,42 @@ bool decode_append(std::string_view text, std::string& out) {
 }
 
 bool decode_lenient_append(std::string_view text, std::string& out) {
-    std::string compact;
-    compact.reserve(text.size());
-    for (char ch : text) {
-        if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') continue;
-        compact.push_back(ch);
+    const std::size_t start = out.size();
+    reserve_large(out, start + text.size() / 4 * 3 + 3);
+    out.resize(start + text.size() / 4 * 3 + 3);
+    auto* dst = reinterpret_cast<unsigned char*>(out.data() + start);
+    unsigned quad = 0;
+    int have = 0;
+    std::size_t pad = 0;
+    for (const char ch : text) {
+        const unsigned char v = kLenientDecode[static_cast<unsigned char>(ch)];
+        if (v < 64) {
+            if (pad) return false;  // data after padding
+            quad = (quad << 6) | v;
+            if (++have == 4) {
+                *dst++ = static_cast<unsigned char>(quad >> 16);
+                *dst++ = static_cast<unsigned char>(quad >> 8);
+                *dst++ = static_cast<unsigned char>(quad);
+                have = 0;
+                quad = 0;
+            }
+        } else if (v == 0xfe) {
+            continue;
+        } else if (ch == '=') {
+            ++pad;
+        } else {
+            return false;
+        }
     }
-    // Some producers drop the final padding; restore it rather than reject the part.
-    while (compact.size() % 4 != 0) compact.push_back('=');
-    return decode_append(compact, out);
+    // Some producers drop the final padding; accept a partial group of 2 or 3 characters.
+    if (have == 1) return false;
+    if (have == 2) *dst++ = static_cast<unsigned char>(quad >> 4);
+    if (have == 3) {
+        *dst++ = static_cast<unsigned char>(quad >> 10);
+        *dst++ = static_cast<unsigned char>(quad >> 2);
+    }
+    out.resize(static_cast<std::size_t>(reinterpret_cast<char*>(dst) - out.data()));
+    return true;
 }
 
 }  // namespace smime::base64

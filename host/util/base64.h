@@ -21,7 +21,8 @@ std::string encode(std::string_view raw);
 // no whitespace. Returns false (leaving `out` with unspecified appended bytes) on bad input.
 bool decode_append(std::string_view text, std::string& out);
 
-// Lenient decoding for MIME bodies and PEM: skips whitespace (RFC 2045 section 6.8).
+// Lenient decoding for MIME bodies and PEM: skips whitespace (RFC 2045 section 6.8) and accepts a
+// missing final padding. False on any other character or data after padding.
 bool decode_lenient_append(std::string_view text, std::string& out);
 
 }  // namespace smime::base64
