@@ -6,7 +6,7 @@
 #include "ops/operation.h"
 #include "platform/platform.h"
 #include "keystore/keystore.h"
-#include "protocol/session.h"
+#include "protocol/envelope.h"
 #include "util/base64.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -306,7 +306,7 @@ int run(int argc, char** argv) {
         return 0;
     } catch (const Error& e) {
         if (parsed.json_output)
-            std::cout << error_json(nullptr, e).dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+            std::cout << envelope::error_reply(nullptr, e).dump(2, ' ', false, json::error_handler_t::replace) << "\n";
         std::cerr << "smime-host " << op->name << ": " << code_name(e.code()) << ": " << e.what() << "\n";
         return 1;
     } catch (const std::exception& e) {

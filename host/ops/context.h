@@ -2,6 +2,8 @@
 // What an operation may know about the process it runs in: who called, where the data lives.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -39,6 +41,11 @@ public:
     const Policy& policy() const noexcept { return policy_; }
     void set_policy(Policy policy) { policy_ = std::move(policy); }
 
+    // What the transport carrying the requests allows, for `hello` to report: the native
+    // messaging loop sets it; the command line has no frames, so none.
+    const nlohmann::json& transport_limits() const noexcept { return transport_limits_; }
+    void set_transport_limits(nlohmann::json limits) { transport_limits_ = std::move(limits); }
+
     // The key store, opened on first use (so `hello` and `echo` never touch the disk).
     KeyStore& store();
 
@@ -46,6 +53,7 @@ private:
     Caller caller_;
     std::filesystem::path home_;
     Policy policy_;
+    nlohmann::json transport_limits_ = nlohmann::json::object();
     std::unique_ptr<KeyStore> store_;
 };
 

@@ -2,7 +2,6 @@
 // Operations about the host itself: `hello` (self-description) and `echo` (transport check).
 #include "ops/groups.h"
 #include "ops/operation.h"
-#include "protocol/limits.h"
 #include "version.h"
 
 #include <openssl/crypto.h>
@@ -26,12 +25,7 @@ Reply hello(Context& context, Request&) {
                                   "authenticated_encryption"})},
         {"caller", caller},
         {"policy", context.policy().describe()},
-        {"limits",
-         {{"max_frame_to_host", limits::kMaxIncomingFrame},
-          {"max_frame_from_host", limits::kMaxOutgoingFrame},
-          {"max_payload", limits::kMaxPayload},
-          {"reply_chunk_bytes", limits::kReplyChunkRaw},
-          {"max_inline_reply_payload", limits::kMaxInlineReplyPayload}}},
+        {"limits", context.transport_limits()},
     };
     return reply;
 }
@@ -47,21 +41,21 @@ Reply echo(Context&, Request& request) {
 }  // namespace
 
 void register_host_ops(Registry& registry) {
-    registry.add({"hello",
-                  "Describe the host: version, protocol, OpenSSL version, operations, limits.",
-                  {},
-                  "{name, version, protocol, openssl, operations[], features[], caller{kind, origin?, addon_id?}, limits{}}",
-                  "",
-                  {},
-                  hello});
-    registry.add({"echo",
-                  "Return the payload (and text) as sent; checks the transport, including chunking.",
-                  {{"data", ArgType::Payload, false, "bytes to send back"},
-                   {"text", ArgType::String, false, "a string to send back (checks UTF-8 handling)"}},
-                  "{size, data (payload, inline or chunked), text?}",
-                  "data",
-                  {},
-                  echo});
+    registry.add({
+        .name = "hello",
+        .summary = "Describe the host: version, protocol, OpenSSL version, operations, limits.",
+        .result_help = "{name, version, protocol, openssl, operations[], features[], caller{kind, origin?, addon_id?}, limits{}}",
+        .handler = hello,
+    });
+    registry.add({
+        .name = "echo",
+        .summary = "Return the payload (and text) as sent; checks the transport, including chunking.",
+        .args = {{"data", ArgType::Payload, false, "bytes to send back"},
+                 {"text", ArgType::String, false, "a string to send back (checks UTF-8 handling)"}},
+        .result_help = "{size, data (payload, inline or chunked), text?}",
+        .payload_result = "data",
+        .handler = echo,
+    });
 }
 
 }  // namespace smime

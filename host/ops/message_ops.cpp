@@ -235,52 +235,60 @@ const ArgSpec kProtectHeaders{"protect_headers", ArgType::Boolean, false,
 }  // namespace
 
 void register_message_ops(Registry& registry) {
-    Operation sign_op{"message.sign",
-                      "Sign a message with your identity for its From address (or the one named).",
-                      {kMime, kOpaque, kDigest, kPss, kSigner, kProtectHeaders},
-                      "{mime (signed message), signer{fingerprint}}",
-                      "mime",
-                      {"sign"},
-                      sign};
-    sign_op.observe = observe_sign;
-    registry.add(std::move(sign_op));
-    registry.add({"message.encrypt",
-                  "Encrypt a message for its To and Cc recipients and yourself; optionally sign it first.",
-                  {kMime,
-                   {"recipients", ArgType::StringArray, false,
-                    "encrypt for exactly these addresses (plus yourself) instead of To and Cc"},
-                   {"sign", ArgType::Boolean, false, "sign before encrypting"},
-                   kOpaque, kDigest, kPss, kSigner, kProtectHeaders},
-                  "{mime (encrypted message, Bcc fields removed), recipients[], bcc[] (addresses that each need "
-                  "a separate copy), signed, signer?}",
-                  "mime",
-                  {"encrypt"},
-                  encrypt});
-    registry.add({"message.decrypt",
-                  "Decrypt a message with your keys and verify any signature inside.",
-                  {kMime},
-                  "{mime (the inner message), status{level, layers[], signatures[], header_protection}}",
-                  "mime",
-                  {"decrypt"},
-                  [](Context& c, Request& r) { return open(c, r, true); }});
-    registry.add({"message.verify",
-                  "Verify a signed message: who signed, trusted, valid, matching From, unchanged.",
-                  {kMime},
-                  "{mime (the signed content), status{level, layers[], signatures[], header_protection}}",
-                  "mime",
-                  {"verify"},
-                  [](Context& c, Request& r) { return open(c, r, false); }});
-    registry.add({"message.inspect",
-                  "The protection level of a message (none, signed, encrypted, signed+encrypted), without keys.",
-                  {kMime},
-                  "{status{level, layers[]}}",
-                  "",
-                  {"inspect"},
-                  [](Context&, Request& r) {
-                      Reply reply;
-                      reply.result["status"] = engine::to_json(engine::inspect(r.payload.str()));
-                      return reply;
-                  }});
+    registry.add({
+        .name = "message.sign",
+        .summary = "Sign a message with your identity for its From address (or the one named).",
+        .args = {kMime, kOpaque, kDigest, kPss, kSigner, kProtectHeaders},
+        .result_help = "{mime (signed message), signer{fingerprint}}",
+        .payload_result = "mime",
+        .aliases = {"sign"},
+        .handler = sign,
+        .observe = observe_sign,
+    });
+    registry.add({
+        .name = "message.encrypt",
+        .summary = "Encrypt a message for its To and Cc recipients and yourself; optionally sign it first.",
+        .args = {kMime,
+                 {"recipients", ArgType::StringArray, false,
+                  "encrypt for exactly these addresses (plus yourself) instead of To and Cc"},
+                 {"sign", ArgType::Boolean, false, "sign before encrypting"},
+                 kOpaque, kDigest, kPss, kSigner, kProtectHeaders},
+        .result_help = "{mime (encrypted message, Bcc fields removed), recipients[], bcc[] (addresses that each need "
+                       "a separate copy), signed, signer?}",
+        .payload_result = "mime",
+        .aliases = {"encrypt"},
+        .handler = encrypt,
+    });
+    registry.add({
+        .name = "message.decrypt",
+        .summary = "Decrypt a message with your keys and verify any signature inside.",
+        .args = {kMime},
+        .result_help = "{mime (the inner message), status{level, layers[], signatures[], header_protection}}",
+        .payload_result = "mime",
+        .aliases = {"decrypt"},
+        .handler = [](Context& c, Request& r) { return open(c, r, true); },
+    });
+    registry.add({
+        .name = "message.verify",
+        .summary = "Verify a signed message: who signed, trusted, valid, matching From, unchanged.",
+        .args = {kMime},
+        .result_help = "{mime (the signed content), status{level, layers[], signatures[], header_protection}}",
+        .payload_result = "mime",
+        .aliases = {"verify"},
+        .handler = [](Context& c, Request& r) { return open(c, r, false); },
+    });
+    registry.add({
+        .name = "message.inspect",
+        .summary = "The protection level of a message (none, signed, encrypted, signed+encrypted), without keys.",
+        .args = {kMime},
+        .result_help = "{status{level, layers[]}}",
+        .aliases = {"inspect"},
+        .handler = [](Context&, Request& r) {
+            Reply reply;
+            reply.result["status"] = engine::to_json(engine::inspect(r.payload.str()));
+            return reply;
+        },
+    });
 }
 
 }  // namespace smime

@@ -7,6 +7,14 @@
 #include "util/strict_json.h"
 
 namespace smime::envelope {
+
+json error_reply(const json& id, const Error& error) {
+    return {{"id", id},
+            {"ok", false},
+            {"error",
+             {{"code", code_name(error.code())}, {"message", error.what()}, {"details", error.details()}}}};
+}
+
 namespace {
 
 // A minimal scanner over a chunk frame; every failure just means "take the slow path".

@@ -9,6 +9,10 @@
 #include <string>
 #include <string_view>
 
+namespace smime {
+class Error;
+}  // namespace smime
+
 namespace smime::envelope {
 
 using json = nlohmann::json;
@@ -36,6 +40,10 @@ std::optional<Chunk> parse_chunk_fast(std::string_view frame);
 // Parses and validates one frame. Sets `id` as soon as it is known so that an error reply can
 // carry it. Throws Error (BadJson, BadRequest).
 Parsed parse(std::string_view frame, json& id);
+
+// The reply that reports `error` for request `id`: {"id", "ok": false, "error": {code, message,
+// details}}. The CLI's --json output uses the same shape.
+json error_reply(const json& id, const Error& error);
 
 // The key under which pending uploads are tracked for an id.
 std::string id_key(const json& id);

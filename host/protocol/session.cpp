@@ -22,13 +22,6 @@ std::string dump(const json& value) {
 
 }  // namespace
 
-json error_json(const json& id, const Error& error) {
-    return {{"id", id},
-            {"ok", false},
-            {"error",
-             {{"code", code_name(error.code())}, {"message", error.what()}, {"details", error.details()}}}};
-}
-
 int Session::run() {
     std::string frame;
     for (;;) {
@@ -390,7 +383,7 @@ void Session::send_reply(const json& id, const Operation& op, Reply& reply) {
     cleanse(scratch_);
 }
 
-void Session::send_error(const json& id, const Error& error) { send_json(id, error_json(id, error)); }
+void Session::send_error(const json& id, const Error& error) { send_json(id, envelope::error_reply(id, error)); }
 
 void Session::send_json(const json& id, const json& reply) {
     std::string text;
@@ -404,7 +397,7 @@ void Session::send_json(const json& id, const json& reply) {
     if (writer_.write(text)) return;
     if (writer_.failed()) return;
     // Over the outgoing limit: say so instead of sending a frame the browser would drop.
-    writer_.write(dump(error_json(id, Error(Code::TooLarge, "reply too large for one frame",
+    writer_.write(dump(envelope::error_reply(id, Error(Code::TooLarge, "reply too large for one frame",
                                             {{"size", text.size()}, {"limit", limits::kMaxOutgoingFrame}}))));
 }
 

@@ -19,7 +19,13 @@ class Session {
 public:
     Session(const Registry& registry, Context& context, frame::Reader& reader, frame::Writer& writer)
         : registry_(registry), context_(context), reader_(reader), writer_(writer),
-          upload_budget_(limits::kDefaultUploadBudget) {}
+          upload_budget_(limits::kDefaultUploadBudget) {
+        context_.set_transport_limits({{"max_frame_to_host", limits::kMaxIncomingFrame},
+                                       {"max_frame_from_host", limits::kMaxOutgoingFrame},
+                                       {"max_payload", limits::kMaxPayload},
+                                       {"reply_chunk_bytes", limits::kReplyChunkRaw},
+                                       {"max_inline_reply_payload", limits::kMaxInlineReplyPayload}});
+    }
 
     // Serves until EOF (returns 0), an over-long or truncated frame (replies, returns 0), or an
     // I/O error on stdout (returns 1).
@@ -73,8 +79,5 @@ private:
     std::size_t pending_bytes_ = 0;  // capacity of the buffers in uploads_
     std::string scratch_;                               // reused buffer for chunk frames
 };
-
-// Builds the reply for a request handled outside the loop (the CLI uses the same handlers).
-json error_json(const json& id, const Error& error);
 
 }  // namespace smime
