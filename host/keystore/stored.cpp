@@ -4,6 +4,8 @@
 
 #include "util/error.h"
 
+#include <openssl/pem.h>
+
 #include <mutex>
 #include <unordered_map>
 

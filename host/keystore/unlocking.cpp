@@ -3,6 +3,7 @@
 // held in memory and the idle watchdog that wipes it, and opening sealed private keys.
 #include "keystore/keystore.h"
 
+#include "keystore/schema.h"
 #include "keystore/sealing.h"
 #include "keystore/stored.h"
 #include "util/error.h"
