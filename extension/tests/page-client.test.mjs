@@ -4,6 +4,7 @@
 // errors keep their codes, and without an answer connect rejects with ERR_NOT_GRANTED.
 import {test} from "node:test";
 import assert from "node:assert/strict";
+import {MessageChannel} from "node:worker_threads";
 import {connect, SmimeWebmailError} from "../dist/units/page-client.mjs";
 
 const ORIGIN = "https://mail.example.test";

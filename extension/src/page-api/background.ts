@@ -10,7 +10,7 @@ import {fromBase64, toBase64} from "../host/base64.js";
 import type {HostClient} from "../host/client.js";
 import {HostError, toShape, type ErrorShape} from "../host/errors.js";
 import type {Identity, OpenedMessage, StoreStatus, VerificationStatus} from "../host/types.js";
-import {api, originMatchPattern} from "../platform/index.js";
+import {api, originMatchPattern, startInTab} from "../platform/index.js";
 import {operationFor} from "../reader/input.js";
 import {DEFAULT_LIMITS, RateLimiter} from "./limits.js";
 import {summarize, withoutBcc} from "./mime.js";
@@ -100,9 +100,7 @@ export async function addGrant(text: string, tabId?: number): Promise<GrantEntry
   await syncContentScripts();
   if (typeof tabId === "number") {
     const tab = await api.tabs.get(tabId).catch(() => undefined);
-    if (tab?.url && exactOrigin(tab.url) === origin) {
-      await api.scripting.executeScript({target: {tabId, frameIds: [0]}, files: ["page-api/content.js"]}).catch(() => undefined);
-    }
+    if (tab?.url && exactOrigin(tab.url) === origin) await startInTab(tabId).catch(() => undefined);
   }
   return listGrants();
 }

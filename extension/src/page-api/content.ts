@@ -81,21 +81,25 @@ function onRequest(port: MessagePort, data: unknown): void {
     });
 }
 
-async function start(): Promise<void> {
-  const hello = await ask({page_api: "hello"});
-  // Not granted (or forbidden by policy): stay silent, so the page learns nothing.
-  if (!hello.ok) return;
+function start(): void {
+  // The listener is added at once (Gecko does not deliver window messages to listeners a script
+  // injected after load adds later); it answers only once the background said this origin is
+  // granted, and not at all otherwise, so the page learns nothing.
+  const granted = ask({page_api: "hello"}).then((reply) => reply.ok);
   window.addEventListener("message", (event) => {
     if (event.source !== window || event.origin !== location.origin || !isHello(event.data)) return;
     if ((event.data as {version: number}).version !== PAGE_API_VERSION) return;
-    const channel = new MessageChannel();
-    channel.port1.onmessage = (e) => onRequest(channel.port1, e.data);
-    window.postMessage({smime_webmail: "port", version: PAGE_API_VERSION, features: [...FEATURES]}, location.origin, [channel.port2]);
+    void granted.then((ok) => {
+      if (!ok) return;
+      const channel = new MessageChannel();
+      channel.port1.onmessage = (e) => onRequest(channel.port1, e.data);
+      window.postMessage({smime_webmail: "port", version: PAGE_API_VERSION, features: [...FEATURES]}, location.origin, [channel.port2]);
+    });
   });
 }
 
 const scope = globalThis as unknown as Record<string, boolean>;
 if (!scope[FLAG]) {
   scope[FLAG] = true;
-  void start();
+  start();
 }

@@ -53,10 +53,13 @@ export class PageApiError extends Error {
 
 const bad = (message: string): PageApiError => new PageApiError("ERR_BAD_REQUEST", message);
 
+/** A plain object of any realm: a page's objects reach a Gecko content script through Xray
+ * wrappers whose prototype is the page's Object.prototype, not the script's own. */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  if (Object.prototype.toString.call(value) !== "[object Object]") return false;
   const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  return proto === null || Object.getPrototypeOf(proto) === null;
 }
 
 /** True for a Uint8Array of any realm (a page's array arrives through structured clone). */

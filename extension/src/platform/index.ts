@@ -40,6 +40,18 @@ export function originMatchPattern(origin: string): string {
   return `${url.protocol}//${url.hostname}/*`;
 }
 
+/** Starts the page API's content script in a tab that was open when its origin was granted.
+ * Chromium injects it into the page as it is. In Gecko a script injected after load gets no
+ * window messages from the page (checked with Firefox ESR 140), so the tab is reloaded and the
+ * registered script starts with the page. */
+export async function startInTab(tabId: number): Promise<void> {
+  if (target === "chromium") {
+    await api.scripting.executeScript({target: {tabId, frameIds: [0]}, files: ["page-api/content.js"]});
+  } else {
+    await api.tabs.reload(tabId);
+  }
+}
+
 /** A page's request to the background and its reply; `sender` is there for runtime messages
  * (content scripts and pages), not for the service worker's MessageChannel path. */
 export type BackgroundHandler = (message: unknown, senderUrl: string | undefined, senderId: string | undefined,
