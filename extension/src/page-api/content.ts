@@ -82,9 +82,8 @@ function onRequest(port: MessagePort, data: unknown): void {
 }
 
 function start(): void {
-  // The listener is added at once (Gecko does not deliver window messages to listeners a script
-  // injected after load adds later); it answers only once the background said this origin is
-  // granted, and not at all otherwise, so the page learns nothing.
+  // The listener is added at once so no early hello is missed; it answers only once the
+  // background said this exact origin is granted, and not at all otherwise: the page learns nothing.
   const granted = ask({page_api: "hello"}).then((reply) => reply.ok);
   window.addEventListener("message", (event) => {
     if (event.source !== window || event.origin !== location.origin || !isHello(event.data)) return;

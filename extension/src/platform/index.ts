@@ -41,8 +41,8 @@ export function originMatchPattern(origin: string): string {
 }
 
 /** Starts the page API's content script in a tab that was open when its origin was granted.
- * Chromium injects it into the page as it is. In Gecko a script injected after load gets no
- * window messages from the page (checked with Firefox ESR 140), so the tab is reloaded and the
+ * Chromium injects it into the page as it is. In Gecko (Firefox ESR 140) a script injected into
+ * the open page did not receive the page's window messages, so the tab is reloaded and the
  * registered script starts with the page. */
 export async function startInTab(tabId: number): Promise<void> {
   if (target === "chromium") {
