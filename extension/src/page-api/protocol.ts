@@ -11,9 +11,10 @@ export type Op = (typeof FEATURES)[number];
 /** Codes only the page API raises; the host's codes pass through unchanged. */
 export const PAGE_API_CODES = ["ERR_NOT_GRANTED", "ERR_BAD_REQUEST", "ERR_THROTTLED", "ERR_DISABLED"] as const;
 
-/** Bounds a page cannot go past. */
+/** Bounds a page cannot go past. 25 MiB of message stays, as base64 and once encrypted, under
+ * the 64 MiB Chromium allows one runtime message between the content script and the background. */
 export const LIMITS = {
-  maxMessageBytes: 50 * 1024 * 1024,
+  maxMessageBytes: 25 * 1024 * 1024,
   maxAddresses: 100,
   maxAddressLength: 320,
   maxIdLength: 64,
