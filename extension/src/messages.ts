@@ -6,6 +6,8 @@
 import type {CertificateList, Certificate, Hello, Identity, OpenedMessage, StoreStatus} from "./host/types.js";
 import type {HostState} from "./host/client.js";
 import type {ErrorShape} from "./host/errors.js";
+import type {Reading} from "./thunderbird/reading.js";
+import type {ComposeView} from "./thunderbird/compose.js";
 
 interface Entry<Args, Result> {
   args: Args;
@@ -59,7 +61,15 @@ export interface Table {
   "reader.open": Entry<{mime: string}, {token: string}>;
   /** The reader tab takes the message it was opened for (once). */
   "reader.take": Entry<{token: string}, {mime: string}>;
+  /** Thunderbird: the verdict of the message shown in a tab (message display action popup). */
+  "tb.reading": Entry<{tabId: number}, {reading: Reading | null}>;
+  /** Thunderbird: a compose tab's toggles and recipients (compose action popup). */
+  "tb.compose.get": Entry<{tabId: number}, ComposeView>;
+  "tb.compose.set": Entry<{tabId: number; sign?: boolean; encrypt?: boolean}, ComposeView>;
 }
+
+/** Requests only the Thunderbird build answers. */
+export const THUNDERBIRD_KINDS = ["tb.reading", "tb.compose.get", "tb.compose.set"] as const;
 
 export type Kind = keyof Table;
 
@@ -71,5 +81,6 @@ export interface PageRequest<K extends Kind = Kind> {
 export type PageReply<K extends Kind = Kind> = {ok: true; result: Table[K]["result"]} | {ok: false; error: ErrorShape};
 
 export function isKind(value: unknown): value is Kind {
-  return typeof value === "string" && (value in HOST_OPERATIONS || value === "host.state" || value === "reader.open" || value === "reader.take");
+  return typeof value === "string" && (value in HOST_OPERATIONS || value === "host.state" || value === "reader.open" || value === "reader.take" ||
+    (THUNDERBIRD_KINDS as readonly string[]).includes(value as string));
 }

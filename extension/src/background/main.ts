@@ -6,7 +6,8 @@
 import {HostClient, type NativePort} from "../host/client.js";
 import {toShape, HostError} from "../host/errors.js";
 import {HOST_OPERATIONS, isKind, type PageReply, type PageRequest} from "../messages.js";
-import {api, HOST_NAME, isHostMissing, serveBackground} from "../platform/index.js";
+import {api, HOST_NAME, isHostMissing, serveBackground, target} from "../platform/index.js";
+import {handleThunderbird, startThunderbird} from "../thunderbird/background.js";
 
 const client = new HostClient({
   connect: () => api.runtime.connectNative(HOST_NAME) as unknown as NativePort,
@@ -20,6 +21,15 @@ const client = new HostClient({
 const readerInbox = new Map<string, string>();
 const INBOX_SECONDS = 60;
 
+/** Hands a raw message (base64) to a new reader tab. */
+async function openReader(mime: string): Promise<{token: string}> {
+  const token = crypto.randomUUID();
+  readerInbox.set(token, mime);
+  setTimeout(() => readerInbox.delete(token), INBOX_SECONDS * 1000);
+  await api.tabs.create({url: api.runtime.getURL("pages/reader.html#" + token)});
+  return {token};
+}
+
 function fromOwnPage(senderUrl: string | undefined, senderId: string | undefined): boolean {
   if (senderId !== api.runtime.id) return false;
   return typeof senderUrl === "string" && senderUrl.startsWith(api.runtime.getURL(""));
@@ -32,11 +42,7 @@ async function handle(request: PageRequest): Promise<unknown> {
       return {state: client.state, reason: client.reason};
     case "reader.open": {
       if (typeof args.mime !== "string") throw new HostError("ERR_BAD_REQUEST", "mime must be base64");
-      const token = crypto.randomUUID();
-      readerInbox.set(token, args.mime);
-      setTimeout(() => readerInbox.delete(token), INBOX_SECONDS * 1000);
-      await api.tabs.create({url: api.runtime.getURL("pages/reader.html#" + token)});
-      return {token};
+      return openReader(args.mime);
     }
     case "reader.take": {
       const mime = readerInbox.get(String(args.token));
@@ -44,6 +50,11 @@ async function handle(request: PageRequest): Promise<unknown> {
       if (mime === undefined) throw new HostError("ERR_NOT_FOUND", "no message for this reader");
       return {mime};
     }
+    case "tb.reading":
+    case "tb.compose.get":
+    case "tb.compose.set":
+      if (target !== "thunderbird") throw new HostError("ERR_BAD_REQUEST", "refused");
+      return handleThunderbird(client, request.kind, args);
     default: {
       const entry = HOST_OPERATIONS[request.kind];
       return client.request(entry.op, args, {payloads: [...entry.payloads]});
@@ -62,3 +73,5 @@ serveBackground(async (message, senderUrl, senderId): Promise<PageReply> => {
     return {ok: false, error: toShape(error)};
   }
 });
+
+if (target === "thunderbird") startThunderbird(client, async (mime) => void await openReader(mime));
