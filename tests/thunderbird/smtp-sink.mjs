@@ -12,21 +12,43 @@ export async function startSmtpSink() {
     let inData = false;
     let envelope = {from: "", to: []};
     socket.write("220 sink ESMTP\r\n");
+    // In DATA, chunks are kept as they come and only the last bytes are searched for the end mark,
+    // so a large message costs linear time.
+    let chunks = [];
+    let tail = Buffer.alloc(0);
+    const finishData = (data) => {
+      const lines = data.toString("latin1").split("\r\n").map((l) => (l.startsWith("..") ? l.slice(1) : l));
+      messages.push({...envelope, data: Buffer.from(lines.join("\r\n"), "latin1"), at: performance.now()});
+      envelope = {from: "", to: []};
+      inData = false;
+      socket.write("250 ok\r\n");
+      for (const w of waiters.splice(0)) w();
+    };
     socket.on("data", (chunk) => {
+      if (inData) {
+        chunks.push(chunk);
+        tail = Buffer.concat([tail, chunk]).subarray(-5);
+        if (!(tail.toString("latin1").endsWith("\r\n.\r\n"))) return;
+        const all = Buffer.concat([buffer, ...chunks]);
+        chunks = [];
+        buffer = Buffer.alloc(0);
+        finishData(all.length === 3 ? Buffer.alloc(0) : all.subarray(0, all.length - 3));
+        return;
+      }
       buffer = Buffer.concat([buffer, chunk]);
       for (;;) {
         if (inData) {
           const end = buffer.indexOf("\r\n.\r\n");
           const atStart = buffer.subarray(0, 3).toString() === ".\r\n";
-          if (end < 0 && !atStart) return;
+          if (end < 0 && !atStart) {
+            chunks = [buffer];
+            tail = buffer.subarray(-5);
+            buffer = Buffer.alloc(0);
+            return;
+          }
           const body = atStart ? Buffer.alloc(0) : buffer.subarray(0, end + 2);
           buffer = buffer.subarray(atStart ? 3 : end + 5);
-          const lines = body.toString("latin1").split("\r\n").map((l) => (l.startsWith("..") ? l.slice(1) : l));
-          messages.push({...envelope, data: Buffer.from(lines.join("\r\n"), "latin1"), at: performance.now()});
-          envelope = {from: "", to: []};
-          inData = false;
-          socket.write("250 ok\r\n");
-          for (const w of waiters.splice(0)) w();
+          finishData(body);
           continue;
         }
         const eol = buffer.indexOf("\r\n");
