@@ -11,15 +11,20 @@
 const {MailServices} = ChromeUtils.importESModule("resource:///modules/MailServices.sys.mjs");
 const {ExtensionError} = ExtensionCommon;  // shown to the add-on with its message
 
-function toBinaryString(bytes) {
+// Messages cross as base64, the form the host takes and gives: no conversion on the add-on's side.
+// Uint8Array.prototype.toBase64 / fromBase64 are native from Gecko 133; older ones go through atob/btoa.
+function toBase64(bytes) {
+  if (typeof bytes.toBase64 === "function") return bytes.toBase64();
   let out = "";
   for (let i = 0; i < bytes.length; i += 0x8000) out += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-  return out;
+  return btoa(out);
 }
 
-function fromBinaryString(text) {
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i) & 0xff;
+function fromBase64(text) {
+  if (typeof Uint8Array.fromBase64 === "function") return Uint8Array.fromBase64(text);
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
 }
 
@@ -88,7 +93,7 @@ this.smimeRawSend = class extends ExtensionCommon.ExtensionAPI {
           if (!file) throw new ExtensionError("Thunderbird built no message");
           // The plaintext file is read and removed at once.
           try {
-            return toBinaryString(await IOUtils.read(file.path));
+            return toBase64(await IOUtils.read(file.path));
           } finally {
             await IOUtils.remove(file.path, {ignoreAbsent: true});
           }
@@ -100,7 +105,7 @@ this.smimeRawSend = class extends ExtensionCommon.ExtensionAPI {
           const account = MailServices.accounts.accounts.find((a) => a.identities.includes(identity));
           const path = await IOUtils.createUniqueFile(PathUtils.tempDir, "smime-out.eml", 0o600);
           try {
-            await IOUtils.write(path, fromBinaryString(raw));
+            await IOUtils.write(path, fromBase64(raw));
             const file = Cc["@mozilla.org/file/local;1"].createInstance(Ci.nsIFile);
             file.initWithPath(path);
             const fields = Cc["@mozilla.org/messengercompose/composefields;1"].createInstance(Ci.nsIMsgCompFields);

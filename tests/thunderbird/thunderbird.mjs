@@ -279,6 +279,27 @@ try {
     return true;`);
   const waitClosed = () => chrome(`await until(() => ![...Services.wm.getEnumerator("msgcompose")].some((w) => !w.closed), 60000, "compose window closes"); return true;`);
 
+  // A recipient without a certificate: with encryption on, the message is not sent and the compose
+  // window stays open with the reason in words.
+  const refused = await compose({to: "nobody@example.test", bcc: "", subject: "No key", base, body: "<p>secret</p>", attachment,
+    attachmentName: "notes.txt", recipients: 1, shot: false});
+  check(/no certificate/.test(refused.recipients[0] ?? ""), `a recipient without a certificate is listed so (${refused.recipients[0]})`);
+  await send();
+  const refusal = await chrome(`
+    const cw = [...Services.wm.getEnumerator("msgcompose")].pop();
+    const button = await until(() => { const b = cw.document.querySelector('[id$="-composeAction-toolbarbutton"]'); return b?.getAttribute("badge") === "!" && b; }, 20000, "error badge");
+    await new Promise((r) => setTimeout(r, 1500));
+    const tab = win.gTabmail.openTab("contentTab", {url: args.base + "/pages/compose.html?tab=" + args.tabId});
+    const q = await pageUntil(tab.browser, {one: {error: "#send-error"}}, (x) => x.state === "ready" && x.one.error, 20000, "error shown");
+    win.gTabmail.closeTab(tab);
+    const open = !cw.closed;
+    cw.gMsgCompose.bodyModified = false; cw.gContentChanged = false; cw.SetContentAndBodyAsUnmodified?.();
+    cw.close();
+    return {open, error: q.one.error, title: button.getAttribute("tooltiptext") || button.getAttribute("label")};`, {base, tabId: refused.tabId});
+  check(refusal.open && /Not sent: there is no certificate to encrypt for nobody@example\.test/.test(refusal.error) && sink.messages.length === 0,
+    `encrypting for a recipient without a certificate: not sent, window open, "${refusal.error}"`);
+  await waitClosed();
+
   const subject = "Minutes " + randomBytes(3).toString("hex");
   const c = await compose({to: "Bob <bob@example.test>", bcc: "mallory@example.test", subject, base,
     body: "<p>Hello Bob, <b>the minutes</b> are attached.</p>", attachment, attachmentName: "minutes.txt", recipients: 2, shot: true});
@@ -290,6 +311,14 @@ try {
   check(togglesPng.length > 20_000, `thunderbird-compose-toggles.png saved (${togglesPng.length} bytes)`);
   save("thunderbird-compose-window.png", c.composeShot);
 
+  // Thunderbird autosaves a plaintext draft; it must be gone once the protected message is sent.
+  const drafts = await chrome(`
+    const cw = [...Services.wm.getEnumerator("msgcompose")].pop();
+    await cw.GenericSendMessage(Ci.nsIMsgCompDeliverMode.AutoSaveAsDraft);
+    const root = MailServices.accounts.localFoldersServer.rootFolder;
+    await until(() => root.containsChildNamed("Drafts") && [...root.getChildNamed("Drafts").messages].length, 20000, "autosaved draft");
+    return [...root.getChildNamed("Drafts").messages].length;`);
+  check(drafts === 1, `Thunderbird autosaved a draft before sending (${drafts})`);
   const t0 = performance.now();
   await send();
   await sink.waitFor(2);

@@ -140,23 +140,25 @@ async function sendProtected(client: HostClient, tabId: number, details: Compose
   const related = details.relatedMessageId !== undefined && /^(reply|forward)/.test(details.type ?? "")
     ? {relatedMessageId: details.relatedMessageId, disposition: (details.type!.startsWith("reply") ? "replied" : "forwarded") as "replied" | "forwarded"}
     : {};
-  const copies: {raw: string; recipients: string[]; saveCopy: boolean}[] = [];
+  // Messages stay base64 from Thunderbird to the host and back to Thunderbird.
+  const copies: {mime: string; recipients: string[]; saveCopy: boolean}[] = [];
   if (v.encrypt) {
     const main = await client.request<{mime: string; bcc: string[]}>("message.encrypt",
-      {mime: btoa(built), sign: v.sign, recipients: [...to, ...cc]}, {payloads: ["mime"]});
-    copies.push({raw: atob(main.mime), recipients: [...to, ...cc], saveCopy: true});
+      {mime: built, sign: v.sign, recipients: [...to, ...cc]}, {payloads: ["mime"]});
+    copies.push({mime: main.mime, recipients: [...to, ...cc], saveCopy: true});
     // One CMS object names all its recipients: each Bcc recipient gets a copy of their own.
     for (const address of bcc) {
       const own = await client.request<{mime: string}>("message.encrypt",
-        {mime: btoa(built), sign: v.sign, recipients: [address]}, {payloads: ["mime"]});
-      copies.push({raw: atob(own.mime), recipients: [address], saveCopy: false});
+        {mime: built, sign: v.sign, recipients: [address]}, {payloads: ["mime"]});
+      copies.push({mime: own.mime, recipients: [address], saveCopy: false});
     }
   } else {
-    const signed = await client.request<{mime: string}>("message.sign", {mime: btoa(removeField(built, "bcc"))}, {payloads: ["mime"]});
-    copies.push({raw: atob(signed.mime), recipients: [...to, ...cc, ...bcc], saveCopy: true});
+    // Signed only, every recipient gets the same copy: it must not name the Bcc recipients.
+    const signed = await client.request<{mime: string}>("message.sign", {mime: btoa(removeField(atob(built), "bcc"))}, {payloads: ["mime"]});
+    copies.push({mime: signed.mime, recipients: [...to, ...cc, ...bcc], saveCopy: true});
   }
   for (const copy of copies) {
-    await rawsend.send(identityId, copy.raw, {recipients: copy.recipients, saveCopy: copy.saveCopy, ...(copy.saveCopy ? related : {})});
+    await rawsend.send(identityId, copy.mime, {recipients: copy.recipients, saveCopy: copy.saveCopy, ...(copy.saveCopy ? related : {})});
   }
 }
 

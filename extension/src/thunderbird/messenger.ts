@@ -73,8 +73,10 @@ export interface Messenger {
   };
   /** The add-on's Experiment (experiment/schema.json): absent when Thunderbird does not load it. */
   smimeRawSend?: {
+    /** The message the compose window would send, base64. */
     build(tabId: number): Promise<string>;
-    send(identityId: string, raw: string, envelope: {recipients: string[]; saveCopy: boolean; relatedMessageId?: number; disposition?: "replied" | "forwarded"}): Promise<void>;
+    /** Sends a finished message given as base64. */
+    send(identityId: string, mime: string, envelope: {recipients: string[]; saveCopy: boolean; relatedMessageId?: number; disposition?: "replied" | "forwarded"}): Promise<void>;
   };
 }
 
@@ -83,17 +85,4 @@ export const messenger = (globalThis as unknown as {messenger: Messenger}).messe
 /** Whether the Experiment that builds and sends protected mail is there. */
 export function canSendProtected(): boolean {
   return typeof messenger?.smimeRawSend?.send === "function";
-}
-
-/** Bytes of a binary string (one byte per char, as messages.getRaw and the Experiment use). */
-export function binaryToBytes(text: string): Uint8Array {
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i) & 0xff;
-  return bytes;
-}
-
-export function bytesToBinary(bytes: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) out += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return out;
 }
