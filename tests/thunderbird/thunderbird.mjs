@@ -7,7 +7,10 @@
 // in the reader; the signers' certificates are in the store afterwards. Then a message with sign
 // and encrypt on, an attachment and a Bcc recipient is sent with the Send command: the bytes at the
 // sink decrypt and verify with openssl cms and gpgsm, the Sent copy matches, the Bcc recipient got
-// a copy of their own. Screenshots go to the artifacts folder; prints the click-to-sink times.
+// a copy of their own; a recipient without a certificate stops an encrypted send with the reason
+// in words; an autosaved draft is gone after sending. A second Thunderbird with Experiments off
+// still shows verdicts and says why protected sending is unavailable. Screenshots go to the
+// artifacts folder; prints the click-to-sink times.
 import {execFileSync, spawn, spawnSync} from "node:child_process";
 import {createServer} from "node:net";
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from "node:fs";
@@ -58,36 +61,49 @@ const freePort = () => new Promise((resolve) => {
     s.close(() => resolve(p));
   });
 });
-const marionettePort = await freePort();
-const profile = join(work, "profile");
-mkdirSync(join(profile, "extensions"), {recursive: true});
-writeFileSync(join(profile, "extensions", `${ids.thunderbird_id}.xpi`), readFileSync(XPI));
-const prefs = {
-  "marionette.port": marionettePort, "extensions.autoDisableScopes": 0, "xpinstall.signatures.required": false,
-  "extensions.experiments.enabled": true, "mailnews.start_page.enabled": false, "mail.shell.checkDefaultClient": false,
-  "mail.rights.version": 1, "datareporting.policy.dataSubmissionEnabled": false, "app.update.enabled": false,
-  "mail.provider.enabled": false, "mail.winsearch.firstRunDone": true, "mailnews.auto_config.fetchFromISP.enabled": false,
-  "mail.accountmanager.accounts": "account1", "mail.accountmanager.defaultaccount": "account1",
-  "mail.accountmanager.localfoldersserver": "server1",
-  "mail.account.account1.server": "server1", "mail.account.account1.identities": "id1",
-  "mail.server.server1.type": "none", "mail.server.server1.hostname": "Local Folders", "mail.server.server1.userName": "nobody",
-  "mail.server.server1.name": "Local Folders",
-  "mail.identity.id1.fullName": "Alice", "mail.identity.id1.useremail": "alice@example.test", "mail.identity.id1.smtpServer": "smtp1",
-  "mail.identity.id1.valid": true, "mail.identity.id1.fcc": true, "mail.identity.id1.compose_html": true,
-  "mail.identity.id1.fcc_folder": "mailbox://nobody@Local%20Folders/Sent",
-  "mail.identity.id1.draft_folder": "mailbox://nobody@Local%20Folders/Drafts",
-  "mail.smtpservers": "smtp1", "mail.smtp.defaultserver": "smtp1",
-  "mail.smtpserver.smtp1.type": "smtp", "mail.smtpserver.smtp1.hostname": "127.0.0.1", "mail.smtpserver.smtp1.port": sink.port,
-  "mail.smtpserver.smtp1.authMethod": 1, "mail.smtpserver.smtp1.try_ssl": 0, "mail.smtpserver.smtp1.username": "",
-};
-writeFileSync(join(profile, "user.js"), Object.entries(prefs).map(([k, v]) => `user_pref(${JSON.stringify(k)}, ${JSON.stringify(v)});`).join("\n") + "\n");
-const tb = spawn(THUNDERBIRD, ["--headless", "--marionette", "-remote-allow-system-access", "--no-remote", "--profile", profile],
-  {env: {...process.env, HOME: home, TMPDIR: join(work, "tmp"), MOZ_HEADLESS_WIDTH: "1280", MOZ_HEADLESS_HEIGHT: "900"},
-    stdio: ["ignore", "pipe", "pipe"], detached: true});
 mkdirSync(join(work, "tmp"));
 let tbLog = "";
-tb.stdout.on("data", (d) => (tbLog += d));
-tb.stderr.on("data", (d) => (tbLog += d));
+
+/** A fresh profile with the add-on sideloaded, a local account and the sink as SMTP server. */
+async function makeProfile(name, extraPrefs = {}) {
+  const marionettePort = await freePort();
+  const profile = join(work, name);
+  mkdirSync(join(profile, "extensions"), {recursive: true});
+  writeFileSync(join(profile, "extensions", `${ids.thunderbird_id}.xpi`), readFileSync(XPI));
+  const prefs = {
+    "marionette.port": marionettePort, "extensions.autoDisableScopes": 0, "xpinstall.signatures.required": false,
+    "extensions.experiments.enabled": true, "mailnews.start_page.enabled": false, "mail.shell.checkDefaultClient": false,
+    "mail.rights.version": 1, "datareporting.policy.dataSubmissionEnabled": false, "app.update.enabled": false,
+    "mail.provider.enabled": false, "mail.winsearch.firstRunDone": true, "mailnews.auto_config.fetchFromISP.enabled": false,
+    "mail.accountmanager.accounts": "account1", "mail.accountmanager.defaultaccount": "account1",
+    "mail.accountmanager.localfoldersserver": "server1",
+    "mail.account.account1.server": "server1", "mail.account.account1.identities": "id1",
+    "mail.server.server1.type": "none", "mail.server.server1.hostname": "Local Folders", "mail.server.server1.userName": "nobody",
+    "mail.server.server1.name": "Local Folders",
+    "mail.identity.id1.fullName": "Alice", "mail.identity.id1.useremail": "alice@example.test", "mail.identity.id1.smtpServer": "smtp1",
+    "mail.identity.id1.valid": true, "mail.identity.id1.fcc": true, "mail.identity.id1.compose_html": true,
+    "mail.identity.id1.fcc_folder": "mailbox://nobody@Local%20Folders/Sent",
+    "mail.identity.id1.draft_folder": "mailbox://nobody@Local%20Folders/Drafts",
+    "mail.smtpservers": "smtp1", "mail.smtp.defaultserver": "smtp1",
+    "mail.smtpserver.smtp1.type": "smtp", "mail.smtpserver.smtp1.hostname": "127.0.0.1", "mail.smtpserver.smtp1.port": sink.port,
+    "mail.smtpserver.smtp1.authMethod": 1, "mail.smtpserver.smtp1.try_ssl": 0, "mail.smtpserver.smtp1.username": "",
+    ...extraPrefs,
+  };
+  writeFileSync(join(profile, "user.js"), Object.entries(prefs).map(([k, v]) => `user_pref(${JSON.stringify(k)}, ${JSON.stringify(v)});`).join("\n") + "\n");
+  return {profile, marionettePort};
+}
+
+function launch(profile) {
+  const child = spawn(THUNDERBIRD, ["--headless", "--marionette", "-remote-allow-system-access", "--no-remote", "--profile", profile],
+    {env: {...process.env, HOME: home, TMPDIR: join(work, "tmp"), MOZ_HEADLESS_WIDTH: "1280", MOZ_HEADLESS_HEIGHT: "900"},
+      stdio: ["ignore", "pipe", "pipe"], detached: true});
+  child.stdout.on("data", (d) => (tbLog += d));
+  child.stderr.on("data", (d) => (tbLog += d));
+  return child;
+}
+
+const {profile, marionettePort} = await makeProfile("profile");
+let tb = launch(profile);
 
 // Helpers every chrome script gets.
 const PRELUDE = `
@@ -260,8 +276,13 @@ try {
     const tabId = ext.tabManager.getWrapper(cw).id;
     // The toggles, in the same page as the compose action popup, opened in a tab for this compose window.
     const tab = win.gTabmail.openTab("contentTab", {url: args.base + "/pages/compose.html?tab=" + tabId});
-    const query = {all: {recipients: ".recipient"}, props: {sign: ["#sign", "checked"], encrypt: ["#encrypt", "checked"], disabled: ["#sign", "disabled"]}};
+    const query = {all: {recipients: ".recipient"}, one: {unavailable: "#unavailable"},
+      props: {sign: ["#sign", "checked"], encrypt: ["#encrypt", "checked"], disabled: ["#sign", "disabled"]}};
     const listed = await pageUntil(tab.browser, query, (x) => x.state === "ready" && x.all.recipients.length === args.recipients, 30000, "compose page");
+    if (args.expectDisabled) {
+      win.gTabmail.closeTab(tab);
+      return {tabId, canSend: !listed.props.disabled, unavailable: listed.one.unavailable};
+    }
     await page(tab.browser, {click: [...(listed.props.sign ? [] : ["#sign"]), ...(listed.props.encrypt ? [] : ["#encrypt"])]});
     const on = await pageUntil(tab.browser, query, (x) => x.props.sign && x.props.encrypt, 10000, "toggles on");
     await new Promise((r) => setTimeout(r, 1500));
@@ -405,6 +426,36 @@ try {
   };
   const small = await time(50_000);
   const large = await time(10_000_000);
+  // --- without the Experiment (as when Thunderbird suppresses it): reading works, sending says why not ---
+  m.close();
+  process.kill(-tb.pid, "SIGTERM");
+  await new Promise((r) => setTimeout(r, 3000));
+  const second = await makeProfile("profile-no-experiment", {"extensions.experiments.enabled": false});
+  tb = launch(second.profile);
+  m = await Marionette.open(second.marionettePort, 300);
+  await m.command("WebDriver:NewSession", {capabilities: {}});
+  await m.command("Marionette:SetContext", {value: "chrome"});
+  const again = await chrome(`await until(() => win && win.gTabmail && ext, 60000, "add-on"); await new Promise((r) => setTimeout(r, 3000)); return {uuid: ext.uuid};`);
+  const base2 = `moz-extension://${again.uuid}`;
+  const plain = await display("signed", messages.signed);
+  check(plain.headline === "Signed" && plain.tone === "good", `without the Experiment, reading still works: banner "${plain.headline}" (${plain.tone})`);
+  const before = sink.messages.length;
+  const blocked = await compose({to: "bob@example.test", bcc: "", subject: "No experiment", base: base2, body: "<p>hi</p>", attachment,
+    attachmentName: "notes.txt", recipients: 1, shot: false, expectDisabled: true});
+  check(!blocked.canSend && /Experiment/.test(blocked.unavailable ?? ""), `without the Experiment, the compose page says why: "${blocked.unavailable}"`);
+  // Encryption is on by default for bob (his certificate is known): Send is refused, with the reason.
+  await send();
+  const why = await chrome(`
+    const cw = [...Services.wm.getEnumerator("msgcompose")].pop();
+    const button = await until(() => { const b = cw.document.querySelector('[id$="-composeAction-toolbarbutton"]'); return b?.getAttribute("badge") === "!" && b; }, 20000, "error badge");
+    const title = button.getAttribute("tooltiptext") || button.getAttribute("label");
+    await new Promise((r) => setTimeout(r, 1000));
+    const open = !cw.closed;
+    cw.gMsgCompose.bodyModified = false; cw.gContentChanged = false; cw.close();
+    return {open, title};`);
+  check(why.open && /Experiment/.test(why.title) && sink.messages.length === before,
+    `without the Experiment, Send with encryption on is refused, the window stays open, nothing is sent ("${why.title.slice(0, 60)}…")`);
+
   const version = execFileSync(THUNDERBIRD, ["--version"], {encoding: "utf8"}).trim();
   console.log(`TIMING ${version}: click to sink, signed and encrypted: 50 KB attachment ${small.ms.toFixed(0)} ms ` +
     `(${(small.size / 1e3).toFixed(0)} KB sent); 10 MB attachment ${large.ms.toFixed(0)} ms (${(large.size / 1e6).toFixed(1)} MB sent)`);
