@@ -447,8 +447,11 @@ try {
   await send();
   const why = await chrome(`
     const cw = [...Services.wm.getEnumerator("msgcompose")].pop();
-    const button = await until(() => { const b = cw.document.querySelector('[id$="-composeAction-toolbarbutton"]'); return b?.getAttribute("badge") === "!" && b; }, 20000, "error badge");
-    const title = button.getAttribute("tooltiptext") || button.getAttribute("label");
+    const title = await until(() => {
+      const b = cw.document.querySelector('[id$="-composeAction-toolbarbutton"]');
+      const t = b?.getAttribute("tooltiptext") || b?.getAttribute("label") || "";
+      return b?.getAttribute("badge") === "!" && /Experiment/.test(t) && t;
+    }, 20000, "error badge and title");
     await new Promise((r) => setTimeout(r, 1000));
     const open = !cw.closed;
     cw.gMsgCompose.bodyModified = false; cw.gContentChanged = false; cw.close();

@@ -95,7 +95,16 @@ async function view(tabId: number): Promise<ComposeView> {
   };
 }
 
-async function showOnAction(tabId: number): Promise<void> {
+const painting = new Map<number, Promise<void>>();
+
+/** Updates the compose action of a tab; updates run one after another, so the last state wins. */
+function showOnAction(tabId: number): Promise<void> {
+  const next = (painting.get(tabId) ?? Promise.resolve()).then(() => paint(tabId)).catch(() => undefined);
+  painting.set(tabId, next);
+  return next;
+}
+
+async function paint(tabId: number): Promise<void> {
   const v = await view(tabId);
   const action = messenger.composeAction;
   const text = v.error ? "!" : `${v.sign ? "S" : ""}${v.encrypt ? "E" : ""}`;
@@ -202,7 +211,10 @@ export function startCompose(client: HostClient): void {
     if (info.mode !== "autoSave") return;
     void stateOf(tab.id).then((s) => info.messages.forEach((m) => s.autosaved.add(m.id)));
   });
-  messenger.tabs.onRemoved.addListener((tabId) => states.delete(tabId));
+  messenger.tabs.onRemoved.addListener((tabId) => {
+    states.delete(tabId);
+    painting.delete(tabId);
+  });
   // No API reports recipient changes: look at the open compose tabs once a second.
   const poll = async (): Promise<void> => {
     for (const tab of await messenger.tabs.query({type: "messageCompose"}).catch(() => [])) {

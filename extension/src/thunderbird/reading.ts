@@ -141,9 +141,12 @@ export function startReading(client: HostClient, openReader: (mime: string) => P
   api.runtime.onConnect.addListener((port) => {
     const tabId = port.sender?.tab?.id;
     if (port.name !== "smime-banner" || tabId === undefined) return;
+    let open = true;
+    port.onDisconnect.addListener(() => (open = false));
     port.onMessage.addListener(async () => {
       const reading = await readingForTab(client, tabId).catch(() => null);
-      port.postMessage({reading});
+      // The message may have been left (and its document unloaded) while the host was working.
+      if (open) port.postMessage({reading});
     });
   });
 }
