@@ -8,7 +8,8 @@
 // and encrypt on, an attachment and a Bcc recipient is sent with the Send command: the bytes at the
 // sink decrypt and verify with openssl cms and gpgsm, the Sent copy matches, the Bcc recipient got
 // a copy of their own; a recipient without a certificate stops an encrypted send with the reason
-// in words; an autosaved draft is gone after sending. A second Thunderbird with Experiments off
+// in words; an autosaved draft is gone after sending; a reply is encrypted by default, keeps
+// In-Reply-To and References and marks the original replied. A second Thunderbird with Experiments off
 // still shows verdicts and says why protected sending is unavailable. Screenshots go to the
 // artifacts folder; prints the click-to-sink times.
 import {execFileSync, spawn, spawnSync} from "node:child_process";
@@ -409,6 +410,34 @@ try {
   const sentRaw = sent.raw.replace(/^(X-Mozilla-[A-Za-z0-9]+:[^\n]*\n)+/, "");
   check(sent.count === 1 && Buffer.from(sentRaw, "latin1").equals(main.data), `the Sent copy is byte for byte the main copy (${sent.count} in Sent)`);
   check(sent.drafts === 0, `no plaintext draft is left (${sent.drafts} in Drafts)`);
+
+  // --- a reply: encryption on by default (bob's certificate came from his signature), reply headers kept, original marked replied ---
+  const beforeReply = sink.messages.length;
+  const original = await chrome(`
+    const folder = testFolder();
+    const hdr = [...folder.messages].find((h) => h.subject === "Signed by Bob");
+    const before = new Set(Services.wm.getEnumerator("msgcompose"));
+    MailServices.compose.OpenComposeWindow(null, hdr, folder.getUriForMsg(hdr), Ci.nsIMsgCompType.Reply, Ci.nsIMsgCompFormat.Default,
+      MailServices.accounts.allIdentities[0], null, null);
+    const cw = await until(() => [...Services.wm.getEnumerator("msgcompose")].find((w) => !before.has(w) && w.gMsgCompose && w.GetCurrentEditor?.()), 30000, "reply window");
+    await until(() => cw.document.querySelector('[id$="-composeAction-toolbarbutton"]')?.getAttribute("badge") === "E", 15000, "encrypt on by default");
+    cw.goDoCommand("cmd_sendNow");
+    return {messageId: hdr.messageId, replied: !!(hdr.flags & Ci.nsMsgMessageFlags.Replied)};`);
+  await sink.waitFor(beforeReply + 1);
+  await waitClosed();
+  const replyText = sink.messages[beforeReply].data.toString("latin1");
+  const replyHead = replyText.slice(0, headerEnd(replyText));
+  check(!original.replied && /application\/pkcs7-mime/i.test(replyHead) && replyHead.includes(`In-Reply-To: <${original.messageId}>`) &&
+    new RegExp(`References: .*<${original.messageId.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}>`).test(replyHead.replace(/\r\n\s+/g, " ")),
+    `reply: encrypted by default, In-Reply-To and References name the original`);
+  writeFileSync(join(work, "reply.eml"), sink.messages[beforeReply].data);
+  const replyInner = openssl(["cms", "-decrypt", "-in", join(work, "reply.eml"), "-recip", p("bob.pem"), "-inkey", p("bob.key")]).toString("latin1");
+  check(/^Content-Type: (text|multipart)\//im.test(replyInner) && !/multipart\/signed/i.test(replyInner), "reply: bob decrypts it; not signed (signing is off by default)");
+  const marked = await chrome(`
+    const hdr = [...testFolder().messages].find((h) => h.subject === "Signed by Bob");
+    await until(() => hdr.flags & Ci.nsMsgMessageFlags.Replied, 10000, "replied flag");
+    return true;`);
+  check(marked === true, "the original is marked replied");
 
   // --- timing: 50 KB and 10 MB attachments, signed and encrypted, click to sink ---
   const time = async (bytes) => {
