@@ -25,6 +25,7 @@ if (args[0] === "--units") {
       "page-limits": join(root, "src/page-api/limits.ts"),
       "page-mime": join(root, "src/page-api/mime.ts"),
       "page-client": join(root, "src/page-api/client.ts"),
+      "tb-mime": join(root, "src/thunderbird/mime.ts"),
     },
     outdir: join(root, "dist", "units"),
     outExtension: {".js": ".mjs"},
@@ -84,7 +85,20 @@ function manifest(target) {
   const gecko = target === "firefox"
     ? {id: ids.firefox_id, strict_min_version: "140.0", data_collection_permissions: {required: ["none"]}}
     : {id: ids.thunderbird_id, strict_min_version: "128.0"};
-  return {...common, browser_specific_settings: {gecko}, background: {scripts: ["background.js"]}};
+  const base = {...common, browser_specific_settings: {gecko}, background: {scripts: ["background.js"]}};
+  if (target === "firefox") return base;
+  // Thunderbird: read raw messages and show verdicts, compose toggles and the send hook, the
+  // display script for the banner, deleting autosaved drafts, and the one Experiment (rawsend).
+  return {
+    ...base,
+    permissions: [...common.permissions, "messagesRead", "messagesModify", "messagesDelete", "scripting", "compose",
+      "accountsRead", "tabs"],
+    message_display_action: {default_popup: "pages/verdict.html", default_title: "__MSG_extName__", default_icon: {48: "icons/icon-48.png"}},
+    compose_action: {default_popup: "pages/compose.html", default_title: "__MSG_extName__", default_icon: {48: "icons/icon-48.png"}},
+    experiment_apis: {
+      smimeRawSend: {schema: "experiment/schema.json", parent: {scopes: ["addon_parent"], paths: [["smimeRawSend"]], script: "experiment/implementation.js"}},
+    },
+  };
 }
 
 // A minimal PNG (solid colour) so every build has its icons without binary files in the tree.
@@ -199,6 +213,11 @@ for (const target of targets) {
       "pages/options": join(root, "src/pages/options.ts"),
       "pages/popup": join(root, "src/pages/popup.ts"),
       "pages/reader": join(root, "src/pages/reader.ts"),
+      ...(target === "thunderbird" ? {
+        "banner": join(root, "src/thunderbird/banner.ts"),
+        "pages/compose": join(root, "src/pages/compose.ts"),
+        "pages/verdict": join(root, "src/pages/verdict.ts"),
+      } : {}),
     },
     outdir: out,
     bundle: true,
@@ -224,6 +243,14 @@ for (const target of targets) {
   if (target === "chromium") cpSync(join(root, "managed_schema.json"), join(out, "managed_schema.json"));
   cpSync(join(root, "_locales"), join(out, "_locales"), {recursive: true});
   for (const size of [48, 128]) writeFileSync(join(out, "icons", `icon-${size}.png`), png(size, [31, 94, 160]));
+  if (target === "thunderbird") {
+    cpSync(join(root, "experiment"), join(out, "experiment"), {recursive: true});
+    for (const [tone, rgb] of [["good", [30, 123, 52]], ["warning", [154, 103, 0]], ["bad", [179, 38, 30]]]) {
+      writeFileSync(join(out, "icons", `verdict-${tone}.png`), png(48, rgb));
+    }
+  } else {
+    for (const page of ["compose.html", "verdict.html", "banner.css"]) rmSync(join(out, "pages", page));
+  }
   writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest(target), null, 2) + "\n");
   zip(out, join(root, "dist", PACKAGES[target]));
   console.log(`built dist/${target} and dist/${PACKAGES[target]}`);

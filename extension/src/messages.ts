@@ -7,6 +7,8 @@ import type {CertificateList, Certificate, Hello, Identity, OpenedMessage, Store
 import type {GrantEntry} from "./page-api/background.js";
 import type {HostState} from "./host/client.js";
 import type {ErrorShape} from "./host/errors.js";
+import type {Reading} from "./thunderbird/reading.js";
+import type {ComposeView} from "./thunderbird/compose.js";
 
 interface Entry<Args, Result> {
   args: Args;
@@ -67,7 +69,15 @@ export interface Table {
   /** The user allows an exact origin (from the popup, for the tab `tabId`). */
   "grants.add": Entry<{origin: string; tabId?: number}, {grants: GrantEntry[]}>;
   "grants.remove": Entry<{origin: string}, {grants: GrantEntry[]}>;
+  /** Thunderbird: the verdict of the message shown in a tab (message display action popup). */
+  "tb.reading": Entry<{tabId: number}, {reading: Reading | null}>;
+  /** Thunderbird: a compose tab's toggles and recipients (compose action popup). */
+  "tb.compose.get": Entry<{tabId: number}, ComposeView>;
+  "tb.compose.set": Entry<{tabId: number; sign?: boolean; encrypt?: boolean}, ComposeView>;
 }
+
+/** Requests only the Thunderbird build answers. */
+export const THUNDERBIRD_KINDS = ["tb.reading", "tb.compose.get", "tb.compose.set"] as const;
 
 export type Kind = keyof Table;
 
@@ -83,5 +93,5 @@ const EXTENSION_KINDS: string[] = ["viewer.take", "grants.list", "grants.add", "
 
 export function isKind(value: unknown): value is Kind {
   return typeof value === "string" && (value in HOST_OPERATIONS || value === "host.state" || value === "reader.open" ||
-    value === "reader.take" || EXTENSION_KINDS.includes(value));
+    value === "reader.take" || EXTENSION_KINDS.includes(value) || (THUNDERBIRD_KINDS as readonly string[]).includes(value));
 }

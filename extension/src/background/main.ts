@@ -8,7 +8,8 @@ import {toShape, HostError} from "../host/errors.js";
 import {HOST_OPERATIONS, isKind, type PageReply, type PageRequest} from "../messages.js";
 import {addGrant, listGrants, PageApi, removeGrant, syncContentScripts} from "../page-api/background.js";
 import {isPageApiMessage} from "../page-api/wire.js";
-import {api, HOST_NAME, isHostMissing, serveBackground} from "../platform/index.js";
+import {api, HOST_NAME, isHostMissing, serveBackground, target} from "../platform/index.js";
+import {handleThunderbird, startThunderbird} from "../thunderbird/background.js";
 
 const client = new HostClient({
   connect: () => api.runtime.connectNative(HOST_NAME) as unknown as NativePort,
@@ -24,6 +25,15 @@ const pageApi = new PageApi(client);
 const readerInbox = new Map<string, string>();
 const INBOX_SECONDS = 60;
 
+/** Hands a raw message (base64) to a new reader tab. */
+async function openReader(mime: string): Promise<{token: string}> {
+  const token = crypto.randomUUID();
+  readerInbox.set(token, mime);
+  setTimeout(() => readerInbox.delete(token), INBOX_SECONDS * 1000);
+  await api.tabs.create({url: api.runtime.getURL("pages/reader.html#" + token)});
+  return {token};
+}
+
 function fromOwnPage(senderUrl: string | undefined, senderId: string | undefined): boolean {
   if (senderId !== api.runtime.id) return false;
   return typeof senderUrl === "string" && senderUrl.startsWith(api.runtime.getURL(""));
@@ -36,11 +46,7 @@ async function handle(request: PageRequest): Promise<unknown> {
       return {state: client.state, reason: client.reason};
     case "reader.open": {
       if (typeof args.mime !== "string") throw new HostError("ERR_BAD_REQUEST", "mime must be base64");
-      const token = crypto.randomUUID();
-      readerInbox.set(token, args.mime);
-      setTimeout(() => readerInbox.delete(token), INBOX_SECONDS * 1000);
-      await api.tabs.create({url: api.runtime.getURL("pages/reader.html#" + token)});
-      return {token};
+      return openReader(args.mime);
     }
     case "reader.take": {
       const mime = readerInbox.get(String(args.token));
@@ -56,6 +62,11 @@ async function handle(request: PageRequest): Promise<unknown> {
       return {grants: await addGrant(String(args.origin), typeof args.tabId === "number" ? args.tabId : undefined)};
     case "grants.remove":
       return {grants: await removeGrant(String(args.origin))};
+    case "tb.reading":
+    case "tb.compose.get":
+    case "tb.compose.set":
+      if (target !== "thunderbird") throw new HostError("ERR_BAD_REQUEST", "refused");
+      return handleThunderbird(client, request.kind, args);
     default: {
       const entry = HOST_OPERATIONS[request.kind];
       return client.request(entry.op, args, {payloads: [...entry.payloads]});
@@ -81,7 +92,11 @@ serveBackground(async (message, senderUrl, senderId, sender): Promise<unknown> =
 
 // The content script follows the grants: at start-up, and whenever the user's grants or the
 // administrator's policy change.
-void syncContentScripts();
-api.storage.onChanged.addListener((changes, area) => {
-  if (area === "managed" || (area === "local" && "page_api_grants" in changes)) void syncContentScripts();
-});
+if (target !== "thunderbird") {
+  void syncContentScripts();
+  api.storage.onChanged.addListener((changes, area) => {
+    if (area === "managed" || (area === "local" && "page_api_grants" in changes)) void syncContentScripts();
+  });
+}
+
+if (target === "thunderbird") startThunderbird(client, async (mime) => void await openReader(mime));

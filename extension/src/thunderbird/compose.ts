@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: MIT
+// Composing in Thunderbird: per compose tab, sign and encrypt toggles (defaults from the options
+// page), which recipients can receive encrypted mail (refreshed as recipients change), and the
+// send hook. With protection on, the send hook has Thunderbird build the message it would send,
+// the host sign or encrypt it, and the Experiment send exactly those bytes (one copy per Bcc
+// recipient when encrypting); Thunderbird's own send is cancelled, so nothing is wrapped twice.
+
+import type {HostClient} from "../host/client.js";
+import {toShape} from "../host/errors.js";
+import {t} from "../common/i18n.js";
+import {api} from "../platform/index.js";
+import {type ComposeDetails, canSendProtected, messenger} from "./messenger.js";
+import {addressList, removeField} from "./mime.js";
+
+export interface RecipientState {
+  address: string;
+  canEncrypt: boolean;
+  trusted: boolean;
+}
+
+/** What the compose popup shows for one compose tab. */
+export interface ComposeView {
+  sign: boolean;
+  encrypt: boolean;
+  /** The user set the encrypt toggle; otherwise it follows "encrypt when possible". */
+  encryptChosen: boolean;
+  recipients: RecipientState[];
+  cannotEncrypt: string[];
+  canSend: boolean;
+  unavailableReason?: string;
+  error?: string;
+  sending?: boolean;
+}
+
+interface ComposeState {
+  sign: boolean;
+  encrypt: boolean | null;
+  recipients: RecipientState[];
+  key: string;
+  error?: string;
+  sending?: boolean;
+  autosaved: Set<number>;
+}
+
+const states = new Map<number, ComposeState>();
+const POLL_MS = 1000;
+const DEFAULTS = {signAll: false, encryptWhenPossible: true};
+
+async function defaults(): Promise<typeof DEFAULTS> {
+  return (await api.storage.local.get(DEFAULTS)) as typeof DEFAULTS;
+}
+
+async function stateOf(tabId: number): Promise<ComposeState> {
+  let s = states.get(tabId);
+  if (!s) {
+    const d = await defaults();
+    s = {sign: d.signAll, encrypt: null, recipients: [], key: "", autosaved: new Set()};
+    states.set(tabId, s);
+  }
+  return s;
+}
+
+function allRecipients(details: ComposeDetails): string[] {
+  return [...new Set([...addressList(details.to), ...addressList(details.cc), ...addressList(details.bcc)])];
+}
+
+/** Asks the host about recipients whose list changed since the last look. */
+async function refreshRecipients(client: HostClient, tabId: number, details?: ComposeDetails): Promise<ComposeState> {
+  const s = await stateOf(tabId);
+  const d = details ?? await messenger.compose.getComposeDetails(tabId);
+  const addresses = allRecipients(d);
+  const key = addresses.join(",");
+  if (key !== s.key) {
+    s.key = key;
+    if (!addresses.length) {
+      s.recipients = [];
+    } else {
+      const r = await client.request<{recipients: {address: string; can_encrypt: boolean; certificate: {trusted?: boolean} | null}[]}>(
+        "recipients.status", {addresses});
+      s.recipients = r.recipients.map((x) => ({address: x.address, canEncrypt: x.can_encrypt, trusted: x.certificate?.trusted === true}));
+    }
+  }
+  return s;
+}
+
+async function view(tabId: number): Promise<ComposeView> {
+  const s = await stateOf(tabId);
+  const d = await defaults();
+  const cannotEncrypt = s.recipients.filter((r) => !r.canEncrypt).map((r) => r.address);
+  const encrypt = s.encrypt ?? (d.encryptWhenPossible && s.recipients.length > 0 && cannotEncrypt.length === 0);
+  return {
+    sign: s.sign, encrypt, encryptChosen: s.encrypt !== null, recipients: s.recipients, cannotEncrypt,
+    canSend: canSendProtected(), unavailableReason: canSendProtected() ? undefined : t("tb_no_experiment"),
+    error: s.error, sending: s.sending,
+  };
+}
+
+const painting = new Map<number, Promise<void>>();
+
+/** Updates the compose action of a tab; updates run one after another, so the last state wins. */
+function showOnAction(tabId: number): Promise<void> {
+  const next = (painting.get(tabId) ?? Promise.resolve()).then(() => paint(tabId)).catch(() => undefined);
+  painting.set(tabId, next);
+  return next;
+}
+
+async function paint(tabId: number): Promise<void> {
+  const v = await view(tabId);
+  const action = messenger.composeAction;
+  const text = v.error ? "!" : `${v.sign ? "S" : ""}${v.encrypt ? "E" : ""}`;
+  await action.setBadgeText({tabId, text});
+  await action.setBadgeBackgroundColor({tabId, color: v.error ? "#c62828" : v.encrypt && v.cannotEncrypt.length ? "#b7791f" : "#1a7f37"});
+  const title = v.error ?? [
+    v.sign ? t("tb_compose_will_sign") : t("tb_compose_not_signed"),
+    v.encrypt ? t("tb_compose_will_encrypt") : t("tb_compose_not_encrypted"),
+    ...(v.cannotEncrypt.length ? [t("tb_compose_cannot_encrypt", [v.cannotEncrypt.join(", ")])] : []),
+  ].join("\n");
+  await action.setTitle({tabId, title});
+}
+
+export async function composeView(client: HostClient, tabId: number): Promise<ComposeView> {
+  await refreshRecipients(client, tabId).catch(() => undefined);
+  return view(tabId);
+}
+
+export async function setToggles(client: HostClient, tabId: number, toggles: {sign?: boolean; encrypt?: boolean}): Promise<ComposeView> {
+  const s = await stateOf(tabId);
+  if (typeof toggles.sign === "boolean") s.sign = toggles.sign;
+  if (typeof toggles.encrypt === "boolean") s.encrypt = toggles.encrypt;
+  s.error = undefined;
+  await showOnAction(tabId);
+  return composeView(client, tabId);
+}
+
+/** Signs or encrypts what Thunderbird built and sends it; throws an Error whose message is for the user. */
+async function sendProtected(client: HostClient, tabId: number, details: ComposeDetails, v: ComposeView): Promise<void> {
+  const rawsend = messenger.smimeRawSend!;
+  const identityId = details.identityId!;
+  // Thunderbird's own S/MIME or OpenPGP stays off for this message (only set when the identity has it).
+  if (details.selectedEncryptionTechnology) {
+    await messenger.compose.setComposeDetails(tabId, {
+      selectedEncryptionTechnology: {name: details.selectedEncryptionTechnology.name, encryptBody: false, signMessage: false},
+    }).catch(() => undefined);
+  }
+  const built = await rawsend.build(tabId);
+  const to = addressList(details.to);
+  const cc = addressList(details.cc);
+  const bcc = addressList(details.bcc);
+  const related = details.relatedMessageId !== undefined && /^(reply|forward)/.test(details.type ?? "")
+    ? {relatedMessageId: details.relatedMessageId, disposition: (details.type!.startsWith("reply") ? "replied" : "forwarded") as "replied" | "forwarded"}
+    : {};
+  // Messages stay base64 from Thunderbird to the host and back to Thunderbird.
+  const copies: {mime: string; recipients: string[]; saveCopy: boolean}[] = [];
+  if (v.encrypt) {
+    const main = await client.request<{mime: string; bcc: string[]}>("message.encrypt",
+      {mime: built, sign: v.sign, recipients: [...to, ...cc]}, {payloads: ["mime"]});
+    copies.push({mime: main.mime, recipients: [...to, ...cc], saveCopy: true});
+    // One CMS object names all its recipients: each Bcc recipient gets a copy of their own.
+    for (const address of bcc) {
+      const own = await client.request<{mime: string}>("message.encrypt",
+        {mime: built, sign: v.sign, recipients: [address]}, {payloads: ["mime"]});
+      copies.push({mime: own.mime, recipients: [address], saveCopy: false});
+    }
+  } else {
+    // Signed only, every recipient gets the same copy: it must not name the Bcc recipients.
+    const signed = await client.request<{mime: string}>("message.sign", {mime: btoa(removeField(atob(built), "bcc"))}, {payloads: ["mime"]});
+    copies.push({mime: signed.mime, recipients: [...to, ...cc, ...bcc], saveCopy: true});
+  }
+  for (const copy of copies) {
+    await rawsend.send(identityId, copy.mime, {recipients: copy.recipients, saveCopy: copy.saveCopy, ...(copy.saveCopy ? related : {})});
+  }
+}
+
+async function onBeforeSend(client: HostClient, tabId: number, details: ComposeDetails): Promise<{cancel?: boolean}> {
+  const s = await refreshRecipients(client, tabId, details).catch(() => stateOf(tabId));
+  const v = await view(tabId);
+  if (!v.sign && !v.encrypt) return {};
+  let error: string | undefined;
+  if (!v.canSend) {
+    error = v.unavailableReason;
+  } else if (v.encrypt && v.cannotEncrypt.length) {
+    error = t("tb_compose_cannot_encrypt_send", [v.cannotEncrypt.join(", ")]);
+  } else {
+    s.sending = true;
+    s.error = undefined;
+    try {
+      await sendProtected(client, tabId, details, v);
+    } catch (e) {
+      const shape = toShape(e);
+      error = t("tb_send_failed", [shape.message || shape.code]);
+    } finally {
+      s.sending = false;
+    }
+  }
+  if (error) {
+    s.error = error;
+    await showOnAction(tabId);
+    await messenger.composeAction.openPopup?.().catch(() => undefined);
+    return {cancel: true};
+  }
+  // Sent: drop the plaintext drafts Thunderbird autosaved for this message, then close the window.
+  if (s.autosaved.size) await messenger.messages.delete([...s.autosaved], {deletePermanently: true}).catch(() => undefined);
+  states.delete(tabId);
+  setTimeout(() => void messenger.tabs.remove(tabId).catch(() => undefined), 0);
+  return {cancel: true};
+}
+
+export function startCompose(client: HostClient): void {
+  messenger.compose.onBeforeSend.addListener((tab, details) => onBeforeSend(client, tab.id, details));
+  messenger.compose.onAfterSave.addListener((tab, info) => {
+    if (info.mode !== "autoSave") return;
+    void stateOf(tab.id).then((s) => info.messages.forEach((m) => s.autosaved.add(m.id)));
+  });
+  messenger.tabs.onRemoved.addListener((tabId) => {
+    states.delete(tabId);
+    painting.delete(tabId);
+  });
+  // No API reports recipient changes: look at the open compose tabs once a second.
+  const poll = async (): Promise<void> => {
+    for (const tab of await messenger.tabs.query({type: "messageCompose"}).catch(() => [])) {
+      const s = await refreshRecipients(client, tab.id).catch(() => null);
+      if (s && !s.sending) await showOnAction(tab.id).catch(() => undefined);
+    }
+    setTimeout(() => void poll(), POLL_MS);
+  };
+  void poll();
+}
