@@ -37,7 +37,13 @@ def address(arg: str) -> str:
 
 
 async def handle(reader, writer, folder, counter):
-    s = Session(folder, counter)
+    try:
+        await converse(reader, writer, Session(folder, counter))
+    except (ConnectionResetError, BrokenPipeError):
+        pass  # a client that only checked the port is listening
+
+
+async def converse(reader, writer, s):
 
     async def reply(line):
         writer.write(line.encode() + b"\r\n")
