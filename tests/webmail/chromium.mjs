@@ -111,6 +111,9 @@ async function send(page, expected) {
   await page.click(".formbuttons button.send, button.btn.send");
   const messages = (await waitForSink(env, before + expected, 180_000)).slice(before);
   page.off("request", onRequest);
+  // Roundcube leaves the compose page once the server says the message went out.
+  await page.waitForURL((u) => !u.href.includes("_action=compose"), {timeout: 60_000});
+  await page.waitForLoadState("load");
   return {messages, uploads, ms: Math.max(...messages.map((m) => m.received_at_ms)) - clicked};
 }
 
@@ -190,8 +193,7 @@ try {
   }
   try {
     const nss = nssOpen(work, pki, main.eml, "bob");
-    check(nss.inner.includes(secret) && /GoodSignature|signature: good|Success/i.test(nss.verified),
-      `Thunderbird's NSS (cmsutil) decrypts and verifies it: ${nss.verified.trim().split("\n").slice(-3).join(" | ")}`);
+    check(nss.inner.includes(secret) && nss.verified, `Thunderbird's NSS (cmsutil) decrypts it with bob's key and verifies the signature (${nss.detail})`);
   } catch (e) {
     check(false, `cmsutil: ${e.stderr ?? e.message}`);
   }
@@ -207,7 +209,6 @@ try {
   } catch (e) {
     check(false, `erin's copy: ${e.stderr ?? e.message}`);
   }
-  await page.waitForURL(/_action=(show|list)|_task=mail(?!.*compose)/, {timeout: 30_000}).catch(() => {});
 
   // --- a 10 MB signed and encrypted message (an attachment) ---
   await compose(page);
@@ -219,8 +220,12 @@ try {
   await page.waitForSelector("#attachment-list li:not(.uploading)", {timeout: 120_000});
   const large = await send(page, 1);
   check(large.messages[0].eml.length > 13_000_000, `the 10 MB message reached the sink (${large.messages[0].eml.length} bytes)`);
-  const largeUpload = large.uploads.find((u) => u.url.includes("_kind=main"))?.body;
-  check(largeUpload && Buffer.compare(largeUpload, large.messages[0].eml) === 0, "10 MB: the SMTP bytes are the host's output");
+  check(Buffer.compare(imapNewest("Sent"), large.messages[0].eml) === 0, "10 MB: the Sent copy is the same bytes");
+  try {
+    check(opensslOpen(work, pki, large.messages[0].eml, "bob").inner.length > 13_000_000, "10 MB: openssl cms decrypts and verifies it");
+  } catch (e) {
+    check(false, `10 MB, openssl cms: ${e.stderr ?? e.message}`);
+  }
 
   // --- reading: each message of the Maildir in the extension's viewer ---
   const reads = [
@@ -261,7 +266,7 @@ try {
   for (let i = 0; i < 3; i++) {
     const start = Date.now();
     await page.goto(`${ORIGIN}/?_task=mail&_mbox=INBOX&_uid=6&_action=show`);
-    await page.waitForSelector("#smime-viewer[data-state=shown] ~ *, #smime-summary .smime-seal", {timeout: 60_000});
+    await page.waitForSelector("#smime-summary .smime-seal", {timeout: 60_000});
     opens.push(Date.now() - start);
   }
   opens.sort((a, b) => a - b);

@@ -3,7 +3,7 @@
 // with "me" (alice) and the correspondents' certificates, the webmail environment (env.sh), the
 // SMTP sink's files, the Sent folder over IMAP, and the peers that check what was sent
 // (`openssl cms`, Thunderbird's NSS `cmsutil`).
-import {execFileSync} from "node:child_process";
+import {execFileSync, spawnSync} from "node:child_process";
 import {chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from "node:fs";
 import {join} from "node:path";
 import {fileURLToPath} from "node:url";
@@ -133,7 +133,8 @@ export function opensslOpen(work, pki, eml, who) {
  * NSS database, then verifies the inner signature (detached, multipart/signed) against the root.
  */
 export function nssOpen(work, pki, eml, who) {
-  const cmsutil = ["/usr/lib/thunderbird/cmsutil", "/usr/bin/cmsutil"].find(existsSync);
+  // Debian's cmsutil run on Thunderbird's own NSS libraries.
+  const cmsutil = ["/usr/bin/cmsutil"].find(existsSync);
   if (!cmsutil) throw new Error("cmsutil is not installed (libnss3-tools)");
   const nssEnv = {...process.env, LD_LIBRARY_PATH: "/usr/lib/thunderbird"};
   const db = join(work, `nss-${who}`);
@@ -160,7 +161,14 @@ export function nssOpen(work, pki, eml, who) {
   const sig = Buffer.from(sigPart.slice(sigPart.indexOf("\r\n\r\n") + 4).replace(/\s+/g, ""), "base64");
   writeFileSync(join(work, "nss-content"), Buffer.from(signedPart, "latin1"));
   writeFileSync(join(work, "nss-sig.p7s"), sig);
-  const verified = execFileSync(cmsutil, ["-D", "-i", join(work, "nss-sig.p7s"), "-c", join(work, "nss-content"),
-    "-d", `sql:${db}`, "-u", "4"], {env: nssEnv}).toString();
-  return {inner: text, verified};
+  // cmsutil exits non-zero and names the signer's status ("signer 0 status = DigestMismatch") when
+  // a signature does not verify; the tampered copy shows that this check can fail.
+  const verify = (content) => spawnSync(cmsutil, ["-D", "-i", join(work, "nss-sig.p7s"), "-c", content,
+    "-d", `sql:${db}`, "-u", "4"], {env: nssEnv, maxBuffer: 1 << 30});
+  const good = verify(join(work, "nss-content"));
+  writeFileSync(join(work, "nss-tampered"), Buffer.from(signedPart.replace(/[a-z]/, "Z"), "latin1"));
+  const bad = verify(join(work, "nss-tampered"));
+  const verified = good.status === 0 && !/signer \d+ status/.test(good.stderr.toString()) &&
+    bad.status !== 0 && /signer \d+ status/.test(bad.stderr.toString());
+  return {inner: text, verified, detail: `good: exit ${good.status}; tampered: ${bad.stderr.toString().split("\n")[0]}`};
 }

@@ -55,7 +55,8 @@ class smime extends rcube_plugin
     /** Marks S/MIME messages so the page hands them to the extension's viewer. */
     public function message_load($args)
     {
-        $kind = self::smime_kind($args['object']->structure ?? null);
+        $message = $args['object'];
+        $kind = self::smime_kind($message->headers->structure ?? null);
         if ($kind) {
             $this->rc->output->set_env('smime_message', $kind);
         }
