@@ -20,6 +20,9 @@ ctest --preset default
 echo "== the browser extension: type check, lint, builds, web-ext lint, node tests, headless Chromium and Firefox"
 tests/extension/run.sh
 
+echo "== the Roundcube plugin: Roundcube, Dovecot and an SMTP sink on loopback, Chromium and Firefox ESR"
+tests/webmail/run.sh
+
 echo "== the README's install command (Release build, install into a temporary HOME, self-test)"
 tests/installer/test-readme-install.sh
 

@@ -321,6 +321,7 @@
     } catch (e) {
       container.dataset.state = 'unavailable';
       summary.textContent = label('noextension');
+      summary.classList.add('smime-neutral');
       return;
     }
     // Roundcube's own rendering of an S/MIME message is an attachment or the unchecked content.
