@@ -21,6 +21,10 @@ if (args[0] === "--units") {
       "base64": join(root, "src/host/base64.ts"),
       "verdict": join(root, "src/reader/verdict.ts"),
       "input": join(root, "src/reader/input.ts"),
+      "page-protocol": join(root, "src/page-api/protocol.ts"),
+      "page-limits": join(root, "src/page-api/limits.ts"),
+      "page-mime": join(root, "src/page-api/mime.ts"),
+      "page-client": join(root, "src/page-api/client.ts"),
     },
     outdir: join(root, "dist", "units"),
     outExtension: {".js": ".mjs"},
@@ -36,6 +40,29 @@ const targets = args.length ? args : ["chromium", "firefox", "thunderbird"];
 // Extension pages may run only the extension's own scripts; nothing remote, no eval.
 const CSP = "script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'";
 
+// The webmail page API (docs/page-api.md): the content script is registered at run time for the
+// granted origins only; the host permission lets it run there and lets the popup read the tab's
+// origin. The viewer frame is the one page a web page may embed.
+const WEB = ["http://*/*", "https://*/*"];
+const PAGE_API_MANIFEST = {
+  host_permissions: WEB,
+  web_accessible_resources: [{resources: ["pages/viewer.html"], matches: WEB}],
+};
+
+// The standalone client library a webmail ships with its own pages.
+async function buildPageApiLibrary() {
+  await build({
+    entryPoints: [join(root, "src/page-api/standalone.ts")],
+    outfile: join(root, "dist", "page-api", "smime-webmail.js"),
+    bundle: true,
+    format: "iife",
+    target: ["es2020"],
+    banner: {js: "// SPDX-License-Identifier: MIT\n// smime-webmail.js: the S/MIME page API client library (docs/page-api.md); sets window.SmimeWebmail."},
+    legalComments: "none",
+    logLevel: "warning",
+  });
+}
+
 function manifest(target) {
   const common = {
     manifest_version: 3,
@@ -44,13 +71,15 @@ function manifest(target) {
     default_locale: "en",
     version,
     icons: {48: "icons/icon-48.png", 128: "icons/icon-128.png"},
-    permissions: ["nativeMessaging", "storage"],
+    permissions: target === "thunderbird" ? ["nativeMessaging", "storage"] : ["nativeMessaging", "storage", "scripting"],
     action: {default_popup: "pages/popup.html", default_title: "__MSG_extName__", default_icon: {48: "icons/icon-48.png"}},
     options_ui: {page: "pages/options.html", open_in_tab: true},
     content_security_policy: {extension_pages: CSP},
   };
+  if (target !== "thunderbird") Object.assign(common, PAGE_API_MANIFEST);
   if (target === "chromium") {
-    return {...common, key: ids.chromium_key, minimum_chrome_version: "116", background: {service_worker: "background.js"}};
+    return {...common, key: ids.chromium_key, minimum_chrome_version: "116", background: {service_worker: "background.js"},
+      storage: {managed_schema: "managed_schema.json"}};
   }
   const gecko = target === "firefox"
     ? {id: ids.firefox_id, strict_min_version: "140.0", data_collection_permissions: {required: ["none"]}}
@@ -156,6 +185,8 @@ function zip(dir, out) {
   writeFileSync(out, Buffer.concat([...local, ...central, end]));
 }
 
+await buildPageApiLibrary();
+
 const PACKAGES = {chromium: "smime-host-chromium.zip", firefox: "smime-host-firefox.xpi", thunderbird: "smime-host-thunderbird.xpi"};
 
 for (const target of targets) {
@@ -180,6 +211,17 @@ for (const target of targets) {
     logLevel: "warning",
   });
   cpSync(join(root, "static"), join(out, "pages"), {recursive: true});
+  if (target !== "thunderbird") {
+    await build({
+      entryPoints: {"page-api/content": join(root, "src/page-api/content.ts")},
+      outdir: out, bundle: true, format: "iife", target: ["chrome116", "firefox115"],
+      define: {__TARGET__: JSON.stringify(target)}, logLevel: "warning",
+    });
+    cpSync(join(root, "dist", "page-api", "smime-webmail.js"), join(out, "page-api", "smime-webmail.js"));
+  } else {
+    rmSync(join(out, "pages", "viewer.html"));
+  }
+  if (target === "chromium") cpSync(join(root, "managed_schema.json"), join(out, "managed_schema.json"));
   cpSync(join(root, "_locales"), join(out, "_locales"), {recursive: true});
   for (const size of [48, 128]) writeFileSync(join(out, "icons", `icon-${size}.png`), png(size, [31, 94, 160]));
   writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest(target), null, 2) + "\n");

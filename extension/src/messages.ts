@@ -3,7 +3,8 @@
 // runs, which of its arguments are payloads, and its argument and result types. The background
 // refuses anything not in this table.
 
-import type {CertificateList, Certificate, Hello, Identity, OpenedMessage, StoreStatus} from "./host/types.js";
+import type {CertificateList, Certificate, Hello, Identity, OpenedMessage, StoreStatus, VerificationStatus} from "./host/types.js";
+import type {GrantEntry} from "./page-api/background.js";
 import type {HostState} from "./host/client.js";
 import type {ErrorShape} from "./host/errors.js";
 
@@ -59,6 +60,13 @@ export interface Table {
   "reader.open": Entry<{mime: string}, {token: string}>;
   /** The reader tab takes the message it was opened for (once). */
   "reader.take": Entry<{token: string}, {mime: string}>;
+  /** The page API's viewer frame takes the opened message (or the error) it was made for. */
+  "viewer.take": Entry<{token: string}, {mime: string; status: VerificationStatus} | {error: ErrorShape}>;
+  /** Sites allowed to use the page API, with their source (user or policy). */
+  "grants.list": Entry<Record<string, never>, {grants: GrantEntry[]}>;
+  /** The user allows an exact origin (from the popup, for the tab `tabId`). */
+  "grants.add": Entry<{origin: string; tabId?: number}, {grants: GrantEntry[]}>;
+  "grants.remove": Entry<{origin: string}, {grants: GrantEntry[]}>;
 }
 
 export type Kind = keyof Table;
@@ -70,6 +78,10 @@ export interface PageRequest<K extends Kind = Kind> {
 
 export type PageReply<K extends Kind = Kind> = {ok: true; result: Table[K]["result"]} | {ok: false; error: ErrorShape};
 
+/** Requests the background answers itself (no host operation of the same name). */
+const EXTENSION_KINDS: string[] = ["viewer.take", "grants.list", "grants.add", "grants.remove"];
+
 export function isKind(value: unknown): value is Kind {
-  return typeof value === "string" && (value in HOST_OPERATIONS || value === "host.state" || value === "reader.open" || value === "reader.take");
+  return typeof value === "string" && (value in HOST_OPERATIONS || value === "host.state" || value === "reader.open" ||
+    value === "reader.take" || EXTENSION_KINDS.includes(value));
 }

@@ -3,7 +3,7 @@
 # The extension's checks and browser tests: npm ci, type check, lint, the three builds,
 # `web-ext lint` of the Mozilla builds, the node tests (host client against a fake port and
 # against the real host), then headless Chromium and Firefox ESR with the built extension and the
-# real host.
+# real host, and the webmail page API on a test page in both browsers.
 # Screenshots land in build/extension-artifacts/. Needs the host built (SMIME_HOST_BINARY or
 # build/default/host/smime-host), Chromium and Firefox ESR (installer/deps.sh --test).
 set -euo pipefail
@@ -20,3 +20,5 @@ npm run lint:mozilla
 npm test
 node tests/browser/chromium.mjs
 node tests/browser/firefox.mjs
+node tests/browser/page-api-chromium.mjs
+node tests/browser/page-api-firefox.mjs

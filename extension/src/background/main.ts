@@ -6,6 +6,8 @@
 import {HostClient, type NativePort} from "../host/client.js";
 import {toShape, HostError} from "../host/errors.js";
 import {HOST_OPERATIONS, isKind, type PageReply, type PageRequest} from "../messages.js";
+import {addGrant, listGrants, PageApi, removeGrant, syncContentScripts} from "../page-api/background.js";
+import {isPageApiMessage} from "../page-api/wire.js";
 import {api, HOST_NAME, isHostMissing, serveBackground} from "../platform/index.js";
 
 const client = new HostClient({
@@ -15,6 +17,8 @@ const client = new HostClient({
     (port as unknown as {error?: {message?: string}}).error?.message ?? api.runtime.lastError?.message,
   isHostMissing,
 });
+
+const pageApi = new PageApi(client);
 
 /** Messages handed to reader tabs, by one-time token; they live here only until the tab takes them. */
 const readerInbox = new Map<string, string>();
@@ -44,6 +48,14 @@ async function handle(request: PageRequest): Promise<unknown> {
       if (mime === undefined) throw new HostError("ERR_NOT_FOUND", "no message for this reader");
       return {mime};
     }
+    case "viewer.take":
+      return pageApi.take(String(args.token));
+    case "grants.list":
+      return {grants: await listGrants()};
+    case "grants.add":
+      return {grants: await addGrant(String(args.origin), typeof args.tabId === "number" ? args.tabId : undefined)};
+    case "grants.remove":
+      return {grants: await removeGrant(String(args.origin))};
     default: {
       const entry = HOST_OPERATIONS[request.kind];
       return client.request(entry.op, args, {payloads: [...entry.payloads]});
@@ -51,7 +63,11 @@ async function handle(request: PageRequest): Promise<unknown> {
   }
 }
 
-serveBackground(async (message, senderUrl, senderId): Promise<PageReply> => {
+serveBackground(async (message, senderUrl, senderId, sender): Promise<unknown> => {
+  // Web pages reach the background only through the page API's content script.
+  if (isPageApiMessage(message)) {
+    return sender ? pageApi.handle(message, sender) : {ok: false, error: {code: "ERR_NOT_GRANTED", message: "refused"}};
+  }
   const request = message as PageRequest;
   if (typeof message !== "object" || message === null || !isKind(request.kind) || !fromOwnPage(senderUrl, senderId)) {
     return {ok: false, error: {code: "ERR_BAD_REQUEST", message: "refused", details: {}}};
@@ -61,4 +77,11 @@ serveBackground(async (message, senderUrl, senderId): Promise<PageReply> => {
   } catch (error) {
     return {ok: false, error: toShape(error)};
   }
+});
+
+// The content script follows the grants: at start-up, and whenever the user's grants or the
+// administrator's policy change.
+void syncContentScripts();
+api.storage.onChanged.addListener((changes, area) => {
+  if (area === "managed" || (area === "local" && "page_api_grants" in changes)) void syncContentScripts();
 });

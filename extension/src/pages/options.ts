@@ -10,6 +10,7 @@ import {localize, t} from "../common/i18n.js";
 import {toBase64} from "../host/base64.js";
 import {describeError, HostError} from "../host/errors.js";
 import type {Certificate, CertificateList, Identity, Policy, Warning} from "../host/types.js";
+import {optionsGrants} from "../page-api/grants-view.js";
 import {api} from "../platform/index.js";
 
 const PAGE = 50;
@@ -325,6 +326,6 @@ for (const [id, key] of [["sign-all", "signAll"], ["encrypt-possible", "encryptW
 
 localize();
 void loadDefaults();
-void refreshStatus().then(() => Promise.all([refreshIdentities(), refreshCertificates()])).then(() => {
+void refreshStatus().then(() => Promise.all([refreshIdentities(), refreshCertificates(), optionsGrants(byId("grants"))])).then(() => {
   document.body.dataset.state = "ready";
 });

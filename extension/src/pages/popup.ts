@@ -6,6 +6,7 @@ import {call} from "../common/rpc.js";
 import {byId} from "../common/dom.js";
 import {localize, t} from "../common/i18n.js";
 import {describeError, HostError} from "../host/errors.js";
+import {popupGrant} from "../page-api/grants-view.js";
 import {api, openPage} from "../platform/index.js";
 
 async function refresh(): Promise<void> {
@@ -49,3 +50,4 @@ byId("open-reader").addEventListener("click", () => void openPage("pages/reader.
 
 localize();
 void refresh();
+void popupGrant(byId("site"));

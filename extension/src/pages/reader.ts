@@ -9,7 +9,7 @@ import {call} from "../common/rpc.js";
 import {byId, download, dropZone, el, readFile} from "../common/dom.js";
 import {localize, t} from "../common/i18n.js";
 import {fromBase64, toBase64} from "../host/base64.js";
-import {describeError, HostError} from "../host/errors.js";
+import {describeError, fromShape, HostError} from "../host/errors.js";
 import type {VerificationStatus} from "../host/types.js";
 import {looksLikeMessage, operationFor, wrapSmimeObject} from "../reader/input.js";
 import {frameDocument} from "../reader/render.js";
@@ -105,6 +105,31 @@ function renderAttachments(email: Email): void {
   attachmentsView.hidden = false;
 }
 
+/** Shows a message the host opened: the banner first, then the body and attachments. */
+async function show(opened: {mime: string; status: VerificationStatus}): Promise<void> {
+  renderBanner(opened.status);
+  performance.mark("verdict");
+  const email = await PostalMime.parse(fromBase64(opened.mime));
+  renderBody(email, false);
+  renderAttachments(email);
+  performance.mark("body");
+  document.body.dataset.state = "shown";
+}
+
+/** The page API's viewer frame (viewer.html): shows what the background opened for a web page,
+ * or the error in words; the page that embeds the frame cannot read it. */
+async function showForPage(token: string): Promise<void> {
+  markOpen();
+  try {
+    const item = await call("viewer.take", {token});
+    if ("error" in item) throw fromShape(item.error);
+    await show(item);
+  } catch (error) {
+    showError(error);
+    document.body.dataset.state = "error";
+  }
+}
+
 /** Opens raw bytes: the host decrypts or verifies, then the banner and the body are shown. */
 async function openMessage(raw: Uint8Array): Promise<void> {
   errorView.hidden = true;
@@ -119,13 +144,7 @@ async function openMessage(raw: Uint8Array): Promise<void> {
     performance.mark("encoded");
     const opened = await call(op, {mime});
     performance.mark("replied");
-    renderBanner(opened.status);
-    performance.mark("verdict");
-    const email = await PostalMime.parse(fromBase64(opened.mime));
-    renderBody(email, false);
-    renderAttachments(email);
-    performance.mark("body");
-    document.body.dataset.state = "shown";
+    await show(opened);
   } catch (error) {
     showError(error);
     document.body.dataset.state = "error";
@@ -147,9 +166,13 @@ async function openFile(file: File): Promise<void> {
 }
 
 localize();
-dropZone(byId("drop"), byId<HTMLInputElement>("file"), (file) => void openFile(file));
 const token = location.hash.slice(1);
-if (token) {
-  markOpen();
-  call("reader.take", {token}).then((m) => openMessage(fromBase64(m.mime)), showError);
+if (document.body.dataset.mode === "viewer") {
+  void showForPage(token);
+} else {
+  dropZone(byId("drop"), byId<HTMLInputElement>("file"), (file) => void openFile(file));
+  if (token) {
+    markOpen();
+    call("reader.take", {token}).then((m) => openMessage(fromBase64(m.mime)), showError);
+  }
 }

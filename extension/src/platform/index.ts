@@ -31,8 +31,31 @@ export async function openPage(path: string): Promise<void> {
   await api.tabs.create({url: api.runtime.getURL(path)});
 }
 
-/** A page's request to the background and its reply. */
-export type BackgroundHandler = (message: unknown, senderUrl: string | undefined, senderId: string | undefined) => Promise<unknown>;
+/** The match pattern that covers an exact origin for a registered content script. Chromium's
+ * patterns can name the port; Gecko's cannot (a pattern with a port is rejected), so there it
+ * covers every port of the host and the background's exact-origin check does the rest. */
+export function originMatchPattern(origin: string): string {
+  if (target === "chromium") return origin + "/*";
+  const url = new URL(origin);
+  return `${url.protocol}//${url.hostname}/*`;
+}
+
+/** Starts the page API's content script in a tab that was open when its origin was granted.
+ * Chromium injects it into the page as it is. In Gecko (Firefox ESR 140) a script injected into
+ * the open page did not receive the page's window messages, so the tab is reloaded and the
+ * registered script starts with the page. */
+export async function startInTab(tabId: number): Promise<void> {
+  if (target === "chromium") {
+    await api.scripting.executeScript({target: {tabId, frameIds: [0]}, files: ["page-api/content.js"]});
+  } else {
+    await api.tabs.reload(tabId);
+  }
+}
+
+/** A page's request to the background and its reply; `sender` is there for runtime messages
+ * (content scripts and pages), not for the service worker's MessageChannel path. */
+export type BackgroundHandler = (message: unknown, senderUrl: string | undefined, senderId: string | undefined,
+  sender?: chrome.runtime.MessageSender) => Promise<unknown>;
 
 /** Sends a request from a page to the background. Chromium's runtime messaging copies large
  * strings slowly (seconds for a 10 MB message each way), so there pages reach the extension's
@@ -59,7 +82,7 @@ export async function sendToBackground(message: unknown): Promise<unknown> {
 /** Serves the pages' requests in the background, from both paths of sendToBackground. */
 export function serveBackground(handler: BackgroundHandler): void {
   api.runtime.onMessage.addListener((message: unknown, sender, sendResponse: (reply: unknown) => void) => {
-    handler(message, sender.url, sender.id).then(sendResponse);
+    handler(message, sender.url, sender.id, sender).then(sendResponse);
     return true;  // the reply comes asynchronously
   });
   if (target !== "chromium") return;
