@@ -132,7 +132,7 @@ CONF
 \$config['smime_sign_default'] = true;
 \$config['smime_encrypt_default'] = false;
 CONF
-    sqlite3 "$T/db/roundcube.db" < "$RC/SQL/sqlite.initial.sql"
+    [[ -f "$T/db/roundcube.db" ]] || sqlite3 "$T/db/roundcube.db" < "$RC/SQL/sqlite.initial.sql"
     printf '<?php\ndefine("INSTALL_PATH", "%s/www/");\n' "$T" > "$T/prepend.php"
     (cd "$T/www" || exit 1
      ROUNDCUBE_CONFIG_DIR="$T/config" PHP_CLI_SERVER_WORKERS=4 setsid php8.2 \
