@@ -23,8 +23,8 @@ RC=/usr/share/roundcube
 die() { echo "webmail env: $*" >&2; exit 1; }
 
 wait_port() {
-    local port="$1" what="$2" i
-    for i in $(seq 1 100); do
+    local port="$1" what="$2"
+    for _ in $(seq 1 100); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
         sleep 0.1
     done
