@@ -137,6 +137,11 @@ try {
   check(await page.title().then((t) => /Inbox/.test(t)), "logged in to Roundcube");
   await grant(page, ORIGIN);
 
+  // --- the user's settings: S/MIME defaults under Composing Messages ---
+  await page.goto(`${ORIGIN}/?_task=settings&_action=edit-prefs&_section=compose&_framed=1`);
+  check(await page.isChecked("#rcmfd_smime_sign_default") && !(await page.isChecked("#rcmfd_smime_encrypt_default")),
+    "the settings show the S/MIME defaults (sign on, encrypt off)");
+
   // --- compose: defaults, icons, the warning ---
   await compose(page);
   check(await page.getAttribute("#smime-compose", "data-state") === "ready", "the compose page reaches the extension");

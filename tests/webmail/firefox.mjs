@@ -2,10 +2,11 @@
 // Roundcube with the S/MIME plugin in headless Firefox ESR over Marionette, with the built
 // add-on and the real host; the webmail's origin is granted by the administrator (managed
 // storage). Log in, compose to a recipient whose certificate is known and see the icons, be
-// warned about one without, send signed and encrypted (the Sent copy is the SMTP bytes, openssl
-// cms and NSS decrypt and verify them), open signed, tampered, encrypted and not-for-me messages
-// and see the badges with no decrypted text in the webmail's DOM, and an origin that was not
-// granted gets no API. Prints the Send-to-SMTP and open-to-badge times.
+// warned about one without, send signed and encrypted, 50 KB and 10 MB (the Sent copy is the
+// SMTP bytes, openssl cms and NSS decrypt and verify them), open signed, tampered, untrusted,
+// encrypted and not-for-me messages and see the badges with no decrypted text in the webmail's
+// DOM, and an origin that was not granted gets no API. Prints the Send-to-SMTP and open-to-badge
+// times.
 import {spawn} from "node:child_process";
 import {createServer} from "node:http";
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from "node:fs";
@@ -189,7 +190,8 @@ try {
     `the 10 MB message reached the sink (${large.eml.length} bytes) and the Sent copy is the same bytes`);
 
   // --- reading ---
-  for (const [uid, level, verdict] of [["1", "signed", "good"], ["2", "signed", "bad_signature"], ["4", "encrypted", null], ["5", null, null]]) {
+  for (const [uid, level, verdict] of [["1", "signed", "good"], ["2", "signed", "bad_signature"], ["3", "signed", "untrusted"],
+    ["4", "encrypted", null], ["5", null, null]]) {
     await go(`${ORIGIN}/?_task=mail&_mbox=INBOX&_uid=${uid}&_action=show`);
     const r = await page(`await until(() => $("#smime-viewer") && ["shown", "error"].includes($("#smime-viewer").dataset.state), 60000);
       return {...$("#smime-viewer").dataset, frame: !!$("#smime-viewer iframe"), html: document.documentElement.outerHTML.includes("Hello HTML"),
