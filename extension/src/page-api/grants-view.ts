@@ -7,7 +7,7 @@ import {call} from "../common/rpc.js";
 import {el} from "../common/dom.js";
 import {t} from "../common/i18n.js";
 import {describeError, HostError} from "../host/errors.js";
-import {api} from "../platform/index.js";
+import {api, target} from "../platform/index.js";
 import type {GrantEntry} from "./background.js";
 import {exactOrigin} from "./protocol.js";
 
@@ -25,6 +25,7 @@ async function currentTab(): Promise<chrome.tabs.Tab | undefined> {
 
 /** Fills the popup's site box: the current tab's exact origin and whether it may use S/MIME. */
 export async function popupGrant(box: HTMLElement): Promise<void> {
+  if (target === "thunderbird") return;  // the Thunderbird build has no page API
   const tab = await currentTab().catch(() => undefined);
   const origin = tab?.url ? exactOrigin(tab.url) : null;
   if (!tab || !origin) {
@@ -65,6 +66,10 @@ export async function popupGrant(box: HTMLElement): Promise<void> {
 
 /** Fills the options page's list of sites. */
 export async function optionsGrants(list: HTMLElement): Promise<void> {
+  if (target === "thunderbird") {
+    list.closest("section")?.setAttribute("hidden", "");
+    return;
+  }
   const render = (grants: GrantEntry[]): void => {
     if (!grants.length) {
       list.replaceChildren(el("li", {id: "no-grants", class: "hint", text: t("page_api_none")}));

@@ -83,6 +83,8 @@ try {
   await popup.waitForSelector("#site[data-state=not_granted]");
   const allowText = await popup.locator("#site-allow").textContent();
   check(allowText === `Allow S/MIME for ${granted}`, `the popup asks for the exact origin: "${allowText}"`);
+  await popup.setViewportSize({width: 360, height: 300});
+  await popup.screenshot({path: join(ARTIFACTS, "page-api-popup-chromium.png")});
   await popup.click("#site-allow");
   await popup.waitForSelector("#site[data-state=granted]");
   check(await popup.locator("#site-status").textContent() === `S/MIME is allowed for ${granted}.`, "the popup says the site is allowed");

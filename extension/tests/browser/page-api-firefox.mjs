@@ -12,7 +12,7 @@ import {tmpdir} from "node:os";
 import {join} from "node:path";
 import {makeFixtures, REPO, startRemoteServer, writeHostWrapper} from "./fixtures.mjs";
 import {Marionette} from "./marionette.mjs";
-import {grantedScenarios, pageMessages, prepareStore, SECRET, startWebmail} from "./page-api-fixtures.mjs";
+import {grantedScenarios, pageMessages, pngPixel, prepareStore, SECRET, startWebmail} from "./page-api-fixtures.mjs";
 
 const ids = JSON.parse(readFileSync(join(REPO, "extension/ids.json"), "utf8"));
 const XPI = join(REPO, "extension/dist/smime-host-firefox.xpi");
@@ -150,6 +150,12 @@ try {
     `the viewer frame shows the banner: ${shown.headline} / ${shown.verdict}`);
   check(shown.text.includes(SECRET), "the decrypted text is shown inside the extension's frame");
   check(await shot("page-api-viewer-firefox.png") > 15_000, "viewer screenshot saved");
+  // Where the banner's coloured border is on the screen: the frame's place in the page plus the
+  // banner's place in the frame.
+  const outer = await page(`const r = document.querySelector("#viewer iframe").getBoundingClientRect(); return {x: r.x, y: r.y};`);
+  const inner = await inFrame(`const r = document.querySelector("#banner").getBoundingClientRect(); return {x: r.x, y: r.y, h: r.height};`);
+  const pixel = pngPixel(readFileSync(join(ARTIFACTS, "page-api-viewer-firefox.png")), Math.round(outer.x + inner.x + 3), Math.round(outer.y + inner.y + inner.h / 2));
+  check(pixel.every((v, i) => Math.abs(v - [30, 123, 52][i]) <= 12), `the screenshot shows the frame's banner in green (${pixel})`);
 
   const failed = await run("open", {message: notForMe});
   check(failed.error?.code === "ERR_DECRYPT_FAILED", `a message not for me: the host's code ${JSON.stringify(failed.error)}`);

@@ -5,6 +5,7 @@
 // mallory as correspondents, the test root trusted), test messages, and checks of what protect
 // returns with openssl cms.
 import {execFileSync} from "node:child_process";
+import {inflateSync} from "node:zlib";
 import {readFileSync, writeFileSync} from "node:fs";
 import {createServer} from "node:http";
 import {join} from "node:path";
@@ -149,4 +150,37 @@ export async function grantedScenarios(run, dataDir, messages, check) {
   const throttled = [];
   for (let i = 0; i < 3; i++) throttled.push(await run("recipients", {addresses: Array.from({length: 100}, (_, k) => `user${i}-${k}@example.test`)}));
   check(!throttled[0].error && throttled[2].error?.code === "ERR_THROTTLED", `recipients is rate-limited per origin: ${throttled.map((r) => r.error?.code ?? "ok")}`);
+}
+
+/** The RGB of one pixel of a PNG screenshot (8-bit RGB or RGBA, not interlaced), decoded here so
+ * a test can check what a screenshot shows without a browser's help. */
+export function pngPixel(png, x, y) {
+  const width = png.readUInt32BE(16);
+  const channels = {2: 3, 6: 4}[png[25]];
+  if (png[24] !== 8 || !channels || png[28] !== 0) throw new Error("unsupported PNG");
+  const idat = [];
+  for (let o = 8; o < png.length;) {
+    const length = png.readUInt32BE(o);
+    if (png.toString("latin1", o + 4, o + 8) === "IDAT") idat.push(png.subarray(o + 8, o + 8 + length));
+    o += 12 + length;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  const stride = width * channels;
+  let previous = Buffer.alloc(stride);
+  let row;
+  for (let r = 0; r <= y; r++) {
+    const filter = raw[r * (stride + 1)];
+    const line = raw.subarray(r * (stride + 1) + 1, (r + 1) * (stride + 1));
+    row = Buffer.alloc(stride);
+    for (let i = 0; i < stride; i++) {
+      const a = i >= channels ? row[i - channels] : 0;
+      const b = previous[i];
+      const c = i >= channels ? previous[i - channels] : 0;
+      const p = a + b - c;
+      const paeth = Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c;
+      row[i] = (line[i] + [0, a, b, (a + b) >> 1, paeth][filter]) & 255;
+    }
+    previous = row;
+  }
+  return Array.from(row.subarray(x * channels, x * channels + 3));
 }
