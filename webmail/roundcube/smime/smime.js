@@ -273,8 +273,13 @@
       set_field('_smime_phase', 'build');
       set_field('_smime_sign', want.sign ? '1' : '');
       set_field('_smime_encrypt', want.encrypt ? '1' : '');
-      var built = await new Promise(function (resolve) {
+      // A refusal (an invalid address, a lost session) comes back as Roundcube's own message
+      // instead of the event; give up after Roundcube's request timeout then.
+      var built = await new Promise(function (resolve, reject) {
         compose.built = resolve;
+        setTimeout(function () {
+          reject(Object.assign(new Error('no built message'), {code: 'ERR_SERVER'}));
+        }, (rcmail.env.request_timeout || 180) * 1000);
         rcmail.submit_messageform();
       });
       compose.built = null;
