@@ -4,7 +4,8 @@
 # the browser extension),
 # `deps.sh --test` adds what the test suite uses (clang for fuzzing, interoperability peers, and for
 # the installer tests: the browsers, lintian and file for the .deb, shellcheck; clang-format for
-# the layout check).
+# the layout check; for the webmail tests: Roundcube from Debian's packages, PHP's command-line
+# server (php8.2-cgi keeps the "php" dependency from pulling in Apache) and Dovecot).
 set -euo pipefail
 
 # jq: install.sh --status reads the host manifests with it. nodejs, npm: the browser extension's
@@ -17,7 +18,8 @@ if ! command -v npm >/dev/null || ((node_major < 18)); then
     build_packages+=(nodejs npm)
 fi
 test_packages=(doctest-dev libboost-dev libboost-filesystem-dev clang libclang-rt-14-dev gpgsm libnss3-tools sqlite3
-    chromium firefox-esr thunderbird lintian file shellcheck clang-format-14)
+    chromium firefox-esr thunderbird lintian file shellcheck clang-format-14
+    roundcube-core roundcube-sqlite3 php8.2-cli php8.2-cgi dovecot-imapd python3)
 
 wanted=("${build_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then
@@ -53,5 +55,15 @@ fi
 
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# The webmail tests start Dovecot and PHP themselves; the packaged services must not start
+# (Debian's policy-rc.d convention: exit status 101 forbids starting them).
+if [[ " ${missing[*]} " == *" dovecot-imapd "* && ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+    "${sudo_cmd[@]}" chmod 755 /usr/sbin/policy-rc.d
+    policy_rc_d_added=1
+fi
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [[ -n "${policy_rc_d_added:-}" ]]; then
+    "${sudo_cmd[@]}" rm -f /usr/sbin/policy-rc.d
+fi
