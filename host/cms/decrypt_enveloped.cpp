@@ -5,7 +5,6 @@
 #include "cms/decrypt_enveloped.h"
 
 #include "cms/der.h"
-#include "util/providers.h"
 #include "mime/buffer.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -102,7 +101,6 @@ const std::vector<Identity>& IdentityCache::get() {
 
 SecureString decrypt_enveloped(CMS_ContentInfo* cms, BIO* detached, IdentityCache& identities,
                                std::size_t size_hint, bool authenticated) {
-    ensure_legacy_provider();
     bool matched = false;
     for (const Identity& identity : identities.get()) {
         if (!identity.certificate || !identity.private_key) continue;

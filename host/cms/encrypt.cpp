@@ -4,7 +4,6 @@
 // from the caller's buffer through the cipher into the output (no intermediate copies).
 #include "cms/der.h"
 #include "cms/engine.h"
-#include "util/providers.h"
 #include "cms/signer.h"
 #include "mime/buffer.h"
 #include "mime/canonical.h"
@@ -67,7 +66,6 @@ std::string encrypt(std::string_view mime_text, const std::vector<Recipient>& re
     if (recipients.empty()) {
         throw Error(Code::NoCertificate, "no recipients", {{"addresses", nlohmann::json::array()}});
     }
-    ensure_legacy_provider();
     mime::Split split = mime::split(mime_text);
     if (options.protect_headers) mime::protect_headers(split, mime::Protection::Cipher);
 
