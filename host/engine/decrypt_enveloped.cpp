@@ -5,6 +5,7 @@
 #include "engine/decrypt_enveloped.h"
 
 #include "engine/der.h"
+#include "util/large_buffer.h"
 #include "util/error.h"
 #include "util/large_buffer.h"
 #include "util/log.h"
@@ -102,7 +103,6 @@ const std::vector<Identity>& IdentityCache::get() {
 
 SecureString decrypt_enveloped(CMS_ContentInfo* cms, BIO* detached, IdentityCache& identities,
                                std::size_t size_hint, bool authenticated) {
-    ensure_legacy_provider();
     bool matched = false;
     for (const Identity& identity : identities.get()) {
         if (!identity.certificate || !identity.private_key) continue;

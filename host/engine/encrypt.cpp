@@ -5,6 +5,7 @@
 #include "engine/der.h"
 #include "engine/engine.h"
 #include "engine/signer.h"
+#include "util/large_buffer.h"
 #include "mime/canonical.h"
 #include "mime/encoding.h"
 #include "mime/header_protection.h"
@@ -67,7 +68,6 @@ std::string encrypt(std::string_view mime_text, const std::vector<Recipient>& re
     if (recipients.empty()) {
         throw Error(Code::NoCertificate, "no recipients", {{"addresses", nlohmann::json::array()}});
     }
-    ensure_legacy_provider();
     mime::Split split = mime::split(mime_text);
     if (options.protect_headers) mime::protect_headers(split, mime::Protection::Cipher);
 

@@ -12,12 +12,22 @@
 #include "mime/header_protection.h"
 #include "util/error.h"
 #include "util/large_buffer.h"
+#include "util/providers.h"
 #include "util/text.h"
 
+#include <algorithm>
 #include <deque>
 
 namespace smime::engine {
 namespace {
+
+// Content ciphers the default provider has. Others (RC2, DES) need the legacy provider, a shared
+// object that costs a fresh process more than decrypting a small message: loaded only for them.
+bool in_default_provider(std::string_view algorithm) {
+    static constexpr std::string_view kDefault[] = {"aes128-cbc", "aes192-cbc", "aes256-cbc",
+                                                    "aes128-gcm", "aes256-gcm", "des-ede3-cbc"};
+    return std::find(std::begin(kDefault), std::end(kDefault), algorithm) != std::end(kDefault);
+}
 
 // Deeper nesting than this is hostile or broken (RFC 8551 needs at most triple wrapping).
 constexpr int kMaxLayers = 8;
@@ -181,6 +191,7 @@ private:
             status.layers[layer].authenticated = kind == LayerStatus::Kind::AuthEnveloped;
             if (mode_ != Mode::Decrypt) return std::nullopt;
             const std::string algorithm = content_encryption_algorithm(der).value_or("");
+            if (!in_default_provider(algorithm)) ensure_legacy_provider();
             std::string& content = keep();
             release_input(entity.body);
             const ossl::BioPtr ciphertext = detached ? views_source(detached->ciphertext) : nullptr;

@@ -6,6 +6,7 @@
 #include "engine/der.h"
 #include "engine/engine.h"
 #include "engine/signer.h"
+#include "util/large_buffer.h"
 #include "mime/canonical.h"
 #include "mime/encoding.h"
 #include "mime/header_protection.h"
@@ -91,7 +92,8 @@ ossl::CmsPtr new_signed_data(const Identity& signer, unsigned int flags) {
     if (key_type == EVP_PKEY_ED25519 || key_type == EVP_PKEY_ED448) {
         throw Error(Code::NoIdentity, "Ed25519 and Ed448 identities cannot sign S/MIME messages with this host");
     }
-    ensure_legacy_provider();
+    // SHA-2 with RSA or ECDSA: the default provider has them all. Loading the legacy provider
+    // (a shared object) would cost more than the signature.
     ossl::CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags));
     if (!cms) signing_failed("creating SignedData");
     return cms;

@@ -248,6 +248,33 @@ void hand_over_harvests(Status& status, VerifyContext& context) {
     pending.clear();
 }
 
+namespace {
+
+// The legacy provider is a shared object that costs a fresh process more than verifying a small
+// message: it is loaded only for a signer whose digest the default provider lacks (MD4, Whirlpool).
+void load_legacy_digests_if_needed(STACK_OF(CMS_SignerInfo)* signers) {
+    for (int i = 0; i < sk_CMS_SignerInfo_num(signers); ++i) {
+        X509_ALGOR* digest = nullptr;
+        CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(signers, i), nullptr, nullptr, &digest, nullptr);
+        if (!digest) continue;
+        const ASN1_OBJECT* oid = nullptr;
+        X509_ALGOR_get0(&oid, nullptr, nullptr, digest);
+        char name[80];
+        if (OBJ_obj2txt(name, sizeof name, oid, 1) <= 0) continue;  // providers know digests by OID
+        ERR_set_mark();
+        EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+        ERR_pop_to_mark();
+        if (md) {
+            EVP_MD_free(md);
+            continue;
+        }
+        ensure_legacy_provider();
+        return;
+    }
+}
+
+}  // namespace
+
 pki::TrustMaterial& VerifyContext::material() {
     if (!material_) material_.emplace(keys_.trust_material());
     return *material_;
@@ -255,9 +282,9 @@ pki::TrustMaterial& VerifyContext::material() {
 
 std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optional<std::string_view> detached,
                                                 std::string* content_out, VerifyContext& context) {
-    ensure_legacy_provider();
     STACK_OF(CMS_SignerInfo)* signers = CMS_get0_SignerInfos(cms);
     if (!signers || sk_CMS_SignerInfo_num(signers) == 0) throw Error(Code::BadMessage, "SignedData without signers");
+    load_legacy_digests_if_needed(signers);
     if (!detached && (!CMS_get0_content(cms) || !*CMS_get0_content(cms))) {
         throw Error(Code::BadMessage, "detached SignedData without its content");
     }

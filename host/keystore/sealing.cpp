@@ -34,6 +34,7 @@ std::string random_bytes(std::size_t n) {
 KdfParams KdfParams::fresh(bool protected_store, std::uint64_t protected_n) {
     KdfParams p;
     p.n = protected_store ? protected_n : kUnprotectedScryptN;
+    if (!protected_store) p.r = kUnprotectedScryptR;
     p.salt = random_bytes(16);
     return p;
 }

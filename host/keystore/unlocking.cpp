@@ -174,8 +174,10 @@ bool KeyStore::try_auto_unlock(bool may_write) {
     SecureString key = sealing::derive_key(SecureString(), record->params);
     if (!record->opens_with(key))
         throw Error(Code::Storage, "the key store's verifier does not open: the store is damaged");
-    if (may_write && record->params.version < 2) {
-        // A store of the first release: bind its parameter record to the verifier.
+    const bool costly = record->params.n * record->params.r > sealing::kUnprotectedScryptN * sealing::kUnprotectedScryptR;
+    if (may_write && (record->params.version < 2 || costly)) {
+        // A store of the first release: bind its parameter record to the verifier. A store of an
+        // earlier, costlier derivation: bring it down to today's, which every process pays.
         db::Transaction tx(db_);
         const auto now_record = key_record();
         if (now_record && now_record->identity() == record->identity()) {
@@ -355,6 +357,14 @@ void KeyStore::set_passphrase(const SecureString& new_passphrase, const std::opt
 SecureString KeyStore::unseal_key(const std::string& fingerprint, const std::string& sealed) {
     SecureString plain;
     if (sealing::unseal(key_encryption_key(), sealed, fingerprint, plain)) return plain;
+    {
+        // Opening the store may have just re-sealed every key (try_auto_unlock brings an earlier
+        // derivation up to date) after the caller read this one: read it again.
+        auto st = db_.prepare("SELECT sealed_key FROM identities WHERE fingerprint = ?");
+        st.bind(1, fingerprint);
+        if (st.step() && st.blob(0) != sealed && sealing::unseal(key_encryption_key(), st.blob(0), fingerprint, plain))
+            return plain;
+    }
     const auto record = key_record();
     bool stale = true;
     {

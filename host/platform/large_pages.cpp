@@ -8,6 +8,10 @@
 // huge pages are available ("madvise" or "always", the common defaults). Only blocks that are
 // large anyway are affected; each may grow by less than 2 MiB.
 //
+// Measured on a 25 MiB message (fresh process each, same build with and without this file):
+// minor page faults for verify 829 against 35,674, decrypt 643 against 11,646, encrypt 538 against
+// 9,019, sign 725 against 8,770; wall time two to four times shorter; peak memory 2 MiB higher.
+//
 // Only the host executable links this file. Sanitizer builds keep their own allocators.
 #include "platform/large_pages.h"
 

@@ -260,6 +260,47 @@ TEST_CASE("a store of the first release (unbound verifier, N = 2^15) opens and i
     std::filesystem::remove_all(root);
 }
 
+TEST_CASE("an unprotected store of the earlier derivation (N = 2^10, r = 8) is brought down to today's at its next use") {
+    const auto root = temp_root();
+    const auto dir = root / "store";
+    const auto pki = TestPki::make();
+    std::string fp;
+    {
+        KeyStore store(dir, KeyStore::no_policy(), kFast);
+        fp = store.import_identity(identity_p12(pki, false), SecureString("pw"))["fingerprint"];
+    }
+    const json today = RawStore(dir).kdf();
+    CHECK(today["n"] == sealing::kUnprotectedScryptN);
+    CHECK(today["r"] == sealing::kUnprotectedScryptR);
+    {
+        // Rewrite it as the earlier release left it: the same record format, a costlier derivation.
+        RawStore raw(dir);
+        const SecureString current_key = sealing::derive_key(SecureString(), sealing::KdfParams::from_json(today));
+        SecureString plain;
+        REQUIRE(sealing::unseal(current_key, raw.text("SELECT sealed_key FROM identities"), fp, plain));
+        sealing::KdfParams earlier;
+        earlier.n = 1u << 10;
+        earlier.r = 8;
+        earlier.salt = sealing::random_bytes(16);
+        const SecureString earlier_key = sealing::derive_key(SecureString(), earlier);
+        const std::string record = earlier.to_json().dump();
+        raw.set_blob("UPDATE meta SET value = ? WHERE key = 'kdf'", record);
+        raw.set_blob("UPDATE meta SET value = ? WHERE key = 'verifier'",
+                     sealing::seal(earlier_key, "smime-host key store v1", "smime-host key derivation record\n" + record));
+        raw.set_blob("UPDATE identities SET sealed_key = ?", sealing::seal(earlier_key, plain.str(), fp));
+    }
+    CHECK(RawStore(dir).kdf()["n"] == 1024);
+    {
+        KeyStore store(dir);
+        CHECK(EVP_PKEY_eq(store.identity(fp).private_key.get(), pki.ec_key.get()) == 1);
+    }
+    CHECK(RawStore(dir).kdf()["n"] == sealing::kUnprotectedScryptN);
+    CHECK(RawStore(dir).kdf()["r"] == sealing::kUnprotectedScryptR);
+    KeyStore next(dir);
+    CHECK(EVP_PKEY_eq(next.identity(fp).private_key.get(), pki.ec_key.get()) == 1);
+    std::filesystem::remove_all(root);
+}
+
 TEST_CASE("the store's missing parent folders are created 0700 whatever the umask") {
     const auto root = temp_root();
     const mode_t saved = ::umask(0);
