@@ -17,7 +17,9 @@
 
 namespace {
 
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+bool starts_with(std::string_view s, std::string_view prefix) {
+    return s.substr(0, prefix.size()) == prefix;
+}
 bool ends_with(std::string_view s, std::string_view suffix) {
     return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
@@ -50,10 +52,13 @@ std::size_t upload_budget() {
     try {
         std::size_t used = 0;
         const unsigned long long mib = std::stoull(*text, &used);
-        if (used == text->size() && mib >= 1 && mib <= (std::size_t{1} << 20)) return static_cast<std::size_t>(mib) << 20;
+        if (used == text->size() && mib >= 1 && mib <= (std::size_t{1} << 20))
+            return static_cast<std::size_t>(mib) << 20;
     } catch (const std::exception&) {
     }
-    smime::log::warn("SMIME_HOST_UPLOAD_BUDGET_MIB must be a number of MiB from 1 to 1048576; using the default");
+    smime::log::warn(
+        "SMIME_HOST_UPLOAD_BUDGET_MIB must be a number of MiB from 1 to 1048576; using the "
+        "default");
     return smime::limits::kDefaultUploadBudget;
 }
 
@@ -65,7 +70,8 @@ void protect_secrets() {
     constexpr std::size_t kSecureHeap = std::size_t{1} << 20;  // some 300 RSA-4096 keys at once
     const int secure = CRYPTO_secure_malloc_init(kSecureHeap, 16);
     if (secure == 0)
-        smime::log::warn("OpenSSL's secure heap is not available; private keys use ordinary memory");
+        smime::log::warn(
+            "OpenSSL's secure heap is not available; private keys use ordinary memory");
     else if (secure == 2)
         smime::log::warn("OpenSSL's secure heap could not be locked in memory (RLIMIT_MEMLOCK)");
 }
@@ -106,7 +112,8 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (command == "--version") {
-        std::cout << "smime-host " << smime::kVersion << " (protocol " << smime::kProtocolVersion << ")\n";
+        std::cout << "smime-host " << smime::kVersion << " (protocol " << smime::kProtocolVersion
+                  << ")\n";
         return 0;
     }
     smime::platform::prepare_stdio();

@@ -3,20 +3,20 @@
 // native messaging loop. Secrets are never taken from argv: prompt, file or environment only.
 #include "cli/cli.h"
 
+#include "keystore/keystore.h"
 #include "ops/operation.h"
 #include "platform/platform.h"
-#include "keystore/keystore.h"
 #include "protocol/envelope.h"
 #include "util/base64.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "version.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -75,7 +75,8 @@ Parsed parse_options(const Operation& op, int argc, char** argv) {
             p.json_output = true;
             continue;
         }
-        if (opt.rfind("--", 0) != 0) throw Error(Code::BadRequest, "unexpected argument '" + opt + "'");
+        if (opt.rfind("--", 0) != 0)
+            throw Error(Code::BadRequest, "unexpected argument '" + opt + "'");
         std::string name = opt.substr(2), value;
         bool has_value = false;
         if (auto eq = name.find('='); eq != std::string::npos) {
@@ -105,9 +106,11 @@ Parsed parse_options(const Operation& op, int argc, char** argv) {
         // Secret sources: --password-file F, --password-env VAR
         for (const char* suffix : {"_file", "_env"}) {
             const std::string s(suffix);
-            if (arg_name.size() > s.size() && arg_name.compare(arg_name.size() - s.size(), s.size(), s) == 0) {
+            if (arg_name.size() > s.size() &&
+                arg_name.compare(arg_name.size() - s.size(), s.size(), s) == 0) {
                 const std::string base = arg_name.substr(0, arg_name.size() - s.size());
-                if (const ArgSpec* spec = op.find_arg(base); spec && spec->type == ArgType::Secret) {
+                if (const ArgSpec* spec = op.find_arg(base);
+                    spec && spec->type == ArgType::Secret) {
                     secret_sources[base] = (s == "_file" ? "file:" : "env:") + take_value();
                     arg_name.clear();
                 }
@@ -143,16 +146,15 @@ Parsed parse_options(const Operation& op, int argc, char** argv) {
                     if (!item.empty()) p.args[arg_name].push_back(item);
                 break;
             }
-            case ArgType::Object:
-                try {
-                    p.args[arg_name] = json::parse(take_value());
+            case ArgType::Object: try { p.args[arg_name] = json::parse(take_value());
                 } catch (const json::exception&) {
                     throw Error(Code::BadRequest, "--" + name + " takes a JSON object");
                 }
                 break;
             case ArgType::Secret:
-                throw Error(Code::BadRequest, "secrets are not taken on the command line: use --" + name +
-                                                  "-file FILE, --" + name + "-env VAR, or the prompt");
+                throw Error(Code::BadRequest, "secrets are not taken on the command line: use --" +
+                                                  name + "-file FILE, --" + name +
+                                                  "-env VAR, or the prompt");
             case ArgType::Payload: p.in_path = take_value(); break;
             case ArgType::String: {
                 // --certificate @cert.pem reads the value from a file.
@@ -178,8 +180,9 @@ Parsed parse_options(const Operation& op, int argc, char** argv) {
         } else if (spec.required && !p.help) {
             auto typed = platform::read_secret_line(spec.name + ": ");
             if (!typed)
-                throw Error(Code::BadRequest, "missing " + spec.name + ": give --" + spec.name + "-file or --" +
-                                                  spec.name + "-env (no terminal to prompt on)");
+                throw Error(Code::BadRequest, "missing " + spec.name + ": give --" + spec.name +
+                                                  "-file or --" + spec.name +
+                                                  "-env (no terminal to prompt on)");
             p.args[spec.name] = *typed;
             cleanse(*typed);
         }
@@ -195,34 +198,43 @@ void print_operation_help(const Operation& op) {
         std::string form;
         switch (a.type) {
             case ArgType::Payload: form = "--in FILE (or - for stdin)"; break;
-            case ArgType::Secret: form = "--" + flag + "-file FILE | --" + flag + "-env VAR | prompt"; break;
+            case ArgType::Secret:
+                form = "--" + flag + "-file FILE | --" + flag + "-env VAR | prompt";
+                break;
             case ArgType::Boolean: form = "--" + flag; break;
             case ArgType::StringArray: form = "--" + flag + " A,B,..."; break;
             case ArgType::String: form = "--" + flag + " VALUE (or @FILE)"; break;
             default: form = "--" + flag + " VALUE"; break;
         }
-        std::cout << "  " << form << (a.required ? "  (required)" : "") << "\n      " << a.help << "\n";
+        std::cout << "  " << form << (a.required ? "  (required)" : "") << "\n      " << a.help
+                  << "\n";
     }
     if (!op.payload_result.empty())
-        std::cout << "  --out FILE\n      where to write the resulting " << op.payload_result << " (default stdout)\n";
-    std::cout << "  --passphrase-file FILE | --passphrase-env VAR\n      unlock the key store if this needs a "
+        std::cout << "  --out FILE\n      where to write the resulting " << op.payload_result
+                  << " (default stdout)\n";
+    std::cout << "  --passphrase-file FILE | --passphrase-env VAR\n      unlock the key store if "
+                 "this needs a "
                  "private key (otherwise you are prompted)\n";
-    std::cout << "  --json\n      print the whole reply as JSON\n\nResult: " << op.result_help << "\n";
+    std::cout << "  --json\n      print the whole reply as JSON\n\nResult: " << op.result_help
+              << "\n";
 }
 
 }  // namespace
 
 void print_usage() {
-    std::cout << "smime-host " << kVersion
-              << ": S/MIME for Thunderbird and webmail, with keys kept on this machine.\n\n"
-                 "Usage:\n"
-                 "  smime-host <command> [options]   run one operation (see below)\n"
-                 "  smime-host <command> --help      options of a command\n"
-                 "  smime-host --stdio               serve the native messaging protocol on stdin/stdout\n"
-                 "  smime-host self-test             check this installation: a round trip as a browser would\n"
-                 "  smime-host --version\n\n"
-                 "Browsers start it with their own arguments (chrome-extension://<id>/, or a manifest\n"
-                 "path and an add-on id) and then speak the native messaging protocol.\n\nCommands:\n";
+    std::cout
+        << "smime-host " << kVersion
+        << ": S/MIME for Thunderbird and webmail, with keys kept on this machine.\n\n"
+           "Usage:\n"
+           "  smime-host <command> [options]   run one operation (see below)\n"
+           "  smime-host <command> --help      options of a command\n"
+           "  smime-host --stdio               serve the native messaging protocol on "
+           "stdin/stdout\n"
+           "  smime-host self-test             check this installation: a round trip as a browser "
+           "would\n"
+           "  smime-host --version\n\n"
+           "Browsers start it with their own arguments (chrome-extension://<id>/, or a manifest\n"
+           "path and an add-on id) and then speak the native messaging protocol.\n\nCommands:\n";
     for (const auto& [name, op] : registry().all()) {
         std::string line = "  " + name;
         for (const auto& alias : op.aliases) line += ", " + alias;
@@ -254,7 +266,8 @@ int run(int argc, char** argv) {
         Context context(caller, platform::data_directory());
         Request request;
         if (!parsed.in_path.empty()) {
-            if (!op->payload_arg()) throw Error(Code::BadRequest, op->name + " takes no input file");
+            if (!op->payload_arg())
+                throw Error(Code::BadRequest, op->name + " takes no input file");
             request.payload = SecureString(read_file(parsed.in_path));
             request.has_payload = true;
         }
@@ -271,16 +284,21 @@ int run(int argc, char** argv) {
             reply = op->handler(context, request);
         } catch (const Error& e) {
             if (e.code() != Code::Locked) throw;
-            // A fresh process starts locked: unlock from --passphrase-file/-env or a prompt, retry once.
+            // A fresh process starts locked: unlock from --passphrase-file/-env or a prompt, retry
+            // once.
             SecureString passphrase;
             if (parsed.passphrase_source.rfind("file:", 0) == 0) {
-                passphrase = SecureString(strip_newline(read_file(parsed.passphrase_source.substr(5))));
+                passphrase =
+                    SecureString(strip_newline(read_file(parsed.passphrase_source.substr(5))));
             } else if (parsed.passphrase_source.rfind("env:", 0) == 0) {
-                passphrase = SecureString(platform::env(parsed.passphrase_source.substr(4).c_str()).value_or(""));
+                passphrase = SecureString(
+                    platform::env(parsed.passphrase_source.substr(4).c_str()).value_or(""));
             } else if (auto typed = platform::read_secret_line("key store passphrase: ")) {
                 passphrase = SecureString(std::move(*typed));
             } else {
-                throw Error(Code::Locked, "the key store is locked: give --passphrase-file FILE or --passphrase-env VAR");
+                throw Error(
+                    Code::Locked,
+                    "the key store is locked: give --passphrase-file FILE or --passphrase-env VAR");
             }
             context.store().unlock(passphrase, std::nullopt);
             request.payload = input;
@@ -288,26 +306,33 @@ int run(int argc, char** argv) {
         }
         wipe_secrets(*op, request.args);
         if (parsed.json_output) {
-            if (reply.payload) reply.result[op->payload_result] = base64::encode(reply.payload->join().str());
-            std::cout << json({{"ok", true}, {"result", reply.result}}).dump(2, ' ', false,
-                                                                               json::error_handler_t::replace)
+            if (reply.payload)
+                reply.result[op->payload_result] = base64::encode(reply.payload->join().str());
+            std::cout << json({{"ok", true}, {"result", reply.result}})
+                             .dump(2, ' ', false, json::error_handler_t::replace)
                       << "\n";
             return 0;
         }
         if (reply.payload) {
-            write_file(parsed.out_path.empty() ? "-" : parsed.out_path, reply.payload->join().str());
+            write_file(parsed.out_path.empty() ? "-" : parsed.out_path,
+                       reply.payload->join().str());
             if (!reply.result.empty() && !parsed.out_path.empty())
-                std::cout << reply.result.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+                std::cout << reply.result.dump(2, ' ', false, json::error_handler_t::replace)
+                          << "\n";
             else if (!reply.result.empty())
-                std::cerr << reply.result.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+                std::cerr << reply.result.dump(2, ' ', false, json::error_handler_t::replace)
+                          << "\n";
         } else {
             std::cout << reply.result.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
         }
         return 0;
     } catch (const Error& e) {
         if (parsed.json_output)
-            std::cout << envelope::error_reply(nullptr, e).dump(2, ' ', false, json::error_handler_t::replace) << "\n";
-        std::cerr << "smime-host " << op->name << ": " << code_name(e.code()) << ": " << e.what() << "\n";
+            std::cout << envelope::error_reply(nullptr, e)
+                             .dump(2, ' ', false, json::error_handler_t::replace)
+                      << "\n";
+        std::cerr << "smime-host " << op->name << ": " << code_name(e.code()) << ": " << e.what()
+                  << "\n";
         return 1;
     } catch (const std::exception& e) {
         log::error(op->name + ": unexpected failure: " + e.what());

@@ -43,7 +43,7 @@ constexpr std::size_t kEchoBytes = 4 * 1024 * 1024 + 1234;  // several chunks, t
 
 // A step that did not pass; the message says what was wrong, for people.
 class StepFailed final : public std::runtime_error {
-  public:
+public:
     using std::runtime_error::runtime_error;
 };
 
@@ -53,7 +53,7 @@ void expect(bool condition, const std::string& what) {
 
 // A private temporary directory for the host's data, removed at the end.
 class TempHome final {
-  public:
+public:
     TempHome() {
         const fs::path base = fs::temp_directory_path();
         for (int attempt = 0; attempt < 16 && path_.empty(); ++attempt) {
@@ -74,7 +74,7 @@ class TempHome final {
     TempHome& operator=(const TempHome&) = delete;
     const fs::path& path() const noexcept { return path_; }
 
-  private:
+private:
     // Created 0700 from the start, whatever the umask: the key store refuses a folder that every
     // user may write to, and nobody else may put anything in it meanwhile.
     static bool create_private(const fs::path& path) {
@@ -91,7 +91,7 @@ class TempHome final {
 
 // The host under test, spoken to the way an extension speaks to it.
 class Run final {
-  public:
+public:
     Run(fs::path executable, std::string origin)
         : executable_(std::move(executable)), origin_(std::move(origin)) {}
 
@@ -122,16 +122,13 @@ class Run final {
     json receive() {
         std::string body;
         switch (reader_->next(body)) {
-            case frame::ReadStatus::Frame:
-                break;
-            case frame::ReadStatus::Eof:
-                throw StepFailed("the host closed its output");
+            case frame::ReadStatus::Frame: break;
+            case frame::ReadStatus::Eof: throw StepFailed("the host closed its output");
             case frame::ReadStatus::Truncated:
                 throw StepFailed("the host's output ended inside a frame");
             case frame::ReadStatus::TooLarge:
                 throw StepFailed("the host sent a frame over 1 MiB, which browsers drop");
-            case frame::ReadStatus::IoError:
-                throw StepFailed("cannot read the host's output");
+            case frame::ReadStatus::IoError: throw StepFailed("cannot read the host's output");
         }
         try {
             return json::parse(body);
@@ -166,7 +163,7 @@ class Run final {
         return host_->wait(kExitTimeoutMs);
     }
 
-  private:
+private:
     fs::path executable_;
     std::string origin_;
     std::unique_ptr<TempHome> home_;
@@ -259,7 +256,6 @@ std::string shut_down(Run& run) {
     return "exit status 0";
 }
 
-
 // A throwaway PKI made fresh for each run: a root and a user with an RSA-2048 key, for an S/MIME
 // round trip that touches no real key.
 constexpr const char* kSelfTestAddress = "self-test@smime-host.invalid";
@@ -279,7 +275,8 @@ void add_extension(X509* cert, X509* issuer, int nid, const char* value) {
     X509_EXTENSION_free(ext);
 }
 
-ossl::X509Ptr make_certificate(EVP_PKEY* key, const char* name, X509* issuer, EVP_PKEY* issuer_key, bool ca) {
+ossl::X509Ptr make_certificate(EVP_PKEY* key, const char* name, X509* issuer, EVP_PKEY* issuer_key,
+                               bool ca) {
     ossl::X509Ptr cert(X509_new());
     X509_set_version(cert.get(), 2);
     std::int64_t serial = 0;
@@ -297,12 +294,14 @@ ossl::X509Ptr make_certificate(EVP_PKEY* key, const char* name, X509* issuer, EV
         add_extension(cert.get(), signer, NID_key_usage, "critical,keyCertSign,cRLSign");
     } else {
         add_extension(cert.get(), signer, NID_basic_constraints, "CA:FALSE");
-        add_extension(cert.get(), signer, NID_key_usage, "critical,digitalSignature,keyEncipherment");
+        add_extension(cert.get(), signer, NID_key_usage,
+                      "critical,digitalSignature,keyEncipherment");
         add_extension(cert.get(), signer, NID_ext_key_usage, "emailProtection");
         add_extension(cert.get(), signer, NID_subject_alt_name,
                       (std::string("email:") + kSelfTestAddress).c_str());
     }
-    expect(X509_sign(cert.get(), issuer_key ? issuer_key : key, EVP_sha256()) > 0, "cannot sign a test certificate");
+    expect(X509_sign(cert.get(), issuer_key ? issuer_key : key, EVP_sha256()) > 0,
+           "cannot sign a test certificate");
     return cert;
 }
 
@@ -312,25 +311,31 @@ ThrowawayPki& pki() {
         made.ca_key.reset(EVP_RSA_gen(2048));
         made.user_key.reset(EVP_RSA_gen(2048));
         expect(made.ca_key && made.user_key, "cannot generate test keys");
-        made.ca = make_certificate(made.ca_key.get(), "smime-host self-test root", nullptr, nullptr, true);
-        made.user = make_certificate(made.user_key.get(), "smime-host self-test", made.ca.get(), made.ca_key.get(), false);
+        made.ca = make_certificate(made.ca_key.get(), "smime-host self-test root", nullptr, nullptr,
+                                   true);
+        made.user = make_certificate(made.user_key.get(), "smime-host self-test", made.ca.get(),
+                                     made.ca_key.get(), false);
         return made;
     }();
     return p;
 }
 
-std::string mime_call(Run& run, const std::string& op, const std::string& mime, json args, std::string& out) {
+std::string mime_call(Run& run, const std::string& op, const std::string& mime, json args,
+                      std::string& out) {
     args["mime"] = base64::encode(mime);
     const json result = run.call(op, args);
     const json& payload = result.value("mime", json());
     expect(payload.is_string(), op + " returned no message");
     out.clear();
-    expect(base64::decode_append(payload.get<std::string>(), out), op + " returned a message that is not base64");
+    expect(base64::decode_append(payload.get<std::string>(), out),
+           op + " returned a message that is not base64");
     return result.dump();
 }
 
-const std::string kSelfTestMessage = std::string("From: Self Test <") + kSelfTestAddress + ">\r\nTo: " + kSelfTestAddress +
-                                     "\r\nSubject: smime-host self-test\r\n\r\nGr\xC3\xBC\xC3\x9F" "e from the self-test.\r\n";
+const std::string kSelfTestMessage = std::string("From: Self Test <") + kSelfTestAddress +
+                                     ">\r\nTo: " + kSelfTestAddress +
+                                     "\r\nSubject: smime-host self-test\r\n\r\nGr\xC3\xBC\xC3\x9F"
+                                     "e from the self-test.\r\n";
 
 struct Session {
     std::string signed_mime, encrypted_mime;
@@ -348,21 +353,25 @@ std::string import_identity(Run& run) {
     identity.private_key.reset(p.user_key.get());
     identity.chain.push_back(ossl::up_ref(p.ca.get()));
     const std::string p12 = pkcs12::write(identity, SecureString("self-test"), "self-test");
-    const json id = run.call("identities.import", {{"pkcs12", base64::encode(p12)}, {"password", "self-test"}});
+    const json id =
+        run.call("identities.import", {{"pkcs12", base64::encode(p12)}, {"password", "self-test"}});
     expect(id.value("active", false), "the imported identity is not active");
-    run.call("certificates.import", {{"certificate", certinfo::pem(p.ca.get())}, {"trust_anchor", true}});
+    run.call("certificates.import",
+             {{"certificate", certinfo::pem(p.ca.get())}, {"trust_anchor", true}});
     return "RSA-2048 identity " + id.value("fingerprint", std::string()).substr(0, 16) + "…";
 }
 
 std::string sign_message(Run& run) {
     mime_call(run, "message.sign", kSelfTestMessage, json::object(), session().signed_mime);
-    expect(session().signed_mime.find("multipart/signed") != std::string::npos, "the result is not multipart/signed");
+    expect(session().signed_mime.find("multipart/signed") != std::string::npos,
+           "the result is not multipart/signed");
     return "multipart/signed, " + std::to_string(session().signed_mime.size()) + " bytes";
 }
 
 std::string verify_message(Run& run) {
     std::string content;
-    const json result = json::parse(mime_call(run, "message.verify", session().signed_mime, json::object(), content));
+    const json result = json::parse(
+        mime_call(run, "message.verify", session().signed_mime, json::object(), content));
     const json& signatures = result["status"]["signatures"];
     expect(signatures.size() == 1, "expected one signature");
     expect(signatures[0].value("verdict", "") == "good", "verdict " + signatures[0].dump());
@@ -371,15 +380,19 @@ std::string verify_message(Run& run) {
 
 std::string encrypt_message(Run& run) {
     mime_call(run, "message.encrypt", kSelfTestMessage, {{"sign", true}}, session().encrypted_mime);
-    expect(session().encrypted_mime.find("application/pkcs7-mime") != std::string::npos, "the result is not pkcs7-mime");
+    expect(session().encrypted_mime.find("application/pkcs7-mime") != std::string::npos,
+           "the result is not pkcs7-mime");
     return "signed, then encrypted";
 }
 
 std::string decrypt_message(Run& run) {
     std::string inner;
-    const json result = json::parse(mime_call(run, "message.decrypt", session().encrypted_mime, json::object(), inner));
-    expect(result["status"].value("level", "") == "signed+encrypted", "level " + result["status"].dump());
-    expect(result["status"]["signatures"][0].value("verdict", "") == "good", "the inner signature is not good");
+    const json result = json::parse(
+        mime_call(run, "message.decrypt", session().encrypted_mime, json::object(), inner));
+    expect(result["status"].value("level", "") == "signed+encrypted",
+           "level " + result["status"].dump());
+    expect(result["status"]["signatures"][0].value("verdict", "") == "good",
+           "the inner signature is not good");
     expect(inner.find("e from the self-test.") != std::string::npos, "the decrypted text differs");
     return "signed+encrypted, good signature, text intact";
 }
@@ -458,10 +471,8 @@ int self_test(int argc, char** argv) {
         std::snprintf(timing, sizeof timing, "%5lld ms", static_cast<long long>(ms));
         std::cout << "  " << (ok ? "\u2713 " : "\u2717 ") << title << timing << "  " << detail
                   << "\n";
-        if (ok)
-            ++passed;
-        else
-            failure = step.title + ": " + detail;
+        if (ok) ++passed;
+        else failure = step.title + ": " + detail;
     }
     const auto total =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();

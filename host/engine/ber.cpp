@@ -13,7 +13,7 @@ namespace {
 struct Element {
     unsigned char tag = 0;
     bool constructed = false;
-    std::size_t header = 0;          // bytes of tag and length
+    std::size_t header = 0;             // bytes of tag and length
     std::optional<std::size_t> length;  // nullopt: indefinite
 };
 
@@ -37,7 +37,8 @@ std::optional<Element> read_header(std::string_view in) {
         const std::size_t count = first & 0x7f;
         if (count > 4 || in.size() < 2 + count) return std::nullopt;
         std::size_t n = 0;
-        for (std::size_t i = 0; i < count; ++i) n = (n << 8) | static_cast<unsigned char>(in[2 + i]);
+        for (std::size_t i = 0; i < count; ++i)
+            n = (n << 8) | static_cast<unsigned char>(in[2 + i]);
         e.header += count;
         e.length = n;
     }

@@ -25,7 +25,9 @@ void free_algors(X509_ALGORS* a) { sk_X509_ALGOR_pop_free(a, X509_ALGOR_free); }
 using AlgorsPtr = std::unique_ptr<X509_ALGORS, void (*)(X509_ALGORS*)>;
 using ObjectPtr = std::unique_ptr<ASN1_OBJECT, void (*)(ASN1_OBJECT*)>;
 
-ObjectPtr preference_oid() { return ObjectPtr(OBJ_txt2obj(kEncryptionKeyPreferenceOid, 1), ASN1_OBJECT_free); }
+ObjectPtr preference_oid() {
+    return ObjectPtr(OBJ_txt2obj(kEncryptionKeyPreferenceOid, 1), ASN1_OBJECT_free);
+}
 
 void append_length(std::string& out, std::size_t n) {
     if (n < 128) {
@@ -63,7 +65,8 @@ std::optional<Tlv> read_tlv(std::string_view der) {
         const std::size_t count = length & 0x7f;
         if (count == 0 || count > 4 || der.size() < 2 + count) return std::nullopt;
         length = 0;
-        for (std::size_t i = 0; i < count; ++i) length = (length << 8) | static_cast<unsigned char>(der[2 + i]);
+        for (std::size_t i = 0; i < count; ++i)
+            length = (length << 8) | static_cast<unsigned char>(der[2 + i]);
         pos += count;
     }
     if (der.size() - pos < length) return std::nullopt;
@@ -75,11 +78,13 @@ std::optional<Tlv> read_tlv(std::string_view der) {
 
 void add_capabilities(CMS_SignerInfo* si, EVP_PKEY* key) {
     X509_ALGORS* raw = nullptr;
-    const int nids[] = {NID_aes_256_gcm, NID_aes_128_gcm, NID_aes_256_cbc, NID_aes_192_cbc, NID_aes_128_cbc};
+    const int nids[] = {NID_aes_256_gcm, NID_aes_128_gcm, NID_aes_256_cbc, NID_aes_192_cbc,
+                        NID_aes_128_cbc};
     bool ok = true;
     for (const int nid : nids) ok = ok && CMS_add_simple_smimecap(&raw, nid, -1);
     const int base = EVP_PKEY_get_base_id(key);
-    if (base == EVP_PKEY_RSA || base == EVP_PKEY_RSA_PSS) ok = ok && CMS_add_simple_smimecap(&raw, NID_rsaesOaep, -1);
+    if (base == EVP_PKEY_RSA || base == EVP_PKEY_RSA_PSS)
+        ok = ok && CMS_add_simple_smimecap(&raw, NID_rsaesOaep, -1);
     const AlgorsPtr algs(raw, free_algors);
     if (!ok || !CMS_add_smimecap(si, algs.get())) {
         log::openssl_errors("adding SMIMECapabilities");
@@ -88,10 +93,11 @@ void add_capabilities(CMS_SignerInfo* si, EVP_PKEY* key) {
 }
 
 void add_encryption_key_preference(CMS_SignerInfo* si, X509* cert) {
-    // SMIMEEncryptionKeyPreference ::= CHOICE { issuerAndSerialNumber [0] IssuerAndSerialNumber, ...}
-    // with IMPLICIT tags (RFC 8551 appendix A), so [0] replaces the SEQUENCE tag.
-    const std::string content = der_of<X509_NAME, i2d_X509_NAME>(X509_get_issuer_name(cert)) +
-                                der_of<ASN1_INTEGER, i2d_ASN1_INTEGER>(X509_get0_serialNumber(cert));
+    // SMIMEEncryptionKeyPreference ::= CHOICE { issuerAndSerialNumber [0] IssuerAndSerialNumber,
+    // ...} with IMPLICIT tags (RFC 8551 appendix A), so [0] replaces the SEQUENCE tag.
+    const std::string content =
+        der_of<X509_NAME, i2d_X509_NAME>(X509_get_issuer_name(cert)) +
+        der_of<ASN1_INTEGER, i2d_ASN1_INTEGER>(X509_get0_serialNumber(cert));
     std::string value = "\xa0";
     append_length(value, content.size());
     value += content;
@@ -103,7 +109,8 @@ void add_encryption_key_preference(CMS_SignerInfo* si, X509* cert) {
     }
     // X509_ATTRIBUTE_create takes ownership of `raw` on success.
     const std::unique_ptr<X509_ATTRIBUTE, void (*)(X509_ATTRIBUTE*)> attribute(
-        X509_ATTRIBUTE_create(NID_id_smime_aa_encrypKeyPref, V_ASN1_OTHER, raw), X509_ATTRIBUTE_free);
+        X509_ATTRIBUTE_create(NID_id_smime_aa_encrypKeyPref, V_ASN1_OTHER, raw),
+        X509_ATTRIBUTE_free);
     if (!attribute) ASN1_STRING_free(raw);
     if (!attribute || !CMS_signed_add1_attr(si, attribute.get())) {
         log::openssl_errors("adding SMIMEEncryptionKeyPreference");
@@ -189,8 +196,8 @@ X509* find_encryption_key_preference(CMS_SignerInfo* si, STACK_OF(X509)* certs) 
     if (choice->tag == 0xa0) {  // issuerAndSerialNumber
         const auto* p = reinterpret_cast<const unsigned char*>(choice->content.data());
         const auto* end = p + choice->content.size();
-        const std::unique_ptr<X509_NAME, void (*)(X509_NAME*)> issuer(d2i_X509_NAME(nullptr, &p, end - p),
-                                                                      X509_NAME_free);
+        const std::unique_ptr<X509_NAME, void (*)(X509_NAME*)> issuer(
+            d2i_X509_NAME(nullptr, &p, end - p), X509_NAME_free);
         const std::unique_ptr<ASN1_INTEGER, void (*)(ASN1_INTEGER*)> serial(
             issuer ? d2i_ASN1_INTEGER(nullptr, &p, end - p) : nullptr, ASN1_INTEGER_free);
         if (!serial) {
@@ -206,7 +213,8 @@ X509* find_encryption_key_preference(CMS_SignerInfo* si, STACK_OF(X509)* certs) 
     std::optional<std::string_view> key_id;
     if (choice->tag == 0x82) key_id = choice->content;
     if (choice->tag == 0xa1) {
-        if (const auto inner = read_tlv(choice->content); inner && inner->tag == 0x04) key_id = inner->content;
+        if (const auto inner = read_tlv(choice->content); inner && inner->tag == 0x04)
+            key_id = inner->content;
     }
     if (!key_id) return nullptr;
     return only_match(certs, [&](X509* cert) {

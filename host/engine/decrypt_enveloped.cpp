@@ -5,7 +5,6 @@
 #include "engine/decrypt_enveloped.h"
 
 #include "engine/der.h"
-#include "util/large_buffer.h"
 #include "util/error.h"
 #include "util/large_buffer.h"
 #include "util/log.h"
@@ -72,7 +71,8 @@ bool plausible_content(std::string_view content) {
     for (std::size_t i = 0; i < name_end; ++i) {
         const unsigned c = byte(i);
         const unsigned in_name = kFieldName[c];
-        const unsigned colon_after_name = static_cast<unsigned>(c == ':') & static_cast<unsigned>(name_state == 1);
+        const unsigned colon_after_name =
+            static_cast<unsigned>(c == ':') & static_cast<unsigned>(name_state == 1);
         const unsigned next = in_name ? 1u : colon_after_name ? 2u : 3u;
         name_state = name_state < 2 ? next : name_state;
     }
@@ -84,9 +84,10 @@ bool plausible_content(std::string_view content) {
         const unsigned c = byte(i);
         controls += kControl[c];
         header_controls += kControl[c] & in_header;
-        const unsigned empty_line = static_cast<unsigned>(c == '\n') &
-                                    (static_cast<unsigned>(previous == '\n') |
-                                     (static_cast<unsigned>(previous == '\r') & static_cast<unsigned>(before_previous == '\n')));
+        const unsigned empty_line =
+            static_cast<unsigned>(c == '\n') & (static_cast<unsigned>(previous == '\n') |
+                                                (static_cast<unsigned>(previous == '\r') &
+                                                 static_cast<unsigned>(before_previous == '\n')));
         in_header &= empty_line ^ 1u;
         before_previous = previous;
         previous = c;
@@ -107,7 +108,8 @@ SecureString decrypt_enveloped(CMS_ContentInfo* cms, BIO* detached, IdentityCach
     for (const Identity& identity : identities.get()) {
         if (!identity.certificate || !identity.private_key) continue;
         ERR_set_mark();
-        if (CMS_decrypt_set1_pkey_and_peer(cms, identity.private_key.get(), identity.certificate.get(), nullptr) == 1) {
+        if (CMS_decrypt_set1_pkey_and_peer(cms, identity.private_key.get(),
+                                           identity.certificate.get(), nullptr) == 1) {
             ERR_pop_to_mark();
             matched = true;
             break;

@@ -27,9 +27,7 @@ int sink_write(BIO* bio, const char* data, int size) {
     return size;
 }
 
-long sink_ctrl(BIO*, int cmd, long, void*) {
-    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
-}
+long sink_ctrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
 
 int sink_create(BIO* bio) {
     BIO_set_init(bio, 1);
@@ -40,8 +38,8 @@ using MethodPtr = std::unique_ptr<BIO_METHOD, ossl::Deleter<BIO_METHOD, BIO_meth
 
 // A source/sink BIO method; `State` (if not void) is the BIO's data, deleted with the BIO.
 template <typename State = void>
-MethodPtr make_method(const char* name, int (*write)(BIO*, const char*, int), int (*read)(BIO*, char*, int),
-                      long (*ctrl)(BIO*, int, long, void*)) {
+MethodPtr make_method(const char* name, int (*write)(BIO*, const char*, int),
+                      int (*read)(BIO*, char*, int), long (*ctrl)(BIO*, int, long, void*)) {
     MethodPtr m(BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, name));
     if (!m) return m;
     if (write) BIO_meth_set_write(m.get(), write);
@@ -59,7 +57,8 @@ MethodPtr make_method(const char* name, int (*write)(BIO*, const char*, int), in
 }
 
 const BIO_METHOD* sink_method() {
-    static const MethodPtr method = make_method("smime string sink", sink_write, nullptr, sink_ctrl);
+    static const MethodPtr method =
+        make_method("smime string sink", sink_write, nullptr, sink_ctrl);
     return method.get();
 }
 
@@ -80,8 +79,9 @@ int base64_lines_write(BIO* bio, const char* data, int size) {
         state->carried += n;
         rest.remove_prefix(n);
         if (state->carried < mime::kBase64LineBytes) return size;
-        mime::append_base64_lines(std::string_view(reinterpret_cast<const char*>(state->carry), state->carried),
-                                  *state->out);
+        mime::append_base64_lines(
+            std::string_view(reinterpret_cast<const char*>(state->carry), state->carried),
+            *state->out);
         state->carried = 0;
     }
     const std::size_t whole = rest.size() / mime::kBase64LineBytes * mime::kBase64LineBytes;
@@ -98,8 +98,8 @@ long base64_lines_ctrl(BIO*, int cmd, long, void*) {
 }
 
 const BIO_METHOD* base64_lines_method() {
-    static const MethodPtr method =
-        make_method<Base64Lines>("smime base64 lines sink", base64_lines_write, nullptr, base64_lines_ctrl);
+    static const MethodPtr method = make_method<Base64Lines>(
+        "smime base64 lines sink", base64_lines_write, nullptr, base64_lines_ctrl);
     return method.get();
 }
 
@@ -114,7 +114,8 @@ int views_read(BIO* bio, char* out, int size) {
     int total = 0;
     while (total < size && views->index < views->parts.size()) {
         const std::string_view part = views->parts[views->index];
-        const std::size_t n = std::min(part.size() - views->offset, static_cast<std::size_t>(size - total));
+        const std::size_t n =
+            std::min(part.size() - views->offset, static_cast<std::size_t>(size - total));
         std::memcpy(out + total, part.data() + views->offset, n);
         total += static_cast<int>(n);
         views->offset += n;
@@ -136,7 +137,8 @@ long views_ctrl(BIO* bio, int cmd, long, void*) {
 }
 
 const BIO_METHOD* views_method() {
-    static const MethodPtr method = make_method<Views>("smime views source", nullptr, views_read, views_ctrl);
+    static const MethodPtr method =
+        make_method<Views>("smime views source", nullptr, views_read, views_ctrl);
     return method.get();
 }
 
@@ -169,8 +171,8 @@ ossl::BioPtr base64_lines_sink(std::string& target) {
 
 void finish_base64_lines(BIO* sink) {
     auto* state = static_cast<Base64Lines*>(BIO_get_data(sink));
-    mime::append_base64_lines(std::string_view(reinterpret_cast<const char*>(state->carry), state->carried),
-                              *state->out);
+    mime::append_base64_lines(
+        std::string_view(reinterpret_cast<const char*>(state->carry), state->carried), *state->out);
     state->carried = 0;
 }
 
@@ -215,7 +217,8 @@ void free_chain_upto(BIO* chain, BIO* keep) {
 
 std::string random_hex(std::size_t bytes) {
     std::vector<unsigned char> raw(bytes);
-    if (RAND_bytes(raw.data(), static_cast<int>(bytes)) != 1) throw Error(Code::Internal, "no randomness");
+    if (RAND_bytes(raw.data(), static_cast<int>(bytes)) != 1)
+        throw Error(Code::Internal, "no randomness");
     return text::hex(raw.data(), raw.size());
 }
 

@@ -5,7 +5,6 @@
 #include "engine/der.h"
 #include "engine/engine.h"
 #include "engine/signer.h"
-#include "util/large_buffer.h"
 #include "mime/canonical.h"
 #include "mime/encoding.h"
 #include "mime/header_protection.h"
@@ -42,8 +41,8 @@ void add_recipient(CMS_ContentInfo* cms, const Recipient& recipient) {
     }
     const bool oaep = type == EVP_PKEY_RSA && advertised(recipient, "rsaes-oaep");
     const bool tune = oaep || type == EVP_PKEY_EC;
-    CMS_RecipientInfo* ri =
-        CMS_add1_recipient_cert(cms, recipient.certificate.get(), CMS_BINARY | (tune ? CMS_KEY_PARAM : 0u));
+    CMS_RecipientInfo* ri = CMS_add1_recipient_cert(cms, recipient.certificate.get(),
+                                                    CMS_BINARY | (tune ? CMS_KEY_PARAM : 0u));
     if (!ri) encryption_failed("adding a recipient");
     if (!tune) return;
     EVP_PKEY_CTX* pctx = CMS_RecipientInfo_get0_pkey_ctx(ri);
@@ -78,7 +77,8 @@ std::string encrypt(std::string_view mime_text, const std::vector<Recipient>& re
     if (options.sign_with) {
         reserve_large(entity.mutable_str(), split.body.size() + split.body.size() / 16 + 16384);
         append_signed_entity([&](std::string& target) { mime::append_entity(split, true, target); },
-                             split.body.size(), *options.sign_with, options.sign_options, entity.mutable_str());
+                             split.body.size(), *options.sign_with, options.sign_options,
+                             entity.mutable_str());
         content = {entity.str()};
     } else if (mime::body_ready(split, false)) {
         content = {split.content_fields, "\r\n", split.body};
@@ -92,7 +92,8 @@ std::string encrypt(std::string_view mime_text, const std::vector<Recipient>& re
     const bool gcm = std::all_of(recipients.begin(), recipients.end(),
                                  [](const Recipient& r) { return advertised(r, "aes256-gcm"); });
     const unsigned int flags = CMS_BINARY | CMS_PARTIAL | CMS_STREAM;
-    const ossl::CmsPtr cms(CMS_encrypt(nullptr, nullptr, gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc(), flags));
+    const ossl::CmsPtr cms(
+        CMS_encrypt(nullptr, nullptr, gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc(), flags));
     if (!cms) encryption_failed("creating EnvelopedData");
     for (const Recipient& recipient : recipients) add_recipient(cms.get(), recipient);
 

@@ -35,7 +35,8 @@ enum class DigestAlgorithm { Sha256, Sha384, Sha512 };
 enum class RsaSignature { Pkcs1v15, Pss };
 
 struct SignOptions {
-    bool opaque = false;  // application/pkcs7-mime; smime-type=signed-data instead of multipart/signed
+    bool opaque =
+        false;  // application/pkcs7-mime; smime-type=signed-data instead of multipart/signed
     DigestAlgorithm digest = DigestAlgorithm::Sha256;
     RsaSignature rsa_signature = RsaSignature::Pkcs1v15;  // ignored for EC keys (always ECDSA)
     std::optional<std::time_t> signing_time;              // default: now
@@ -70,8 +71,8 @@ struct EntityDigest {
     Value value;
     bool body_ready = false;  // the body is CRLF and transport-safe as it is (mime::body_ready)
 
-    std::optional<Value> matching(std::string_view message, std::string_view content_fields, std::string_view body,
-                                  DigestAlgorithm wanted) const;
+    std::optional<Value> matching(std::string_view message, std::string_view content_fields,
+                                  std::string_view body, DigestAlgorithm wanted) const;
 };
 
 // Digests the content entity of a message as it arrives in pieces, so that signing a large

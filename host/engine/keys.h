@@ -40,15 +40,16 @@ struct Harvest {
     static constexpr std::size_t kMaxChain = 4;
     static constexpr std::size_t kMaxCertificateBytes = 16 * 1024;
 
-    ossl::X509Ptr certificate;                  // the signer's certificate
-    std::vector<ossl::X509Ptr> chain;           // issuers on the signer's path that the message carried
-    std::vector<std::string> capabilities;      // from the SMIMECapabilities signed attribute
-    ossl::X509Ptr preferred_encryption_certificate;  // from SMIMEEncryptionKeyPreference, if resolvable
-    std::string sender_address;                 // the message's From address
+    ossl::X509Ptr certificate;              // the signer's certificate
+    std::vector<ossl::X509Ptr> chain;       // issuers on the signer's path that the message carried
+    std::vector<std::string> capabilities;  // from the SMIMECapabilities signed attribute
+    ossl::X509Ptr
+        preferred_encryption_certificate;  // from SMIMEEncryptionKeyPreference, if resolvable
+    std::string sender_address;            // the message's From address
     // The addresses the signature was checked against: the From address, when it is among the
     // signer certificate's addresses (lowercase). Empty: the signature vouches for no address.
     std::vector<std::string> matched_addresses;
-    bool good = false;                          // the signature's verdict was `good`
+    bool good = false;  // the signature's verdict was `good`
     std::optional<std::time_t> signing_time;
 };
 
@@ -67,7 +68,9 @@ public:
 
     // The same, ready for path validation. A store may do better than parsing every anchor it
     // has: the key store leaves the system's anchors on disk until a path needs one.
-    virtual pki::TrustMaterial trust_material() { return pki::TrustMaterial(trust_anchors(), intermediates(), crls()); }
+    virtual pki::TrustMaterial trust_material() {
+        return pki::TrustMaterial(trust_anchors(), intermediates(), crls());
+    }
 
     // Stored certificates with this serial number (lowercase hex, as certificate descriptions
     // give it): finds a signer's certificate that a message does not carry (RFC 5652 section

@@ -48,7 +48,8 @@ public:
 
 // True when `content` has a bare LF (not canonical CRLF).
 bool needs_crlf(std::string_view content) {
-    for (std::size_t pos = content.find('\n'); pos != std::string_view::npos; pos = content.find('\n', pos + 1)) {
+    for (std::size_t pos = content.find('\n'); pos != std::string_view::npos;
+         pos = content.find('\n', pos + 1)) {
         if (pos == 0 || content[pos - 1] != '\r') return true;
     }
     return false;
@@ -65,7 +66,8 @@ bool is_pkcs7_mime(const mime::ContentType& type, const mime::Entity& entity) {
     std::string name = type.param("name");
     if (name.empty()) {
         if (const mime::Field* disposition = entity.find("Content-Disposition")) {
-            name = mime::parse_content_type("x/x;" + disposition->value.substr(disposition->value.find(';') + 1))
+            name = mime::parse_content_type(
+                       "x/x;" + disposition->value.substr(disposition->value.find(';') + 1))
                        .param("filename");
         }
     }
@@ -75,7 +77,8 @@ bool is_pkcs7_mime(const mime::ContentType& type, const mime::Entity& entity) {
 
 class Walker {
 public:
-    Walker(Mode mode, KeyProvider& keys, const VerifyOptions& options, std::string from, SecureString* owned)
+    Walker(Mode mode, KeyProvider& keys, const VerifyOptions& options, std::string from,
+           SecureString* owned)
         : mode_(mode), context_(keys, options, std::move(from)), identities_(keys), owned_(owned) {}
 
     // Returns the innermost entity's text (a view into the input or into a buffer kept here).
@@ -92,7 +95,8 @@ public:
             }
             const mime::ContentType type = mime::content_type(entity);
             std::optional<std::string_view> next;
-            if (depth >= kMaxLayers && (type.is("multipart/signed") || is_pkcs7_mime(type, entity))) {
+            if (depth >= kMaxLayers &&
+                (type.is("multipart/signed") || is_pkcs7_mime(type, entity))) {
                 throw Error(Code::BadMessage, "too many S/MIME layers");
             }
             if (is_signature_type(type)) {
@@ -119,9 +123,12 @@ public:
     bool not_mail = false;  // the innermost content is not id-data: only ever opaque bytes
 
 private:
-    std::optional<std::string_view> detached_layer(const mime::Entity& entity, const mime::ContentType& type) {
-        const mime::Multipart multipart = mime::split_multipart(entity.body, type.param("boundary"));
-        if (multipart.parts.size() != 2) throw Error(Code::BadMessage, "multipart/signed needs exactly two parts");
+    std::optional<std::string_view> detached_layer(const mime::Entity& entity,
+                                                   const mime::ContentType& type) {
+        const mime::Multipart multipart =
+            mime::split_multipart(entity.body, type.param("boundary"));
+        if (multipart.parts.size() != 2)
+            throw Error(Code::BadMessage, "multipart/signed needs exactly two parts");
         const mime::Entity signature_part = mime::parse(multipart.parts[1]);
         if (!is_signature_type(mime::content_type(signature_part))) {
             // Not S/MIME (e.g. PGP/MIME): not ours to judge; the content is what is left.
@@ -141,7 +148,9 @@ private:
             if (needs_crlf(content)) {
                 std::string& canonical = keep();
                 mime::append_crlf(content, canonical);
-                add_signatures(verify_signed_data(cms.get(), std::string_view(canonical), nullptr, context_), layer);
+                add_signatures(
+                    verify_signed_data(cms.get(), std::string_view(canonical), nullptr, context_),
+                    layer);
                 return std::string_view(canonical);
             }
             add_signatures(verify_signed_data(cms.get(), content, nullptr, context_), layer);
@@ -157,7 +166,8 @@ private:
         // Decrypting: parse the structure without its (large) encrypted content where possible.
         std::optional<DetachedContent> detached;
         if (mode_ == Mode::Decrypt) detached = detach_encrypted_content(der);
-        const ossl::CmsPtr cms = read_cms(detached ? std::string_view(detached->structure) : std::string_view(der));
+        const ossl::CmsPtr cms =
+            read_cms(detached ? std::string_view(detached->structure) : std::string_view(der));
         const int type = OBJ_obj2nid(CMS_get0_type(cms.get()));
         require_declared_type(entity, type);
         const std::size_t layer = status.layers.size();
@@ -176,17 +186,19 @@ private:
                                static_cast<std::size_t>(ASN1_STRING_length(*os)));
             } else {
                 if (ASN1_OCTET_STRING** os = CMS_get0_content(cms.get()); os && *os) {
-                    learn_sender(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(*os)),
-                                                  static_cast<std::size_t>(ASN1_STRING_length(*os))));
+                    learn_sender(
+                        std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(*os)),
+                                         static_cast<std::size_t>(ASN1_STRING_length(*os))));
                 }
-                add_signatures(verify_signed_data(cms.get(), std::nullopt, &content, context_), layer);
+                add_signatures(verify_signed_data(cms.get(), std::nullopt, &content, context_),
+                               layer);
             }
             not_mail = OBJ_obj2nid(CMS_get0_eContentType(cms.get())) != NID_pkcs7_data;
             return content;
         }
         if (type == NID_pkcs7_enveloped || type == NID_id_smime_ct_authEnvelopedData) {
-            const auto kind =
-                type == NID_pkcs7_enveloped ? LayerStatus::Kind::Enveloped : LayerStatus::Kind::AuthEnveloped;
+            const auto kind = type == NID_pkcs7_enveloped ? LayerStatus::Kind::Enveloped
+                                                          : LayerStatus::Kind::AuthEnveloped;
             status.layers.push_back({kind, false, false, {}});
             status.layers[layer].authenticated = kind == LayerStatus::Kind::AuthEnveloped;
             if (mode_ != Mode::Decrypt) return std::nullopt;
@@ -196,8 +208,9 @@ private:
             release_input(entity.body);
             const ossl::BioPtr ciphertext = detached ? views_source(detached->ciphertext) : nullptr;
             // Room for the header fields that go in front of the content in the same buffer.
-            SecureString plaintext = decrypt_enveloped(cms.get(), ciphertext.get(), identities_,
-                                                       der.size() + kHeaderRoom, status.layers[layer].authenticated);
+            SecureString plaintext =
+                decrypt_enveloped(cms.get(), ciphertext.get(), identities_,
+                                  der.size() + kHeaderRoom, status.layers[layer].authenticated);
             content.swap(plaintext.mutable_str());
             status.layers[layer].decrypted = true;
             status.layers[layer].content_encryption = algorithm;
@@ -214,7 +227,8 @@ private:
             const mime::Entity entity = mime::parse(content);
             if (!entity.find("From")) return;
             const mime::FromAddress from = mime::from_address(entity);
-            context_.set_from_address(from.problem == mime::FromAddress::Problem::None ? from.address : std::string());
+            context_.set_from_address(
+                from.problem == mime::FromAddress::Problem::None ? from.address : std::string());
         } catch (const Error&) {
             // Not MIME: the walk reports it, or takes the content as it is.
         }
@@ -224,13 +238,16 @@ private:
     // must hold one of those: anything else is malformed, not an unprotected message. A mix-up
     // between them is opened for what it is (.NET labels EnvelopedData "signed-data").
     static void require_declared_type(const mime::Entity& entity, int type) {
-        const std::string declared = text::ascii_lower(mime::content_type(entity).param("smime-type"));
-        const bool declared_protection =
-            declared == "signed-data" || declared == "enveloped-data" || declared == "authenveloped-data";
-        const bool protection =
-            type == NID_pkcs7_signed || type == NID_pkcs7_enveloped || type == NID_id_smime_ct_authEnvelopedData;
+        const std::string declared =
+            text::ascii_lower(mime::content_type(entity).param("smime-type"));
+        const bool declared_protection = declared == "signed-data" ||
+                                         declared == "enveloped-data" ||
+                                         declared == "authenveloped-data";
+        const bool protection = type == NID_pkcs7_signed || type == NID_pkcs7_enveloped ||
+                                type == NID_id_smime_ct_authEnvelopedData;
         if (declared_protection && !protection) {
-            throw Error(Code::BadMessage, "the S/MIME part is not the " + declared + " it declares");
+            throw Error(Code::BadMessage,
+                        "the S/MIME part is not the " + declared + " it declares");
         }
     }
 
@@ -253,7 +270,9 @@ private:
     // free) is not needed any more: let it go, so a large message is not held encoded and decoded
     // at once while the plaintext grows. Only before decrypting, whose result replaces it.
     void release_input(std::string_view body) {
-        if (!owned_ || body.data() < owned_->data() || body.data() >= owned_->data() + owned_->size()) return;
+        if (!owned_ || body.data() < owned_->data() ||
+            body.data() >= owned_->data() + owned_->size())
+            return;
         owned_->wipe_and_free();
         owned_ = nullptr;
         released_ = true;
@@ -268,13 +287,13 @@ public:
     // The kept buffer that is exactly `inner`, if any, so the result can be built in place.
     std::string* buffer_holding(std::string_view inner) {
         for (SecureString& buffer : buffers_) {
-            if (buffer.data() == inner.data() && buffer.size() == inner.size()) return &buffer.mutable_str();
+            if (buffer.data() == inner.data() && buffer.size() == inner.size())
+                return &buffer.mutable_str();
         }
         return nullptr;
     }
 
 private:
-
     Mode mode_;
     VerifyContext context_;
     IdentityCache identities_;
@@ -310,7 +329,8 @@ bool has_raw_part(const mime::Entity& entity, int depth = 0) {
     const std::string encoding = mime::transfer_encoding(entity);
     if (type.type == "multipart") {
         try {
-            for (const std::string_view part : mime::split_multipart(entity.body, type.param("boundary")).parts) {
+            for (const std::string_view part :
+                 mime::split_multipart(entity.body, type.param("boundary")).parts) {
                 if (has_raw_part(mime::parse(part), depth + 1)) return true;
             }
         } catch (const Error&) {
@@ -324,8 +344,8 @@ bool has_raw_part(const mime::Entity& entity, int depth = 0) {
 }
 
 // `owned`, when given, holds `message` and may be released once no longer needed.
-Opened open_message(std::string_view message, SecureString* owned, KeyProvider& keys, const VerifyOptions& options,
-                    Mode mode) {
+Opened open_message(std::string_view message, SecureString* owned, KeyProvider& keys,
+                    const VerifyOptions& options, Mode mode) {
     // Copied: the message may be released while its layers are opened.
     const std::vector<mime::HeaderField> outer = mime::message_fields(mime::parse(message));
     const mime::FromAddress outer_from = mime::open_header(outer, nullptr).from;
@@ -362,7 +382,8 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
         // Common case (decrypted or encapsulated content that is canonical already): put the
         // header in front of the body inside the buffer that holds it, without a copy.
         out.append(header.content_fields).append("\r\n");
-        const std::size_t body_offset = static_cast<std::size_t>(entity->body.data() - buffer->data());
+        const std::size_t body_offset =
+            static_cast<std::size_t>(entity->body.data() - buffer->data());
         // Only in place: a reallocation would free the plaintext without wiping it.
         if (buffer->size() - body_offset + out.size() <= buffer->capacity()) {
             buffer->replace(0, body_offset, out);
@@ -382,10 +403,12 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
             mime::append_crlf(entity->body, out);
         }
     } else if (!walker.not_mail && (mime::is_7bit_safe(inner) || utf8_text(inner))) {
-        out.append("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
+        out.append(
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
         mime::append_crlf(inner, out);
     } else {
-        out.append("Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+        out.append(
+            "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n");
         mime::append_base64_lines(inner, out);
     }
     cleanse(header.content_fields);

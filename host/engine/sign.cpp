@@ -6,7 +6,6 @@
 #include "engine/der.h"
 #include "engine/engine.h"
 #include "engine/signer.h"
-#include "util/large_buffer.h"
 #include "mime/canonical.h"
 #include "mime/encoding.h"
 #include "mime/header_protection.h"
@@ -50,14 +49,17 @@ const char* micalg_of(DigestAlgorithm digest) {
 bool uses_pss(const Identity& signer, const SignOptions& options) {
     if (!signer.private_key) return false;
     const int key_type = EVP_PKEY_get_base_id(signer.private_key.get());
-    return key_type == EVP_PKEY_RSA_PSS || (key_type == EVP_PKEY_RSA && options.rsa_signature == RsaSignature::Pss);
+    return key_type == EVP_PKEY_RSA_PSS ||
+           (key_type == EVP_PKEY_RSA && options.rsa_signature == RsaSignature::Pss);
 }
 
 // The SignerInfo for `signer` with the S/MIME signed attributes, its chain in the SignedData.
 // The message digest (and contentType) come later: from CMS_final or detached_signed_data_der().
-CMS_SignerInfo* add_signer(CMS_ContentInfo* cms, const Identity& signer, const SignOptions& options) {
+CMS_SignerInfo* add_signer(CMS_ContentInfo* cms, const Identity& signer,
+                           const SignOptions& options) {
     const bool pss = uses_pss(signer, options);
-    const unsigned int signer_flags = CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP | (pss ? CMS_KEY_PARAM : 0u);
+    const unsigned int signer_flags =
+        CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP | (pss ? CMS_KEY_PARAM : 0u);
     CMS_SignerInfo* si = CMS_add1_signer(cms, signer.certificate.get(), signer.private_key.get(),
                                          digest_of(options.digest), signer_flags);
     if (!si) signing_failed("adding the signer (does the key match the certificate?)");
@@ -71,8 +73,8 @@ CMS_SignerInfo* add_signer(CMS_ContentInfo* cms, const Identity& signer, const S
     add_capabilities(si, signer.private_key.get());
     add_encryption_key_preference(si, signer.certificate.get());
     if (options.signing_time) {
-        const std::unique_ptr<ASN1_TIME, void (*)(ASN1_TIME*)> t(ASN1_TIME_set(nullptr, *options.signing_time),
-                                                                 ASN1_TIME_free);
+        const std::unique_ptr<ASN1_TIME, void (*)(ASN1_TIME*)> t(
+            ASN1_TIME_set(nullptr, *options.signing_time), ASN1_TIME_free);
         // RFC 5652 section 11.3: UTCTime until 2049, GeneralizedTime after.
         if (!t || !CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime, t->type, t.get(), -1)) {
             signing_failed("adding signingTime");
@@ -85,12 +87,14 @@ CMS_SignerInfo* add_signer(CMS_ContentInfo* cms, const Identity& signer, const S
 }
 
 ossl::CmsPtr new_signed_data(const Identity& signer, unsigned int flags) {
-    if (!signer.certificate || !signer.private_key) throw Error(Code::NoIdentity, "the identity has no key");
+    if (!signer.certificate || !signer.private_key)
+        throw Error(Code::NoIdentity, "the identity has no key");
     // OpenSSL 3.0's CMS has no EdDSA signing (RFC 8419); such identities are refused at import,
     // and one stored earlier gets the same clear answer instead of an internal error.
     const int key_type = EVP_PKEY_get_base_id(signer.private_key.get());
     if (key_type == EVP_PKEY_ED25519 || key_type == EVP_PKEY_ED448) {
-        throw Error(Code::NoIdentity, "Ed25519 and Ed448 identities cannot sign S/MIME messages with this host");
+        throw Error(Code::NoIdentity,
+                    "Ed25519 and Ed448 identities cannot sign S/MIME messages with this host");
     }
     // SHA-2 with RSA or ECDSA: the default provider has them all. Loading the legacy provider
     // (a shared object) would cost more than the signature.
@@ -109,8 +113,8 @@ std::string to_der(CMS_ContentInfo* cms, std::size_t size_hint) {
 
 // SignedData over what `content` yields, digested by OpenSSL: opaque (BER, indefinite lengths)
 // or detached.
-std::string signed_data_der(BIO* content, std::size_t size_hint, const Identity& signer, const SignOptions& options,
-                            bool detached) {
+std::string signed_data_der(BIO* content, std::size_t size_hint, const Identity& signer,
+                            const SignOptions& options, bool detached) {
     // We canonicalised already; CMS_BINARY stops OpenSSL from translating line ends again.
     // Not CMS_STREAM: OpenSSL 3.0's streaming encoder fails ("illegal zero content") on the
     // SMIMEEncryptionKeyPreference attribute, so opaque content is collected, then written.
@@ -128,7 +132,8 @@ std::string detached_signed_data_der(const EntityDigest::Value& digest, const Id
                                      const SignOptions& options) {
     const ossl::CmsPtr cms = new_signed_data(signer, CMS_BINARY | CMS_PARTIAL | CMS_DETACHED);
     CMS_SignerInfo* si = add_signer(cms.get(), signer, options);
-    if (CMS_signed_add1_attr_by_NID(si, NID_pkcs9_contentType, V_ASN1_OBJECT, OBJ_nid2obj(NID_pkcs7_data), -1) <= 0 ||
+    if (CMS_signed_add1_attr_by_NID(si, NID_pkcs9_contentType, V_ASN1_OBJECT,
+                                    OBJ_nid2obj(NID_pkcs7_data), -1) <= 0 ||
         CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, digest.data(),
                                     static_cast<int>(digest.size())) <= 0) {
         signing_failed("adding the message digest");
@@ -137,20 +142,25 @@ std::string detached_signed_data_der(const EntityDigest::Value& digest, const Id
     return to_der(cms.get(), 0);
 }
 
-EntityDigest::Value digest_parts(DigestAlgorithm algorithm, std::initializer_list<std::string_view> parts) {
+EntityDigest::Value digest_parts(DigestAlgorithm algorithm,
+                                 std::initializer_list<std::string_view> parts) {
     const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
     EntityDigest::Value value(EVP_MAX_MD_SIZE);
     unsigned int size = 0;
-    if (!ctx || !EVP_DigestInit_ex(ctx.get(), digest_of(algorithm), nullptr)) signing_failed("digesting the content");
+    if (!ctx || !EVP_DigestInit_ex(ctx.get(), digest_of(algorithm), nullptr))
+        signing_failed("digesting the content");
     for (const std::string_view part : parts)
-        if (!EVP_DigestUpdate(ctx.get(), part.data(), part.size())) signing_failed("digesting the content");
-    if (!EVP_DigestFinal_ex(ctx.get(), value.data(), &size)) signing_failed("digesting the content");
+        if (!EVP_DigestUpdate(ctx.get(), part.data(), part.size()))
+            signing_failed("digesting the content");
+    if (!EVP_DigestFinal_ex(ctx.get(), value.data(), &size))
+        signing_failed("digesting the content");
     value.resize(size);
     return value;
 }
 
 bool contains(std::string_view text, std::string_view needle) {
-    return std::search(text.begin(), text.end(), std::boyer_moore_horspool_searcher(needle.begin(), needle.end())) !=
+    return std::search(text.begin(), text.end(),
+                       std::boyer_moore_horspool_searcher(needle.begin(), needle.end())) !=
            text.end();
 }
 
@@ -186,8 +196,8 @@ void append_signature_part(std::string_view boundary, const std::string& der, st
 
 }  // namespace
 
-void append_signed_entity(const EntityWriter& write_entity, std::size_t size_hint, const Identity& signer,
-                          const SignOptions& options, std::string& out) {
+void append_signed_entity(const EntityWriter& write_entity, std::size_t size_hint,
+                          const Identity& signer, const SignOptions& options, std::string& out) {
     if (options.opaque) {
         std::string entity;
         reserve_large(entity, size_hint + size_hint / 32 + 256);
@@ -218,20 +228,27 @@ void append_signed_entity(const EntityWriter& write_entity, std::size_t size_hin
         }
         if (uses_pss(signer, options)) {
             const ossl::BioPtr in = ossl::memory_bio(entity);
-            append_signature_part(boundary, signed_data_der(in.get(), entity.size(), signer, options, true), out);
+            append_signature_part(
+                boundary, signed_data_der(in.get(), entity.size(), signer, options, true), out);
         } else {
-            append_signature_part(boundary,
-                                  detached_signed_data_der(digest_parts(options.digest, {entity}), signer, options), out);
+            append_signature_part(
+                boundary,
+                detached_signed_data_der(digest_parts(options.digest, {entity}), signer, options),
+                out);
         }
         return;
     }
 }
 
-std::optional<EntityDigest::Value> EntityDigest::matching(std::string_view message, std::string_view content_fields,
-                                                          std::string_view body, DigestAlgorithm wanted) const {
+std::optional<EntityDigest::Value> EntityDigest::matching(std::string_view message,
+                                                          std::string_view content_fields,
+                                                          std::string_view body,
+                                                          DigestAlgorithm wanted) const {
     if (!complete || wanted != algorithm || end != message.size() ||
-        body_offset != static_cast<std::size_t>(body.data() - message.data()) || prefix.size() != content_fields.size() + 2 ||
-        prefix.compare(0, content_fields.size(), content_fields) != 0 || prefix.compare(content_fields.size(), 2, "\r\n") != 0) {
+        body_offset != static_cast<std::size_t>(body.data() - message.data()) ||
+        prefix.size() != content_fields.size() + 2 ||
+        prefix.compare(0, content_fields.size(), content_fields) != 0 ||
+        prefix.compare(content_fields.size(), 2, "\r\n") != 0) {
         return std::nullopt;
     }
     return value;
@@ -244,7 +261,7 @@ struct EntityDigester::State {
     Phase phase = Phase::Header;
     std::string prefix;
     std::size_t body_offset = 0;
-    std::size_t digested = 0;       // of the message received
+    std::size_t digested = 0;        // of the message received
     std::size_t header_scanned = 0;  // where the search for the header's end goes on
     mime::TextScanner body_scan;
 };
@@ -281,7 +298,8 @@ void EntityDigester::update(std::string_view received) {
     State& s = *state_;
     if (s.phase == State::Phase::GaveUp) return;
     if (s.phase == State::Phase::Header) {
-        const std::size_t end = header_end(received.substr(0, kMaxDigestedHeader), s.header_scanned);
+        const std::size_t end =
+            header_end(received.substr(0, kMaxDigestedHeader), s.header_scanned);
         if (end == std::string_view::npos) {
             if (received.size() >= kMaxDigestedHeader) s.phase = State::Phase::GaveUp;
             return;
@@ -301,7 +319,8 @@ void EntityDigester::update(std::string_view received) {
     }
     if (received.size() > s.digested) {
         const std::string_view piece = received.substr(s.digested);
-        if (!EVP_DigestUpdate(s.ctx.get(), piece.data(), piece.size())) s.phase = State::Phase::GaveUp;
+        if (!EVP_DigestUpdate(s.ctx.get(), piece.data(), piece.size()))
+            s.phase = State::Phase::GaveUp;
         s.body_scan.feed(piece);
         s.digested = received.size();
     }
@@ -341,9 +360,11 @@ Pieces sign_pieces(std::string_view mime_text, const Identity& signer, const Sig
                    const EntityDigest* precomputed) {
     const mime::Split split = split_for_signing(mime_text, options);
     std::optional<EntityDigest::Value> digest;
-    if (precomputed) digest = precomputed->matching(mime_text, split.content_fields, split.body, options.digest);
+    if (precomputed)
+        digest = precomputed->matching(mime_text, split.content_fields, split.body, options.digest);
     // The body, checked as it arrived or now, must need no change.
-    if (options.opaque || uses_pss(signer, options) || (digest ? !precomputed->body_ready : !mime::body_ready(split, true)))
+    if (options.opaque || uses_pss(signer, options) ||
+        (digest ? !precomputed->body_ready : !mime::body_ready(split, true)))
         return sign(mime_text, signer, options);
     if (!digest) digest = digest_parts(options.digest, {split.content_fields, "\r\n", split.body});
     // The body can be signed as it is: the reply repeats it by reference.
@@ -353,7 +374,8 @@ Pieces sign_pieces(std::string_view mime_text, const Identity& signer, const Sig
     append_multipart_head(boundary, options.digest, head.mutable_str());
     head.mutable_str().append(split.content_fields).append("\r\n");
     SecureString tail;
-    append_signature_part(boundary, detached_signed_data_der(*digest, signer, options), tail.mutable_str());
+    append_signature_part(boundary, detached_signed_data_der(*digest, signer, options),
+                          tail.mutable_str());
     Pieces pieces;
     pieces.append(std::move(head));
     pieces.append_view(split.body);
@@ -365,10 +387,11 @@ SecureString sign(std::string_view mime_text, const Identity& signer, const Sign
     const mime::Split split = split_for_signing(mime_text, options);
     SecureString out;
     std::string& text = out.mutable_str();
-    reserve_large(text, split.outer_headers.size() + split.body.size() + split.body.size() / 32 + 16384);
+    reserve_large(text,
+                  split.outer_headers.size() + split.body.size() + split.body.size() / 32 + 16384);
     text.append(split.outer_headers).append("MIME-Version: 1.0\r\n");
-    append_signed_entity([&](std::string& target) { mime::append_entity(split, true, target); }, split.body.size(),
-                         signer, options, text);
+    append_signed_entity([&](std::string& target) { mime::append_entity(split, true, target); },
+                         split.body.size(), signer, options, text);
     return out;
 }
 

@@ -54,7 +54,8 @@ Level level_of(const std::vector<LayerStatus>& layers) {
     bool is_signed = false, is_encrypted = false;
     for (const LayerStatus& layer : layers) {
         if (layer.kind == LayerStatus::Kind::Signed) is_signed = true;
-        if (layer.kind == LayerStatus::Kind::Enveloped || layer.kind == LayerStatus::Kind::AuthEnveloped) {
+        if (layer.kind == LayerStatus::Kind::Enveloped ||
+            layer.kind == LayerStatus::Kind::AuthEnveloped) {
             is_encrypted = true;
         }
     }
@@ -65,15 +66,19 @@ Level level_of(const std::vector<LayerStatus>& layers) {
 }
 
 void warn_unauthenticated(Status& status) {
-    const bool exposed = std::any_of(status.layers.begin(), status.layers.end(), [](const LayerStatus& layer) {
-        return layer.kind == LayerStatus::Kind::Enveloped && layer.decrypted && !layer.authenticated;
-    });
-    const bool vouched = std::any_of(status.signatures.begin(), status.signatures.end(),
-                                     [](const SignatureStatus& s) { return s.verdict == Verdict::Good; });
+    const bool exposed =
+        std::any_of(status.layers.begin(), status.layers.end(), [](const LayerStatus& layer) {
+            return layer.kind == LayerStatus::Kind::Enveloped && layer.decrypted &&
+                   !layer.authenticated;
+        });
+    const bool vouched =
+        std::any_of(status.signatures.begin(), status.signatures.end(),
+                    [](const SignatureStatus& s) { return s.verdict == Verdict::Good; });
     if (exposed && !vouched) {
-        status.warnings.push_back({"unauthenticated_encryption",
-                                   "the encryption does not protect the content against changes and no good "
-                                   "signature covers it: it may have been altered on the way"});
+        status.warnings.push_back(
+            {"unauthenticated_encryption",
+             "the encryption does not protect the content against changes and no good "
+             "signature covers it: it may have been altered on the way"});
     }
 }
 
@@ -100,10 +105,12 @@ nlohmann::json to_json(const Status& status) {
     for (const LayerStatus& layer : status.layers) {
         nlohmann::json j = {{"type", kind_name(layer.kind)}};
         if (layer.kind == LayerStatus::Kind::Signed) j["detached"] = layer.detached;
-        if (layer.kind == LayerStatus::Kind::Enveloped || layer.kind == LayerStatus::Kind::AuthEnveloped) {
+        if (layer.kind == LayerStatus::Kind::Enveloped ||
+            layer.kind == LayerStatus::Kind::AuthEnveloped) {
             j["decrypted"] = layer.decrypted;
             j["authenticated"] = layer.authenticated;
-            if (!layer.content_encryption.empty()) j["content_encryption"] = layer.content_encryption;
+            if (!layer.content_encryption.empty())
+                j["content_encryption"] = layer.content_encryption;
         }
         layers.push_back(std::move(j));
     }
@@ -119,16 +126,19 @@ nlohmann::json to_json(const Status& status) {
                               {"signer", signer},
                               {"digest_algorithm", s.digest_algorithm},
                               {"signing_time", optional_time(s.signing_time)},
-                              {"valid_at_signing_time", s.valid_at_signing_time
-                                                            ? nlohmann::json(*s.valid_at_signing_time)
-                                                            : nlohmann::json(nullptr)}});
+                              {"valid_at_signing_time",
+                               s.valid_at_signing_time ? nlohmann::json(*s.valid_at_signing_time)
+                                                       : nlohmann::json(nullptr)}});
         signatures.back()["from_check"] = {
-            {"address", s.from_check.address ? nlohmann::json(*s.from_check.address) : nlohmann::json(nullptr)},
-            {"problem", s.from_check.problem ? nlohmann::json(from_problem_name(*s.from_check.problem))
-                                             : nlohmann::json(nullptr)}};
+            {"address", s.from_check.address ? nlohmann::json(*s.from_check.address)
+                                             : nlohmann::json(nullptr)},
+            {"problem", s.from_check.problem
+                            ? nlohmann::json(from_problem_name(*s.from_check.problem))
+                            : nlohmann::json(nullptr)}};
     }
     nlohmann::json warnings = nlohmann::json::array();
-    for (const StatusWarning& w : status.warnings) warnings.push_back({{"code", w.code}, {"message", w.message}});
+    for (const StatusWarning& w : status.warnings)
+        warnings.push_back({{"code", w.code}, {"message", w.message}});
     return {{"level", level_name(status.level)},
             {"layers", std::move(layers)},
             {"signatures", std::move(signatures)},

@@ -33,7 +33,13 @@ enum class Level { None, Signed, Encrypted, SignedEncrypted };
 std::string_view level_name(Level level);
 
 // The signer against the message's From (RFC 8551 section 3.1): any problem is address_mismatch.
-enum class FromProblem { NoFrom, MultipleFromFields, MultipleMailboxes, Unparseable, NotInCertificate };
+enum class FromProblem {
+    NoFrom,
+    MultipleFromFields,
+    MultipleMailboxes,
+    Unparseable,
+    NotInCertificate
+};
 std::string_view from_problem_name(FromProblem problem);
 
 struct FromCheck {

@@ -49,7 +49,8 @@ std::optional<std::time_t> signing_time_of(CMS_SignerInfo* si) {
     const int index = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1);
     if (index < 0) return std::nullopt;
     const ASN1_TYPE* value = X509_ATTRIBUTE_get0_type(CMS_signed_get_attr(si, index), 0);
-    if (!value || (value->type != V_ASN1_UTCTIME && value->type != V_ASN1_GENERALIZEDTIME)) return std::nullopt;
+    if (!value || (value->type != V_ASN1_UTCTIME && value->type != V_ASN1_GENERALIZEDTIME))
+        return std::nullopt;
     return pki::to_time_t(value->value.utctime);
 }
 
@@ -70,15 +71,20 @@ void drain(BIO* chain, std::string* content_out) {
 std::vector<ossl::X509Ptr> issuers_in(STACK_OF(X509)* certs, X509* leaf) {
     std::vector<ossl::X509Ptr> path;
     X509* current = leaf;
-    while (certs && path.size() < Harvest::kMaxChain && X509_check_issued(current, current) != X509_V_OK) {
+    while (certs && path.size() < Harvest::kMaxChain &&
+           X509_check_issued(current, current) != X509_V_OK) {
         X509* issuer = nullptr;
         for (int i = 0; i < sk_X509_num(certs) && !issuer; ++i) {
             X509* candidate = sk_X509_value(certs, i);
-            const auto same = [&](const ossl::X509Ptr& c) { return X509_cmp(c.get(), candidate) == 0; };
-            const bool seen = X509_cmp(candidate, leaf) == 0 || std::any_of(path.begin(), path.end(), same);
+            const auto same = [&](const ossl::X509Ptr& c) {
+                return X509_cmp(c.get(), candidate) == 0;
+            };
+            const bool seen =
+                X509_cmp(candidate, leaf) == 0 || std::any_of(path.begin(), path.end(), same);
             if (!seen && X509_check_issued(candidate, current) == X509_V_OK) issuer = candidate;
         }
-        if (!issuer || i2d_X509(issuer, nullptr) > static_cast<int>(Harvest::kMaxCertificateBytes)) break;
+        if (!issuer || i2d_X509(issuer, nullptr) > static_cast<int>(Harvest::kMaxCertificateBytes))
+            break;
         path.push_back(ossl::up_ref(issuer));
         current = issuer;
     }
@@ -131,7 +137,8 @@ std::optional<std::string> signed_attributes_der(CMS_SignerInfo* si) {
         out.push_back(static_cast<char>(content.size()));
     } else {
         std::string length;
-        for (std::size_t n = content.size(); n > 0; n >>= 8) length.insert(length.begin(), static_cast<char>(n & 0xff));
+        for (std::size_t n = content.size(); n > 0; n >>= 8)
+            length.insert(length.begin(), static_cast<char>(n & 0xff));
         out.push_back(static_cast<char>(0x80 | length.size()));
         out += length;
     }
@@ -162,9 +169,13 @@ bool verify_ed25519(CMS_SignerInfo* si, EVP_PKEY* key, BIO* chain, std::string_v
         content = *signed_bytes;
     }
     const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    return ctx && EVP_DigestVerifyInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, key, nullptr) == 1 &&
-           EVP_DigestVerify(ctx.get(), ASN1_STRING_get0_data(signature), static_cast<std::size_t>(ASN1_STRING_length(signature)),
-                            reinterpret_cast<const unsigned char*>(content.data()), content.size()) == 1;
+    return ctx &&
+           EVP_DigestVerifyInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, key, nullptr) ==
+               1 &&
+           EVP_DigestVerify(ctx.get(), ASN1_STRING_get0_data(signature),
+                            static_cast<std::size_t>(ASN1_STRING_length(signature)),
+                            reinterpret_cast<const unsigned char*>(content.data()),
+                            content.size()) == 1;
 }
 
 }  // namespace
@@ -181,7 +192,8 @@ void find_missing_signer_certs(STACK_OF(CMS_SignerInfo)* signers, KeyProvider& k
         ASN1_OCTET_STRING* key_id = nullptr;
         X509_NAME* issuer = nullptr;
         ASN1_INTEGER* serial = nullptr;
-        if (cert || CMS_SignerInfo_get0_signer_id(si, &key_id, &issuer, &serial) != 1 || !serial) continue;
+        if (cert || CMS_SignerInfo_get0_signer_id(si, &key_id, &issuer, &serial) != 1 || !serial)
+            continue;
         const std::string serial_hex = pki::serial_hex(serial);
         if (serial_hex.empty()) continue;
         // Several stored certificates may claim this issuer and serial (a harvested certificate
@@ -255,7 +267,8 @@ namespace {
 void load_legacy_digests_if_needed(STACK_OF(CMS_SignerInfo)* signers) {
     for (int i = 0; i < sk_CMS_SignerInfo_num(signers); ++i) {
         X509_ALGOR* digest = nullptr;
-        CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(signers, i), nullptr, nullptr, &digest, nullptr);
+        CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(signers, i), nullptr, nullptr, &digest,
+                                 nullptr);
         if (!digest) continue;
         const ASN1_OBJECT* oid = nullptr;
         X509_ALGOR_get0(&oid, nullptr, nullptr, digest);
@@ -280,10 +293,12 @@ pki::TrustMaterial& VerifyContext::material() {
     return *material_;
 }
 
-std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optional<std::string_view> detached,
+std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms,
+                                                std::optional<std::string_view> detached,
                                                 std::string* content_out, VerifyContext& context) {
     STACK_OF(CMS_SignerInfo)* signers = CMS_get0_SignerInfos(cms);
-    if (!signers || sk_CMS_SignerInfo_num(signers) == 0) throw Error(Code::BadMessage, "SignedData without signers");
+    if (!signers || sk_CMS_SignerInfo_num(signers) == 0)
+        throw Error(Code::BadMessage, "SignedData without signers");
     load_legacy_digests_if_needed(signers);
     if (!detached && (!CMS_get0_content(cms) || !*CMS_get0_content(cms))) {
         throw Error(Code::BadMessage, "detached SignedData without its content");
@@ -291,7 +306,8 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optio
     // Attach the signers' certificates carried in the message (or known to the key store).
     X509s extra(sk_X509_new_null());
     for (const auto& cert : context.keys().intermediates()) {
-        if (X509_up_ref(cert.get()) && !sk_X509_push(extra.get(), cert.get())) X509_free(cert.get());
+        if (X509_up_ref(cert.get()) && !sk_X509_push(extra.get(), cert.get()))
+            X509_free(cert.get());
     }
     CMS_set1_signers_certs(cms, extra.get(), 0);
     ERR_clear_error();
@@ -312,8 +328,9 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optio
     // The content itself is needed only for an Ed25519 signer without signed attributes.
     std::string encapsulated;
     drain(chain, content_out ? content_out : &encapsulated);
-    const std::string_view signed_content =
-        detached ? *detached : content_out ? std::string_view(*content_out) : std::string_view(encapsulated);
+    const std::string_view signed_content = detached      ? *detached
+                                            : content_out ? std::string_view(*content_out)
+                                                          : std::string_view(encapsulated);
 
     // Message certificates (in front, in their order) and CRLs join the store's for path building.
     pki::TrustMaterial& material = context.material();
@@ -361,9 +378,11 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optio
             const int r = CMS_SignerInfo_verify_content(si, chain);
             if (r <= 0) {
                 const unsigned long err = ERR_peek_last_error();
-                if (ERR_GET_LIB(err) == ERR_LIB_CMS && ERR_GET_REASON(err) == CMS_R_NO_MATCHING_DIGEST) {
+                if (ERR_GET_LIB(err) == ERR_LIB_CMS &&
+                    ERR_GET_REASON(err) == CMS_R_NO_MATCHING_DIGEST) {
                     ERR_clear_error();
-                    throw Error(Code::BadMessage, "SignedData does not list its signer's digest algorithm");
+                    throw Error(Code::BadMessage,
+                                "SignedData does not list its signer's digest algorithm");
                 }
                 crypto_ok = false;
             }
@@ -377,7 +396,8 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optio
         pki::AlgorithmPolicy policy;
         policy.allow_sha1 = context.options().allow_sha1;
         policy.min_rsa_bits = context.options().min_rsa_bits;
-        // The signer's own digest here; its key and every certificate of the path in the path check.
+        // The signer's own digest here; its key and every certificate of the path in the path
+        // check.
         const pki::PathResult path = pki::validate_signer(cert, material, now, policy);
         if (weak_digest(OBJ_obj2nid(digest_oid), context.options()) || path.weak_algorithm) {
             status.reasons.push_back(Verdict::WeakAlgorithm);
@@ -389,11 +409,13 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optio
         if (path.revoked) status.reasons.push_back(Verdict::Revoked);
         if (path.bad_key_usage) status.reasons.push_back(Verdict::BadKeyUsage);
         if (status.signing_time) {
-            status.valid_at_signing_time = pki::validate_signer(cert, material, *status.signing_time, policy).ok();
+            status.valid_at_signing_time =
+                pki::validate_signer(cert, material, *status.signing_time, policy).ok();
         }
         settle(status);
         // A handful of signers per SignedData teach the key store; the rest are only reported.
-        if (crypto_ok && harvested++ < kMaxHarvestedSigners) harvest(cms, si, cert, status, context);
+        if (crypto_ok && harvested++ < kMaxHarvestedSigners)
+            harvest(cms, si, cert, status, context);
         results.push_back(std::move(status));
     }
     return results;

@@ -54,7 +54,8 @@ void hand_over_harvests(Status& status, VerifyContext& context);
 // Throws Error(BadMessage) when the structure makes verification impossible (no content, no
 // digest algorithm for a signer). The From check is not made here: the From that counts is known
 // only once every layer is open (check_from).
-std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms, std::optional<std::string_view> detached,
+std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms,
+                                                std::optional<std::string_view> detached,
                                                 std::string* content_out, VerifyContext& context);
 
 }  // namespace smime::engine

@@ -11,7 +11,9 @@
 namespace smime::certinfo {
 namespace {
 
-bool looks_like_pem(std::string_view text) { return text.find("-----BEGIN") != std::string_view::npos; }
+bool looks_like_pem(std::string_view text) {
+    return text.find("-----BEGIN") != std::string_view::npos;
+}
 
 }  // namespace
 
@@ -19,7 +21,8 @@ std::vector<ossl::X509Ptr> parse_all(std::string_view text) {
     std::vector<ossl::X509Ptr> out;
     if (looks_like_pem(text)) {
         auto bio = ossl::memory_bio(text);
-        while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) out.emplace_back(cert);
+        while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))
+            out.emplace_back(cert);
         ERR_clear_error();  // the loop ends on "no start line"
         if (out.empty()) throw Error(Code::BadCertificate, "no certificate in the PEM text");
         return out;

@@ -25,8 +25,10 @@ void KeyStore::store_certificate(X509* cert, Source source, bool trust_anchor) {
     existing.bind(1, info.fingerprint);
     if (existing.step()) {
         const int rank = std::max(stored::source_rank(existing.text(0)), static_cast<int>(source));
-        db_.prepare("UPDATE certificates SET source = ?, trust_anchor = max(trust_anchor, ?), last_seen = ? "
-                    "WHERE fingerprint = ?")
+        db_.prepare(
+               "UPDATE certificates SET source = ?, trust_anchor = max(trust_anchor, ?), last_seen "
+               "= ? "
+               "WHERE fingerprint = ?")
             .bind(1, stored::source_name(rank))
             .bind(2, std::int64_t{trust_anchor})
             .bind(3, std::int64_t{t})
@@ -34,9 +36,11 @@ void KeyStore::store_certificate(X509* cert, Source source, bool trust_anchor) {
             .run();
         return;
     }
-    db_.prepare("INSERT INTO certificates(fingerprint, der, subject, issuer, serial, not_before, not_after, key_type, "
-                "key_bits, can_encrypt, is_ca, trust_anchor, source, first_seen, last_seen) "
-                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+    db_.prepare(
+           "INSERT INTO certificates(fingerprint, der, subject, issuer, serial, not_before, "
+           "not_after, key_type, "
+           "key_bits, can_encrypt, is_ca, trust_anchor, source, first_seen, last_seen) "
+           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         .bind(1, info.fingerprint)
         .bind_blob(2, der)
         .bind(3, info.subject)
@@ -62,7 +66,8 @@ void KeyStore::store_certificate(X509* cert, Source source, bool trust_anchor) {
 
 json KeyStore::import_certificate(std::string_view text, bool trust_anchor) {
     if (trust_anchor && !policy_.allow_user_trust_anchors)
-        throw Error(Code::Policy, "your organisation decides which roots are trusted", {{"key", "allow_user_trust_anchors"}});
+        throw Error(Code::Policy, "your organisation decides which roots are trusted",
+                    {{"key", "allow_user_trust_anchors"}});
     if (trust_anchor) key_encryption_key();  // a new root needs the passphrase
     auto certs = certinfo::parse_all(text);
     json out = json::array();
@@ -116,30 +121,39 @@ json KeyStore::import_crl(std::string_view text) {
     std::time_t this_update = 0;
     if (ASN1_TIME_to_tm(X509_CRL_get0_lastUpdate(crl.get()), &tm) == 1) this_update = timegm(&tm);
     db::Transaction tx(db_);
-    db_.prepare("INSERT OR REPLACE INTO crls(fingerprint, issuer, der, this_update) VALUES(?, ?, ?, ?)")
+    db_.prepare(
+           "INSERT OR REPLACE INTO crls(fingerprint, issuer, der, this_update) VALUES(?, ?, ?, ?)")
         .bind(1, fp)
         .bind(2, ossl::bio_contents(name.get()))
         .bind_blob(3, der)
         .bind(4, std::int64_t{this_update})
         .run();
     tx.commit();
-    return {{"fingerprint", fp}, {"issuer", ossl::bio_contents(name.get())}, {"this_update", certinfo::iso8601(this_update)}};
+    return {{"fingerprint", fp},
+            {"issuer", ossl::bio_contents(name.get())},
+            {"this_update", certinfo::iso8601(this_update)}};
 }
 
-json KeyStore::list_certificates(const std::optional<std::string>& email, std::int64_t offset, std::int64_t limit) {
-    if (offset < 0) throw Error(Code::BadRequest, "offset must not be negative", {{"field", "args.offset"}});
+json KeyStore::list_certificates(const std::optional<std::string>& email, std::int64_t offset,
+                                 std::int64_t limit) {
+    if (offset < 0)
+        throw Error(Code::BadRequest, "offset must not be negative", {{"field", "args.offset"}});
     if (limit < 1 || limit > kMaxListLimit)
-        throw Error(Code::BadRequest, "limit must be between 1 and " + std::to_string(kMaxListLimit),
+        throw Error(Code::BadRequest,
+                    "limit must be between 1 and " + std::to_string(kMaxListLimit),
                     {{"field", "args.limit"}});
-    const std::string from = email ? " FROM certificates c JOIN certificate_emails e ON e.fingerprint = c.fingerprint "
-                                     "WHERE e.email = ?1"
-                                   : " FROM certificates c";
+    const std::string from =
+        email ? " FROM certificates c JOIN certificate_emails e ON e.fingerprint = c.fingerprint "
+                "WHERE e.email = ?1"
+              : " FROM certificates c";
     auto total = db_.prepare("SELECT count(*)" + from);
     if (email) total.bind(1, text::ascii_lower(*email));
     total.step();
     auto st = db_.prepare(
-        "SELECT c.der, c.source, c.trust_anchor, c.capabilities, c.seen_from, c.first_seen, c.last_seen, "
-        "EXISTS(SELECT 1 FROM harvested_for h WHERE h.fingerprint = c.fingerprint AND h.preferred_at IS NOT NULL)" +
+        "SELECT c.der, c.source, c.trust_anchor, c.capabilities, c.seen_from, c.first_seen, "
+        "c.last_seen, "
+        "EXISTS(SELECT 1 FROM harvested_for h WHERE h.fingerprint = c.fingerprint AND "
+        "h.preferred_at IS NOT NULL)" +
         from + " ORDER BY c.not_before DESC, c.fingerprint LIMIT ?2 OFFSET ?3");
     if (email) st.bind(1, text::ascii_lower(*email));
     st.bind(2, limit).bind(3, offset);
@@ -165,7 +179,8 @@ void KeyStore::delete_certificate(const std::string& fingerprint) {
     stored::check_fingerprint(fingerprint);
     db::Transaction tx(db_);
     if (has_identity(fingerprint))
-        throw Error(Code::BadRequest, "this certificate belongs to one of your identities: use identities.delete",
+        throw Error(Code::BadRequest,
+                    "this certificate belongs to one of your identities: use identities.delete",
                     {{"fingerprint", fingerprint}});
     auto used = db_.prepare("SELECT 1 FROM identity_chain WHERE certificate = ?");
     used.bind(1, fingerprint);
@@ -173,7 +188,9 @@ void KeyStore::delete_certificate(const std::string& fingerprint) {
         throw Error(Code::BadRequest, "this certificate is in the chain of one of your identities",
                     {{"fingerprint", fingerprint}});
     db_.prepare("DELETE FROM certificates WHERE fingerprint = ?").bind(1, fingerprint).run();
-    if (db_.changes() == 0) throw Error(Code::NotFound, "no certificate with this fingerprint", {{"fingerprint", fingerprint}});
+    if (db_.changes() == 0)
+        throw Error(Code::NotFound, "no certificate with this fingerprint",
+                    {{"fingerprint", fingerprint}});
     tx.commit();
 }
 
@@ -184,10 +201,11 @@ void KeyStore::delete_certificate(const std::string& fingerprint) {
 // signature for this address carried, then any other harvested one; within each, the one the
 // correspondent's good signature preferred (RFC 8551 section 2.5.3), then the newest. So no
 // harvested certificate displaces an imported or validating one.
-std::optional<KeyStore::Choice> KeyStore::choose_recipient(const std::string& address,
-                                                           std::optional<pki::TrustMaterial>& material) {
+std::optional<KeyStore::Choice> KeyStore::choose_recipient(
+    const std::string& address, std::optional<pki::TrustMaterial>& material) {
     static constexpr const char* kSql =
-        "SELECT c.der, c.fingerprint, c.source, c.capabilities, coalesce(h.good, 0), h.preferred_at "
+        "SELECT c.der, c.fingerprint, c.source, c.capabilities, coalesce(h.good, 0), "
+        "h.preferred_at "
         "FROM certificate_emails e JOIN certificates c ON c.fingerprint = e.fingerprint "
         "LEFT JOIN harvested_for h ON h.email = e.email AND h.fingerprint = e.fingerprint "
         "WHERE e.email = ?1 AND c.can_encrypt = 1 AND c.not_before <= ?2 AND c.not_after > ?2 "
@@ -195,7 +213,9 @@ std::optional<KeyStore::Choice> KeyStore::choose_recipient(const std::string& ad
         "ORDER BY c.source IN ('identity', 'imported') DESC, coalesce(h.good, 0) DESC, "
         "h.preferred_at IS NOT NULL DESC, h.preferred_at DESC, c.not_before DESC LIMIT ?3";
     auto st = db_.prepare(kSql);
-    st.bind(1, text::ascii_lower(address)).bind(2, std::int64_t{stored::now()}).bind(3, kMaxCandidates);
+    st.bind(1, text::ascii_lower(address))
+        .bind(2, std::int64_t{stored::now()})
+        .bind(3, kMaxCandidates);
     std::optional<Choice> best;
     int best_rank = 0;
     while (st.step()) {
@@ -203,7 +223,8 @@ std::optional<KeyStore::Choice> KeyStore::choose_recipient(const std::string& ad
         c.certificate = stored::x509_from_der(st.blob(0));
         c.fingerprint = st.text(1);
         c.source = st.text(2);
-        if (!st.is_null(3)) c.capabilities = json::parse(st.text(3)).get<std::vector<std::string>>();
+        if (!st.is_null(3))
+            c.capabilities = json::parse(st.text(3)).get<std::vector<std::string>>();
         const bool imported = c.source == "identity" || c.source == "imported";
         // Rows come best first except that validation is only known here: an imported row wins
         // outright, and a harvested one needs a path check to rank above the ones after it.
@@ -213,7 +234,8 @@ std::optional<KeyStore::Choice> KeyStore::choose_recipient(const std::string& ad
             best_rank = rank;
             best = std::move(c);
         }
-        if (best_rank >= 3) break;  // nothing after an imported or the first validating row beats it
+        if (best_rank >= 3)
+            break;  // nothing after an imported or the first validating row beats it
     }
     return best;
 }
@@ -235,7 +257,8 @@ json KeyStore::recipients_status(const std::vector<std::string>& addresses) {
     for (const auto& address : addresses) {
         json entry = {{"address", address}, {"can_encrypt", false}, {"certificate", nullptr}};
         if (auto choice = choose_recipient(address, material)) {
-            json c = certinfo::to_json(certinfo::describe(choice->certificate.get(), stored::now()));
+            json c =
+                certinfo::to_json(certinfo::describe(choice->certificate.get(), stored::now()));
             c["source"] = choice->source;
             c["trusted"] = choice->trusted;
             c["capabilities"] = choice->capabilities;

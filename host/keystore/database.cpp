@@ -24,7 +24,8 @@ constexpr int kBusyTimeoutMs = 15000;
 // millisecond or two, so poll briefly with jitter instead, for up to kBusyTimeoutMs.
 int busy_handler(void*, int attempt) {
     const int sleep_us = std::min(200 + attempt * 100, 5000) + (attempt * 7919) % 300;
-    if (static_cast<long long>(attempt) * 2500 > static_cast<long long>(kBusyTimeoutMs) * 1000) return 0;
+    if (static_cast<long long>(attempt) * 2500 > static_cast<long long>(kBusyTimeoutMs) * 1000)
+        return 0;
     std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
     return 1;
 }
@@ -62,7 +63,8 @@ void Database::exec(const char* sql) {
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
             continue;
         }
-        fail(db_, std::string("statement '") + std::string(std::string_view(sql).substr(0, 40)) + "'");
+        fail(db_,
+             std::string("statement '") + std::string(std::string_view(sql).substr(0, 40)) + "'");
     }
 }
 
@@ -70,22 +72,27 @@ Statement Database::prepare(std::string_view sql) { return Statement(db_, sql); 
 std::int64_t Database::changes() const { return sqlite3_changes64(db_); }
 
 Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
-    if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
+        SQLITE_OK)
         fail(db_, "prepare");
 }
 
 Statement::~Statement() { sqlite3_finalize(stmt_); }
 
-Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) {
+    other.stmt_ = nullptr;
+}
 
 Statement& Statement::bind(int index, std::string_view text) {
-    if (sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT) != SQLITE_OK)
+    if (sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
+                          SQLITE_TRANSIENT) != SQLITE_OK)
         fail(db_, "bind");
     return *this;
 }
 
 Statement& Statement::bind_blob(int index, std::string_view bytes) {
-    if (sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT) != SQLITE_OK)
+    if (sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()),
+                          SQLITE_TRANSIENT) != SQLITE_OK)
         fail(db_, "bind");
     return *this;
 }
@@ -114,18 +121,22 @@ void Statement::reset() {
 
 std::string Statement::text(int column) const {
     const auto* p = sqlite3_column_text(stmt_, column);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
              : std::string();
 }
 
 std::string Statement::blob(int column) const {
     const void* p = sqlite3_column_blob(stmt_, column);
-    return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
+    return p ? std::string(static_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
              : std::string();
 }
 
 std::int64_t Statement::integer(int column) const { return sqlite3_column_int64(stmt_, column); }
-bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+bool Statement::is_null(int column) const {
+    return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
 
 Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
 

@@ -21,7 +21,8 @@ json KeyStore::import_identity(std::string_view pkcs12_der, const SecureString& 
     const engine::Identity identity = pkcs12::read(pkcs12_der, password);
     const std::string fp = identity.fingerprint;
     check_identity_policy(identity.certificate.get());
-    key_encryption_key();  // ERR_LOCKED before any work; creates the store's parameters on first use
+    key_encryption_key();  // ERR_LOCKED before any work; creates the store's parameters on first
+                           // use
     const auto info = certinfo::describe(identity.certificate.get(), stored::now());
     db::Transaction tx(db_);
     // Seal under the key the store has now, checked in this write transaction: a key derived
@@ -37,8 +38,9 @@ json KeyStore::import_identity(std::string_view pkcs12_der, const SecureString& 
     cleanse(key_der);
     store_certificate(identity.certificate.get(), Source::Identity, false);
     for (const auto& c : identity.chain) store_certificate(c.get(), Source::Chain, false);
-    db_.prepare("INSERT INTO identities(fingerprint, sealed_key, created) VALUES(?, ?, ?) "
-                "ON CONFLICT(fingerprint) DO UPDATE SET sealed_key = excluded.sealed_key")
+    db_.prepare(
+           "INSERT INTO identities(fingerprint, sealed_key, created) VALUES(?, ?, ?) "
+           "ON CONFLICT(fingerprint) DO UPDATE SET sealed_key = excluded.sealed_key")
         .bind(1, fp)
         .bind_blob(2, sealed)
         .bind(3, std::int64_t{stored::now()})
@@ -54,8 +56,9 @@ json KeyStore::import_identity(std::string_view pkcs12_der, const SecureString& 
     // (none, or one that has expired): a renewed certificate takes over from the old one.
     const bool usable_now = info.not_after > stored::now() && info.not_before <= stored::now();
     for (const auto& email : info.emails) {
-        auto st = db_.prepare("SELECT c.not_after FROM active_identities a JOIN certificates c "
-                              "ON c.fingerprint = a.fingerprint WHERE a.email = ?");
+        auto st = db_.prepare(
+            "SELECT c.not_after FROM active_identities a JOIN certificates c "
+            "ON c.fingerprint = a.fingerprint WHERE a.email = ?");
         st.bind(1, email);
         const bool has_active = st.step();
         const bool active_expired = has_active && st.integer(0) < stored::now();
@@ -71,15 +74,19 @@ json KeyStore::import_identity(std::string_view pkcs12_der, const SecureString& 
 }
 
 json KeyStore::describe_identity(const std::string& fingerprint) {
-    auto st = db_.prepare("SELECT c.der, i.created FROM identities i JOIN certificates c "
-                          "ON c.fingerprint = i.fingerprint WHERE i.fingerprint = ?");
+    auto st = db_.prepare(
+        "SELECT c.der, i.created FROM identities i JOIN certificates c "
+        "ON c.fingerprint = i.fingerprint WHERE i.fingerprint = ?");
     st.bind(1, fingerprint);
-    if (!st.step()) throw Error(Code::NotFound, "no identity with this fingerprint", {{"fingerprint", fingerprint}});
+    if (!st.step())
+        throw Error(Code::NotFound, "no identity with this fingerprint",
+                    {{"fingerprint", fingerprint}});
     const auto cert = stored::x509_from_der(st.blob(0));
     json out = certinfo::to_json(certinfo::describe(cert.get(), stored::now()));
     out["created"] = certinfo::iso8601(static_cast<std::time_t>(st.integer(1)));
     json active_for = json::array();
-    auto act = db_.prepare("SELECT email FROM active_identities WHERE fingerprint = ? ORDER BY email");
+    auto act =
+        db_.prepare("SELECT email FROM active_identities WHERE fingerprint = ? ORDER BY email");
     act.bind(1, fingerprint);
     while (act.step()) active_for.push_back(act.text(0));
     out["active"] = !active_for.empty();
@@ -94,8 +101,10 @@ json KeyStore::describe_identity(const std::string& fingerprint) {
 json KeyStore::list_identities() {
     json out = json::array();
     std::vector<std::string> fps;
-    auto st = db_.prepare("SELECT i.fingerprint FROM identities i JOIN certificates c ON c.fingerprint = i.fingerprint "
-                          "ORDER BY c.not_before DESC");
+    auto st = db_.prepare(
+        "SELECT i.fingerprint FROM identities i JOIN certificates c ON c.fingerprint = "
+        "i.fingerprint "
+        "ORDER BY c.not_before DESC");
     while (st.step()) fps.push_back(st.text(0));
     for (const auto& fp : fps) out.push_back(describe_identity(fp));
     return out;
@@ -110,12 +119,15 @@ bool KeyStore::has_identity(const std::string& fingerprint) {
 json KeyStore::activate(const std::string& fingerprint) {
     stored::check_fingerprint(fingerprint);
     db::Transaction tx(db_);
-    if (!has_identity(fingerprint)) throw Error(Code::NotFound, "no identity with this fingerprint", {{"fingerprint", fingerprint}});
+    if (!has_identity(fingerprint))
+        throw Error(Code::NotFound, "no identity with this fingerprint",
+                    {{"fingerprint", fingerprint}});
     auto emails = db_.prepare("SELECT email FROM certificate_emails WHERE fingerprint = ?");
     emails.bind(1, fingerprint);
     std::vector<std::string> list;
     while (emails.step()) list.push_back(emails.text(0));
-    if (list.empty()) throw Error(Code::BadRequest, "this certificate names no e-mail address to be active for");
+    if (list.empty())
+        throw Error(Code::BadRequest, "this certificate names no e-mail address to be active for");
     for (const auto& email : list)
         db_.prepare("INSERT OR REPLACE INTO active_identities(email, fingerprint) VALUES(?, ?)")
             .bind(1, email)
@@ -140,10 +152,14 @@ void KeyStore::delete_identity(const std::string& fingerprint) {
     db::Transaction tx(db_);
     current_key_in_transaction();
     db_.prepare("DELETE FROM identities WHERE fingerprint = ?").bind(1, fingerprint).run();
-    if (db_.changes() == 0) throw Error(Code::NotFound, "no identity with this fingerprint", {{"fingerprint", fingerprint}});
+    if (db_.changes() == 0)
+        throw Error(Code::NotFound, "no identity with this fingerprint",
+                    {{"fingerprint", fingerprint}});
     // Keep the public certificate (mail to the user's own address can still be verified), but
     // only as an ordinary certificate.
-    db_.prepare("UPDATE certificates SET source = 'imported' WHERE fingerprint = ?").bind(1, fingerprint).run();
+    db_.prepare("UPDATE certificates SET source = 'imported' WHERE fingerprint = ?")
+        .bind(1, fingerprint)
+        .run();
     tx.commit();
     // Freed pages are zeroed (secure_delete); checkpoint so the WAL does not keep the old page.
     db_.exec("PRAGMA wal_checkpoint(TRUNCATE)");
@@ -153,11 +169,14 @@ std::string KeyStore::export_certificate(const std::string& fingerprint, bool wi
     stored::check_fingerprint(fingerprint);
     auto st = db_.prepare("SELECT der FROM certificates WHERE fingerprint = ?");
     st.bind(1, fingerprint);
-    if (!st.step()) throw Error(Code::NotFound, "no certificate with this fingerprint", {{"fingerprint", fingerprint}});
+    if (!st.step())
+        throw Error(Code::NotFound, "no certificate with this fingerprint",
+                    {{"fingerprint", fingerprint}});
     std::string out = certinfo::pem(stored::x509_from_der(st.blob(0)).get());
     if (with_chain) {
-        auto chain = db_.prepare("SELECT c.der FROM identity_chain ic JOIN certificates c ON c.fingerprint = "
-                                 "ic.certificate WHERE ic.identity = ? ORDER BY ic.position");
+        auto chain = db_.prepare(
+            "SELECT c.der FROM identity_chain ic JOIN certificates c ON c.fingerprint = "
+            "ic.certificate WHERE ic.identity = ? ORDER BY ic.position");
         chain.bind(1, fingerprint);
         while (chain.step()) out += certinfo::pem(stored::x509_from_der(chain.blob(0)).get());
     }
@@ -165,17 +184,21 @@ std::string KeyStore::export_certificate(const std::string& fingerprint, bool wi
 }
 
 engine::Identity KeyStore::load_identity(const std::string& fingerprint) {
-    auto st = db_.prepare("SELECT c.der, i.sealed_key FROM identities i JOIN certificates c "
-                          "ON c.fingerprint = i.fingerprint WHERE i.fingerprint = ?");
+    auto st = db_.prepare(
+        "SELECT c.der, i.sealed_key FROM identities i JOIN certificates c "
+        "ON c.fingerprint = i.fingerprint WHERE i.fingerprint = ?");
     st.bind(1, fingerprint);
-    if (!st.step()) throw Error(Code::NotFound, "no identity with this fingerprint", {{"fingerprint", fingerprint}});
+    if (!st.step())
+        throw Error(Code::NotFound, "no identity with this fingerprint",
+                    {{"fingerprint", fingerprint}});
     engine::Identity id;
     id.certificate = stored::x509_from_der(st.blob(0));
     id.fingerprint = fingerprint;
     const SecureString plain = unseal_key(fingerprint, st.blob(1));
     id.private_key = stored::parse_pkcs8(plain);
-    auto chain = db_.prepare("SELECT c.der FROM identity_chain ic JOIN certificates c ON c.fingerprint = "
-                             "ic.certificate WHERE ic.identity = ? ORDER BY ic.position");
+    auto chain = db_.prepare(
+        "SELECT c.der FROM identity_chain ic JOIN certificates c ON c.fingerprint = "
+        "ic.certificate WHERE ic.identity = ? ORDER BY ic.position");
     chain.bind(1, fingerprint);
     while (chain.step()) id.chain.push_back(stored::x509_from_der(chain.blob(0)));
     return id;
@@ -192,7 +215,9 @@ void KeyStore::check_identity_policy(X509* certificate) const {
 void KeyStore::check_identity_policy(const std::string& fingerprint) {
     auto st = db_.prepare("SELECT der FROM certificates WHERE fingerprint = ?");
     st.bind(1, fingerprint);
-    if (!st.step()) throw Error(Code::NotFound, "no identity with this fingerprint", {{"fingerprint", fingerprint}});
+    if (!st.step())
+        throw Error(Code::NotFound, "no identity with this fingerprint",
+                    {{"fingerprint", fingerprint}});
     check_identity_policy(stored::x509_from_der(st.blob(0)).get());
 }
 
@@ -211,22 +236,26 @@ std::optional<std::string> KeyStore::active_fingerprint(const std::string& email
 }
 
 std::optional<engine::Recipient> KeyStore::own_recipient(const std::string& email) {
-    auto st = db_.prepare("SELECT c.der FROM active_identities a JOIN certificates c ON c.fingerprint = a.fingerprint "
-                          "WHERE a.email = ?");
+    auto st = db_.prepare(
+        "SELECT c.der FROM active_identities a JOIN certificates c ON c.fingerprint = "
+        "a.fingerprint "
+        "WHERE a.email = ?");
     st.bind(1, text::ascii_lower(email));
     if (!st.step()) return std::nullopt;
     engine::Recipient r;
     r.address = email;
     r.certificate = stored::x509_from_der(st.blob(0));
     // We read every algorithm we advertise ourselves (SMIMECapabilities of our signatures).
-    r.capabilities = {"aes256-gcm", "aes128-gcm", "aes256-cbc", "aes192-cbc", "aes128-cbc", "rsaes-oaep"};
+    r.capabilities = {"aes256-gcm", "aes128-gcm", "aes256-cbc",
+                      "aes192-cbc", "aes128-cbc", "rsaes-oaep"};
     return r;
 }
 
 engine::Identity KeyStore::signing_identity(const std::string& email) {
     auto fp = active_fingerprint(email);
     if (!fp)
-        throw Error(Code::NoIdentity, "no active identity for " + email + ": import your certificate and key first",
+        throw Error(Code::NoIdentity,
+                    "no active identity for " + email + ": import your certificate and key first",
                     {{"address", email}});
     policy_.require_private_key_operations();
     check_identity_policy(*fp);
@@ -238,7 +267,8 @@ std::string KeyStore::backup(const std::string& fingerprint, const SecureString&
     // malformed policy, as well as with allow_key_backup: false.
     policy_.require_private_key_operations();
     if (!policy_.allow_key_backup)
-        throw Error(Code::Policy, "your organisation does not allow key backups", {{"key", "allow_key_backup"}});
+        throw Error(Code::Policy, "your organisation does not allow key backups",
+                    {{"key", "allow_key_backup"}});
     const engine::Identity id = identity(fingerprint);
     const auto info = certinfo::describe(id.certificate.get(), stored::now());
     return pkcs12::write(id, password, info.emails.empty() ? info.subject : info.emails.front());

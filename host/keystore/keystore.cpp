@@ -19,7 +19,8 @@ const Policy& KeyStore::no_policy() {
     return none;
 }
 
-KeyStore::KeyStore(const std::filesystem::path& directory, const Policy& policy, KeyStoreTuning tuning)
+KeyStore::KeyStore(const std::filesystem::path& directory, const Policy& policy,
+                   KeyStoreTuning tuning)
     : path_((platform::ensure_private_directory(directory), directory / kFileName)),
       policy_(policy),
       tuning_(tuning),
@@ -54,7 +55,9 @@ std::optional<std::string> KeyStore::meta(const char* key) {
 }
 
 void KeyStore::set_meta(const char* key, const std::string& value) {
-    db_.prepare("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+    db_.prepare(
+           "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+           "excluded.value")
         .bind(1, key)
         .bind(2, value)
         .run();

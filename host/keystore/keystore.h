@@ -29,7 +29,7 @@ using json = nlohmann::json;
 // Costs and timings a deployment never changes: the host binary always uses these defaults, and
 // nothing in the environment or the store file can lower them. Library tests pass cheaper ones.
 struct KeyStoreTuning {
-    std::uint64_t scrypt_n = sealing::kProtectedScryptN;   // for passphrase-protected stores
+    std::uint64_t scrypt_n = sealing::kProtectedScryptN;    // for passphrase-protected stores
     std::optional<std::chrono::milliseconds> idle_timeout;  // replaces idle_minutes when set
 };
 
@@ -51,7 +51,8 @@ public:
 
     // keystore.*
     json status();
-    void set_passphrase(const SecureString& new_passphrase, const std::optional<SecureString>& old_passphrase);
+    void set_passphrase(const SecureString& new_passphrase,
+                        const std::optional<SecureString>& old_passphrase);
     void unlock(const SecureString& passphrase, std::optional<int> idle_minutes);
     void lock() noexcept;
     bool is_protected();
@@ -109,13 +110,15 @@ private:
         std::vector<std::string> capabilities;
     };
     static constexpr std::int64_t kMaxCandidates = 64;  // per address, best first
-    std::optional<Choice> choose_recipient(const std::string& address, std::optional<pki::TrustMaterial>& material);
+    std::optional<Choice> choose_recipient(const std::string& address,
+                                           std::optional<pki::TrustMaterial>& material);
     // Builds `material` from the store on first use.
     bool trusted(X509* cert, std::optional<pki::TrustMaterial>& material);
 
     enum class Source { Chain = 0, Harvested = 1, Imported = 2, Identity = 3 };
     void store_certificate(X509* cert, Source source, bool trust_anchor);
-    std::vector<ossl::X509Ptr> own_trust_anchors();  // the policy's and the user's, not the system's
+    std::vector<ossl::X509Ptr>
+    own_trust_anchors();  // the policy's and the user's, not the system's
     bool has_identity(const std::string& fingerprint);
     struct KeyRecord;
     SecureString key_encryption_key();  // a copy of the derived key; throws Locked

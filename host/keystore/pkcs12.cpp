@@ -44,14 +44,17 @@ engine::Identity read(std::string_view der, const SecureString& password) {
     if (PKCS12_parse(p12.get(), pass, &key, &cert, &ca) != 1) {
         log::openssl_errors("PKCS#12");
         if (!PKCS12_mac_present(p12.get()))
-            throw Error(Code::BadPassword, "the PKCS#12 file cannot be opened: wrong password or damaged file");
-        throw Error(Code::BadPkcs12, "the PKCS#12 file cannot be read (damaged, or an unsupported algorithm)");
+            throw Error(Code::BadPassword,
+                        "the PKCS#12 file cannot be opened: wrong password or damaged file");
+        throw Error(Code::BadPkcs12,
+                    "the PKCS#12 file cannot be read (damaged, or an unsupported algorithm)");
     }
     engine::Identity identity;
     identity.private_key.reset(key);
     identity.certificate.reset(cert);
     ossl::X509StackPtr others(ca);
-    if (!identity.private_key) throw Error(Code::BadPkcs12, "the PKCS#12 file holds no private key");
+    if (!identity.private_key)
+        throw Error(Code::BadPkcs12, "the PKCS#12 file holds no private key");
     if (!identity.certificate && others) {
         // No localKeyId link: find the certificate that belongs to the key.
         for (int i = 0; i < sk_X509_num(others.get()); ++i) {
@@ -64,7 +67,8 @@ engine::Identity read(std::string_view der, const SecureString& password) {
         ERR_clear_error();
     }
     if (!identity.certificate)
-        throw Error(Code::BadPkcs12, "the PKCS#12 file holds no certificate that matches its private key");
+        throw Error(Code::BadPkcs12,
+                    "the PKCS#12 file holds no certificate that matches its private key");
     if (X509_check_private_key(identity.certificate.get(), identity.private_key.get()) != 1) {
         ERR_clear_error();
         throw Error(Code::BadPkcs12, "the private key does not match the certificate");
@@ -74,7 +78,8 @@ engine::Identity read(std::string_view der, const SecureString& password) {
     const int key_type = EVP_PKEY_get_base_id(identity.private_key.get());
     if (key_type == EVP_PKEY_ED25519 || key_type == EVP_PKEY_ED448) {
         throw Error(Code::BadPkcs12,
-                    "Ed25519 and Ed448 identities cannot sign S/MIME messages with this host; use an RSA or "
+                    "Ed25519 and Ed448 identities cannot sign S/MIME messages with this host; use "
+                    "an RSA or "
                     "EC (P-256 or larger) certificate",
                     {{"key_type", key_type == EVP_PKEY_ED25519 ? "ed25519" : "ed448"}});
     }
@@ -89,18 +94,20 @@ engine::Identity read(std::string_view der, const SecureString& password) {
     return identity;
 }
 
-std::string write(const engine::Identity& identity, const SecureString& password, const std::string& friendly_name) {
+std::string write(const engine::Identity& identity, const SecureString& password,
+                  const std::string& friendly_name) {
     ossl::X509StackPtr chain(sk_X509_new_null());
     for (const auto& c : identity.chain) {
         X509_up_ref(c.get());
         sk_X509_push(chain.get(), c.get());
     }
-    ossl::Pkcs12Ptr p12(PKCS12_create_ex(password.data(), friendly_name.c_str(), identity.private_key.get(),
-                                         identity.certificate.get(), chain.get(), NID_aes_256_cbc, NID_aes_256_cbc,
+    ossl::Pkcs12Ptr p12(PKCS12_create_ex(password.data(), friendly_name.c_str(),
+                                         identity.private_key.get(), identity.certificate.get(),
+                                         chain.get(), NID_aes_256_cbc, NID_aes_256_cbc,
                                          kBackupIterations, -1, 0, nullptr, nullptr));
     // MAC added separately: PKCS12_create's default MAC digest is SHA-1; use HMAC-SHA-256.
-    if (p12 && PKCS12_set_mac(p12.get(), password.data(), static_cast<int>(password.size()), nullptr, 0,
-                              kBackupIterations, EVP_sha256()) != 1)
+    if (p12 && PKCS12_set_mac(p12.get(), password.data(), static_cast<int>(password.size()),
+                              nullptr, 0, kBackupIterations, EVP_sha256()) != 1)
         p12.reset();
     if (!p12) {
         log::openssl_errors("PKCS#12 export");

@@ -16,6 +16,7 @@ namespace smime::pkcs12 {
 engine::Identity read(std::string_view der, const SecureString& password);
 
 // A backup of one identity: AES-256-CBC with PBKDF2 and an HMAC-SHA-256 MAC (OpenSSL 3 defaults).
-std::string write(const engine::Identity& identity, const SecureString& password, const std::string& friendly_name);
+std::string write(const engine::Identity& identity, const SecureString& password,
+                  const std::string& friendly_name);
 
 }  // namespace smime::pkcs12

@@ -109,7 +109,8 @@ void migrate(db::Database& db) {
     };
     if (read_version() >= kCurrentVersion) {
         if (read_version() > kCurrentVersion)
-            throw Error(Code::Storage, "the key store was written by a newer smime-host; upgrade it");
+            throw Error(Code::Storage,
+                        "the key store was written by a newer smime-host; upgrade it");
         return;
     }
     // Another process may be migrating at the same moment: take the write lock, then look again.

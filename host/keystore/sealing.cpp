@@ -40,7 +40,8 @@ KdfParams KdfParams::fresh(bool protected_store, std::uint64_t protected_n) {
 }
 
 nlohmann::json KdfParams::to_json() const {
-    nlohmann::json j = {{"kdf", "scrypt"}, {"n", n}, {"r", r}, {"p", p}, {"salt", base64::encode(salt)}};
+    nlohmann::json j = {
+        {"kdf", "scrypt"}, {"n", n}, {"r", r}, {"p", p}, {"salt", base64::encode(salt)}};
     if (version >= 2) j["v"] = version;
     return j;
 }
@@ -48,7 +49,8 @@ nlohmann::json KdfParams::to_json() const {
 KdfParams KdfParams::from_json(const nlohmann::json& j) {
     KdfParams out;
     try {
-        if (j.at("kdf") != "scrypt") throw Error(Code::Storage, "unknown key derivation in the key store");
+        if (j.at("kdf") != "scrypt")
+            throw Error(Code::Storage, "unknown key derivation in the key store");
         out.n = j.at("n").get<std::uint64_t>();
         out.r = j.at("r").get<std::uint32_t>();
         out.p = j.at("p").get<std::uint32_t>();
@@ -76,10 +78,10 @@ SecureString derive_key(const SecureString& passphrase, const KdfParams& params)
     std::uint32_t r = params.r, p = params.p;
     std::uint64_t maxmem = scrypt_memory(params) + (1u << 16);
     OSSL_PARAM list[] = {
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, const_cast<char*>(passphrase.data()),
-                                          passphrase.size()),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<char*>(params.salt.data()),
-                                          params.salt.size()),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD,
+                                          const_cast<char*>(passphrase.data()), passphrase.size()),
+        OSSL_PARAM_construct_octet_string(
+            OSSL_KDF_PARAM_SALT, const_cast<char*>(params.salt.data()), params.salt.size()),
         OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N, &n),
         OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_R, &r),
         OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_P, &p),
@@ -87,14 +89,16 @@ SecureString derive_key(const SecureString& passphrase, const KdfParams& params)
         OSSL_PARAM_construct_end()};
     SecureString key(std::string(kKey, '\0'));
     key.lock_pages();
-    if (EVP_KDF_derive(ctx.get(), reinterpret_cast<unsigned char*>(key.mutable_str().data()), kKey, list) != 1) {
+    if (EVP_KDF_derive(ctx.get(), reinterpret_cast<unsigned char*>(key.mutable_str().data()), kKey,
+                       list) != 1) {
         log::openssl_errors("scrypt");
         throw Error(Code::Internal, "key derivation failed");
     }
     return key;
 }
 
-std::string seal(const SecureString& key, std::string_view plaintext, std::string_view associated_data) {
+std::string seal(const SecureString& key, std::string_view plaintext,
+                 std::string_view associated_data) {
     const std::string nonce = random_bytes(kNonce);
     ossl::CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
     std::string out;
@@ -107,9 +111,11 @@ std::string seal(const SecureString& key, std::string_view plaintext, std::strin
     const auto* k = reinterpret_cast<const unsigned char*>(key.data());
     const auto* iv = reinterpret_cast<const unsigned char*>(nonce.data());
     if (EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, k, iv) != 1 ||
-        EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(associated_data.data()),
+        EVP_EncryptUpdate(ctx.get(), nullptr, &len,
+                          reinterpret_cast<const unsigned char*>(associated_data.data()),
                           static_cast<int>(associated_data.size())) != 1 ||
-        EVP_EncryptUpdate(ctx.get(), ct, &len, reinterpret_cast<const unsigned char*>(plaintext.data()),
+        EVP_EncryptUpdate(ctx.get(), ct, &len,
+                          reinterpret_cast<const unsigned char*>(plaintext.data()),
                           static_cast<int>(plaintext.size())) != 1)
         throw Error(Code::Internal, "sealing failed");
     total = len;
@@ -119,8 +125,10 @@ std::string seal(const SecureString& key, std::string_view plaintext, std::strin
     return out;
 }
 
-bool unseal(const SecureString& key, std::string_view sealed, std::string_view associated_data, SecureString& out) {
-    if (sealed.size() < 1 + kNonce + kTag || static_cast<unsigned char>(sealed[0]) != kVersion) return false;
+bool unseal(const SecureString& key, std::string_view sealed, std::string_view associated_data,
+            SecureString& out) {
+    if (sealed.size() < 1 + kNonce + kTag || static_cast<unsigned char>(sealed[0]) != kVersion)
+        return false;
     const std::size_t n = sealed.size() - 1 - kNonce - kTag;
     const auto* iv = reinterpret_cast<const unsigned char*>(sealed.data() + 1);
     const auto* ct = reinterpret_cast<const unsigned char*>(sealed.data() + 1 + kNonce);
@@ -133,12 +141,14 @@ bool unseal(const SecureString& key, std::string_view sealed, std::string_view a
     int len = 0;
     const auto* k = reinterpret_cast<const unsigned char*>(key.data());
     if (EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, k, iv) != 1 ||
-        EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(associated_data.data()),
+        EVP_DecryptUpdate(ctx.get(), nullptr, &len,
+                          reinterpret_cast<const unsigned char*>(associated_data.data()),
                           static_cast<int>(associated_data.size())) != 1 ||
         EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()), &len, ct,
                           static_cast<int>(n)) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTag, tag.data()) != 1 ||
-        EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()) + len, &len) != 1) {
+        EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()) + len,
+                            &len) != 1) {
         out.wipe();
         ERR_clear_error();
         return false;

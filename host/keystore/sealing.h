@@ -40,10 +40,12 @@ struct KdfParams {
 SecureString derive_key(const SecureString& passphrase, const KdfParams& params);
 
 // Returns version(1) || nonce(12) || ciphertext || tag(16).
-std::string seal(const SecureString& key, std::string_view plaintext, std::string_view associated_data);
+std::string seal(const SecureString& key, std::string_view plaintext,
+                 std::string_view associated_data);
 
 // Opens what seal() made; false if the key or the associated data is wrong or the data was altered.
-bool unseal(const SecureString& key, std::string_view sealed, std::string_view associated_data, SecureString& out);
+bool unseal(const SecureString& key, std::string_view sealed, std::string_view associated_data,
+            SecureString& out);
 
 std::string random_bytes(std::size_t n);
 

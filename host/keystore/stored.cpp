@@ -58,7 +58,8 @@ ossl::X509Ptr x509_from_der(const std::string& der) {
     static std::mutex mutex;
     static std::unordered_map<std::string, ossl::X509Ptr> decoded;
     const std::lock_guard lock(mutex);
-    if (const auto it = decoded.find(der); it != decoded.end()) return ossl::up_ref(it->second.get());
+    if (const auto it = decoded.find(der); it != decoded.end())
+        return ossl::up_ref(it->second.get());
     const auto* p = reinterpret_cast<const unsigned char*>(der.data());
     X509* cert = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
     if (!cert) throw Error(Code::Storage, "a stored certificate cannot be decoded");
@@ -69,7 +70,8 @@ ossl::X509Ptr x509_from_der(const std::string& der) {
 
 void check_fingerprint(const std::string& fp) {
     if (fp.size() != 64 || fp.find_first_not_of("0123456789abcdef") != std::string::npos)
-        throw Error(Code::BadRequest, "a fingerprint is 64 lowercase hex digits (SHA-256)", {{"field", "args.fingerprint"}});
+        throw Error(Code::BadRequest, "a fingerprint is 64 lowercase hex digits (SHA-256)",
+                    {{"field", "args.fingerprint"}});
 }
 
 }  // namespace smime::stored

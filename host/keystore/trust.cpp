@@ -75,7 +75,8 @@ std::vector<ossl::X509CrlPtr> KeyStore::crls() {
     while (st.step()) {
         const std::string der = st.blob(0);
         const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-        if (X509_CRL* crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size()))) out.emplace_back(crl);
+        if (X509_CRL* crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())))
+            out.emplace_back(crl);
     }
     return out;
 }
@@ -91,10 +92,13 @@ void KeyStore::harvest(const engine::Harvest& learned) {
         const int size = i2d_X509(cert, nullptr);
         return size > 0 && static_cast<std::size_t>(size) <= engine::Harvest::kMaxCertificateBytes;
     };
-    if (!learned.certificate || learned.matched_addresses.empty() || !sane(learned.certificate.get())) return;
+    if (!learned.certificate || learned.matched_addresses.empty() ||
+        !sane(learned.certificate.get()))
+        return;
     try {
         const auto signer = certinfo::describe(learned.certificate.get(), stored::now());
-        const auto named = [](const std::vector<std::string>& emails, const std::vector<std::string>& wanted) {
+        const auto named = [](const std::vector<std::string>& emails,
+                              const std::vector<std::string>& wanted) {
             std::vector<std::string> out;
             for (const auto& w : wanted)
                 if (std::find(emails.begin(), emails.end(), text::ascii_lower(w)) != emails.end())
@@ -118,21 +122,25 @@ void KeyStore::harvest(const engine::Harvest& learned) {
             store_certificate(c.get(), Source::Chain, false);
             ++kept;
         }
-        const auto candidate = [&](X509* cert, const std::vector<std::string>& for_addresses, bool preferred) {
+        const auto candidate = [&](X509* cert, const std::vector<std::string>& for_addresses,
+                                   bool preferred) {
             store_certificate(cert, Source::Harvested, false);
             const std::string fp = certinfo::fingerprint(cert);
             for (const auto& address : for_addresses) {
                 auto upsert = db_.prepare(
-                    "INSERT INTO harvested_for(email, fingerprint, good, preferred_at, first_seen, last_seen) "
+                    "INSERT INTO harvested_for(email, fingerprint, good, preferred_at, first_seen, "
+                    "last_seen) "
                     "VALUES(?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT(email, fingerprint) DO UPDATE SET "
-                    "good = max(good, excluded.good), preferred_at = coalesce(excluded.preferred_at, preferred_at), "
+                    "good = max(good, excluded.good), preferred_at = "
+                    "coalesce(excluded.preferred_at, preferred_at), "
                     "last_seen = excluded.last_seen");
                 upsert.bind(1, address).bind(2, fp).bind(3, std::int64_t{learned.good}).bind(5, t);
                 if (preferred) upsert.bind(4, t);
                 else upsert.bind_null(4);
                 upsert.run();
             }
-            db_.prepare("UPDATE certificates SET seen_from = ?, last_seen = ? WHERE fingerprint = ?")
+            db_.prepare(
+                   "UPDATE certificates SET seen_from = ?, last_seen = ? WHERE fingerprint = ?")
                 .bind(1, for_addresses.front())
                 .bind(2, t)
                 .bind(3, fp)
@@ -147,12 +155,15 @@ void KeyStore::harvest(const engine::Harvest& learned) {
             }
         };
         X509* preferred = learned.preferred_encryption_certificate.get();
-        const bool prefers_itself = preferred && X509_cmp(preferred, learned.certificate.get()) == 0;
+        const bool prefers_itself =
+            preferred && X509_cmp(preferred, learned.certificate.get()) == 0;
         candidate(learned.certificate.get(), addresses, prefers_itself && learned.good);
         // The preferred certificate travels outside the signature: only one that validates to an
         // anchor now may stand for the signer's address.
-        if (preferred && !prefers_itself && learned.good && sane(preferred) && trusted(preferred, material)) {
-            const auto preferred_for = named(certinfo::describe(preferred, stored::now()).emails, addresses);
+        if (preferred && !prefers_itself && learned.good && sane(preferred) &&
+            trusted(preferred, material)) {
+            const auto preferred_for =
+                named(certinfo::describe(preferred, stored::now()).emails, addresses);
             if (!preferred_for.empty()) candidate(preferred, preferred_for, true);
         }
         tx.commit();

@@ -39,15 +39,19 @@ struct KeyStore::KeyRecord {
     std::string identity() const { return kdf + '\n' + verifier; }
     // Version 2 seals the verifier with the parameter record as associated data, so the record
     // cannot be edited (a lower cost, another layout) without the verifier failing to open.
-    std::string verifier_aad() const { return params.version >= 2 ? std::string(kRecordAadPrefix) + kdf : kVerifierAad; }
+    std::string verifier_aad() const {
+        return params.version >= 2 ? std::string(kRecordAadPrefix) + kdf : kVerifierAad;
+    }
     bool opens_with(const SecureString& key) const {
         SecureString check;
-        return sealing::unseal(key, verifier, verifier_aad(), check) && check.str() == kVerifierText;
+        return sealing::unseal(key, verifier, verifier_aad(), check) &&
+               check.str() == kVerifierText;
     }
 };
 
 std::optional<KeyStore::KeyRecord> KeyStore::key_record() {
-    auto st = db_.prepare("SELECT key, value FROM meta WHERE key IN ('kdf', 'verifier', 'protected')");
+    auto st =
+        db_.prepare("SELECT key, value FROM meta WHERE key IN ('kdf', 'verifier', 'protected')");
     KeyRecord record;
     bool have_kdf = false;
     while (st.step()) {
@@ -70,7 +74,8 @@ std::optional<KeyStore::KeyRecord> KeyStore::key_record() {
     return record;
 }
 
-void KeyStore::write_key_record(const SecureString& key, const sealing::KdfParams& params, bool protect) {
+void KeyStore::write_key_record(const SecureString& key, const sealing::KdfParams& params,
+                                bool protect) {
     KeyRecord record;
     record.kdf = params.to_json().dump();
     record.params = params;
@@ -97,7 +102,10 @@ void KeyStore::reseal_identities(const SecureString& old_key, const SecureString
         }
     }
     for (const auto& [fp, sealed] : resealed)
-        db_.prepare("UPDATE identities SET sealed_key = ? WHERE fingerprint = ?").bind_blob(1, sealed).bind(2, fp).run();
+        db_.prepare("UPDATE identities SET sealed_key = ? WHERE fingerprint = ?")
+            .bind_blob(1, sealed)
+            .bind(2, fp)
+            .run();
 }
 
 bool KeyStore::is_protected() { return meta("protected").value_or("0") == "1"; }
@@ -115,7 +123,8 @@ bool KeyStore::holds_key() const noexcept {
 bool KeyStore::is_unlocked() {
     std::lock_guard lock(key_mutex_);
     // The watchdog wipes on time; this covers the moment before it has run.
-    if (!kek_.empty() && std::chrono::steady_clock::now() - last_use_ >= idle_timeout()) kek_.wipe();
+    if (!kek_.empty() && std::chrono::steady_clock::now() - last_use_ >= idle_timeout())
+        kek_.wipe();
     return !kek_.empty();
 }
 
@@ -174,7 +183,8 @@ bool KeyStore::try_auto_unlock(bool may_write) {
     SecureString key = sealing::derive_key(SecureString(), record->params);
     if (!record->opens_with(key))
         throw Error(Code::Storage, "the key store's verifier does not open: the store is damaged");
-    const bool costly = record->params.n * record->params.r > sealing::kUnprotectedScryptN * sealing::kUnprotectedScryptR;
+    const bool costly = record->params.n * record->params.r >
+                        sealing::kUnprotectedScryptN * sealing::kUnprotectedScryptR;
     if (may_write && (record->params.version < 2 || costly)) {
         // A store of the first release: bind its parameter record to the verifier. A store of an
         // earlier, costlier derivation: bring it down to today's, which every process pays.
@@ -204,17 +214,20 @@ SecureString KeyStore::key_encryption_key() {
         }
         kek_.wipe();
     }
-    if (!try_auto_unlock()) throw Error(Code::Locked, "the key store is locked: unlock it with your passphrase");
+    if (!try_auto_unlock())
+        throw Error(Code::Locked, "the key store is locked: unlock it with your passphrase");
     std::lock_guard lock(key_mutex_);
     return kek_;
 }
 
 SecureString KeyStore::current_key_in_transaction() {
     const auto record = key_record();
-    if (!record) throw Error(Code::Locked, "the key store is locked: unlock it with your passphrase");
+    if (!record)
+        throw Error(Code::Locked, "the key store is locked: unlock it with your passphrase");
     {
         std::lock_guard lock(key_mutex_);
-        const bool fresh = !kek_.empty() && std::chrono::steady_clock::now() - last_use_ < idle_timeout();
+        const bool fresh =
+            !kek_.empty() && std::chrono::steady_clock::now() - last_use_ < idle_timeout();
         if (fresh && kek_record_ == record->identity()) {
             last_use_ = std::chrono::steady_clock::now();
             return kek_;
@@ -227,8 +240,10 @@ SecureString KeyStore::current_key_in_transaction() {
         std::lock_guard lock(key_mutex_);
         return kek_;
     }
-    throw Error(Code::Locked, "the key store is locked, or its passphrase changed since this process unlocked it: "
-                              "unlock again");
+    throw Error(
+        Code::Locked,
+        "the key store is locked, or its passphrase changed since this process unlocked it: "
+        "unlock again");
 }
 
 json KeyStore::status() {
@@ -239,17 +254,18 @@ json KeyStore::status() {
         return st.integer(0);
     };
     const bool prot = is_protected();
-    return {{"path", path_.string()},
-            {"protected", prot},
-            {"unlocked", prot ? is_unlocked() : true},
-            {"idle_lock_minutes", idle_minutes_},
-            {"schema_version", schema::kCurrentVersion},
-            {"policy", policy_.describe()},
-            {"counts",
-             {{"identities", count("SELECT count(*) FROM identities")},
-              {"certificates", count("SELECT count(*) FROM certificates WHERE source <> 'identity'")},
-              {"trust_anchors", count("SELECT count(*) FROM certificates WHERE trust_anchor = 1")},
-              {"crls", count("SELECT count(*) FROM crls")}}}};
+    return {
+        {"path", path_.string()},
+        {"protected", prot},
+        {"unlocked", prot ? is_unlocked() : true},
+        {"idle_lock_minutes", idle_minutes_},
+        {"schema_version", schema::kCurrentVersion},
+        {"policy", policy_.describe()},
+        {"counts",
+         {{"identities", count("SELECT count(*) FROM identities")},
+          {"certificates", count("SELECT count(*) FROM certificates WHERE source <> 'identity'")},
+          {"trust_anchors", count("SELECT count(*) FROM certificates WHERE trust_anchor = 1")},
+          {"crls", count("SELECT count(*) FROM crls")}}}};
 }
 
 // Guessing is limited for the whole store, not per process: the failure count and the time of
@@ -258,7 +274,8 @@ json KeyStore::status() {
 // resets the count), so processes guessing in parallel share one budget.
 void KeyStore::reserve_unlock_attempt() {
     using namespace std::chrono;
-    const long long now_ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+    const long long now_ms =
+        duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
     db::Transaction tx(db_);
     long long failures = 0, last_ms = 0;
     try {
@@ -270,7 +287,8 @@ void KeyStore::reserve_unlock_attempt() {
         last_ms = 0;
     }
     if (failures >= kThrottleFreeAttempts) {
-        const long long delay = kThrottleBaseMs << std::min<long long>(failures - kThrottleFreeAttempts, kThrottleMaxShift);
+        const long long delay = kThrottleBaseMs << std::min<long long>(
+                                    failures - kThrottleFreeAttempts, kThrottleMaxShift);
         // A clock set back must not stretch the delay beyond its length.
         const long long wait = std::min(delay, last_ms + delay - now_ms);
         if (wait > 0)
@@ -291,7 +309,8 @@ void KeyStore::unlock(const SecureString& passphrase, std::optional<int> idle_mi
 
     // Right passphrase. Reset the count, and bring a store of a lower cost or of the first release
     // up to today's parameters, re-sealing every key in the same transaction.
-    const bool upgrade = record->protect && (record->params.version < 2 || record->params.n < tuning_.scrypt_n);
+    const bool upgrade =
+        record->protect && (record->params.version < 2 || record->params.n < tuning_.scrypt_n);
     std::optional<sealing::KdfParams> params;
     SecureString new_key;
     if (upgrade) {
@@ -303,7 +322,8 @@ void KeyStore::unlock(const SecureString& passphrase, std::optional<int> idle_mi
     if (now_record->identity() != record->identity()) {
         // Another process changed the passphrase or upgraded meanwhile (rare): check against that.
         SecureString again = sealing::derive_key(passphrase, now_record->params);
-        if (!now_record->opens_with(again)) throw Error(Code::BadPassphrase, "wrong key store passphrase");
+        if (!now_record->opens_with(again))
+            throw Error(Code::BadPassphrase, "wrong key store passphrase");
         set_meta("failed_unlocks", "0");
         tx.commit();
         key = std::move(again);
@@ -327,15 +347,18 @@ void KeyStore::unlock(const SecureString& passphrase, std::optional<int> idle_mi
     hold_key(std::move(key), record->identity());
 }
 
-void KeyStore::set_passphrase(const SecureString& new_passphrase, const std::optional<SecureString>& old_passphrase) {
+void KeyStore::set_passphrase(const SecureString& new_passphrase,
+                              const std::optional<SecureString>& old_passphrase) {
     if (!meta("kdf")) try_auto_unlock();
     const auto record = key_record();
     if (record->protect) {
-        if (!old_passphrase) throw Error(Code::BadRequest, "old_passphrase is required to change the passphrase",
-                                         {{"field", "args.old_passphrase"}});
+        if (!old_passphrase)
+            throw Error(Code::BadRequest, "old_passphrase is required to change the passphrase",
+                        {{"field", "args.old_passphrase"}});
         reserve_unlock_attempt();
     }
-    const SecureString old_key = sealing::derive_key(record->protect ? *old_passphrase : SecureString(), record->params);
+    const SecureString old_key =
+        sealing::derive_key(record->protect ? *old_passphrase : SecureString(), record->params);
     const bool protect = !new_passphrase.empty();
     const auto params = sealing::KdfParams::fresh(protect, tuning_.scrypt_n);
     SecureString new_key = sealing::derive_key(new_passphrase, params);
@@ -344,7 +367,9 @@ void KeyStore::set_passphrase(const SecureString& new_passphrase, const std::opt
     // Re-read inside the transaction: another process may have changed it meanwhile.
     const auto now_record = key_record();
     if (!now_record || !now_record->opens_with(old_key)) {
-        if (!record->protect) throw Error(Code::Storage, "the key store's verifier does not open: the store is damaged");
+        if (!record->protect)
+            throw Error(Code::Storage,
+                        "the key store's verifier does not open: the store is damaged");
         throw Error(Code::BadPassphrase, "wrong key store passphrase");
     }
     reseal_identities(old_key, new_key);
@@ -362,7 +387,8 @@ SecureString KeyStore::unseal_key(const std::string& fingerprint, const std::str
         // derivation up to date) after the caller read this one: read it again.
         auto st = db_.prepare("SELECT sealed_key FROM identities WHERE fingerprint = ?");
         st.bind(1, fingerprint);
-        if (st.step() && st.blob(0) != sealed && sealing::unseal(key_encryption_key(), st.blob(0), fingerprint, plain))
+        if (st.step() && st.blob(0) != sealed &&
+            sealing::unseal(key_encryption_key(), st.blob(0), fingerprint, plain))
             return plain;
     }
     const auto record = key_record();
@@ -374,13 +400,16 @@ SecureString KeyStore::unseal_key(const std::string& fingerprint, const std::str
     if (stale) {
         // Another process changed the passphrase since we unlocked.
         lock();
-        if (!try_auto_unlock() || !sealing::unseal(key_encryption_key(), sealed, fingerprint, plain))
+        if (!try_auto_unlock() ||
+            !sealing::unseal(key_encryption_key(), sealed, fingerprint, plain))
             throw Error(Code::Locked, "the key store passphrase has changed: unlock again");
         return plain;
     }
-    log::warn("the private key of identity " + fingerprint + " does not open under the store's key");
-    throw Error(Code::Storage, "this identity's private key cannot be opened: it is damaged or was sealed under "
-                               "another passphrase",
+    log::warn("the private key of identity " + fingerprint +
+              " does not open under the store's key");
+    throw Error(Code::Storage,
+                "this identity's private key cannot be opened: it is damaged or was sealed under "
+                "another passphrase",
                 {{"fingerprint", fingerprint}});
 }
 

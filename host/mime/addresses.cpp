@@ -16,7 +16,8 @@ namespace {
 bool is_atext(unsigned char c) {
     if (c >= 0x80) return true;
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-    return std::string_view("!#$%&'*+-/=?^_`{|}~").find(static_cast<char>(c)) != std::string_view::npos;
+    return std::string_view("!#$%&'*+-/=?^_`{|}~").find(static_cast<char>(c)) !=
+           std::string_view::npos;
 }
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
@@ -28,10 +29,12 @@ bool is_control(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; 
 struct Token {
     enum class Kind { Atom, Quoted, Literal, Special };
     Kind kind = Kind::Special;
-    std::string text;          // atom text, unquoted string, "[literal]", or the special character
+    std::string text;           // atom text, unquoted string, "[literal]", or the special character
     bool space_before = false;  // white space or a comment came before it
 
-    bool is(char special) const { return kind == Kind::Special && text.size() == 1 && text[0] == special; }
+    bool is(char special) const {
+        return kind == Kind::Special && text.size() == 1 && text[0] == special;
+    }
     bool is_word() const { return kind == Kind::Atom || kind == Kind::Quoted; }
 };
 
@@ -56,9 +59,11 @@ public:
                 if (!literal(t.text)) return std::nullopt;
                 t.kind = Token::Kind::Literal;
             } else if (is_atext(c)) {
-                while (i_ < s_.size() && is_atext(static_cast<unsigned char>(s_[i_]))) t.text.push_back(s_[i_++]);
+                while (i_ < s_.size() && is_atext(static_cast<unsigned char>(s_[i_])))
+                    t.text.push_back(s_[i_++]);
                 t.kind = Token::Kind::Atom;
-            } else if (std::string_view("<>:;@,.").find(static_cast<char>(c)) != std::string_view::npos) {
+            } else if (std::string_view("<>:;@,.").find(static_cast<char>(c)) !=
+                       std::string_view::npos) {
                 t.text.assign(1, static_cast<char>(c));
                 ++i_;
             } else {
@@ -81,7 +86,8 @@ private:
                     const auto c = static_cast<unsigned char>(s_[i_]);
                     if (is_control(c)) return false;
                     if (c == '\\') {
-                        if (++i_ >= s_.size() || is_control(static_cast<unsigned char>(s_[i_]))) return false;
+                        if (++i_ >= s_.size() || is_control(static_cast<unsigned char>(s_[i_])))
+                            return false;
                     } else if (c == '(') {
                         ++depth;
                     } else if (c == ')') {
@@ -107,7 +113,8 @@ private:
             }
             if (is_control(c)) return false;
             if (c == '\\') {
-                if (++i_ >= s_.size() || is_control(static_cast<unsigned char>(s_[i_]))) return false;
+                if (++i_ >= s_.size() || is_control(static_cast<unsigned char>(s_[i_])))
+                    return false;
             }
             out.push_back(s_[i_]);
         }
@@ -158,12 +165,15 @@ int hex_value(char c) {
 // An RFC 2047 encoded-word in UTF-8, US-ASCII or ISO-8859-1, decoded to UTF-8; nullopt for any
 // other atom, another charset, or a decoding with control characters in it.
 std::optional<std::string> decode_encoded_word(std::string_view atom) {
-    if (atom.size() < 8 || atom.substr(0, 2) != "=?" || atom.substr(atom.size() - 2) != "?=") return std::nullopt;
+    if (atom.size() < 8 || atom.substr(0, 2) != "=?" || atom.substr(atom.size() - 2) != "?=")
+        return std::nullopt;
     const std::string_view inner = atom.substr(2, atom.size() - 4);
     const auto q1 = inner.find('?');
-    if (q1 == std::string_view::npos || q1 + 2 >= inner.size() || inner[q1 + 2] != '?') return std::nullopt;
+    if (q1 == std::string_view::npos || q1 + 2 >= inner.size() || inner[q1 + 2] != '?')
+        return std::nullopt;
     std::string charset = text::ascii_lower(inner.substr(0, q1));
-    if (const auto star = charset.find('*'); star != std::string::npos) charset.resize(star);  // RFC 2231 language
+    if (const auto star = charset.find('*'); star != std::string::npos)
+        charset.resize(star);  // RFC 2231 language
     const char encoding = lower_ascii(inner[q1 + 1]);
     const std::string_view text = inner.substr(q1 + 3);
     std::string raw;
@@ -202,7 +212,8 @@ std::optional<std::string> decode_encoded_word(std::string_view atom) {
     } else {
         return std::nullopt;
     }
-    if (std::any_of(out.begin(), out.end(), [](char c) { return is_control(static_cast<unsigned char>(c)); })) {
+    if (std::any_of(out.begin(), out.end(),
+                    [](char c) { return is_control(static_cast<unsigned char>(c)); })) {
         return std::nullopt;
     }
     return out;
@@ -252,7 +263,8 @@ private:
             std::optional<std::string> decoded;
             if (t->kind == Token::Kind::Atom) decoded = decode_encoded_word(t->text);
             // RFC 2047 section 6.2: white space between adjacent encoded-words is not displayed.
-            if (!out.empty() && t->space_before && !(decoded && previous_encoded)) out.push_back(' ');
+            if (!out.empty() && t->space_before && !(decoded && previous_encoded))
+                out.push_back(' ');
             out += decoded ? *decoded : t->text;
             previous_encoded = decoded.has_value();
         }
@@ -373,14 +385,19 @@ std::optional<std::vector<Mailbox>> parse(std::string_view value, bool groups) {
 
 }  // namespace
 
-std::optional<std::vector<Mailbox>> parse_address_list(std::string_view value) { return parse(value, true); }
+std::optional<std::vector<Mailbox>> parse_address_list(std::string_view value) {
+    return parse(value, true);
+}
 
-std::optional<std::vector<Mailbox>> parse_mailbox_list(std::string_view value) { return parse(value, false); }
+std::optional<std::vector<Mailbox>> parse_mailbox_list(std::string_view value) {
+    return parse(value, false);
+}
 
 std::vector<std::string> address_list(std::string_view value, std::string_view field) {
     const auto mailboxes = parse_address_list(value);
     if (!mailboxes) {
-        throw Error(Code::BadMessage, "the " + std::string(field) + " field is not a valid RFC 5322 address list",
+        throw Error(Code::BadMessage,
+                    "the " + std::string(field) + " field is not a valid RFC 5322 address list",
                     {{"field", std::string(field)}});
     }
     std::vector<std::string> out;
@@ -423,9 +440,12 @@ std::string_view describe(FromAddress::Problem problem) {
     switch (problem) {
         case FromAddress::Problem::None: return "one From address";
         case FromAddress::Problem::NoFrom: return "the message has no From address";
-        case FromAddress::Problem::MultipleFromFields: return "the message has more than one From field";
-        case FromAddress::Problem::MultipleMailboxes: return "the From field names more than one mailbox";
-        case FromAddress::Problem::Unparseable: return "the From field is not a valid RFC 5322 mailbox list";
+        case FromAddress::Problem::MultipleFromFields:
+            return "the message has more than one From field";
+        case FromAddress::Problem::MultipleMailboxes:
+            return "the From field names more than one mailbox";
+        case FromAddress::Problem::Unparseable:
+            return "the From field is not a valid RFC 5322 mailbox list";
     }
     return "the From field cannot be read";
 }

@@ -22,10 +22,8 @@ void append_fields(const Entity& entity, std::string& out, std::string_view skip
 void append_entity(std::string_view text, bool seven_bit, std::string& out, int depth) {
     if (depth > kMaxDepth) throw Error(Code::BadMessage, "MIME nesting too deep");
     if (const TextScan scan = scan_text(text); !seven_bit || scan.transport_safe) {
-        if (scan.crlf)
-            out.append(text);
-        else
-            append_crlf(text, out);
+        if (scan.crlf) out.append(text);
+        else append_crlf(text, out);
         return;
     }
     const Entity entity = parse(text);
@@ -46,7 +44,8 @@ void append_entity(std::string_view text, bool seven_bit, std::string& out, int 
             out.append("\r\n");
         }
         out.append("--").append(boundary).append("--\r\n");
-        if (!multipart.epilogue.empty() && is_transport_safe(multipart.epilogue)) append_crlf(multipart.epilogue, out);
+        if (!multipart.epilogue.empty() && is_transport_safe(multipart.epilogue))
+            append_crlf(multipart.epilogue, out);
         return;
     }
     if (type.is("message/rfc822")) {
@@ -73,7 +72,9 @@ void append_entity(std::string_view text, bool seven_bit, std::string& out, int 
 
 }  // namespace
 
-bool is_content_field(std::string_view name) { return name.size() > 8 && iequals(name.substr(0, 8), "content-"); }
+bool is_content_field(std::string_view name) {
+    return name.size() > 8 && iequals(name.substr(0, 8), "content-");
+}
 
 void append_canonical_entity(std::string_view entity, bool seven_bit, std::string& out) {
     append_entity(entity, seven_bit, out, 0);
@@ -85,15 +86,17 @@ Split split(std::string_view message) {
     bool has_content_type = false;
     for (const Field& f : entity.fields) {
         if (iequals(f.name, "MIME-Version")) continue;  // the writer of the result adds its own
-        std::string& target = is_content_field(f.name) ? result.content_fields : result.outer_headers;
+        std::string& target =
+            is_content_field(f.name) ? result.content_fields : result.outer_headers;
         if (iequals(f.name, "Content-Type")) has_content_type = true;
         append_crlf(f.raw, target);
         if (target.back() != '\n') target.append("\r\n");
     }
     if (!has_content_type) {
         // RFC 2045 default is us-ascii; 8-bit text without a label is almost always UTF-8 today.
-        result.content_fields.insert(0, is_7bit_safe(entity.body) ? "Content-Type: text/plain; charset=us-ascii\r\n"
-                                                                  : "Content-Type: text/plain; charset=utf-8\r\n");
+        result.content_fields.insert(0, is_7bit_safe(entity.body)
+                                            ? "Content-Type: text/plain; charset=us-ascii\r\n"
+                                            : "Content-Type: text/plain; charset=utf-8\r\n");
     }
     result.body = entity.body;
     return result;
@@ -108,12 +111,11 @@ bool body_ready(const Split& split, bool seven_bit) {
 void append_entity(const Split& split, bool seven_bit, std::string& out) {
     const TextScan scan = scan_text(split.body);
     if (!seven_bit || scan.transport_safe) {
-        reserve_large(out, out.size() + split.content_fields.size() + split.body.size() + split.body.size() / 32 + 2);
+        reserve_large(out, out.size() + split.content_fields.size() + split.body.size() +
+                               split.body.size() / 32 + 2);
         out.append(split.content_fields).append("\r\n");
-        if (scan.crlf)
-            out.append(split.body);
-        else
-            append_crlf(split.body, out);
+        if (scan.crlf) out.append(split.body);
+        else append_crlf(split.body, out);
         return;
     }
     // Re-encoding needs the whole entity parsed as one.

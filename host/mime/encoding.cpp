@@ -41,13 +41,15 @@ __attribute__((target("avx2"), always_inline)) inline std::uint64_t bits(__m256i
     return std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(v))};
 }
 
-__attribute__((target("avx2"), always_inline)) inline void masks_avx2_half(const unsigned char* p, unsigned shift,
-                                                                          Masks& m) {
+__attribute__((target("avx2"), always_inline)) inline void masks_avx2_half(const unsigned char* p,
+                                                                           unsigned shift,
+                                                                           Masks& m) {
     const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     m.lf |= bits(_mm256_cmpeq_epi8(c, _mm256_set1_epi8('\n'))) << shift;
     m.cr |= bits(_mm256_cmpeq_epi8(c, _mm256_set1_epi8('\r'))) << shift;
     m.ws |= bits(_mm256_or_si256(_mm256_cmpeq_epi8(c, _mm256_set1_epi8(' ')),
-                                 _mm256_cmpeq_epi8(c, _mm256_set1_epi8('\t')))) << shift;
+                                 _mm256_cmpeq_epi8(c, _mm256_set1_epi8('\t'))))
+            << shift;
     m.bad |= (bits(c) | bits(_mm256_cmpeq_epi8(c, _mm256_setzero_si256()))) << shift;
 }
 
@@ -64,7 +66,8 @@ inline __attribute__((always_inline)) void TextScanner::block(const Masks& m) {
     bare_lf_ |= m.lf & ~((m.cr << 1) | carry_cr_);
     trailing_ws_ |= (m.ws & (eol >> 1)) | (carry_ws_ & eol & 1);
     if (m.lf) {
-        // Lines that start and end inside this block are short; only the first LF can end a long one.
+        // Lines that start and end inside this block are short; only the first LF can end a long
+        // one.
         const auto k = static_cast<unsigned>(std::countr_zero(m.lf));
         const bool cr_before = k > 0 ? ((m.cr >> (k - 1)) & 1) != 0 : carry_cr_ != 0;
         std::size_t length = base_ + k - line_start_;
@@ -78,7 +81,8 @@ inline __attribute__((always_inline)) void TextScanner::block(const Masks& m) {
 }
 
 #if defined(SMIME_SCAN_AVX2)
-__attribute__((target("avx2"))) void TextScanner::blocks_avx2(const unsigned char* p, std::size_t count) {
+__attribute__((target("avx2"))) void TextScanner::blocks_avx2(const unsigned char* p,
+                                                              std::size_t count) {
     for (std::size_t i = 0; i < count; ++i, p += 64) {
         Masks m;
         masks_avx2_half(p, 0, m);
@@ -121,7 +125,8 @@ void TextScanner::feed(std::string_view text) {
 
 TextScan TextScanner::finish() {
     if (pending_size_ > 0) {
-        std::memset(pending_ + pending_size_, 'A', sizeof pending_ - pending_size_);  // none of the bytes looked for
+        std::memset(pending_ + pending_size_, 'A',
+                    sizeof pending_ - pending_size_);  // none of the bytes looked for
         block(masks_scalar(pending_));
         pending_size_ = 0;
     }
@@ -215,7 +220,8 @@ void append_quoted_printable(std::string_view text, std::string& out) {
             const bool at_end = i + 1 == line.size();
             // Trailing whitespace is encoded so that relays stripping it cannot change the text;
             // a leading "From " or "." is encoded so that mbox and SMTP cannot mangle it.
-            const bool plain = (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !at_end);
+            const bool plain =
+                (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !at_end);
             const bool guard = (i == 0 && (c == '.' || (c == 'F' && line.substr(0, 5) == "From ")));
             const std::size_t width = (plain && !guard) ? 1 : 3;
             if (column + width > 75) {

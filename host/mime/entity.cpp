@@ -43,8 +43,9 @@ std::string unfold(std::string_view raw) {
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower_char(x) == lower_char(y); });
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return lower_char(x) == lower_char(y);
+           });
 }
 
 const Field* Entity::find(std::string_view name) const {
@@ -72,7 +73,8 @@ Entity parse(std::string_view text) {
             last.raw = std::string_view(last.raw.data(), last.raw.size() + len);
         } else {
             const auto colon = line.find(':');
-            if (colon == std::string_view::npos || colon == 0) malformed("MIME header line without a field name");
+            if (colon == std::string_view::npos || colon == 0)
+                malformed("MIME header line without a field name");
             const std::string_view name = trim(line.substr(0, colon));
             if (name.empty() || !std::all_of(name.begin(), name.end(), is_field_name_char)) {
                 malformed("MIME header field name has invalid characters");
@@ -88,7 +90,8 @@ Entity parse(std::string_view text) {
 
 bool ContentType::is(std::string_view full_type) const {
     const auto slash = full_type.find('/');
-    return iequals(type, full_type.substr(0, slash)) && iequals(subtype, full_type.substr(slash + 1));
+    return iequals(type, full_type.substr(0, slash)) &&
+           iequals(subtype, full_type.substr(slash + 1));
 }
 
 std::string ContentType::param(const std::string& name) const {
@@ -128,7 +131,7 @@ ContentType parse_content_type(std::string_view value) {
                 param_value.push_back(value[pos++]);
             }
             if (pos < value.size()) ++pos;  // the closing quote, if there is one
-            token(";");  // skip anything after the closing quote
+            token(";");                     // skip anything after the closing quote
         } else {
             param_value = std::string(token(";"));
         }
@@ -156,7 +159,8 @@ std::string transfer_encoding(const Entity& entity) {
 }
 
 Multipart split_multipart(std::string_view body, std::string_view boundary) {
-    if (boundary.empty() || boundary.size() > 200) malformed("multipart boundary missing or too long");
+    if (boundary.empty() || boundary.size() > 200)
+        malformed("multipart boundary missing or too long");
     std::string delimiter = "--";
     delimiter += boundary;
 
@@ -186,7 +190,8 @@ Multipart split_multipart(std::string_view body, std::string_view boundary) {
             result.preamble = body.substr(0, end);
         } else {
             if (result.parts.size() >= kMaxParts) malformed("too many body parts");
-            result.parts.push_back(body.substr(part_start, end < part_start ? 0 : end - part_start));
+            result.parts.push_back(
+                body.substr(part_start, end < part_start ? 0 : end - part_start));
         }
         if (close) {
             if (part_start == std::string_view::npos) malformed("multipart body without parts");

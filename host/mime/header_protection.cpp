@@ -16,12 +16,23 @@ namespace {
 constexpr std::string_view kHpOuter = "HP-Outer";
 
 // User-facing fields (RFC 9788 section 1.1.2): an outer one the protected set lacks is reported.
-constexpr std::string_view kUserFacing[] = {"from",       "sender",      "reply-to",   "to",         "cc",
-                                            "bcc",        "subject",     "date",       "message-id", "in-reply-to",
-                                            "references", "followup-to", "mail-followup-to"};
+constexpr std::string_view kUserFacing[] = {"from",
+                                            "sender",
+                                            "reply-to",
+                                            "to",
+                                            "cc",
+                                            "bcc",
+                                            "subject",
+                                            "date",
+                                            "message-id",
+                                            "in-reply-to",
+                                            "references",
+                                            "followup-to",
+                                            "mail-followup-to"};
 
 bool is_user_facing(std::string_view lower_name) {
-    return std::find(std::begin(kUserFacing), std::end(kUserFacing), lower_name) != std::end(kUserFacing);
+    return std::find(std::begin(kUserFacing), std::end(kUserFacing), lower_name) !=
+           std::end(kUserFacing);
 }
 
 // Values compared as people read them: folding and runs of white space do not count.
@@ -40,7 +51,8 @@ std::string normalized(std::string_view value) {
     return out;
 }
 
-std::vector<std::string> values_named(const std::vector<HeaderField>& fields, std::string_view lower_name) {
+std::vector<std::string> values_named(const std::vector<HeaderField>& fields,
+                                      std::string_view lower_name) {
     std::vector<std::string> out;
     for (const HeaderField& f : fields) {
         if (text::ascii_lower(f.name) == lower_name) out.push_back(normalized(f.value));
@@ -76,7 +88,8 @@ OpenedHeader open_header(const std::vector<HeaderField>& outer, const Entity* in
         for (const Field& f : inner->fields) {
             if (is_content_field(f.name)) header.content_fields += crlf_raw(f.raw);
         }
-        header.is_protected = !protected_fields.empty() || !content_type(*inner).param("hp").empty();
+        header.is_protected =
+            !protected_fields.empty() || !content_type(*inner).param("hp").empty();
     }
     std::set<std::string> inner_names;
     for (const HeaderField& f : protected_fields) inner_names.insert(text::ascii_lower(f.name));
@@ -100,7 +113,8 @@ OpenedHeader open_header(const std::vector<HeaderField>& outer, const Entity* in
             if (is_user_facing(name)) compared.insert(name);
         }
         for (const std::string& name : compared) {
-            if (values_named(outer, name) != values_named(protected_fields, name)) header.differing_fields.push_back(name);
+            if (values_named(outer, name) != values_named(protected_fields, name))
+                header.differing_fields.push_back(name);
         }
     }
     // The protected fields were encrypted: no copy outlives its use.
@@ -114,7 +128,8 @@ OpenedHeader open_header(const std::vector<HeaderField>& outer, const Entity* in
 void protect_headers(Split& split, Protection protection) {
     const Entity content = parse(split.content_fields);
     const Field* type = content.find("Content-Type");
-    if (!type) throw Error(Code::BadMessage, "the message has no Content-Type to mark as protected");
+    if (!type)
+        throw Error(Code::BadMessage, "the message has no Content-Type to mark as protected");
     if (!parse_content_type(type->value).param("hp").empty()) {
         throw Error(Code::BadMessage, "the message carries protected header fields already");
     }
@@ -126,10 +141,12 @@ void protect_headers(Split& split, Protection protection) {
         const std::string raw = crlf_raw(f.raw);
         if (!iequals(f.name, "Bcc")) inner += raw;
         // hcp_baseline: only the Subject is obscured.
-        const std::string sent =
-            protection == Protection::Cipher && iequals(f.name, "Subject") ? std::string("Subject: [...]\r\n") : raw;
+        const std::string sent = protection == Protection::Cipher && iequals(f.name, "Subject")
+                                     ? std::string("Subject: [...]\r\n")
+                                     : raw;
         outer += sent;
-        if (protection == Protection::Cipher && !iequals(f.name, "Bcc")) hp_outer.append(kHpOuter).append(": ").append(sent);
+        if (protection == Protection::Cipher && !iequals(f.name, "Bcc"))
+            hp_outer.append(kHpOuter).append(": ").append(sent);
     }
 
     std::string fields = inner + hp_outer;

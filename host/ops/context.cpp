@@ -31,7 +31,8 @@ Context::~Context() = default;
 
 KeyStore& Context::store() {
     if (!store_) {
-        if (home_.empty()) throw Error(Code::Storage, "no data directory (set HOME or SMIME_HOST_HOME)");
+        if (home_.empty())
+            throw Error(Code::Storage, "no data directory (set HOME or SMIME_HOST_HOME)");
         store_ = std::make_unique<KeyStore>(home_, policy_);
     }
     return *store_;

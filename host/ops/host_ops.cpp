@@ -21,8 +21,8 @@ Reply hello(Context& context, Request&) {
         {"openssl", OpenSSL_version(OPENSSL_VERSION)},
         {"operations", registry().names()},
         // Optional capabilities a caller may rely on (docs/protocol.md, hello).
-        {"features", json::array({"protect_headers", "header_protection", "recipient_trust", "certificates_paging",
-                                  "authenticated_encryption"})},
+        {"features", json::array({"protect_headers", "header_protection", "recipient_trust",
+                                  "certificates_paging", "authenticated_encryption"})},
         {"caller", caller},
         {"policy", context.policy().describe()},
         {"limits", context.transport_limits()},
@@ -44,12 +44,14 @@ void register_host_ops(Registry& registry) {
     registry.add({
         .name = "hello",
         .summary = "Describe the host: version, protocol, OpenSSL version, operations, limits.",
-        .result_help = "{name, version, protocol, openssl, operations[], features[], caller{kind, origin?, addon_id?}, limits{}}",
+        .result_help = "{name, version, protocol, openssl, operations[], features[], caller{kind, "
+                       "origin?, addon_id?}, limits{}}",
         .handler = hello,
     });
     registry.add({
         .name = "echo",
-        .summary = "Return the payload (and text) as sent; checks the transport, including chunking.",
+        .summary =
+            "Return the payload (and text) as sent; checks the transport, including chunking.",
         .args = {{"data", ArgType::Payload, false, "bytes to send back"},
                  {"text", ArgType::String, false, "a string to send back (checks UTF-8 handling)"}},
         .result_help = "{size, data (payload, inline or chunked), text?}",

@@ -33,7 +33,9 @@ engine::SignOptions sign_options(const json& args, const Policy& policy) {
     if (digest == "sha256") options.digest = engine::DigestAlgorithm::Sha256;
     else if (digest == "sha384") options.digest = engine::DigestAlgorithm::Sha384;
     else if (digest == "sha512") options.digest = engine::DigestAlgorithm::Sha512;
-    else throw Error(Code::BadRequest, "digest must be sha256, sha384 or sha512", {{"field", "args.digest"}});
+    else
+        throw Error(Code::BadRequest, "digest must be sha256, sha384 or sha512",
+                    {{"field", "args.digest"}});
     if (arg_bool(args, "rsa_pss")) options.rsa_signature = engine::RsaSignature::Pss;
     options.protect_headers = arg_bool(args, "protect_headers");
     return options;
@@ -44,7 +46,8 @@ engine::SignOptions sign_options(const json& args, const Policy& policy) {
 std::string sender_of(const mime::Entity& message) {
     const mime::FromAddress from = mime::from_address(message);
     if (from.problem != mime::FromAddress::Problem::None)
-        throw Error(Code::BadMessage, std::string(mime::describe(from.problem)) + ": the sender cannot be told");
+        throw Error(Code::BadMessage,
+                    std::string(mime::describe(from.problem)) + ": the sender cannot be told");
     return from.address;
 }
 
@@ -87,7 +90,8 @@ public:
 std::unique_ptr<PayloadObserver> observe_sign(Context& context, const json& args) {
     try {
         const engine::SignOptions options = sign_options(args, context.policy());
-        // With protect_headers the signed entity starts with the header copy: nothing to digest early.
+        // With protect_headers the signed entity starts with the header copy: nothing to digest
+        // early.
         if (options.opaque || options.protect_headers) return nullptr;
         return std::make_unique<SignObserver>(options.digest);
     } catch (const Error&) {
@@ -105,7 +109,8 @@ Reply sign(Context& context, Request& request) {
     if (observer) digested = observer->digester.finish();
     Reply reply;
     // The reply repeats the body by reference: request.payload outlives the reply.
-    reply.payload = engine::sign_pieces(text, signer, sign_options(request.args, context.policy()), &digested);
+    reply.payload =
+        engine::sign_pieces(text, signer, sign_options(request.args, context.policy()), &digested);
     reply.result["signer"] = signer_json(signer);
     return reply;
 }
@@ -118,21 +123,25 @@ void apply_encryption_policy(const Policy& policy, std::vector<engine::Recipient
         auto& caps = r.capabilities;
         caps.erase(std::remove_if(caps.begin(), caps.end(),
                                   [&](const std::string& c) {
-                                      return c.find("-gcm") != std::string::npos && !policy.content_encryption_allowed(c);
+                                      return c.find("-gcm") != std::string::npos &&
+                                             !policy.content_encryption_allowed(c);
                                   }),
                    caps.end());
         all_gcm = all_gcm && std::find(caps.begin(), caps.end(), "aes256-gcm") != caps.end();
     }
     if (!all_gcm && !policy.content_encryption_allowed("aes256-cbc"))
-        throw Error(Code::Policy, "not every recipient can read an encryption algorithm your organisation allows",
-                    {{"key", "allowed_content_encryption"}, {"allowed", policy.allowed_content_encryption}});
+        throw Error(Code::Policy,
+                    "not every recipient can read an encryption algorithm your organisation allows",
+                    {{"key", "allowed_content_encryption"},
+                     {"allowed", policy.allowed_content_encryption}});
 }
 
 Reply encrypt(Context& context, Request& request) {
     const Policy& policy = context.policy();
     policy.require_private_key_operations();
     if (policy.require_signing && !arg_bool(request.args, "sign"))
-        throw Error(Code::Policy, "your organisation requires encrypted mail to be signed too: pass sign: true",
+        throw Error(Code::Policy,
+                    "your organisation requires encrypted mail to be signed too: pass sign: true",
                     {{"key", "require_signing"}});
     const std::string_view text = request.payload.str();
     const mime::Entity message = mime::parse(text);
@@ -153,7 +162,8 @@ Reply encrypt(Context& context, Request& request) {
         for (const char* name : {"To", "Cc"})
             for (const auto& field : message.fields)
                 if (mime::iequals(field.name, name))
-                    for (auto& a : mime::address_list(field.value, name)) addresses.push_back(std::move(a));
+                    for (auto& a : mime::address_list(field.value, name))
+                        addresses.push_back(std::move(a));
         for (const auto& field : message.fields)
             if (mime::iequals(field.name, "Bcc"))
                 for (auto& a : mime::address_list(field.value, "Bcc")) bcc.push_back(std::move(a));
@@ -170,12 +180,15 @@ Reply encrypt(Context& context, Request& request) {
     for (const auto& address : bcc)
         if (!store.recipient(address)) missing.push_back(address);
     if (!missing.empty())
-        throw Error(Code::NoCertificate, "no usable certificate for some recipients", {{"addresses", missing}});
+        throw Error(Code::NoCertificate, "no usable certificate for some recipients",
+                    {{"addresses", missing}});
     // The sender's own certificate, so the sent copy stays readable.
     auto own = store.own_recipient(sender);
     if (!own)
-        throw Error(Code::NoIdentity, "no active identity for the sender " + sender + ": the sent copy would be unreadable",
-                    {{"address", sender}});
+        throw Error(
+            Code::NoIdentity,
+            "no active identity for the sender " + sender + ": the sent copy would be unreadable",
+            {{"address", sender}});
     recipients.push_back(std::move(*own));
     apply_encryption_policy(policy, recipients);
 
@@ -190,12 +203,14 @@ Reply encrypt(Context& context, Request& request) {
     bool has_bcc = false;
     for (const auto& field : message.fields) has_bcc = has_bcc || mime::iequals(field.name, "Bcc");
     Reply reply;
-    reply.payload = SecureString(has_bcc ? engine::encrypt(without_bcc(text, message), recipients, options)
-                                         : engine::encrypt(text, recipients, options));
+    reply.payload =
+        SecureString(has_bcc ? engine::encrypt(without_bcc(text, message), recipients, options)
+                             : engine::encrypt(text, recipients, options));
     json names = json::array();
     for (const auto& r : recipients) names.push_back(r.address);
     reply.result["recipients"] = names;
-    reply.result["bcc"] = bcc;  // each needs its own copy: message.encrypt with recipients: [address]
+    reply.result["bcc"] =
+        bcc;  // each needs its own copy: message.encrypt with recipients: [address]
     reply.result["signed"] = signer.has_value();
     if (signer) reply.result["signer"] = signer_json(*signer);
     return reply;
@@ -207,11 +222,13 @@ Reply open(Context& context, Request& request, bool decrypt) {
     engine::VerifyOptions options;
     options.allow_sha1 = policy.allow_sha1_verification;
     options.min_rsa_bits = policy.min_rsa_bits;
-    engine::Opened opened = decrypt ? engine::decrypt(std::move(request.payload), context.store(), options)
-                                    : engine::verify(request.payload.str(), context.store(), options);
+    engine::Opened opened =
+        decrypt ? engine::decrypt(std::move(request.payload), context.store(), options)
+                : engine::verify(request.payload.str(), context.store(), options);
     // Digests the organisation does not accept count as weak, whatever the engine's defaults.
     for (auto& signature : opened.status.signatures) {
-        if (signature.digest_algorithm.empty() || policy.digest_allowed(signature.digest_algorithm)) continue;
+        if (signature.digest_algorithm.empty() || policy.digest_allowed(signature.digest_algorithm))
+            continue;
         signature.reasons.push_back(engine::Verdict::WeakAlgorithm);
         engine::settle(signature);
     }
@@ -221,16 +238,20 @@ Reply open(Context& context, Request& request, bool decrypt) {
     return reply;
 }
 
-const ArgSpec kMime{"mime", ArgType::Payload, true, "the whole RFC 5322 message (base64, or chunked)"};
+const ArgSpec kMime{"mime", ArgType::Payload, true,
+                    "the whole RFC 5322 message (base64, or chunked)"};
 const ArgSpec kOpaque{"opaque", ArgType::Boolean, false,
                       "application/pkcs7-mime signed-data instead of multipart/signed"};
 const ArgSpec kDigest{"digest", ArgType::String, false, "sha256 (default), sha384 or sha512"};
-const ArgSpec kPss{"rsa_pss", ArgType::Boolean, false, "sign RSA keys with RSASSA-PSS instead of PKCS#1 v1.5"};
-const ArgSpec kSigner{"signer", ArgType::String, false,
-                      "fingerprint of the identity to sign with (default: the active one for From)"};
-const ArgSpec kProtectHeaders{"protect_headers", ArgType::Boolean, false,
-                              "RFC 9788 header protection: a signed (and, encrypting, hidden) copy of the header "
-                              "fields inside; encrypted mail shows the Subject as [...] outside"};
+const ArgSpec kPss{"rsa_pss", ArgType::Boolean, false,
+                   "sign RSA keys with RSASSA-PSS instead of PKCS#1 v1.5"};
+const ArgSpec kSigner{
+    "signer", ArgType::String, false,
+    "fingerprint of the identity to sign with (default: the active one for From)"};
+const ArgSpec kProtectHeaders{
+    "protect_headers", ArgType::Boolean, false,
+    "RFC 9788 header protection: a signed (and, encrypting, hidden) copy of the header "
+    "fields inside; encrypted mail shows the Subject as [...] outside"};
 
 }  // namespace
 
@@ -247,13 +268,19 @@ void register_message_ops(Registry& registry) {
     });
     registry.add({
         .name = "message.encrypt",
-        .summary = "Encrypt a message for its To and Cc recipients and yourself; optionally sign it first.",
+        .summary = "Encrypt a message for its To and Cc recipients and yourself; optionally sign "
+                   "it first.",
         .args = {kMime,
                  {"recipients", ArgType::StringArray, false,
                   "encrypt for exactly these addresses (plus yourself) instead of To and Cc"},
                  {"sign", ArgType::Boolean, false, "sign before encrypting"},
-                 kOpaque, kDigest, kPss, kSigner, kProtectHeaders},
-        .result_help = "{mime (encrypted message, Bcc fields removed), recipients[], bcc[] (addresses that each need "
+                 kOpaque,
+                 kDigest,
+                 kPss,
+                 kSigner,
+                 kProtectHeaders},
+        .result_help = "{mime (encrypted message, Bcc fields removed), recipients[], bcc[] "
+                       "(addresses that each need "
                        "a separate copy), signed, signer?}",
         .payload_result = "mime",
         .aliases = {"encrypt"},
@@ -263,7 +290,8 @@ void register_message_ops(Registry& registry) {
         .name = "message.decrypt",
         .summary = "Decrypt a message with your keys and verify any signature inside.",
         .args = {kMime},
-        .result_help = "{mime (the inner message), status{level, layers[], signatures[], header_protection}}",
+        .result_help =
+            "{mime (the inner message), status{level, layers[], signatures[], header_protection}}",
         .payload_result = "mime",
         .aliases = {"decrypt"},
         .handler = [](Context& c, Request& r) { return open(c, r, true); },
@@ -272,22 +300,25 @@ void register_message_ops(Registry& registry) {
         .name = "message.verify",
         .summary = "Verify a signed message: who signed, trusted, valid, matching From, unchanged.",
         .args = {kMime},
-        .result_help = "{mime (the signed content), status{level, layers[], signatures[], header_protection}}",
+        .result_help =
+            "{mime (the signed content), status{level, layers[], signatures[], header_protection}}",
         .payload_result = "mime",
         .aliases = {"verify"},
         .handler = [](Context& c, Request& r) { return open(c, r, false); },
     });
     registry.add({
         .name = "message.inspect",
-        .summary = "The protection level of a message (none, signed, encrypted, signed+encrypted), without keys.",
+        .summary = "The protection level of a message (none, signed, encrypted, signed+encrypted), "
+                   "without keys.",
         .args = {kMime},
         .result_help = "{status{level, layers[]}}",
         .aliases = {"inspect"},
-        .handler = [](Context&, Request& r) {
-            Reply reply;
-            reply.result["status"] = engine::to_json(engine::inspect(r.payload.str()));
-            return reply;
-        },
+        .handler =
+            [](Context&, Request& r) {
+                Reply reply;
+                reply.result["status"] = engine::to_json(engine::inspect(r.payload.str()));
+                return reply;
+            },
     });
 }
 

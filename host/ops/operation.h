@@ -26,7 +26,8 @@ enum class ArgType {
     Boolean,
     StringArray,
     Object,
-    Secret,   // a string that is wiped after use and never logged; CLI reads it from a prompt/file/env
+    Secret,   // a string that is wiped after use and never logged; CLI reads it from a
+              // prompt/file/env
     Payload,  // binary: base64 string inline, or {"chunks": N} followed by chunk frames
 };
 
@@ -53,7 +54,8 @@ struct Request {
     json args = json::object();
     SecureString payload;  // the Payload argument's bytes (may be plaintext mail: wiped after use)
     bool has_payload = false;
-    std::unique_ptr<PayloadObserver> observer;  // what watched a chunked payload arrive, if anything did
+    std::unique_ptr<PayloadObserver>
+        observer;  // what watched a chunked payload arrive, if anything did
 };
 
 // What a handler returns: a JSON result and optionally one binary payload field, which the
@@ -70,8 +72,8 @@ struct Operation {
     std::string name;     // "message.sign"
     std::string summary;  // one line
     std::vector<ArgSpec> args;
-    std::string result_help;         // what result holds
-    std::string payload_result;      // name of the binary result field, if any ("mime", "data")
+    std::string result_help;           // what result holds
+    std::string payload_result;        // name of the binary result field, if any ("mime", "data")
     std::vector<std::string> aliases;  // CLI short names ("sign")
     Handler handler;
     bool cli_only = false;  // reachable from the command line only, never over the protocol

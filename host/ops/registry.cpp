@@ -33,10 +33,13 @@ const ArgSpec* Operation::find_arg(const std::string& arg_name) const {
 }
 
 json Operation::help() const {
-    json out = {{"op", name}, {"summary", summary}, {"args", json::array()}, {"result", result_help}};
+    json out = {
+        {"op", name}, {"summary", summary}, {"args", json::array()}, {"result", result_help}};
     for (const auto& a : args)
-        out["args"].push_back(
-            {{"name", a.name}, {"type", arg_type_name(a.type)}, {"required", a.required}, {"help", a.help}});
+        out["args"].push_back({{"name", a.name},
+                               {"type", arg_type_name(a.type)},
+                               {"required", a.required},
+                               {"help", a.help}});
     if (!payload_result.empty()) out["payload_result"] = payload_result;
     if (!aliases.empty()) out["cli"] = aliases;
     return out;

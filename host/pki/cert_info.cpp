@@ -32,7 +32,8 @@ std::string name_string(const X509_NAME* name) {
 }
 
 std::string lowercase(const unsigned char* data, int size) {
-    return text::ascii_lower({reinterpret_cast<const char*>(data), static_cast<std::size_t>(std::max(size, 0))});
+    return text::ascii_lower(
+        {reinterpret_cast<const char*>(data), static_cast<std::size_t>(std::max(size, 0))});
 }
 
 void free_openssl_string(char* p) { OPENSSL_free(p); }
@@ -42,15 +43,17 @@ void free_openssl_string(char* p) { OPENSSL_free(p); }
 std::vector<std::string> emails(X509* cert) {
     std::vector<std::string> out;
     const auto add = [&out](std::string address) {
-        if (!address.empty() && std::find(out.begin(), out.end(), address) == out.end()) out.push_back(std::move(address));
+        if (!address.empty() && std::find(out.begin(), out.end(), address) == out.end())
+            out.push_back(std::move(address));
     };
-    const ossl::GeneralNamesPtr names(
-        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+    const ossl::GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
+        X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
     if (names) {
         for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
             const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
             if (name->type == GEN_EMAIL) {
-                add(lowercase(ASN1_STRING_get0_data(name->d.rfc822Name), ASN1_STRING_length(name->d.rfc822Name)));
+                add(lowercase(ASN1_STRING_get0_data(name->d.rfc822Name),
+                              ASN1_STRING_length(name->d.rfc822Name)));
             }
         }
     }
@@ -71,7 +74,8 @@ std::string fingerprint_sha256(X509* cert) {
 }
 
 std::string serial_hex(const ASN1_INTEGER* serial) {
-    const std::unique_ptr<BIGNUM, ossl::Deleter<BIGNUM, BN_free>> bn(ASN1_INTEGER_to_BN(serial, nullptr));
+    const std::unique_ptr<BIGNUM, ossl::Deleter<BIGNUM, BN_free>> bn(
+        ASN1_INTEGER_to_BN(serial, nullptr));
     if (!bn) return {};
     const std::unique_ptr<char, ossl::Deleter<char, free_openssl_string>> text(BN_bn2hex(bn.get()));
     if (!text) return {};
@@ -116,11 +120,13 @@ CertInfo describe(X509* cert, std::time_t now) {
         if (id == EVP_PKEY_EC) {
             char curve[64] = {0};
             std::size_t len = 0;
-            if (EVP_PKEY_get_utf8_string_param(key, "group", curve, sizeof curve, &len)) info.curve = curve;
+            if (EVP_PKEY_get_utf8_string_param(key, "group", curve, sizeof curve, &len))
+                info.curve = curve;
         }
     }
     int md_nid = NID_undef, pk_nid = NID_undef;
-    if (OBJ_find_sigid_algs(X509_get_signature_nid(cert), &md_nid, &pk_nid) && md_nid != NID_undef) {
+    if (OBJ_find_sigid_algs(X509_get_signature_nid(cert), &md_nid, &pk_nid) &&
+        md_nid != NID_undef) {
         const char* sn = OBJ_nid2sn(md_nid);
         info.signature_digest = lowercase(reinterpret_cast<const unsigned char*>(sn),
                                           static_cast<int>(std::char_traits<char>::length(sn)));
@@ -133,26 +139,33 @@ CertInfo describe(X509* cert, std::time_t now) {
     const bool has_ku = (flags & EXFLAG_KUSAGE) != 0;
     info.usable_for_signing = !has_ku || (ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION));
     const bool rsa = info.key_type == "RSA", ec = info.key_type == "EC";
-    info.usable_for_encryption =
-        (rsa && (!has_ku || (ku & KU_KEY_ENCIPHERMENT))) || (ec && (!has_ku || (ku & KU_KEY_AGREEMENT)));
+    info.usable_for_encryption = (rsa && (!has_ku || (ku & KU_KEY_ENCIPHERMENT))) ||
+                                 (ec && (!has_ku || (ku & KU_KEY_AGREEMENT)));
     const bool has_eku = (flags & EXFLAG_XKUSAGE) != 0;
-    info.email_protection = !has_eku || (X509_get_extended_key_usage(cert) & (XKU_SMIME | XKU_ANYEKU));
+    info.email_protection =
+        !has_eku || (X509_get_extended_key_usage(cert) & (XKU_SMIME | XKU_ANYEKU));
 
-    auto warn = [&](const char* code, std::string message) { info.warnings.push_back({code, std::move(message)}); };
+    auto warn = [&](const char* code, std::string message) {
+        info.warnings.push_back({code, std::move(message)});
+    };
     if (has_eku && !info.email_protection)
-        warn("no_email_protection", "the certificate's extended key usage does not include emailProtection");
+        warn("no_email_protection",
+             "the certificate's extended key usage does not include emailProtection");
     if (info.emails.empty()) warn("no_email_address", "the certificate names no e-mail address");
     if (has_ku && !(ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)))
-        warn("key_usage_no_signing", "key usage does not allow digitalSignature: mail cannot be signed");
+        warn("key_usage_no_signing",
+             "key usage does not allow digitalSignature: mail cannot be signed");
     if (has_ku && !info.usable_for_encryption && (rsa || ec))
         warn("key_usage_no_encryption",
              rsa ? "key usage does not allow keyEncipherment: mail cannot be encrypted to it"
                  : "key usage does not allow keyAgreement: mail cannot be encrypted to it");
-    if (now > info.not_after) warn("expired", "the certificate expired on " + format_time(info.not_after));
+    if (now > info.not_after)
+        warn("expired", "the certificate expired on " + format_time(info.not_after));
     if (now < info.not_before)
         warn("not_yet_valid", "the certificate is valid only from " + format_time(info.not_before));
     if (rsa && info.key_bits < 2048)
-        warn("weak_key", "RSA key of " + std::to_string(info.key_bits) + " bits; at least 2048 are needed");
+        warn("weak_key",
+             "RSA key of " + std::to_string(info.key_bits) + " bits; at least 2048 are needed");
     if (info.signature_digest == "sha1" || info.signature_digest == "md5")
         warn("weak_signature", "the certificate is signed with " + info.signature_digest);
     ERR_clear_error();
@@ -161,7 +174,8 @@ CertInfo describe(X509* cert, std::time_t now) {
 
 nlohmann::json to_json(const CertInfo& info) {
     nlohmann::json warnings = nlohmann::json::array();
-    for (const auto& w : info.warnings) warnings.push_back({{"code", w.code}, {"message", w.message}});
+    for (const auto& w : info.warnings)
+        warnings.push_back({{"code", w.code}, {"message", w.message}});
     nlohmann::json key = {{"type", info.key_type}, {"bits", info.key_bits}};
     if (!info.curve.empty()) key["curve"] = info.curve;
     return {{"fingerprint", info.fingerprint},

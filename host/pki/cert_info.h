@@ -4,8 +4,8 @@
 // validity, key, and whether it is fit for S/MIME (RFC 8550 / RFC 8551) as warnings.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <openssl/x509.h>
+#include <nlohmann/json.hpp>
 
 #include <ctime>
 #include <optional>
@@ -26,16 +26,16 @@ struct CertInfo {
     std::string issuer;               // RFC 2253, UTF-8
     std::string serial;               // lowercase hex
     std::time_t not_before = 0, not_after = 0;
-    std::string key_type;             // "RSA", "EC", "Ed25519", "DSA", ...
+    std::string key_type;  // "RSA", "EC", "Ed25519", "DSA", ...
     int key_bits = 0;
-    std::string curve;                // for EC keys
-    std::string signature_digest;     // digest of the certificate's own signature ("sha256", "sha1")
+    std::string curve;             // for EC keys
+    std::string signature_digest;  // digest of the certificate's own signature ("sha256", "sha1")
     bool is_ca = false;
     bool self_signed = false;
     bool usable_for_signing = false;     // key usage allows digitalSignature (or none given)
     bool usable_for_encryption = false;  // key usage allows keyEncipherment/keyAgreement, RSA or EC
-    bool email_protection = false;       // EKU absent, or lists emailProtection / anyExtendedKeyUsage
-    std::vector<Warning> warnings;       // judged at `now` (expired, not_yet_valid) and always
+    bool email_protection = false;  // EKU absent, or lists emailProtection / anyExtendedKeyUsage
+    std::vector<Warning> warnings;  // judged at `now` (expired, not_yet_valid) and always
 };
 
 CertInfo describe(X509* cert, std::time_t now);

@@ -6,8 +6,8 @@
 
 #include <openssl/err.h>
 #include <openssl/objects.h>
-#include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include <string>
 
@@ -55,7 +55,8 @@ bool weak_certificate(X509* cert, const AlgorithmPolicy& policy, bool judge_sign
         // RSASSA-PSS names its digest in the parameters; X509_get_signature_info reads them.
         if (X509_get_signature_info(cert, &digest, nullptr, nullptr, nullptr) != 1) {
             int algorithm = NID_undef;
-            if (!OBJ_find_sigid_algs(X509_get_signature_nid(cert), &digest, &algorithm)) digest = NID_undef;
+            if (!OBJ_find_sigid_algs(X509_get_signature_nid(cert), &digest, &algorithm))
+                digest = NID_undef;
         }
         ERR_clear_error();
         if (weak_digest(digest, policy)) return true;
@@ -99,9 +100,11 @@ namespace {
 // A path-building context for `leaf` at time `at` with the material's anchors, certificates and
 // CRLs, reporting every problem into `result` (collect_problems). Null when OpenSSL cannot set
 // one up.
-ossl::X509StoreCtxPtr path_context(X509* leaf, const TrustMaterial& material, std::time_t at, PathResult& result) {
+ossl::X509StoreCtxPtr path_context(X509* leaf, const TrustMaterial& material, std::time_t at,
+                                   PathResult& result) {
     ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
-    if (!ctx || !X509_STORE_CTX_init(ctx.get(), material.store(), leaf, material.untrusted())) return nullptr;
+    if (!ctx || !X509_STORE_CTX_init(ctx.get(), material.store(), leaf, material.untrusted()))
+        return nullptr;
     X509_STORE_CTX_set0_crls(ctx.get(), material.crls());
     X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
     X509_VERIFY_PARAM_set_time(param, at);
@@ -115,7 +118,8 @@ ossl::X509StoreCtxPtr path_context(X509* leaf, const TrustMaterial& material, st
 
 }  // namespace
 
-PathResult validate_signer(X509* leaf, const TrustMaterial& material, std::time_t at, const AlgorithmPolicy& policy) {
+PathResult validate_signer(X509* leaf, const TrustMaterial& material, std::time_t at,
+                           const AlgorithmPolicy& policy) {
     PathResult result;
     const ossl::X509StoreCtxPtr ctx = path_context(leaf, material, at, result);
     if (!ctx) {
@@ -135,7 +139,8 @@ PathResult validate_signer(X509* leaf, const TrustMaterial& material, std::time_
     result.weak_algorithm = length == 0 && weak_certificate(leaf, policy, true);
     for (int i = 0; i < length; ++i) {
         X509* cert = sk_X509_value(path, i);
-        const bool self_signed_top = i == length - 1 && (X509_get_extension_flags(cert) & EXFLAG_SS) != 0;
+        const bool self_signed_top =
+            i == length - 1 && (X509_get_extension_flags(cert) & EXFLAG_SS) != 0;
         if (weak_certificate(cert, policy, !self_signed_top)) result.weak_algorithm = true;
     }
     ERR_clear_error();

@@ -14,7 +14,8 @@ namespace smime::pki {
 // the message, CRLs from both.
 class TrustMaterial {
 public:
-    TrustMaterial(const std::vector<ossl::X509Ptr>& anchors, const std::vector<ossl::X509Ptr>& intermediates,
+    TrustMaterial(const std::vector<ossl::X509Ptr>& anchors,
+                  const std::vector<ossl::X509Ptr>& intermediates,
                   const std::vector<ossl::X509CrlPtr>& crls);
 
     void add_untrusted(X509* cert);  // e.g. certificates the key store knows
@@ -35,12 +36,12 @@ private:
 
 // What is wrong with a path, all at once (validation continues past each problem).
 struct PathResult {
-    bool untrusted = false;      // no path to an anchor, or a certificate signature in it fails
-    bool expired = false;        // a certificate in the path is past notAfter
-    bool not_yet_valid = false;  // a certificate in the path is before notBefore
-    bool revoked = false;        // a known CRL lists a certificate in the path
-    bool bad_key_usage = false;  // keyUsage or extKeyUsage forbid S/MIME signing
-    bool weak_algorithm = false; // a certificate of the path is signed or keyed too weakly
+    bool untrusted = false;       // no path to an anchor, or a certificate signature in it fails
+    bool expired = false;         // a certificate in the path is past notAfter
+    bool not_yet_valid = false;   // a certificate in the path is before notBefore
+    bool revoked = false;         // a known CRL lists a certificate in the path
+    bool bad_key_usage = false;   // keyUsage or extKeyUsage forbid S/MIME signing
+    bool weak_algorithm = false;  // a certificate of the path is signed or keyed too weakly
     // Whether the path was valid at the time asked; weak algorithms do not depend on time.
     bool ok() const { return !(untrusted || expired || not_yet_valid || revoked || bad_key_usage); }
 };

@@ -56,7 +56,8 @@ SystemAnchorLocations locate() {
         std::size_t end = dirs.find(kListSeparator, at);
         if (end == std::string::npos) end = dirs.size();
         std::string dir = dirs.substr(at, end - at);
-        if (!dir.empty() && is_hashed_directory(dir)) where.hashed_directories.push_back(std::move(dir));
+        if (!dir.empty() && is_hashed_directory(dir))
+            where.hashed_directories.push_back(std::move(dir));
         at = end + 1;
     }
     where.bundle_file = env_or(X509_get_default_cert_file_env(), X509_get_default_cert_file());
@@ -73,7 +74,8 @@ const std::vector<ossl::X509Ptr>& system_bundle() {
             ERR_clear_error();
             return parsed;
         }
-        while (X509* cert = PEM_read_bio_X509(in.get(), nullptr, nullptr, nullptr)) parsed.emplace_back(cert);
+        while (X509* cert = PEM_read_bio_X509(in.get(), nullptr, nullptr, nullptr))
+            parsed.emplace_back(cert);
         ERR_clear_error();  // the loop ends on "no start line"
         if (parsed.empty()) log::warn("the system certificate bundle holds no certificate");
         return parsed;

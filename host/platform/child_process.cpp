@@ -152,9 +152,7 @@ long ChildProcess::read(char* buffer, std::size_t size, int timeout_ms) {
     }
 }
 
-void ChildProcess::close_stdin() {
-    close_fd(handles_->to_child);
-}
+void ChildProcess::close_stdin() { close_fd(handles_->to_child); }
 
 std::optional<int> ChildProcess::wait(int timeout_ms) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -163,12 +161,9 @@ std::optional<int> ChildProcess::wait(int timeout_ms) {
         const pid_t done = ::waitpid(handles_->pid, &status, WNOHANG);
         if (done == handles_->pid)
             handles_->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        else if (done < 0 && errno != EINTR)
-            handles_->status = -1;
-        else if (std::chrono::steady_clock::now() >= deadline)
-            return std::nullopt;
-        else
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        else if (done < 0 && errno != EINTR) handles_->status = -1;
+        else if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+        else std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     return handles_->status;
 }
@@ -272,9 +267,7 @@ long ChildProcess::read(char* buffer, std::size_t size, int timeout_ms) {
     return static_cast<long>(n);
 }
 
-void ChildProcess::close_stdin() {
-    close_handle(handles_->to_child);
-}
+void ChildProcess::close_stdin() { close_handle(handles_->to_child); }
 
 std::optional<int> ChildProcess::wait(int timeout_ms) {
     if (WaitForSingleObject(handles_->process.hProcess, static_cast<DWORD>(timeout_ms)) !=

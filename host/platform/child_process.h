@@ -18,7 +18,7 @@ std::filesystem::path executable_path();
 // A child process whose stdin and stdout are pipes held by us; its stderr is ours. The destructor
 // closes the pipes and kills and reaps the child if it is still running.
 class ChildProcess final {
-  public:
+public:
     using Environment = std::vector<std::pair<std::string, std::string>>;
 
     // Starts `program` with `args` as argv[1...] and our environment plus `overrides`.
@@ -43,7 +43,7 @@ class ChildProcess final {
     // `timeout_ms`.
     std::optional<int> wait(int timeout_ms);
 
-  private:
+private:
     struct Handles;
     std::unique_ptr<Handles> handles_;
 };

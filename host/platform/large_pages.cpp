@@ -20,14 +20,16 @@
 #include <cstdlib>  // defines __GLIBC__ where it applies
 
 #if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || __has_feature(thread_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || \
+    __has_feature(thread_sanitizer)
 #define SMIME_KEEP_ALLOCATOR 1
 #endif
 #endif
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SMIME_KEEP_ALLOCATOR 1
 #endif
-#if !defined(__GLIBC__)  // aligned_alloc, free of aligned blocks and malloc_usable_size as glibc has them
+#if !defined( \
+    __GLIBC__)  // aligned_alloc, free of aligned blocks and malloc_usable_size as glibc has them
 #define SMIME_KEEP_ALLOCATOR 1
 #endif
 
@@ -44,7 +46,8 @@
 namespace {
 
 #if !defined(SMIME_KEEP_ALLOCATOR)
-constexpr std::size_t kLargeBlock = std::size_t{768} << 10;  // the 1 MB protocol frames count as large
+constexpr std::size_t kLargeBlock = std::size_t{768}
+                                    << 10;  // the 1 MB protocol frames count as large
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
 
 // A large block starts on a 2 MiB boundary and spans whole 2 MiB pages: the kernel backs only
@@ -85,7 +88,8 @@ namespace smime::platform {
 
 void use_large_pages() {
 #if !defined(SMIME_KEEP_ALLOCATOR)
-    CRYPTO_set_mem_functions(openssl_malloc, openssl_realloc, openssl_free);  // fails only if OpenSSL already allocated
+    CRYPTO_set_mem_functions(openssl_malloc, openssl_realloc,
+                             openssl_free);  // fails only if OpenSSL already allocated
 #endif
 }
 
@@ -110,7 +114,9 @@ void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
         return nullptr;
     }
 }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return ::operator new(n, std::nothrow); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+    return ::operator new(n, std::nothrow);
+}
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }

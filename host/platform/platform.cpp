@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <io.h>
 #else
-#include <csignal>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -24,6 +23,7 @@
 #include <sys/uio.h>
 #include <termios.h>
 #include <unistd.h>
+#include <csignal>
 #endif
 #if defined(__linux__)
 #include <sys/prctl.h>
@@ -40,7 +40,8 @@ void forbid_core_dumps() {
     if (::setrlimit(RLIMIT_CORE, &none) != 0) log::warn("cannot turn off core files");
 #endif
 #if defined(__linux__)
-    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) log::warn("cannot make the process non-dumpable");
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        log::warn("cannot make the process non-dumpable");
 #elif defined(__APPLE__)
     if (::ptrace(PT_DENY_ATTACH, 0, nullptr, 0) != 0) log::warn("cannot deny debugger attachment");
 #endif
@@ -122,7 +123,8 @@ std::filesystem::path data_directory() {
     throw Error(Code::Storage, "HOME is not set");
 #else
     if (auto xdg = env("XDG_DATA_HOME")) return std::filesystem::path(*xdg) / "smime-host";
-    if (auto home = env("HOME")) return std::filesystem::path(*home) / ".local" / "share" / "smime-host";
+    if (auto home = env("HOME"))
+        return std::filesystem::path(*home) / ".local" / "share" / "smime-host";
     throw Error(Code::Storage, "neither XDG_DATA_HOME nor HOME is set");
 #endif
 }
@@ -146,24 +148,27 @@ void ensure_private_directory(const std::filesystem::path& dir) {
             if (::chmod(current.c_str(), 0700) != 0)
                 throw Error(Code::Storage, "cannot restrict the data directory to its owner");
         } else if (errno != EEXIST) {
-            throw Error(Code::Storage, "cannot create the data directory " + current.string() + ": " +
-                                           std::generic_category().message(errno));
+            throw Error(Code::Storage, "cannot create the data directory " + current.string() +
+                                           ": " + std::generic_category().message(errno));
         }
     }
     struct stat st {};
     if (::stat(target.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
         throw Error(Code::Storage, "the data directory " + target.string() + " is not a folder");
     if (st.st_uid != ::geteuid())
-        throw Error(Code::Storage, "the data directory " + target.string() + " belongs to another user");
+        throw Error(Code::Storage,
+                    "the data directory " + target.string() + " belongs to another user");
     // Any folder on the way that every user may write to without the sticky bit (as /tmp has it)
     // lets another user rename the store's folder and put their own in its place.
     for (std::filesystem::path p = target;; p = p.parent_path()) {
         struct stat parent {};
-        if (::stat(p.c_str(), &parent) == 0 && (parent.st_mode & S_IWOTH) && !(parent.st_mode & S_ISVTX))
-            throw Error(Code::Storage, "the folder " + p.string() +
-                                           " is writable by every user: the key store is not safe below it; "
-                                           "remove the write permission for others (chmod o-w) or choose another "
-                                           "place with SMIME_HOST_HOME");
+        if (::stat(p.c_str(), &parent) == 0 && (parent.st_mode & S_IWOTH) &&
+            !(parent.st_mode & S_ISVTX))
+            throw Error(Code::Storage,
+                        "the folder " + p.string() +
+                            " is writable by every user: the key store is not safe below it; "
+                            "remove the write permission for others (chmod o-w) or choose another "
+                            "place with SMIME_HOST_HOME");
         if (p == p.root_path() || p.parent_path() == p) break;
     }
     if (::chmod(target.c_str(), 0700) != 0)

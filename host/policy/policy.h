@@ -13,9 +13,9 @@
 namespace smime {
 
 struct Policy {
-    bool in_force = false;              // a policy file exists
-    std::filesystem::path source;       // where it was read from
-    std::optional<std::string> error;   // set when the file is malformed: fail closed
+    bool in_force = false;             // a policy file exists
+    std::filesystem::path source;      // where it was read from
+    std::optional<std::string> error;  // set when the file is malformed: fail closed
 
     bool enabled = true;
     std::vector<std::string> allowed_domains;  // empty = any
@@ -26,8 +26,8 @@ struct Policy {
     bool use_system_trust_anchors = true;  // the operating system's roots (ca-certificates)
     int min_rsa_bits = 2048;
     std::vector<std::string> allowed_digests = {"sha256", "sha384", "sha512"};
-    std::vector<std::string> allowed_content_encryption = {"aes256-gcm", "aes128-gcm", "aes256-cbc", "aes192-cbc",
-                                                           "aes128-cbc"};
+    std::vector<std::string> allowed_content_encryption = {"aes256-gcm", "aes128-gcm", "aes256-cbc",
+                                                           "aes192-cbc", "aes128-cbc"};
     bool allow_sha1_verification = false;
     bool allow_key_backup = true;
 

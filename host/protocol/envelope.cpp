@@ -12,7 +12,9 @@ json error_reply(const json& id, const Error& error) {
     return {{"id", id},
             {"ok", false},
             {"error",
-             {{"code", code_name(error.code())}, {"message", error.what()}, {"details", error.details()}}}};
+             {{"code", code_name(error.code())},
+              {"message", error.what()},
+              {"details", error.details()}}}};
 }
 
 namespace {
@@ -23,7 +25,9 @@ public:
     explicit Scanner(std::string_view text) : s_(text) {}
 
     void skip_ws() {
-        while (p_ < s_.size() && (s_[p_] == ' ' || s_[p_] == '\t' || s_[p_] == '\n' || s_[p_] == '\r')) ++p_;
+        while (p_ < s_.size() &&
+               (s_[p_] == ' ' || s_[p_] == '\t' || s_[p_] == '\n' || s_[p_] == '\r'))
+            ++p_;
     }
     bool consume(char ch) {
         skip_ws();
@@ -59,14 +63,16 @@ public:
         std::uint64_t value = 0;
         std::size_t digits = 0;
         while (p_ < s_.size() && s_[p_] >= '0' && s_[p_] <= '9') {
-            if (digits == 0 && s_[p_] == '0' && p_ + 1 < s_.size() && s_[p_ + 1] >= '0' && s_[p_ + 1] <= '9')
+            if (digits == 0 && s_[p_] == '0' && p_ + 1 < s_.size() && s_[p_ + 1] >= '0' &&
+                s_[p_ + 1] <= '9')
                 return std::nullopt;  // leading zero: not JSON
             value = value * 10 + static_cast<std::uint64_t>(s_[p_] - '0');
             if (++digits > 15) return std::nullopt;
             ++p_;
         }
         if (digits == 0 || p_ == start) return std::nullopt;
-        if (p_ < s_.size() && (s_[p_] == '.' || s_[p_] == 'e' || s_[p_] == 'E')) return std::nullopt;
+        if (p_ < s_.size() && (s_[p_] == '.' || s_[p_] == 'e' || s_[p_] == 'E'))
+            return std::nullopt;
         const auto v = static_cast<std::int64_t>(value);
         return negative ? -v : v;
     }
@@ -150,7 +156,8 @@ Parsed parse(std::string_view frame, json& id) {
 
     if (auto it = doc.find("id"); it != doc.end()) {
         if (!is_valid_id(*it))
-            throw Error(Code::BadRequest, "id must be a string (at most 256 characters) or an integer",
+            throw Error(Code::BadRequest,
+                        "id must be a string (at most 256 characters) or an integer",
                         {{"field", "id"}});
         id = *it;
     }
@@ -160,14 +167,20 @@ Parsed parse(std::string_view frame, json& id) {
     if (doc.contains("chunk")) {
         for (const auto& [key, value] : doc.items())
             if (key != "id" && key != "chunk" && key != "data")
-                throw Error(Code::BadRequest, "unknown member '" + key + "' in a chunk frame", {{"field", key}});
+                throw Error(Code::BadRequest, "unknown member '" + key + "' in a chunk frame",
+                            {{"field", key}});
         const auto& index = doc["chunk"];
-        if (!index.is_number_unsigned() && !(index.is_number_integer() && index.get<std::int64_t>() >= 0))
-            throw Error(Code::BadRequest, "chunk must be a non-negative integer", {{"field", "chunk"}});
-        if (id.is_null()) throw Error(Code::BadRequest, "a chunk frame needs the id of its request", {{"field", "id"}});
+        if (!index.is_number_unsigned() &&
+            !(index.is_number_integer() && index.get<std::int64_t>() >= 0))
+            throw Error(Code::BadRequest, "chunk must be a non-negative integer",
+                        {{"field", "chunk"}});
+        if (id.is_null())
+            throw Error(Code::BadRequest, "a chunk frame needs the id of its request",
+                        {{"field", "id"}});
         auto data = doc.find("data");
         if (data == doc.end() || !data->is_string())
-            throw Error(Code::BadRequest, "a chunk frame needs a base64 string 'data'", {{"field", "data"}});
+            throw Error(Code::BadRequest, "a chunk frame needs a base64 string 'data'",
+                        {{"field", "data"}});
         out.is_chunk = true;
         out.chunk.id = id;
         out.chunk.index = index.get<std::uint64_t>();
@@ -178,13 +191,15 @@ Parsed parse(std::string_view frame, json& id) {
 
     for (const auto& [key, value] : doc.items())
         if (key != "id" && key != "op" && key != "args")
-            throw Error(Code::BadRequest, "unknown member '" + key + "' in a request", {{"field", key}});
+            throw Error(Code::BadRequest, "unknown member '" + key + "' in a request",
+                        {{"field", key}});
     auto op = doc.find("op");
     if (op == doc.end()) throw Error(Code::BadRequest, "missing 'op'", {{"field", "op"}});
     if (!op->is_string()) throw Error(Code::BadRequest, "'op' must be a string", {{"field", "op"}});
     out.op = op->get<std::string>();
     if (auto args = doc.find("args"); args != doc.end()) {
-        if (!args->is_object()) throw Error(Code::BadRequest, "'args' must be an object", {{"field", "args"}});
+        if (!args->is_object())
+            throw Error(Code::BadRequest, "'args' must be an object", {{"field", "args"}});
         out.args = std::move(*args);
     }
     return out;

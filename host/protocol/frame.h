@@ -21,7 +21,8 @@ enum class ReadStatus {
 class Reader {
 public:
     using Source = std::function<long(char*, std::size_t)>;  // like read(2): >0, 0 = EOF, <0 error
-    Reader(Source source, std::size_t max_frame) : source_(std::move(source)), max_frame_(max_frame) {}
+    Reader(Source source, std::size_t max_frame)
+        : source_(std::move(source)), max_frame_(max_frame) {}
 
     // Throws std::bad_alloc if the body cannot be allocated, after reading past it: the stream
     // stays in step and the caller may answer and go on.

@@ -56,9 +56,7 @@ int Session::run() {
                                  {{"length", reader_.last_announced_length()},
                                   {"limit", limits::kMaxIncomingFrame}}));
                 return 0;
-            case frame::ReadStatus::IoError:
-                log::error("cannot read stdin");
-                return 1;
+            case frame::ReadStatus::IoError: log::error("cannot read stdin"); return 1;
         }
     }
 }
@@ -72,10 +70,8 @@ void Session::handle_frame(std::string_view frame) {
             return;
         }
         auto parsed = envelope::parse(frame, id);
-        if (parsed.is_chunk)
-            handle_chunk(parsed.chunk.id, parsed.chunk.index, parsed.chunk.data);
-        else
-            handle_request(parsed);
+        if (parsed.is_chunk) handle_chunk(parsed.chunk.id, parsed.chunk.index, parsed.chunk.data);
+        else handle_request(parsed);
     } catch (const Error& e) {
         send_error(id, e);
     } catch (const std::bad_alloc&) {
@@ -93,11 +89,14 @@ void Session::handle_frame(std::string_view frame) {
 void Session::handle_request(envelope::Parsed& parsed) {
     const json& id = parsed.id;
     const Operation* op = registry_.find(parsed.op);
-    if (op && (op->cli_only || op->name != parsed.op)) op = nullptr;  // no CLI aliases or CLI-only ops here
+    if (op && (op->cli_only || op->name != parsed.op))
+        op = nullptr;  // no CLI aliases or CLI-only ops here
     try {
         if (!op)
-            throw Error(Code::UnknownOp, "unknown operation '" + parsed.op + "'", {{"op", parsed.op}});
-        if (auto help = parsed.args.find("help"); help != parsed.args.end() && !op->find_arg("help")) {
+            throw Error(Code::UnknownOp, "unknown operation '" + parsed.op + "'",
+                        {{"op", parsed.op}});
+        if (auto help = parsed.args.find("help");
+            help != parsed.args.end() && !op->find_arg("help")) {
             if (!help->is_boolean())
                 throw Error(Code::BadRequest, "'help' must be a boolean", {{"field", "args.help"}});
             if (help->get<bool>()) {
@@ -113,8 +112,10 @@ void Session::handle_request(envelope::Parsed& parsed) {
         if (payload && parsed.args.contains(payload->name)) {
             json& value = parsed.args[payload->name];
             if (value.is_string()) {
-                if (!base64::decode_append(value.get_ref<const std::string&>(), request.payload.mutable_str()))
-                    throw Error(Code::BadRequest, "argument '" + payload->name + "' is not valid base64",
+                if (!base64::decode_append(value.get_ref<const std::string&>(),
+                                           request.payload.mutable_str()))
+                    throw Error(Code::BadRequest,
+                                "argument '" + payload->name + "' is not valid base64",
                                 {{"field", "args." + payload->name}});
                 request.has_payload = true;
                 cleanse(value.get_ref<std::string&>());
@@ -123,10 +124,12 @@ void Session::handle_request(envelope::Parsed& parsed) {
                 // A chunk reference: {"chunks": N, "size": S?}
                 for (const auto& [key, v] : value.items())
                     if (key != "chunks" && key != "size")
-                        throw Error(Code::BadRequest, "unknown member '" + key + "' in a chunk reference",
+                        throw Error(Code::BadRequest,
+                                    "unknown member '" + key + "' in a chunk reference",
                                     {{"field", "args." + payload->name + "." + key}});
                 auto chunks = value.find("chunks");
-                if (chunks == value.end() || !chunks->is_number_unsigned() || chunks->get<std::uint64_t>() == 0 ||
+                if (chunks == value.end() || !chunks->is_number_unsigned() ||
+                    chunks->get<std::uint64_t>() == 0 ||
                     chunks->get<std::uint64_t>() > limits::kMaxChunks)
                     throw Error(Code::BadRequest, "'chunks' must be an integer from 1 to 1048576",
                                 {{"field", "args." + payload->name + ".chunks"}});
@@ -139,30 +142,36 @@ void Session::handle_request(envelope::Parsed& parsed) {
                     upload.declared_size = size->get<std::uint64_t>();
                     upload.has_declared_size = true;
                     if (upload.declared_size > limits::kMaxPayload)
-                        throw Error(Code::TooLarge, "payload over the limit",
-                                    {{"size", upload.declared_size}, {"limit", limits::kMaxPayload}});
+                        throw Error(
+                            Code::TooLarge, "payload over the limit",
+                            {{"size", upload.declared_size}, {"limit", limits::kMaxPayload}});
                 }
                 if (id.is_null())
-                    throw Error(Code::BadRequest, "a chunked request needs an id", {{"field", "id"}});
+                    throw Error(Code::BadRequest, "a chunked request needs an id",
+                                {{"field", "id"}});
                 const std::string key = envelope::id_key(id);
                 if (uploads_.count(key))
-                    throw Error(Code::BadRequest, "a request with this id is still receiving chunks",
+                    throw Error(Code::BadRequest,
+                                "a request with this id is still receiving chunks",
                                 {{"field", "id"}});
                 if (uploads_.size() >= limits::kMaxPendingUploads)
                     throw Error(Code::TooLarge, "too many chunked requests in progress");
-                // Reserve what was announced, but not so much that a lying header costs real memory.
-                // Plus the 2 bytes by which a last chunk's estimate (whole groups of 3) may exceed
-                // its content: without them a size that is not a multiple of 3 doubled the buffer
-                // at the last chunk (a 25 MiB verify peaked at 4.2 times the message).
+                // Reserve what was announced, but not so much that a lying header costs real
+                // memory. Plus the 2 bytes by which a last chunk's estimate (whole groups of 3) may
+                // exceed its content: without them a size that is not a multiple of 3 doubled the
+                // buffer at the last chunk (a 25 MiB verify peaked at 4.2 times the message).
                 const std::size_t reserve =
-                    upload.has_declared_size ? std::min<std::uint64_t>(upload.declared_size + 2, 64u << 20) : 0;
+                    upload.has_declared_size
+                        ? std::min<std::uint64_t>(upload.declared_size + 2, 64u << 20)
+                        : 0;
                 if (pending_bytes_ + reserve > upload_budget_)
                     throw Error(Code::TooLarge, "too much data in chunked requests in progress",
                                 {{"budget", upload_budget_}});
                 parsed.args.erase(payload->name);
                 upload.op = op;
                 upload.args = std::move(parsed.args);
-                if (op->observe && upload.has_declared_size) upload.observer = op->observe(context_, upload.args);
+                if (op->observe && upload.has_declared_size)
+                    upload.observer = op->observe(context_, upload.args);
                 upload.request.payload.mutable_str().reserve(reserve);
                 pending_bytes_ += upload.request.payload.str().capacity();
                 uploads_.emplace(key, std::move(upload));
@@ -174,7 +183,8 @@ void Session::handle_request(envelope::Parsed& parsed) {
     } catch (const Error& e) {
         if (op) wipe_secrets(*op, parsed.args);
         // Swallow the chunks the client will still send for this refused request.
-        if (auto n = envelope::announced_chunks(parsed.args); n && !id.is_null() && *n <= limits::kMaxChunks)
+        if (auto n = envelope::announced_chunks(parsed.args);
+            n && !id.is_null() && *n <= limits::kMaxChunks)
             discard_chunks(envelope::id_key(id), *n);
         send_error(id, e);
     } catch (...) {
@@ -191,8 +201,9 @@ void Session::handle_chunk(const json& id, std::uint64_t index, std::string_view
             if (--d->second.remaining == 0) discarding_.erase(d);
             return;
         }
-        send_error(id, Error(Code::BadRequest, "chunk for an id that has no request waiting for chunks",
-                             {{"field", "id"}}));
+        send_error(id,
+                   Error(Code::BadRequest, "chunk for an id that has no request waiting for chunks",
+                         {{"field", "id"}}));
         return;
     }
     Upload& upload = it->second;
@@ -206,8 +217,9 @@ void Session::handle_chunk(const json& id, std::uint64_t index, std::string_view
     const std::size_t incoming = data.size() / 4 * 3;
     if (buffer.size() + incoming > limits::kMaxPayload ||
         (upload.has_declared_size && buffer.size() + incoming > upload.declared_size + 2)) {
-        abandon_upload(key, id,
-                       Error(Code::TooLarge, "payload over the limit", {{"limit", limits::kMaxPayload}}));
+        abandon_upload(
+            key, id,
+            Error(Code::TooLarge, "payload over the limit", {{"limit", limits::kMaxPayload}}));
         return;
     }
     const std::size_t capacity = buffer.capacity();
@@ -234,8 +246,8 @@ void Session::handle_chunk(const json& id, std::uint64_t index, std::string_view
     }
     pending_bytes_ = pending_bytes_ - capacity + buffer.capacity();
     if (!decoded) {
-        abandon_upload(key, id,
-                       Error(Code::BadRequest, "chunk data is not valid base64", {{"chunk", index}}));
+        abandon_upload(
+            key, id, Error(Code::BadRequest, "chunk data is not valid base64", {{"chunk", index}}));
         return;
     }
     if (upload.observer) {
@@ -255,7 +267,10 @@ void Session::handle_chunk(const json& id, std::uint64_t index, std::string_view
     }
     if (log::enabled(log::Level::Debug))
         log::debug(upload.op->name + ": " + std::to_string(buffer.size()) + " bytes received in " +
-                   std::to_string(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - upload.started).count()) + " ms");
+                   std::to_string(std::chrono::duration<double, std::milli>(
+                                      std::chrono::steady_clock::now() - upload.started)
+                                      .count()) +
+                   " ms");
     pending_bytes_ -= std::min(pending_bytes_, buffer.capacity());  // the request holds it now
     Upload done = std::move(upload);
     uploads_.erase(it);
@@ -287,7 +302,8 @@ void Session::discard_chunks(const std::string& key, std::uint64_t remaining) {
         return d != discarding_.end() && d->second.order == entry.first;
     };
     // Forget the oldest refused request still remembered.
-    while (discarding_.size() >= limits::kMaxDiscarding && !discarding_.count(key) && !discard_queue_.empty()) {
+    while (discarding_.size() >= limits::kMaxDiscarding && !discarding_.count(key) &&
+           !discard_queue_.empty()) {
         if (current(discard_queue_.front())) discarding_.erase(discard_queue_.front().second);
         discard_queue_.pop_front();
     }
@@ -311,7 +327,9 @@ void Session::dispatch(const json& id, const Operation& op, Request& request) {
         const auto handled = std::chrono::steady_clock::now();
         send_reply(id, op, reply);
         if (log::enabled(log::Level::Debug)) {
-            const auto ms = [](auto d) { return std::to_string(std::chrono::duration<double, std::milli>(d).count()); };
+            const auto ms = [](auto d) {
+                return std::to_string(std::chrono::duration<double, std::milli>(d).count());
+            };
             log::debug(op.name + ": " + ms(handled - start) + " ms, reply sent in " +
                        ms(std::chrono::steady_clock::now() - handled) + " ms");
         }
@@ -323,7 +341,8 @@ void Session::dispatch(const json& id, const Operation& op, Request& request) {
         send_error(id, Error(Code::TooLarge, "not enough memory for this request"));
     } catch (const json::exception& e) {
         wipe_secrets(op, request.args);
-        log::error(op.name + ": unexpected JSON failure " + std::to_string(e.id));  // its text may quote input
+        log::error(op.name + ": unexpected JSON failure " +
+                   std::to_string(e.id));  // its text may quote input
         send_error(id, Error(Code::Internal, "internal error in " + op.name));
     } catch (const std::exception& e) {
         wipe_secrets(op, request.args);
@@ -342,10 +361,12 @@ void Session::send_reply(const json& id, const Operation& op, Reply& reply) {
     std::string gathered;  // a chunk that spans pieces
     if (payload.size() <= limits::kMaxInlineReplyPayload) {
         // The payload (often decrypted mail) goes straight into one wiped buffer, never through a
-        // JSON string and its serialised copy: {"id":..,"ok":true,"result":{..., "<field>":"<base64>"}}.
+        // JSON string and its serialised copy: {"id":..,"ok":true,"result":{...,
+        // "<field>":"<base64>"}}.
         reply.result.erase(field);
         const bool empty_result = reply.result.empty();
-        const std::string head = dump({{"id", id}, {"ok", true}, {"result", std::move(reply.result)}});
+        const std::string head =
+            dump({{"id", id}, {"ok", true}, {"result", std::move(reply.result)}});
         SecureString text;
         std::string& out = text.mutable_str();
         out.reserve(head.size() + field.size() + 8 + (payload.size() + 2) / 3 * 4);
@@ -362,16 +383,19 @@ void Session::send_reply(const json& id, const Operation& op, Reply& reply) {
                                  {{"size", out.size()}, {"limit", limits::kMaxOutgoingFrame}}));
         return;
     }
-    const std::size_t chunks = (payload.size() + limits::kReplyChunkRaw - 1) / limits::kReplyChunkRaw;
+    const std::size_t chunks =
+        (payload.size() + limits::kReplyChunkRaw - 1) / limits::kReplyChunkRaw;
     reply.result[field] = {{"chunks", chunks}, {"size", payload.size()}};
     const std::string head = dump({{"id", id}, {"ok", true}, {"result", std::move(reply.result)}});
     if (!writer_.write(head)) {
-        if (!writer_.failed()) send_error(id, Error(Code::TooLarge, "reply too large for one frame"));
+        if (!writer_.failed())
+            send_error(id, Error(Code::TooLarge, "reply too large for one frame"));
         return;
     }
     const std::string id_text = dump(id);
     for (std::size_t i = 0; i < chunks; ++i) {
-        const std::string_view piece = payload.range(i * limits::kReplyChunkRaw, limits::kReplyChunkRaw, gathered);
+        const std::string_view piece =
+            payload.range(i * limits::kReplyChunkRaw, limits::kReplyChunkRaw, gathered);
         scratch_.clear();
         scratch_ += "{\"id\":";
         scratch_ += id_text;
@@ -386,7 +410,9 @@ void Session::send_reply(const json& id, const Operation& op, Reply& reply) {
     cleanse(scratch_);
 }
 
-void Session::send_error(const json& id, const Error& error) { send_json(id, envelope::error_reply(id, error)); }
+void Session::send_error(const json& id, const Error& error) {
+    send_json(id, envelope::error_reply(id, error));
+}
 
 void Session::send_json(const json& id, const json& reply) {
     std::string text;
@@ -394,14 +420,16 @@ void Session::send_json(const json& id, const json& reply) {
         text = dump(reply);
     } catch (const std::bad_alloc&) {
         // Not even the reply fits in memory: a fixed one still tells the caller, and we go on.
-        writer_.write(R"({"id":null,"ok":false,"error":{"code":"ERR_TOO_LARGE","message":"not enough memory for this request","details":{}}})");
+        writer_.write(
+            R"({"id":null,"ok":false,"error":{"code":"ERR_TOO_LARGE","message":"not enough memory for this request","details":{}}})");
         return;
     }
     if (writer_.write(text)) return;
     if (writer_.failed()) return;
     // Over the outgoing limit: say so instead of sending a frame the browser would drop.
-    writer_.write(dump(envelope::error_reply(id, Error(Code::TooLarge, "reply too large for one frame",
-                                            {{"size", text.size()}, {"limit", limits::kMaxOutgoingFrame}}))));
+    writer_.write(dump(envelope::error_reply(
+        id, Error(Code::TooLarge, "reply too large for one frame",
+                  {{"size", text.size()}, {"limit", limits::kMaxOutgoingFrame}}))));
 }
 
 }  // namespace smime

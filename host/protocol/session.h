@@ -17,14 +17,19 @@ namespace smime {
 
 class Session {
 public:
-    Session(const Registry& registry, Context& context, frame::Reader& reader, frame::Writer& writer)
-        : registry_(registry), context_(context), reader_(reader), writer_(writer),
+    Session(const Registry& registry, Context& context, frame::Reader& reader,
+            frame::Writer& writer)
+        : registry_(registry),
+          context_(context),
+          reader_(reader),
+          writer_(writer),
           upload_budget_(limits::kDefaultUploadBudget) {
-        context_.set_transport_limits({{"max_frame_to_host", limits::kMaxIncomingFrame},
-                                       {"max_frame_from_host", limits::kMaxOutgoingFrame},
-                                       {"max_payload", limits::kMaxPayload},
-                                       {"reply_chunk_bytes", limits::kReplyChunkRaw},
-                                       {"max_inline_reply_payload", limits::kMaxInlineReplyPayload}});
+        context_.set_transport_limits(
+            {{"max_frame_to_host", limits::kMaxIncomingFrame},
+             {"max_frame_from_host", limits::kMaxOutgoingFrame},
+             {"max_payload", limits::kMaxPayload},
+             {"reply_chunk_bytes", limits::kReplyChunkRaw},
+             {"max_inline_reply_payload", limits::kMaxInlineReplyPayload}});
     }
 
     // Serves until EOF (returns 0), an over-long or truncated frame (replies, returns 0), or an
@@ -73,11 +78,12 @@ private:
         std::uint64_t order = 0;      // the oldest is forgotten first
     };
     std::map<std::string, Discarding> discarding_;  // bounded by limits::kMaxDiscarding
-    std::deque<std::pair<std::uint64_t, std::string>> discard_queue_;  // oldest first; may hold stale entries
+    std::deque<std::pair<std::uint64_t, std::string>>
+        discard_queue_;  // oldest first; may hold stale entries
     std::uint64_t discard_order_ = 0;
     std::size_t upload_budget_;
     std::size_t pending_bytes_ = 0;  // capacity of the buffers in uploads_
-    std::string scratch_;                               // reused buffer for chunk frames
+    std::string scratch_;            // reused buffer for chunk frames
 };
 
 }  // namespace smime

@@ -75,17 +75,22 @@ __attribute__((target("avx2"))) std::size_t decode_avx2(const unsigned char* src
     const __m256i plus = _mm256_set1_epi8('+'), slash = _mm256_set1_epi8('/');
     const __m256i pack_pairs = _mm256_set1_epi32(0x01400140);
     const __m256i pack_quads = _mm256_set1_epi32(0x00011000);
-    const __m256i order = _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,  //
-                                           2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
+    const __m256i order =
+        _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,  //
+                         2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
     const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7);
     while (quads - done >= 8) {
         const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + done * 4));
-        const __m256i upper = _mm256_and_si256(_mm256_cmpgt_epi8(c, a_1), _mm256_cmpgt_epi8(z_1, c));
-        const __m256i lower = _mm256_and_si256(_mm256_cmpgt_epi8(c, la_1), _mm256_cmpgt_epi8(lz_1, c));
-        const __m256i digit = _mm256_and_si256(_mm256_cmpgt_epi8(c, d0_1), _mm256_cmpgt_epi8(d9_1, c));
+        const __m256i upper =
+            _mm256_and_si256(_mm256_cmpgt_epi8(c, a_1), _mm256_cmpgt_epi8(z_1, c));
+        const __m256i lower =
+            _mm256_and_si256(_mm256_cmpgt_epi8(c, la_1), _mm256_cmpgt_epi8(lz_1, c));
+        const __m256i digit =
+            _mm256_and_si256(_mm256_cmpgt_epi8(c, d0_1), _mm256_cmpgt_epi8(d9_1, c));
         const __m256i is_plus = _mm256_cmpeq_epi8(c, plus), is_slash = _mm256_cmpeq_epi8(c, slash);
-        const __m256i valid = _mm256_or_si256(_mm256_or_si256(upper, lower),
-                                              _mm256_or_si256(digit, _mm256_or_si256(is_plus, is_slash)));
+        const __m256i valid =
+            _mm256_or_si256(_mm256_or_si256(upper, lower),
+                            _mm256_or_si256(digit, _mm256_or_si256(is_plus, is_slash)));
         if (_mm256_movemask_epi8(valid) != -1) break;
         __m256i offset = _mm256_and_si256(upper, _mm256_set1_epi8(-65));
         offset = _mm256_or_si256(offset, _mm256_and_si256(lower, _mm256_set1_epi8(-71)));
@@ -96,7 +101,8 @@ __attribute__((target("avx2"))) std::size_t decode_avx2(const unsigned char* src
         const __m256i pairs = _mm256_maddubs_epi16(values, pack_pairs);  // 12 bits per 16-bit word
         const __m256i words = _mm256_madd_epi16(pairs, pack_quads);      // 24 bits per 32-bit word
         const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(words, order), lanes);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + done * 3), bytes);  // 24 of 32 bytes count
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + done * 3),
+                            bytes);  // 24 of 32 bytes count
         done += 8;
     }
     return done;
@@ -106,16 +112,19 @@ __attribute__((target("avx2"))) std::size_t decode_avx2(const unsigned char* src
 // bytes, spreads every 3 into a 32-bit word, cuts four 6-bit values out with multiplies, and maps
 // values to characters by adding a per-range offset. Reads 4 bytes past the 24 it encodes.
 // Returns the number of bytes encoded (a multiple of 24).
-__attribute__((target("avx2"))) std::size_t encode_avx2(const unsigned char* src, std::size_t n, char* dst) {
+__attribute__((target("avx2"))) std::size_t encode_avx2(const unsigned char* src, std::size_t n,
+                                                        char* dst) {
     const __m256i spread = _mm256_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10,  //
                                             1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10);
-    const __m256i offsets = _mm256_setr_epi8(65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 0, 0,  //
-                                             65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 0, 0);
+    const __m256i offsets =
+        _mm256_setr_epi8(65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 0, 0,  //
+                         65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 0, 0);
     std::size_t done = 0;
     for (; done + 28 <= n; done += 24) {
         const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + done));
         const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + done + 12));
-        const __m256i in = _mm256_shuffle_epi8(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1), spread);
+        const __m256i in =
+            _mm256_shuffle_epi8(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1), spread);
         const __m256i a = _mm256_mulhi_epu16(_mm256_and_si256(in, _mm256_set1_epi32(0x0fc0fc00)),
                                              _mm256_set1_epi32(0x04000040));
         const __m256i b = _mm256_mullo_epi16(_mm256_and_si256(in, _mm256_set1_epi32(0x003f03f0)),
@@ -145,7 +154,8 @@ void encode_to(const unsigned char* src, std::size_t n, char* dst) {
     }
 #endif
     for (; i + 3 <= n; i += 3) {
-        const std::uint32_t v = (std::uint32_t{src[i]} << 16) | (std::uint32_t{src[i + 1]} << 8) | src[i + 2];
+        const std::uint32_t v =
+            (std::uint32_t{src[i]} << 16) | (std::uint32_t{src[i + 1]} << 8) | src[i + 2];
         std::memcpy(dst, kPairs[v >> 12].data(), 2);
         std::memcpy(dst + 2, kPairs[v & 4095].data(), 2);
         dst += 4;
@@ -205,10 +215,8 @@ bool decode_append(std::string_view text, std::string& out) {
     for (; q + 1 < quads; ++q, src += 4, dst += 3) {
         const std::uint32_t w = decode_quad(src);
         bad |= w;
-        if constexpr (kLittleEndian)
-            std::memcpy(dst, &w, 4);
-        else
-            store3(w);
+        if constexpr (kLittleEndian) std::memcpy(dst, &w, 4);
+        else store3(w);
     }
     if (q < quads) {  // the last whole quad, stored byte by byte
         const std::uint32_t w = decode_quad(src);
@@ -218,7 +226,8 @@ bool decode_append(std::string_view text, std::string& out) {
         dst += 3;
     }
     if (pad) {
-        const unsigned char last[4] = {src[0], src[1], pad == 1 ? src[2] : static_cast<unsigned char>('A'),
+        const unsigned char last[4] = {src[0], src[1],
+                                       pad == 1 ? src[2] : static_cast<unsigned char>('A'),
                                        static_cast<unsigned char>('A')};
         const std::uint32_t w = decode_quad(last);
         bad |= w;

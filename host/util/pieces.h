@@ -26,7 +26,8 @@ public:
 
     void append(SecureString owned) {
         if (owned.empty()) return;
-        owned_.push_back(std::move(owned));  // a deque never moves its elements: earlier views stay valid
+        owned_.push_back(
+            std::move(owned));  // a deque never moves its elements: earlier views stay valid
         add(owned_.back().str());
     }
     void append_view(std::string_view borrowed) { add(borrowed); }
@@ -34,8 +35,8 @@ public:
     std::size_t size() const noexcept { return size_; }
     const std::vector<std::string_view>& views() const noexcept { return views_; }
 
-    // The bytes [offset, offset + n) (clamped to the end): a view of one piece when they lie in one, else copied into
-    // `scratch` (which the caller wipes).
+    // The bytes [offset, offset + n) (clamped to the end): a view of one piece when they lie in
+    // one, else copied into `scratch` (which the caller wipes).
     std::string_view range(std::size_t offset, std::size_t n, std::string& scratch) const {
         scratch.clear();
         offset = std::min(offset, size_);

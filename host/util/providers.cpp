@@ -30,7 +30,8 @@ bool ensure_legacy_provider() {
         static const Providers providers;
         available = providers.default_provider && providers.legacy_provider;
         if (!providers.legacy_provider)
-            log::openssl_errors("legacy provider unavailable: RC2 and old PKCS#12 files cannot be read");
+            log::openssl_errors(
+                "legacy provider unavailable: RC2 and old PKCS#12 files cannot be read");
     });
     return available;
 }

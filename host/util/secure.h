@@ -68,6 +68,8 @@ void cleanse(Buffer& buffer) noexcept {
     if (!buffer.empty()) OPENSSL_cleanse(buffer.data(), buffer.size());
 }
 // A string is wiped to its capacity: what a longer value left behind a shorter one counts too.
-inline void cleanse(std::string& buffer) noexcept { OPENSSL_cleanse(buffer.data(), buffer.capacity()); }
+inline void cleanse(std::string& buffer) noexcept {
+    OPENSSL_cleanse(buffer.data(), buffer.capacity());
+}
 
 }  // namespace smime

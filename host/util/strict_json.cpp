@@ -12,9 +12,7 @@ nlohmann::json parse(std::string_view text) {
     std::vector<std::set<std::string, std::less<>>> open;
     const json::parser_callback_t check = [&open](int, json::parse_event_t event, json& parsed) {
         switch (event) {
-            case json::parse_event_t::object_start:
-                open.emplace_back();
-                break;
+            case json::parse_event_t::object_start: open.emplace_back(); break;
             case json::parse_event_t::object_end:
                 if (!open.empty()) open.pop_back();
                 break;
@@ -22,8 +20,7 @@ nlohmann::json parse(std::string_view text) {
                 if (!open.empty() && !open.back().insert(parsed.get<std::string>()).second)
                     throw DuplicateKey(parsed.get<std::string>());
                 break;
-            default:
-                break;
+            default: break;
         }
         return true;
     };

@@ -40,7 +40,8 @@ public:
     };
 
     Spawner() {
-        if (::socketpair(AF_UNIX, SOCK_STREAM, 0, sock_) != 0) throw std::runtime_error("socketpair failed");
+        if (::socketpair(AF_UNIX, SOCK_STREAM, 0, sock_) != 0)
+            throw std::runtime_error("socketpair failed");
         pid_ = ::fork();
         if (pid_ < 0) throw std::runtime_error("fork failed");
         if (pid_ == 0) {
@@ -72,7 +73,8 @@ public:
         c->cmsg_len = CMSG_LEN(2 * sizeof(int));
         const int fds[2] = {in, out};
         std::memcpy(CMSG_DATA(c), fds, sizeof fds);
-        if (::sendmsg(sock_[0], &msg, 0) != static_cast<ssize_t>(sizeof size) || !write_all(sock_[0], request.data(), request.size()))
+        if (::sendmsg(sock_[0], &msg, 0) != static_cast<ssize_t>(sizeof size) ||
+            !write_all(sock_[0], request.data(), request.size()))
             throw std::runtime_error("spawner is gone");
         ::close(in);
         ::close(out);
@@ -102,7 +104,8 @@ private:
             std::string request(size, '\0');
             if (!read_all(sock, request.data(), size)) _exit(0);
             std::vector<char*> argv;
-            for (std::size_t at = 0; at < request.size(); at = request.find('\0', at) + 1) argv.push_back(request.data() + at);
+            for (std::size_t at = 0; at < request.size(); at = request.find('\0', at) + 1)
+                argv.push_back(request.data() + at);
             argv.push_back(nullptr);
             const pid_t child = ::fork();
             if (child == 0) {
@@ -142,7 +145,9 @@ public:
     static bool write_all(int fd, const void* data, std::size_t n) {
         return move_all(::write, fd, static_cast<const char*>(data), n);
     }
-    static bool read_all(int fd, void* data, std::size_t n) { return move_all(::read, fd, static_cast<char*>(data), n); }
+    static bool read_all(int fd, void* data, std::size_t n) {
+        return move_all(::read, fd, static_cast<char*>(data), n);
+    }
 
 private:
     int sock_[2]{};
@@ -185,7 +190,8 @@ private:
             cv_.wait(lock, [this] { return busy_ || quit_; });
             if (quit_) return;
             lock.unlock();
-            Spawner::write_all(fd_, data_.data(), data_.size());  // a reader that quit early is its problem
+            Spawner::write_all(fd_, data_.data(),
+                               data_.size());  // a reader that quit early is its problem
             if (close_) ::close(fd_);
             lock.lock();
             busy_ = false;
@@ -235,10 +241,12 @@ std::uint32_t frame_length(const char* p) {
 bool read_reply(int fd, Sink& sink) {
     std::size_t at = 0, frames = 0, wanted = 1;
     for (;;) {
-        while (frames < wanted && sink.size - at >= 4 && sink.size - at - 4 >= frame_length(sink.bytes.data() + at)) {
+        while (frames < wanted && sink.size - at >= 4 &&
+               sink.size - at - 4 >= frame_length(sink.bytes.data() + at)) {
             const std::uint32_t n = frame_length(sink.bytes.data() + at);
             if (frames == 0) {
-                const std::string_view head(sink.bytes.data() + at + 4, std::min<std::uint32_t>(n, 256));
+                const std::string_view head(sink.bytes.data() + at + 4,
+                                            std::min<std::uint32_t>(n, 256));
                 if (const auto c = head.find("{\"chunks\":"); c != std::string_view::npos)
                     wanted += std::strtoul(head.data() + c + 10, nullptr, 10);
             }
@@ -252,7 +260,8 @@ bool read_reply(int fd, Sink& sink) {
 
 // The frames of one request carrying `payload` in `arg`: inline up to 768,000 bytes, otherwise a
 // chunk reference and 768,000-byte chunks, as docs/protocol.md tells callers to send it.
-std::string request_frames(int id, const std::string& op, const std::string& arg, std::string_view payload) {
+std::string request_frames(int id, const std::string& op, const std::string& arg,
+                           std::string_view payload) {
     constexpr std::size_t kChunk = 768000;
     auto frame = [](std::string& out, std::string_view body) {
         const auto n = static_cast<std::uint32_t>(body.size());
@@ -260,7 +269,8 @@ std::string request_frames(int id, const std::string& op, const std::string& arg
         out.append(body);
     };
     std::string out, body;
-    const std::string head = "{\"id\":" + std::to_string(id) + ",\"op\":\"" + op + "\",\"args\":{\"" + arg + "\":";
+    const std::string head =
+        "{\"id\":" + std::to_string(id) + ",\"op\":\"" + op + "\",\"args\":{\"" + arg + "\":";
     if (payload.size() <= kChunk) {
         body = head + "\"";
         base64::encode_append(payload, body);
@@ -269,7 +279,8 @@ std::string request_frames(int id, const std::string& op, const std::string& arg
         return out;
     }
     const std::size_t chunks = (payload.size() + kChunk - 1) / kChunk;
-    frame(out, head + "{\"chunks\":" + std::to_string(chunks) + ",\"size\":" + std::to_string(payload.size()) + "}}}");
+    frame(out, head + "{\"chunks\":" + std::to_string(chunks) +
+                   ",\"size\":" + std::to_string(payload.size()) + "}}}");
     for (std::size_t i = 0; i < chunks; ++i) {
         body = "{\"id\":" + std::to_string(id) + ",\"chunk\":" + std::to_string(i) + ",\"data\":\"";
         base64::encode_append(payload.substr(i * kChunk, kChunk), body);
@@ -335,7 +346,8 @@ struct Bench {
         r.ms = bench::ms(Clock::now() - t0);
         writer.wait();
         ::close(in[1]);
-        while (sink.read_from(out[0])) {}  // until the host exits
+        while (sink.read_from(out[0])) {
+        }  // until the host exits
         ::close(out[0]);
         const Spawner::Exit e = spawner.wait();
         r.peak_kib = e.peak_kib;
@@ -351,7 +363,8 @@ struct Bench {
         const auto t0 = Clock::now();
         spawner.start(args, in[0], out[1]);
         writer.post(in[1], input, true);
-        while (sink.read_from(out[0])) {}
+        while (sink.read_from(out[0])) {
+        }
         Run r;
         r.ms = bench::ms(Clock::now() - t0);
         writer.wait();
@@ -408,9 +421,12 @@ struct Row {
 };
 
 // The goals of the performance work, each with the figures measured here and whether they meet it.
-void print_targets(const std::vector<Row>& rows, const std::map<std::string, double>& warm_ms, long startup_peak) {
+void print_targets(const std::vector<Row>& rows, const std::map<std::string, double>& warm_ms,
+                   long startup_peak) {
     std::printf("\ntargets (met or not at this run's load; medians):\n");
-    auto verdict = [](bool measured, bool met) { return !measured ? "not measured" : met ? "met" : "NOT MET"; };
+    auto verdict = [](bool measured, bool met) {
+        return !measured ? "not measured" : met ? "met" : "NOT MET";
+    };
     auto ratio_of = [](const Row& r) { return r.openssl_ms / r.host_ms; };
 
     // Small messages in a fresh process: every operation at least as fast as openssl.
@@ -427,7 +443,8 @@ void print_targets(const std::vector<Row>& rows, const std::map<std::string, dou
                 worst = r.size + " " + r.op + " (" + r.input + " input)";
             }
         }
-        std::printf("  10KiB and 1MiB, fresh process, every operation >= 1.00x: %s", verdict(measured, met));
+        std::printf("  10KiB and 1MiB, fresh process, every operation >= 1.00x: %s",
+                    verdict(measured, met));
         if (measured) std::printf("; lowest %.2fx, %s", lowest, worst.c_str());
         std::printf("\n");
     }
@@ -435,7 +452,8 @@ void print_targets(const std::vector<Row>& rows, const std::map<std::string, dou
     {
         const auto v = warm_ms.find("message.verify"), d = warm_ms.find("message.decrypt");
         const bool measured = v != warm_ms.end() && d != warm_ms.end();
-        std::printf("  warm port, 10KiB verify and decrypt < 1 ms: %s", verdict(measured, measured && v->second < 1.0 && d->second < 1.0));
+        std::printf("  warm port, 10KiB verify and decrypt < 1 ms: %s",
+                    verdict(measured, measured && v->second < 1.0 && d->second < 1.0));
         if (v != warm_ms.end()) std::printf("; verify %.3f ms", v->second);
         if (d != warm_ms.end()) std::printf("; decrypt %.3f ms", d->second);
         std::printf("\n");
@@ -450,12 +468,13 @@ void print_targets(const std::vector<Row>& rows, const std::map<std::string, dou
             const double goal = r.op == "sign" ? 1.2 : 2.5;
             met = met && ratio_of(r) >= goal;
             char one[96];
-            std::snprintf(one, sizeof one, "%s%s%s %.2fx", figures.empty() ? "" : ", ", r.op.c_str(),
-                          r.input == "message" ? "" : (" (" + r.input + ")").c_str(), ratio_of(r));
+            std::snprintf(one, sizeof one, "%s%s%s %.2fx", figures.empty() ? "" : ", ",
+                          r.op.c_str(), r.input == "message" ? "" : (" (" + r.input + ")").c_str(),
+                          ratio_of(r));
             figures += one;
         }
-        std::printf("  25MiB, verify/encrypt/decrypt >= 2.50x, sign >= 1.20x: %s%s%s\n", verdict(measured, met),
-                    figures.empty() ? "" : "; ", figures.c_str());
+        std::printf("  25MiB, verify/encrypt/decrypt >= 2.50x, sign >= 1.20x: %s%s%s\n",
+                    verdict(measured, met), figures.empty() ? "" : "; ", figures.c_str());
     }
     // Peak memory under twice the message. Below some MiB the process's own start-up memory (the
     // hello peak) is most of the peak, so the goal is judged on messages of 10 MiB and more.
@@ -475,10 +494,11 @@ void print_targets(const std::vector<Row>& rows, const std::map<std::string, dou
                 which = r.size + " " + r.op + " (" + r.input + " input)";
             }
         }
-        std::printf("  peak memory < 2x the message (messages of 10MiB and more): %s", verdict(measured, met));
+        std::printf("  peak memory < 2x the message (messages of 10MiB and more): %s",
+                    verdict(measured, met));
         if (measured)
-            std::printf("; highest %.2fx (%.2fx above the %ld KiB start-up peak), %s", worst, worst_above, startup_peak,
-                        which.c_str());
+            std::printf("; highest %.2fx (%.2fx above the %ld KiB start-up peak), %s", worst,
+                        worst_above, startup_peak, which.c_str());
         std::printf("\n");
     }
 }
@@ -493,7 +513,8 @@ void print_targets(const std::vector<Row>& rows, const std::map<std::string, dou
 int main(int argc, char** argv) {
     int runs = 9, warm = 101, starts = 21;
     std::string pki = ENGINE_TEST_PKI;
-    std::string host = host_binary().string();  // --host: another build of the host, to compare builds
+    std::string host =
+        host_binary().string();  // --host: another build of the host, to compare builds
     std::vector<std::string> sizes = {"10KiB", "1MiB", "25MiB"}, ops;
     std::string command = argv[0];
     for (int i = 1; i < argc; ++i) {
@@ -510,15 +531,21 @@ int main(int argc, char** argv) {
         else if (a == "--pki") pki = value();
         else if (a == "--host") host = value();
         else {
-            std::printf("usage: bench_compare [--sizes 10KiB,1MiB,25MiB] [--ops sign,verify,encrypt,decrypt,echo]\n"
-                        "                     [--runs 9] [--warm 101] [--starts 21] [--pki DIR] [--host PATH]\n");
+            std::printf(
+                "usage: bench_compare [--sizes 10KiB,1MiB,25MiB] [--ops "
+                "sign,verify,encrypt,decrypt,echo]\n"
+                "                     [--runs 9] [--warm 101] [--starts 21] [--pki DIR] [--host "
+                "PATH]\n");
             return a == "--help" ? 0 : 2;
         }
         command += " " + a;
         if (a != "--help") command += " " + std::string(argv[i]);
     }
-    const std::map<std::string, std::size_t> known = {{"10KiB", 10u << 10}, {"100KiB", 100u << 10}, {"1MiB", 1u << 20},
-                                                       {"10MiB", 10u << 20}, {"25MiB", 25u << 20}};
+    const std::map<std::string, std::size_t> known = {{"10KiB", 10u << 10},
+                                                      {"100KiB", 100u << 10},
+                                                      {"1MiB", 1u << 20},
+                                                      {"10MiB", 10u << 20},
+                                                      {"25MiB", 25u << 20}};
     for (const auto& s : sizes)
         if (!known.count(s)) fail("unknown size " + s + " (10KiB, 100KiB, 1MiB, 10MiB, 25MiB)");
 
@@ -527,12 +554,12 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(home);
     ::setenv("SMIME_HOST_HOME", home.c_str(), 1);  // inherited by every host the spawner starts
     const std::string load_before = file_line("/proc/loadavg", nullptr);
-    Bench bench;  // the spawner forks here, before any message exists
+    Bench bench;                    // the spawner forks here, before any message exists
     std::signal(SIGPIPE, SIG_IGN);  // a program that fails early closes its stdin under the writer
     bench.host_command = {host, "chrome-extension://abcdefghijklmnopabcdefghijklmnop/"};
 
-    const std::string alice = pki + "/alice.pem", key = pki + "/alice.key", root = pki + "/root.pem",
-                      intermediate = pki + "/intermediate.pem";
+    const std::string alice = pki + "/alice.pem", key = pki + "/alice.key",
+                      root = pki + "/root.pem", intermediate = pki + "/intermediate.pem";
     {
         engine::Identity id;
         id.certificate = certinfo::parse(read_file(alice));
@@ -542,10 +569,14 @@ int main(int argc, char** argv) {
         id.chain.push_back(certinfo::parse(read_file(intermediate)));
         const std::string p12 = pkcs12::write(id, SecureString("bench"), "alice");
         HostProcess setup(home);
-        const json a = setup.request({{"id", 1}, {"op", "identities.import"},
-                                      {"args", {{"pkcs12", base64::encode(p12)}, {"password", "bench"}}}});
-        const json b = setup.request({{"id", 2}, {"op", "certificates.import"},
-                                      {"args", {{"certificate", read_file(root)}, {"trust_anchor", true}}}});
+        const json a =
+            setup.request({{"id", 1},
+                           {"op", "identities.import"},
+                           {"args", {{"pkcs12", base64::encode(p12)}, {"password", "bench"}}}});
+        const json b =
+            setup.request({{"id", 2},
+                           {"op", "certificates.import"},
+                           {"args", {{"certificate", read_file(root)}, {"trust_anchor", true}}}});
         if (a.value("ok", false) != true || b.value("ok", false) != true)
             fail("setup failed: " + a.dump() + " " + b.dump());
     }
@@ -556,21 +587,31 @@ int main(int argc, char** argv) {
     std::printf("command:  %s\n", command.c_str());
     std::printf("machine:  %s, %u cores, %s %s\n", file_line("/proc/cpuinfo", "model name").c_str(),
                 std::thread::hardware_concurrency(), uts.sysname, uts.release);
-    std::printf("load:     %s (1, 5, 15 min averages at start; an idle machine shows about 0)\n", load_before.c_str());
+    std::printf("load:     %s (1, 5, 15 min averages at start; an idle machine shows about 0)\n",
+                load_before.c_str());
     bench.sink.prepare(1 << 20);
     bench.openssl({"openssl", "version"}, "");
     std::string openssl_version(bench.sink.view());
     while (!openssl_version.empty() && openssl_version.back() == '\n') openssl_version.pop_back();
-    std::printf("openssl:  %s; the host links %s\n", openssl_version.c_str(), OpenSSL_version(OPENSSL_VERSION));
-    std::printf("method:   every run a fresh process (host and openssl alike), started by a small spawner; the\n"
-                "          message goes in through a pipe written by a client thread, the answer comes back through a\n"
-                "          pipe the client drains into memory touched beforehand. Host requests are framed and base64\n"
-                "          encoded before the clock starts (inline up to 768,000 bytes, else 768,000-byte chunks); the\n"
-                "          host's time ends at the last byte of its reply (frames counted, not decoded), openssl's at\n"
-                "          the end of its output. Runs alternate host, openssl, host, ...; medians of %d runs;\n"
-                "          ratio = openssl time / host time (above 1: the host is faster). peak = ru_maxrss of the\n"
-                "          process (wait4).\n",
-                runs);
+    std::printf("openssl:  %s; the host links %s\n", openssl_version.c_str(),
+                OpenSSL_version(OPENSSL_VERSION));
+    std::printf(
+        "method:   every run a fresh process (host and openssl alike), started by a small spawner; "
+        "the\n"
+        "          message goes in through a pipe written by a client thread, the answer comes "
+        "back through a\n"
+        "          pipe the client drains into memory touched beforehand. Host requests are framed "
+        "and base64\n"
+        "          encoded before the clock starts (inline up to 768,000 bytes, else 768,000-byte "
+        "chunks); the\n"
+        "          host's time ends at the last byte of its reply (frames counted, not decoded), "
+        "openssl's at\n"
+        "          the end of its output. Runs alternate host, openssl, host, ...; medians of %d "
+        "runs;\n"
+        "          ratio = openssl time / host time (above 1: the host is faster). peak = "
+        "ru_maxrss of the\n"
+        "          process (wait4).\n",
+        runs);
     std::printf("message:  multipart/mixed, a text part and a base64 attachment, CRLF line ends\n");
     {
         int in[2], out[2];
@@ -578,7 +619,8 @@ int main(int argc, char** argv) {
         bench.spawner.start({"true"}, in[0], out[1]);
         ::close(in[1]);
         ::close(out[0]);
-        std::printf("floor:    a spawned /bin/true peaks at %ld KiB (part of every peak below)\n", bench.spawner.wait().peak_kib);
+        std::printf("floor:    a spawned /bin/true peaks at %ld KiB (part of every peak below)\n",
+                    bench.spawner.wait().peak_kib);
     }
 
     // Start-up: spawn to the `hello` reply.
@@ -595,24 +637,31 @@ int main(int argc, char** argv) {
         std::vector<double> ms;
         for (const auto& r : t) ms.push_back(r.ms);
         startup_peak = median_peak(t);
-        std::printf("start-up: spawn to hello reply %.2f ms (median of %d), peak %ld KiB\n\n", median_of(ms), starts,
-                    startup_peak);
+        std::printf("start-up: spawn to hello reply %.2f ms (median of %d), peak %ld KiB\n\n",
+                    median_of(ms), starts, startup_peak);
     }
 
-    const std::vector<std::string> sign_cmd = {"openssl", "cms", "-sign", "-signer", alice, "-inkey", key, "-certfile", intermediate};
+    const std::vector<std::string> sign_cmd = {"openssl", "cms", "-sign",     "-signer",   alice,
+                                               "-inkey",  key,   "-certfile", intermediate};
     const std::vector<std::string> verify_cmd = {"openssl", "cms", "-verify", "-CAfile", root};
     // The host's choice for a recipient without advertised capabilities: AES-256-GCM
     // (AuthEnvelopedData) with RSAES-OAEP over SHA-256.
-    const std::vector<std::string> encrypt_cmd = {"openssl", "cms", "-encrypt", "-aes-256-gcm", "-recip", alice,
-                                                  "-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256",
-                                                  "-keyopt", "rsa_mgf1_md:sha256"};
-    const std::vector<std::string> decrypt_cmd = {"openssl", "cms", "-decrypt", "-recip", alice, "-inkey", key};
-    std::printf("openssl commands (stdin and stdout are pipes):\n  %s\n  %s\n  %s\n  %s\n\n", first_line(sign_cmd).c_str(),
-                first_line(verify_cmd).c_str(), first_line(encrypt_cmd).c_str(), first_line(decrypt_cmd).c_str());
+    const std::vector<std::string> encrypt_cmd = {"openssl",  "cms",
+                                                  "-encrypt", "-aes-256-gcm",
+                                                  "-recip",   alice,
+                                                  "-keyopt",  "rsa_padding_mode:oaep",
+                                                  "-keyopt",  "rsa_oaep_md:sha256",
+                                                  "-keyopt",  "rsa_mgf1_md:sha256"};
+    const std::vector<std::string> decrypt_cmd = {"openssl", "cms",    "-decrypt", "-recip",
+                                                  alice,     "-inkey", key};
+    std::printf("openssl commands (stdin and stdout are pipes):\n  %s\n  %s\n  %s\n  %s\n\n",
+                first_line(sign_cmd).c_str(), first_line(verify_cmd).c_str(),
+                first_line(encrypt_cmd).c_str(), first_line(decrypt_cmd).c_str());
 
     std::vector<Row> rows;
-    std::printf("%-6s %-8s %-9s %8s %10s %7s  %-9s %10s %10s %9s  %s\n", "size", "op", "input", "host ms", "openssl ms",
-                "ratio", "verdict", "host peak", "ossl peak", "peak/msg", "per-run ratios");
+    std::printf("%-6s %-8s %-9s %8s %10s %7s  %-9s %10s %10s %9s  %s\n", "size", "op", "input",
+                "host ms", "openssl ms", "ratio", "verdict", "host peak", "ossl peak", "peak/msg",
+                "per-run ratios");
     for (const auto& label : sizes) {
         const std::size_t size = known.at(label);
         const std::string message = make_message(size);
@@ -629,13 +678,16 @@ int main(int argc, char** argv) {
             if (bench.openssl(cmd, message).status != 0) fail(first_line(cmd) + " failed");
             return std::string(bench.sink.view());
         };
-        const std::string host_signed = host_output("message.sign"), host_encrypted = host_output("message.encrypt");
-        const std::string openssl_signed = openssl_output(sign_cmd), openssl_encrypted = openssl_output(encrypt_cmd);
+        const std::string host_signed = host_output("message.sign"),
+                          host_encrypted = host_output("message.encrypt");
+        const std::string openssl_signed = openssl_output(sign_cmd),
+                          openssl_encrypted = openssl_output(encrypt_cmd);
 
         struct Case {
             std::string op, input_name;
             const std::string* input;
-            std::vector<std::string> openssl;  // empty: the host alone (echo, the transport's own cost)
+            std::vector<std::string>
+                openssl;  // empty: the host alone (echo, the transport's own cost)
         };
         const std::vector<Case> cases = {
             {"sign", "message", &message, sign_cmd},
@@ -649,15 +701,16 @@ int main(int argc, char** argv) {
         for (const Case& c : cases) {
             if (!wanted(ops, c.op)) continue;
             const bool echo = c.op == "echo";
-            const std::string frames =
-                request_frames(1, echo ? "echo" : "message." + c.op, echo ? "data" : "mime", *c.input);
+            const std::string frames = request_frames(1, echo ? "echo" : "message." + c.op,
+                                                      echo ? "data" : "mime", *c.input);
             std::vector<Run> host_runs, openssl_runs;
             std::string verdict = "-";
             for (int r = 0; r < runs; ++r) {
                 host_runs.push_back(bench.host(frames));
                 const Decoded d = decode_reply(bench.sink.view(), echo ? "data" : "mime");
                 if (host_runs.back().status != 0 || !d.head.value("ok", false))
-                    fail(c.op + " on the " + c.input_name + " input failed: " + d.head.dump().substr(0, 400));
+                    fail(c.op + " on the " + c.input_name +
+                         " input failed: " + d.head.dump().substr(0, 400));
                 if (echo && d.payload != *c.input) fail("echo returned different bytes");
                 if (r == 0 && (c.op == "verify" || c.op == "decrypt")) {
                     const json& sigs = d.head["result"]["status"]["signatures"];
@@ -666,7 +719,8 @@ int main(int argc, char** argv) {
                 }
                 if (c.openssl.empty()) continue;
                 openssl_runs.push_back(bench.openssl(c.openssl, *c.input));
-                if (openssl_runs.back().status != 0) fail(first_line(c.openssl) + " failed on the " + c.input_name + " input");
+                if (openssl_runs.back().status != 0)
+                    fail(first_line(c.openssl) + " failed on the " + c.input_name + " input");
             }
             Row row{label, c.op, c.input_name, 0, 0, median_peak(host_runs), 0, message.size()};
             std::vector<double> h, o;
@@ -676,7 +730,8 @@ int main(int argc, char** argv) {
                 if (openssl_runs.empty()) continue;
                 o.push_back(openssl_runs[i].ms);
                 char one[16];
-                std::snprintf(one, sizeof one, "%s%.2f", ratios.empty() ? "" : " ", openssl_runs[i].ms / host_runs[i].ms);
+                std::snprintf(one, sizeof one, "%s%.2f", ratios.empty() ? "" : " ",
+                              openssl_runs[i].ms / host_runs[i].ms);
                 ratios += one;
             }
             row.host_ms = median_of(h);
@@ -691,18 +746,25 @@ int main(int argc, char** argv) {
                 std::snprintf(openssl_ms, sizeof openssl_ms, "%.2f", row.openssl_ms);
                 std::snprintf(openssl_peak, sizeof openssl_peak, "%ld KiB", row.openssl_peak);
             }
-            std::printf("%-6s %-8s %-9s %8.2f %10s %7s  %-9s %6ld KiB %10s %8.2fx  %s\n", label.c_str(), c.op.c_str(),
-                        c.input_name.c_str(), row.host_ms, openssl_ms, ratio, verdict.c_str(), row.host_peak, openssl_peak,
-                        static_cast<double>(row.host_peak) * 1024.0 / static_cast<double>(message.size()), ratios.c_str());
+            std::printf(
+                "%-6s %-8s %-9s %8.2f %10s %7s  %-9s %6ld KiB %10s %8.2fx  %s\n", label.c_str(),
+                c.op.c_str(), c.input_name.c_str(), row.host_ms, openssl_ms, ratio, verdict.c_str(),
+                row.host_peak, openssl_peak,
+                static_cast<double>(row.host_peak) * 1024.0 / static_cast<double>(message.size()),
+                ratios.c_str());
             std::fflush(stdout);
         }
     }
 
-    // Warm port: one host process serving request after request, as the extensions keep a port open.
+    // Warm port: one host process serving request after request, as the extensions keep a port
+    // open.
     std::map<std::string, double> warm_ms;
     if (warm > 0) {
-        std::printf("\nwarm port (one host process, %d requests one after another; time from the first byte written "
-                    "to the last byte of the reply):\n", warm);
+        std::printf(
+            "\nwarm port (one host process, %d requests one after another; time from the first "
+            "byte written "
+            "to the last byte of the reply):\n",
+            warm);
         const std::string message = make_message(10u << 10);
         bench.sink.prepare(1 << 20);
         int in[2], out[2];
@@ -715,12 +777,14 @@ int main(int argc, char** argv) {
             bench.writer.post(in[1], frames, false);
             read_reply(out[0], bench.sink);
             bench.writer.wait();
-            (op == std::string("message.sign") ? signed_mime : encrypted_mime) = decode_reply(bench.sink.view(), "mime").payload;
+            (op == std::string("message.sign") ? signed_mime : encrypted_mime) =
+                decode_reply(bench.sink.view(), "mime").payload;
         }
-        const std::pair<const char*, const std::string*> cases[] = {{"message.verify", &signed_mime},
-                                                                    {"message.decrypt", &encrypted_mime},
-                                                                    {"message.sign", &message},
-                                                                    {"message.encrypt", &message}};
+        const std::pair<const char*, const std::string*> cases[] = {
+            {"message.verify", &signed_mime},
+            {"message.decrypt", &encrypted_mime},
+            {"message.sign", &message},
+            {"message.encrypt", &message}};
         for (const auto& [op, input] : cases) {
             if (!wanted(ops, std::string(op).substr(8))) continue;
             const std::string frames = request_frames(7, op, "mime", *input);
@@ -732,23 +796,27 @@ int main(int argc, char** argv) {
                 const bool complete = read_reply(out[0], bench.sink);
                 t.push_back(bench::ms(Clock::now() - t0));
                 bench.writer.wait();
-                if (!complete || !decode_reply(bench.sink.view(), "mime").head.value("ok", false)) fail(std::string(op) + " failed on the warm port");
+                if (!complete || !decode_reply(bench.sink.view(), "mime").head.value("ok", false))
+                    fail(std::string(op) + " failed on the warm port");
             }
             std::sort(t.begin(), t.end());
             warm_ms[op] = median_of(t);
-            std::printf("  10KiB %-16s median %.3f ms, fastest %.3f ms, 90th percentile %.3f ms\n", op, median_of(t), t.front(),
-                        t[t.size() * 9 / 10]);
+            std::printf("  10KiB %-16s median %.3f ms, fastest %.3f ms, 90th percentile %.3f ms\n",
+                        op, median_of(t), t.front(), t[t.size() * 9 / 10]);
         }
         ::close(in[1]);
-        while (bench.sink.read_from(out[0])) {}
+        while (bench.sink.read_from(out[0])) {
+        }
         ::close(out[0]);
         bench.spawner.wait();
     }
 
     // The grid the performance note quotes: ratios of medians, per size and operation.
-    std::printf("\nsummary: openssl time / host time (medians; above 1 the host is faster), host peak / message size\n");
-    std::printf("%-6s %-22s %-22s %-10s %-22s %-10s\n", "size", "sign", "verify (host's/ossl's)", "encrypt",
-                "decrypt (host's/ossl's)", "echo ms");
+    std::printf(
+        "\nsummary: openssl time / host time (medians; above 1 the host is faster), host peak / "
+        "message size\n");
+    std::printf("%-6s %-22s %-22s %-10s %-22s %-10s\n", "size", "sign", "verify (host's/ossl's)",
+                "encrypt", "decrypt (host's/ossl's)", "echo ms");
     for (const auto& label : sizes) {
         auto find = [&](const std::string& op, const std::string& input) -> const Row* {
             for (const auto& r : rows)
@@ -758,8 +826,9 @@ int main(int argc, char** argv) {
         auto cell = [&](const Row* r) -> std::string {
             if (!r || r->openssl_ms == 0) return "-";
             char s[48];
-            std::snprintf(s, sizeof s, "%.2fx (%.1fx mem)", r->openssl_ms / r->host_ms,
-                          static_cast<double>(r->host_peak) * 1024.0 / static_cast<double>(r->message));
+            std::snprintf(
+                s, sizeof s, "%.2fx (%.1fx mem)", r->openssl_ms / r->host_ms,
+                static_cast<double>(r->host_peak) * 1024.0 / static_cast<double>(r->message));
             return s;
         };
         auto ratio = [](const Row* r) -> std::string {
@@ -770,8 +839,10 @@ int main(int argc, char** argv) {
         };
         auto pair = [&](const Row* a, const Row* b) { return ratio(a) + " / " + ratio(b); };
         const Row* echo = find("echo", "message");
-        std::printf("%-6s %-22s %-22s %-22s %-22s %-10s\n", label.c_str(), cell(find("sign", "message")).c_str(),
-                    pair(find("verify", "host's"), find("verify", "openssl's")).c_str(), cell(find("encrypt", "message")).c_str(),
+        std::printf("%-6s %-22s %-22s %-22s %-22s %-10s\n", label.c_str(),
+                    cell(find("sign", "message")).c_str(),
+                    pair(find("verify", "host's"), find("verify", "openssl's")).c_str(),
+                    cell(find("encrypt", "message")).c_str(),
                     pair(find("decrypt", "host's"), find("decrypt", "openssl's")).c_str(),
                     echo ? std::to_string(static_cast<int>(echo->host_ms + 0.5)).c_str() : "-");
     }

@@ -100,7 +100,8 @@ int child(const std::string& op, const std::string& in, const std::string& out) 
     } else if (op == "decrypt") {
         secure = decrypt(input, keys).mime;
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const long peak = rss_kib("VmHWM:") - before;
     if (!out.empty()) write_file(out, result.empty() ? secure.str() : result);
     std::printf("%f %ld\n", seconds, peak);
@@ -108,7 +109,8 @@ int child(const std::string& op, const std::string& in, const std::string& out) 
 }
 
 Sample run_engine(const std::string& op, const std::string& in, const std::string& out) {
-    const std::string command = g_self + " --child " + op + " " + in + (out.empty() ? "" : " " + out);
+    const std::string command =
+        g_self + " --child " + op + " " + in + (out.empty() ? "" : " " + out);
     FILE* pipe = popen(command.c_str(), "r");
     Sample s{0, 0};
     if (pipe) {
@@ -129,9 +131,10 @@ int main(int argc, char** argv) {
     if (argc >= 2) g_pki = argv[1];
     const std::string only = argc >= 3 ? argv[2] : "";
     std::system(("mkdir -p " + kWork).c_str());
-    const std::string alice = g_pki + "/alice.pem", key = g_pki + "/alice.key", root = g_pki + "/root.pem";
-    std::printf("%-8s %-8s %12s %12s %8s %14s %14s %10s\n", "size", "op", "engine s", "openssl s", "speedup",
-                "engine peak", "openssl peak", "peak/size");
+    const std::string alice = g_pki + "/alice.pem", key = g_pki + "/alice.key",
+                      root = g_pki + "/root.pem";
+    std::printf("%-8s %-8s %12s %12s %8s %14s %14s %10s\n", "size", "op", "engine s", "openssl s",
+                "speedup", "engine peak", "openssl peak", "peak/size");
     for (const auto& [label, size] : kMessageSizes) {
         if (!only.empty() && only != label) continue;
         const std::string msg = kWork + "/msg.eml";
@@ -145,19 +148,34 @@ int main(int argc, char** argv) {
             std::vector<std::string> openssl;
         };
         const Op ops[] = {
-            {"sign", msg, s_ours,
-             {"openssl", "cms", "-sign", "-in", msg, "-signer", alice, "-inkey", key, "-out", s_ossl}},
-            {"verify", s_ours, "", {"openssl", "cms", "-verify", "-in", s_ossl, "-CAfile", root, "-out", "/dev/null"}},
-            {"encrypt", msg, e_ours, {"openssl", "cms", "-encrypt", "-aes256", "-in", msg, "-out", e_ossl, alice}},
-            {"decrypt", e_ours, "",
-             {"openssl", "cms", "-decrypt", "-in", e_ossl, "-recip", alice, "-inkey", key, "-out", "/dev/null"}},
+            {"sign",
+             msg,
+             s_ours,
+             {"openssl", "cms", "-sign", "-in", msg, "-signer", alice, "-inkey", key, "-out",
+              s_ossl}},
+            {"verify",
+             s_ours,
+             "",
+             {"openssl", "cms", "-verify", "-in", s_ossl, "-CAfile", root, "-out", "/dev/null"}},
+            {"encrypt",
+             msg,
+             e_ours,
+             {"openssl", "cms", "-encrypt", "-aes256", "-in", msg, "-out", e_ossl, alice}},
+            {"decrypt",
+             e_ours,
+             "",
+             {"openssl", "cms", "-decrypt", "-in", e_ossl, "-recip", alice, "-inkey", key, "-out",
+              "/dev/null"}},
         };
         for (const Op& op : ops) {
-            const Sample ours = median_run(runs, [&] { return run_engine(op.name, op.in, op.out); });
+            const Sample ours =
+                median_run(runs, [&] { return run_engine(op.name, op.in, op.out); });
             const Sample theirs = median_run(runs, [&] { return run_command(op.openssl); });
-            std::printf("%-8s %-8s %12.4f %12.4f %7.2fx %11ld KiB %11ld KiB %9.2fx\n", label, op.name, ours.seconds,
-                        theirs.seconds, ours.seconds > 0 ? theirs.seconds / ours.seconds : 0.0, ours.peak_kib,
-                        theirs.peak_kib, static_cast<double>(ours.peak_kib) * 1024.0 / static_cast<double>(size));
+            std::printf("%-8s %-8s %12.4f %12.4f %7.2fx %11ld KiB %11ld KiB %9.2fx\n", label,
+                        op.name, ours.seconds, theirs.seconds,
+                        ours.seconds > 0 ? theirs.seconds / ours.seconds : 0.0, ours.peak_kib,
+                        theirs.peak_kib,
+                        static_cast<double>(ours.peak_kib) * 1024.0 / static_cast<double>(size));
             std::fflush(stdout);
         }
     }

@@ -26,8 +26,14 @@ int main(int argc, char** argv) {
         const auto t0 = Clock::now();
         std::string bundle;
         for (int i = 0; i < total; ++i) {
-            bundle += pem_of(make_cert(key.get(), {"Peer " + std::to_string(i), {"peer" + std::to_string(i) + "@example.org"},
-                                                   false, -1, 365, "digitalSignature,keyAgreement", "emailProtection"},
+            bundle += pem_of(make_cert(key.get(),
+                                       {"Peer " + std::to_string(i),
+                                        {"peer" + std::to_string(i) + "@example.org"},
+                                        false,
+                                        -1,
+                                        365,
+                                        "digitalSignature,keyAgreement",
+                                        "emailProtection"},
                                        pki.ca.get(), pki.ca_key.get())
                                  .get());
             if ((i + 1) % 500 == 0 || i + 1 == total) {
@@ -35,12 +41,14 @@ int main(int argc, char** argv) {
                 bundle.clear();
             }
         }
-        std::printf("stored %d certificates in %.0f ms (500 per transaction)\n", total, ms(Clock::now() - t0));
+        std::printf("stored %d certificates in %.0f ms (500 per transaction)\n", total,
+                    ms(Clock::now() - t0));
     }
     std::vector<std::string> addresses;
     for (int i = 0; i < 100; ++i)
-        addresses.push_back(i % 4 == 3 ? "unknown" + std::to_string(i) + "@example.com"
-                                       : "peer" + std::to_string((i * 97) % total) + "@example.org");
+        addresses.push_back(i % 4 == 3
+                                ? "unknown" + std::to_string(i) + "@example.com"
+                                : "peer" + std::to_string((i * 97) % total) + "@example.org");
 
     std::vector<double> open_times;
     for (int i = 0; i < 20; ++i) {
@@ -53,21 +61,25 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
-    std::printf("fresh process start to keystore.status reply (store opened): median %.2f ms (20 runs)\n",
-                median(open_times));
+    std::printf(
+        "fresh process start to keystore.status reply (store opened): median %.2f ms (20 runs)\n",
+        median(open_times));
 
     HostProcess host(home);
     host.request({{"id", 0}, {"op", "keystore.status"}});
     std::vector<double> times;
     for (int i = 0; i < 50; ++i) {
         const auto t0 = Clock::now();
-        const auto r = host.request({{"id", i + 1}, {"op", "recipients.status"}, {"args", {{"addresses", addresses}}}});
+        const auto r = host.request(
+            {{"id", i + 1}, {"op", "recipients.status"}, {"args", {{"addresses", addresses}}}});
         times.push_back(ms(Clock::now() - t0));
         if (r["result"]["recipients"].size() != 100) return 1;
     }
-    std::printf("recipients.status, 100 addresses against %d certificates: median %.2f ms, max %.2f ms (50 requests, "
-                "round trip through the host)\n",
-                total, median(times), *std::max_element(times.begin(), times.end()));
+    std::printf(
+        "recipients.status, 100 addresses against %d certificates: median %.2f ms, max %.2f ms (50 "
+        "requests, "
+        "round trip through the host)\n",
+        total, median(times), *std::max_element(times.begin(), times.end()));
     std::filesystem::remove_all(home);
     return 0;
 }

@@ -28,9 +28,10 @@ int main(int argc, char** argv) {
         host.read_json();
         start_to_hello.push_back(ms(Clock::now() - t0));
     }
-    std::printf("process start to hello reply: median %.2f ms, min %.2f ms, max %.2f ms (%d runs)\n",
-                median(start_to_hello), *std::min_element(start_to_hello.begin(), start_to_hello.end()),
-                *std::max_element(start_to_hello.begin(), start_to_hello.end()), starts);
+    std::printf(
+        "process start to hello reply: median %.2f ms, min %.2f ms, max %.2f ms (%d runs)\n",
+        median(start_to_hello), *std::min_element(start_to_hello.begin(), start_to_hello.end()),
+        *std::max_element(start_to_hello.begin(), start_to_hello.end()), starts);
 
     const std::size_t size = mb * 1000 * 1000;
     std::string payload(size, '\0');
@@ -40,11 +41,14 @@ int main(int argc, char** argv) {
     for (int run = 0; run < 7; ++run) {
         const std::size_t chunk = 768000;
         const std::size_t chunks = (size + chunk - 1) / chunk;
-        nlohmann::json req = {{"id", run}, {"op", "echo"}, {"args", {{"data", {{"chunks", chunks}, {"size", size}}}}}};
+        nlohmann::json req = {{"id", run},
+                              {"op", "echo"},
+                              {"args", {{"data", {{"chunks", chunks}, {"size", size}}}}}};
         const auto t0 = Clock::now();
         host.write_raw(frame_bytes(req.dump()));
         for (std::size_t i = 0; i < chunks; ++i) {
-            std::string body = "{\"id\":" + std::to_string(run) + ",\"chunk\":" + std::to_string(i) + ",\"data\":\"";
+            std::string body = "{\"id\":" + std::to_string(run) +
+                               ",\"chunk\":" + std::to_string(i) + ",\"data\":\"";
             smime::base64::encode_append(std::string_view(payload).substr(i * chunk, chunk), body);
             body += "\"}";
             host.write_raw(frame_bytes(body));
@@ -71,10 +75,12 @@ int main(int argc, char** argv) {
         total.push_back(ms(t2 - t0));
     }
     const double mbytes = static_cast<double>(size) / 1e6;
-    std::printf("echo %zu MB chunked: to host %.1f ms (%.0f MB/s), from host %.1f ms (%.0f MB/s), round trip %.1f ms "
-                "(medians of %zu runs, client-side base64 and JSON included)\n",
-                mb, median(up), mbytes / (median(up) / 1000), median(down), mbytes / (median(down) / 1000),
-                median(total), up.size());
+    std::printf(
+        "echo %zu MB chunked: to host %.1f ms (%.0f MB/s), from host %.1f ms (%.0f MB/s), round "
+        "trip %.1f ms "
+        "(medians of %zu runs, client-side base64 and JSON included)\n",
+        mb, median(up), mbytes / (median(up) / 1000), median(down), mbytes / (median(down) / 1000),
+        median(total), up.size());
     std::filesystem::remove_all(home);
     return 0;
 }

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -41,7 +41,8 @@ template <typename F>
 Sample median_run(int runs, F f) {
     std::vector<Sample> samples;
     for (int i = 0; i < runs; ++i) samples.push_back(f());
-    std::sort(samples.begin(), samples.end(), [](const Sample& a, const Sample& b) { return a.seconds < b.seconds; });
+    std::sort(samples.begin(), samples.end(),
+              [](const Sample& a, const Sample& b) { return a.seconds < b.seconds; });
     return samples[samples.size() / 2];
 }
 
@@ -57,7 +58,8 @@ inline std::string read_file(const std::string& path) {
 }
 
 inline void write_file(const std::string& path, std::string_view data) {
-    std::ofstream(path, std::ios::binary).write(data.data(), static_cast<std::streamsize>(data.size()));
+    std::ofstream(path, std::ios::binary)
+        .write(data.data(), static_cast<std::streamsize>(data.size()));
 }
 
 // Runs commands (the openssl command line) and reports each one's wall time and peak resident
@@ -75,7 +77,8 @@ public:
         std::string request;
         for (const auto& a : args) request.append(a).push_back('\0');
         const auto size = static_cast<std::uint32_t>(request.size());
-        if (!write_all(to_[1], &size, sizeof size) || !write_all(to_[1], request.data(), request.size()))
+        if (!write_all(to_[1], &size, sizeof size) ||
+            !write_all(to_[1], request.data(), request.size()))
             throw std::runtime_error("command runner is gone");
         Sample s;
         if (!read_all(from_[0], &s, sizeof s)) throw std::runtime_error("command runner is gone");
@@ -107,7 +110,8 @@ private:
             std::string request(size, '\0');
             if (!read_all(to_[0], request.data(), size)) _exit(0);
             std::vector<char*> argv;
-            for (std::size_t at = 0; at < request.size(); at = request.find('\0', at) + 1) argv.push_back(request.data() + at);
+            for (std::size_t at = 0; at < request.size(); at = request.find('\0', at) + 1)
+                argv.push_back(request.data() + at);
             argv.push_back(nullptr);
             const auto start = Clock::now();
             const pid_t child = ::fork();
@@ -119,7 +123,8 @@ private:
             int status = 0;
             struct rusage usage {};
             ::wait4(child, &status, 0, &usage);
-            const Sample s{std::chrono::duration<double>(Clock::now() - start).count(), usage.ru_maxrss};
+            const Sample s{std::chrono::duration<double>(Clock::now() - start).count(),
+                           usage.ru_maxrss};
             if (!write_all(from_[1], &s, sizeof s)) _exit(0);
         }
     }
@@ -138,7 +143,9 @@ private:
     static bool write_all(int fd, const void* data, std::size_t n) {
         return move_all(::write, fd, static_cast<const char*>(data), n);
     }
-    static bool read_all(int fd, void* data, std::size_t n) { return move_all(::read, fd, static_cast<char*>(data), n); }
+    static bool read_all(int fd, void* data, std::size_t n) {
+        return move_all(::read, fd, static_cast<char*>(data), n);
+    }
 
     int to_[2]{}, from_[2]{};
     pid_t pid_ = -1;
@@ -147,16 +154,23 @@ private:
 // Call first thing in main(), before the benchmark's own memory grows.
 inline void start_command_runner() { CommandRunner::instance(); }
 
-inline Sample run_command(const std::vector<std::string>& args) { return CommandRunner::instance().run(args); }
+inline Sample run_command(const std::vector<std::string>& args) {
+    return CommandRunner::instance().run(args);
+}
 
 // A message of about `size` bytes: a short text part and a base64 attachment, as mail with
 // attachments is.
 inline std::string make_message(std::size_t size) {
     std::string attachment(size * 3 / 4, '\0');
-    for (std::size_t i = 0; i < attachment.size(); ++i) attachment[i] = static_cast<char>((i * 2654435761u) >> 13);
-    std::string m = "From: alice@example.test\r\nTo: alice@example.test\r\nSubject: bench\r\nMIME-Version: 1.0\r\n"
-                    "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nHi.\r\n"
-                    "--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+    for (std::size_t i = 0; i < attachment.size(); ++i)
+        attachment[i] = static_cast<char>((i * 2654435761u) >> 13);
+    std::string m =
+        "From: alice@example.test\r\nTo: alice@example.test\r\nSubject: bench\r\nMIME-Version: "
+        "1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: "
+        "text/plain\r\n\r\nHi.\r\n"
+        "--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: "
+        "base64\r\n\r\n";
     mime::append_base64_lines(attachment, m);
     m += "--b--\r\n";
     return m;

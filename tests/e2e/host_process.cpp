@@ -18,8 +18,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
-#include <sstream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -31,8 +31,9 @@ std::filesystem::path host_binary() { return SMIME_HOST_BINARY; }
 
 std::filesystem::path make_temp_dir(const std::string& tag) {
     std::random_device rd;
-    auto dir = std::filesystem::temp_directory_path() /
-               ("smime-host-test-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    auto dir =
+        std::filesystem::temp_directory_path() /
+        ("smime-host-test-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
     std::filesystem::create_directories(dir);
     return dir;
 }
@@ -62,17 +63,16 @@ HostProcess::HostProcess(const std::filesystem::path& home, std::vector<std::str
     for (const auto& [k, v] : env) {
         const char* old = std::getenv(k.c_str());
         saved.emplace_back(k, old ? std::optional<std::string>(old) : std::nullopt);
-        if (v.empty())
-            ::unsetenv(k.c_str());
-        else
-            ::setenv(k.c_str(), v.c_str(), 1);
+        if (v.empty()) ::unsetenv(k.c_str());
+        else ::setenv(k.c_str(), v.c_str(), 1);
     }
     impl_->err_file = home / ("stderr-" + std::to_string(std::random_device{}()) + ".log");
     // SMIME_HOST_WRAPPER (e.g. "perf record -g -o host.data") runs the host under a profiler.
     std::string program = host_binary().string();
     if (const char* wrapper = std::getenv("SMIME_HOST_WRAPPER"); wrapper && *wrapper) {
         std::istringstream words(wrapper);
-        std::vector<std::string> prefix{std::istream_iterator<std::string>(words), std::istream_iterator<std::string>()};
+        std::vector<std::string> prefix{std::istream_iterator<std::string>(words),
+                                        std::istream_iterator<std::string>()};
         args.insert(args.begin(), program);
         args.insert(args.begin(), prefix.begin() + 1, prefix.end());
         program = bp::search_path(prefix.front()).string();
@@ -84,13 +84,11 @@ HostProcess::HostProcess(const std::filesystem::path& home, std::vector<std::str
     }
     // vfork, as browsers start hosts: a fork would write-protect every page of this process, and
     // the next write to each (the next message buffer) would fault, which timings must not include.
-    impl_->child = bp::child(program, bp::args(args), bp::std_in < impl_->in, bp::std_out > impl_->out,
+    impl_->child = bp::child(program, bp::args(args), bp::std_in<impl_->in, bp::std_out> impl_->out,
                              bp::std_err > impl_->err_file.string(), bp::posix::use_vfork);
     for (const auto& [k, old] : saved) {
-        if (old)
-            ::setenv(k.c_str(), old->c_str(), 1);
-        else
-            ::unsetenv(k.c_str());
+        if (old) ::setenv(k.c_str(), old->c_str(), 1);
+        else ::unsetenv(k.c_str());
     }
     // Close our copies of the child's ends so EOF is seen, and keep our ends out of children
     // started later (otherwise this child would never see EOF while they live).
@@ -109,7 +107,8 @@ HostProcess::~HostProcess() {
 void HostProcess::write_raw(const std::string& bytes) {
     std::size_t done = 0;
     while (done < bytes.size()) {
-        const ssize_t n = ::write(impl_->in.native_sink(), bytes.data() + done, bytes.size() - done);
+        const ssize_t n =
+            ::write(impl_->in.native_sink(), bytes.data() + done, bytes.size() - done);
         if (n <= 0) throw std::runtime_error("write to host failed");
         done += static_cast<std::size_t>(n);
     }
@@ -147,12 +146,14 @@ bool HostProcess::read_frame_into(std::string& body, std::chrono::milliseconds t
                 return true;
             }
         }
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) return false;
         pollfd pfd{impl_->out.native_source(), POLLIN, 0};
         if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) return false;
         impl_->chunk.resize(1u << 20);  // once; a pipe gives at most its capacity per read
-        const ssize_t n = ::read(impl_->out.native_source(), impl_->chunk.data(), impl_->chunk.size());
+        const ssize_t n =
+            ::read(impl_->out.native_source(), impl_->chunk.data(), impl_->chunk.size());
         if (n <= 0) return false;
         buf.append(impl_->chunk.data(), static_cast<std::size_t>(n));
     }
@@ -160,7 +161,8 @@ bool HostProcess::read_frame_into(std::string& body, std::chrono::milliseconds t
 
 json HostProcess::read_json(std::chrono::milliseconds timeout) {
     auto body = read_frame(timeout);
-    if (!body) throw std::runtime_error("no reply from host (timeout or EOF); stderr: " + stderr_text());
+    if (!body)
+        throw std::runtime_error("no reply from host (timeout or EOF); stderr: " + stderr_text());
     return json::parse(*body);
 }
 
@@ -169,23 +171,27 @@ json HostProcess::request(const json& req) {
     return read_json();
 }
 
-json HostProcess::call_with_payload(json request, const std::string& arg, const std::string& payload,
-                                    std::size_t chunk_raw, std::string* reply_payload,
-                                    const std::string& reply_field) {
-    return exchange(payload_frames(std::move(request), arg, payload, chunk_raw), reply_payload, reply_field);
+json HostProcess::call_with_payload(json request, const std::string& arg,
+                                    const std::string& payload, std::size_t chunk_raw,
+                                    std::string* reply_payload, const std::string& reply_field) {
+    return exchange(payload_frames(std::move(request), arg, payload, chunk_raw), reply_payload,
+                    reply_field);
 }
 
-std::string HostProcess::payload_frames(json request, const std::string& arg, const std::string& payload,
-                                        std::size_t chunk_raw) {
+std::string HostProcess::payload_frames(json request, const std::string& arg,
+                                        const std::string& payload, std::size_t chunk_raw) {
     const std::size_t chunks = payload.empty() ? 1 : (payload.size() + chunk_raw - 1) / chunk_raw;
     request["args"][arg] = {{"chunks", chunks}, {"size", payload.size()}};
     std::string out = frame(request.dump());
     out.reserve(out.size() + chunks * 64 + (payload.size() + 2) / 3 * 4);
     const std::string id = request["id"].dump();
     for (std::size_t i = 0; i < chunks; ++i) {
-        const std::string_view raw = std::string_view(payload).substr(std::min(payload.size(), i * chunk_raw), chunk_raw);
-        const std::string head = "{\"id\":" + id + ",\"chunk\":" + std::to_string(i) + ",\"data\":\"";
-        const std::uint32_t length = static_cast<std::uint32_t>(head.size() + (raw.size() + 2) / 3 * 4 + 2);
+        const std::string_view raw =
+            std::string_view(payload).substr(std::min(payload.size(), i * chunk_raw), chunk_raw);
+        const std::string head =
+            "{\"id\":" + id + ",\"chunk\":" + std::to_string(i) + ",\"data\":\"";
+        const std::uint32_t length =
+            static_cast<std::uint32_t>(head.size() + (raw.size() + 2) / 3 * 4 + 2);
         out.append(reinterpret_cast<const char*>(&length), 4);
         out += head;
         base64::encode_append(raw, out);
@@ -194,7 +200,8 @@ std::string HostProcess::payload_frames(json request, const std::string& arg, co
     return out;
 }
 
-json HostProcess::exchange(const std::string& frames, std::string* reply_payload, const std::string& reply_field) {
+json HostProcess::exchange(const std::string& frames, std::string* reply_payload,
+                           const std::string& reply_field) {
     write_raw(frames);
     json head = read_json();
     if (reply_payload && head.value("ok", false)) {
@@ -211,8 +218,10 @@ json HostProcess::exchange(const std::string& frames, std::string* reply_payload
                 // The chunk scanner stands in for a browser's native JSON.parse, so that the
                 // client's own parsing does not dominate timings of large payloads.
                 auto c = envelope::parse_chunk_fast(body);
-                if (!c || c->index != i) throw std::runtime_error("reply chunk malformed or out of order");
-                if (!base64::decode_append(c->data, *reply_payload)) throw std::runtime_error("reply chunk not base64");
+                if (!c || c->index != i)
+                    throw std::runtime_error("reply chunk malformed or out of order");
+                if (!base64::decode_append(c->data, *reply_payload))
+                    throw std::runtime_error("reply chunk not base64");
             }
         }
     }

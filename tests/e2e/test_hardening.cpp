@@ -22,7 +22,9 @@ std::string read_file(const std::string& path) {
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-std::string code(const json& reply) { return reply.value("ok", false) ? "ok" : reply["error"]["code"].get<std::string>(); }
+std::string code(const json& reply) {
+    return reply.value("ok", false) ? "ok" : reply["error"]["code"].get<std::string>();
+}
 
 // One line of /proc/<pid>/status or /proc/<pid>/limits, from its label on.
 std::string proc_line(int pid, const std::string& file, const std::string& label) {
@@ -39,12 +41,15 @@ long vm_locked_kib(int pid) {
 }
 
 std::string chunk_frame(const json& id, std::size_t index, const std::string& encoded) {
-    return frame_bytes("{\"id\":" + id.dump() + ",\"chunk\":" + std::to_string(index) + ",\"data\":\"" + encoded + "\"}");
+    return frame_bytes("{\"id\":" + id.dump() + ",\"chunk\":" + std::to_string(index) +
+                       ",\"data\":\"" + encoded + "\"}");
 }
 
 }  // namespace
 
-TEST_CASE("an upload that cannot be allocated under a real address-space limit gets ERR_TOO_LARGE, and the host goes on") {
+TEST_CASE(
+    "an upload that cannot be allocated under a real address-space limit gets ERR_TOO_LARGE, and "
+    "the host goes on") {
     const auto dir = make_temp_dir("memory");
     // 384 MiB of address space: the upload buffer grows 64 -> 128 MiB, and then cannot double.
     HostProcess host(dir, {}, {}, {"prlimit", "--as=" + std::to_string(384u << 20)});
@@ -52,9 +57,12 @@ TEST_CASE("an upload that cannot be allocated under a real address-space limit g
 
     const std::size_t piece = 16u << 20;
     std::string raw(piece, '\0');
-    for (std::size_t i = 0; i < raw.size(); ++i) raw[i] = static_cast<char>((i * 2654435761u) >> 11);
+    for (std::size_t i = 0; i < raw.size(); ++i)
+        raw[i] = static_cast<char>((i * 2654435761u) >> 11);
     const std::string encoded = smime::base64::encode(raw);
-    host.send({{"id", "big"}, {"op", "echo"}, {"args", {{"data", {{"chunks", 25}, {"size", 25 * piece}}}}}});
+    host.send({{"id", "big"},
+               {"op", "echo"},
+               {"args", {{"data", {{"chunks", 25}, {"size", 25 * piece}}}}}});
     for (std::size_t i = 0; i < 12; ++i) host.write_raw(chunk_frame("big", i, encoded));
     host.send({{"id", 2}, {"op", "hello"}});
 
@@ -73,8 +81,10 @@ TEST_CASE("all uploads in progress share one memory budget (SMIME_HOST_UPLOAD_BU
     HostProcess host(dir, {}, {{"SMIME_HOST_UPLOAD_BUDGET_MIB", "4"}});
     const std::size_t mib = 1u << 20;
     // A takes 3 MiB at once (its announced size); B would need 3 more.
-    host.send({{"id", "a"}, {"op", "echo"}, {"args", {{"data", {{"chunks", 3}, {"size", 3 * mib}}}}}});
-    const json b = host.request({{"id", "b"}, {"op", "echo"}, {"args", {{"data", {{"chunks", 3}, {"size", 3 * mib}}}}}});
+    host.send(
+        {{"id", "a"}, {"op", "echo"}, {"args", {{"data", {{"chunks", 3}, {"size", 3 * mib}}}}}});
+    const json b = host.request(
+        {{"id", "b"}, {"op", "echo"}, {"args", {{"data", {{"chunks", 3}, {"size", 3 * mib}}}}}});
     CHECK(b["id"] == "b");
     CHECK(code(b) == "ERR_TOO_LARGE");
     CHECK(b["error"]["details"]["budget"] == 4 * mib);
@@ -103,7 +113,8 @@ TEST_CASE("the serving host is not dumpable and writes no core file") {
     // kernel hands /proc/<pid> of a non-dumpable process to root, which only shows for others.
     std::vector<std::string> launcher = {"prlimit", "--core=unlimited"};
     if (::geteuid() == 0)
-        for (const char* word : {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}) launcher.push_back(word);
+        for (const char* word : {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"})
+            launcher.push_back(word);
     HostProcess host(dir, {}, {}, launcher);
     REQUIRE(host.request({{"id", 1}, {"op", "hello"}}).contains("id"));
     const std::string proc = "/proc/" + std::to_string(host.pid());
@@ -129,10 +140,17 @@ TEST_CASE("the key-encryption key and unsealed keys are in locked memory") {
     REQUIRE(code(host.request({{"id", 1}, {"op", "hello"}})) == "ok");
     const long at_start = vm_locked_kib(host.pid());
     CHECK(at_start > 0);  // OpenSSL's secure heap, for the private BIGNUMs of decoded keys
-    REQUIRE(code(host.request({{"id", 2}, {"op", "identities.import"},
-                                {"args", {{"pkcs12", smime::base64::encode(alice)}, {"password", "nss"}}}})) == "ok");
-    const std::string message = "From: Alice <alice@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: x\r\n\r\nHello.\r\n";
-    REQUIRE(code(host.request({{"id", 3}, {"op", "message.sign"}, {"args", {{"mime", smime::base64::encode(message)}}}})) == "ok");
+    REQUIRE(code(host.request(
+                {{"id", 2},
+                 {"op", "identities.import"},
+                 {"args", {{"pkcs12", smime::base64::encode(alice)}, {"password", "nss"}}}})) ==
+            "ok");
+    const std::string message =
+        "From: Alice <alice@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: "
+        "x\r\n\r\nHello.\r\n";
+    REQUIRE(code(host.request({{"id", 3},
+                               {"op", "message.sign"},
+                               {"args", {{"mime", smime::base64::encode(message)}}}})) == "ok");
     CHECK(vm_locked_kib(host.pid()) > at_start);  // the pages of the derived and the unsealed key
     std::filesystem::remove_all(dir);
 }

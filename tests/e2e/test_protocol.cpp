@@ -93,16 +93,18 @@ TEST_CASE("golden cases in tests/e2e/cases") {
             if (item.contains("json")) bytes += frame(item["json"].dump());
             else if (item.contains("text")) bytes += frame(item["text"].get<std::string>());
             else if (item.contains("hex")) bytes += hex_decode(item["hex"].get<std::string>());
-            else if (item.contains("frame_hex")) bytes += frame(hex_decode(item["frame_hex"].get<std::string>()));
+            else if (item.contains("frame_hex"))
+                bytes += frame(hex_decode(item["frame_hex"].get<std::string>()));
         }
         host.write_raw(bytes);  // all frames in one write: back to back
         if (test_case.value("close", false)) host.close_stdin();
         for (const auto& expected : test_case["expect"]) {
             const json reply = host.read_json();
             std::string where = "reply";
-            CHECK_MESSAGE(matches(expected, reply, where),
-                          path.filename().string() << ": " << where << "\n  expected " << expected.dump()
-                                                   << "\n  got      " << reply.dump());
+            CHECK_MESSAGE(matches(expected, reply, where), path.filename().string()
+                                                               << ": " << where << "\n  expected "
+                                                               << expected.dump() << "\n  got      "
+                                                               << reply.dump());
         }
         const std::string then = test_case.value("then", "serving");
         if (then == "serving") {
@@ -121,13 +123,14 @@ TEST_CASE("golden cases in tests/e2e/cases") {
 TEST_CASE("payloads of several MiB travel both ways, chunked, unchanged") {
     const auto home = make_temp_dir("big");
     HostProcess host(home);
-    for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{524288}, std::size_t{524289},
-                             std::size_t{6 * 1024 * 1024 + 5}}) {
+    for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{524288},
+                             std::size_t{524289}, std::size_t{6 * 1024 * 1024 + 5}}) {
         CAPTURE(size);
         const std::string payload = big_pattern(size);
         std::string back;
-        const json head = host.call_with_payload({{"id", "p" + std::to_string(size)}, {"op", "echo"}}, "data",
-                                                 payload, 600000, &back, "data");
+        const json head =
+            host.call_with_payload({{"id", "p" + std::to_string(size)}, {"op", "echo"}}, "data",
+                                   payload, 600000, &back, "data");
         REQUIRE(head["ok"] == true);
         CHECK(head["result"]["size"] == size);
         CHECK(back == payload);
@@ -164,14 +167,17 @@ TEST_CASE("non-ASCII text is passed as UTF-8 bytes, length counted in bytes") {
 TEST_CASE("both browser argument forms are accepted and recorded") {
     const auto home = make_temp_dir("argv");
     {
-        HostProcess chromium(home, {"chrome-extension://abcdefghijklmnopabcdefghijklmnop/", "--parent-window=0"});
+        HostProcess chromium(
+            home, {"chrome-extension://abcdefghijklmnopabcdefghijklmnop/", "--parent-window=0"});
         const json hello = chromium.request({{"id", 1}, {"op", "hello"}});
         CHECK(hello["result"]["caller"]["kind"] == "chromium");
-        CHECK(hello["result"]["caller"]["origin"] == "chrome-extension://abcdefghijklmnopabcdefghijklmnop/");
+        CHECK(hello["result"]["caller"]["origin"] ==
+              "chrome-extension://abcdefghijklmnopabcdefghijklmnop/");
     }
     {
-        HostProcess mozilla(home, {"/usr/lib/mozilla/native-messaging-hosts/org.smimehost.native.json",
-                                   "smime-host@smimehost.org"});
+        HostProcess mozilla(home,
+                            {"/usr/lib/mozilla/native-messaging-hosts/org.smimehost.native.json",
+                             "smime-host@smimehost.org"});
         const json hello = mozilla.request({{"id", 1}, {"op", "hello"}});
         CHECK(hello["result"]["caller"]["kind"] == "mozilla");
         CHECK(hello["result"]["caller"]["addon_id"] == "smime-host@smimehost.org");
@@ -191,7 +197,8 @@ TEST_CASE("the host exits promptly on EOF, even with a chunked request half sent
     const auto elapsed = std::chrono::steady_clock::now() - start;
     REQUIRE(code.has_value());
     CHECK(*code == 0);
-    MESSAGE("exit after EOF took " << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms");
+    MESSAGE("exit after EOF took "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms");
     std::filesystem::remove_all(home);
 }
 

@@ -17,7 +17,9 @@
 namespace test {
 
 std::string pki_file(const std::string& name) { return std::string(ENGINE_TEST_PKI) + "/" + name; }
-std::string data_file(const std::string& name) { return std::string(ENGINE_TEST_DATA) + "/" + name; }
+std::string data_file(const std::string& name) {
+    return std::string(ENGINE_TEST_DATA) + "/" + name;
+}
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -120,9 +122,12 @@ Recipient recipient(const std::string& name, std::vector<std::string> capabiliti
 }
 
 std::string message(const std::string& from, const std::string& body) {
-    return "From: " + from + " <" + from + "@example.test>\r\nTo: Bob <bob@example.test>\r\n"
-           "Subject: test\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <1@example.test>\r\n"
-           "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body;
+    return "From: " + from + " <" + from +
+           "@example.test>\r\nTo: Bob <bob@example.test>\r\n"
+           "Subject: test\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: "
+           "<1@example.test>\r\n"
+           "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+           body;
 }
 
 TestKeys TestKeys::with_test_root() {
@@ -154,7 +159,8 @@ std::vector<ossl::X509Ptr> TestKeys::intermediates() {
 std::vector<ossl::X509Ptr> TestKeys::certificates_with_serial(const std::string& serial_hex) {
     std::vector<ossl::X509Ptr> out;
     for (const auto& c : known_certs)
-        if (pki::serial_hex(X509_get0_serialNumber(c.get())) == serial_hex) out.push_back(ossl::up_ref(c.get()));
+        if (pki::serial_hex(X509_get0_serialNumber(c.get())) == serial_hex)
+            out.push_back(ossl::up_ref(c.get()));
     return out;
 }
 
@@ -173,7 +179,8 @@ void TestKeys::harvest(const Harvest& learned) {
     for (const auto& c : learned.chain) copy.chain.push_back(ossl::up_ref(c.get()));
     copy.capabilities = learned.capabilities;
     if (learned.preferred_encryption_certificate) {
-        copy.preferred_encryption_certificate = ossl::up_ref(learned.preferred_encryption_certificate.get());
+        copy.preferred_encryption_certificate =
+            ossl::up_ref(learned.preferred_encryption_certificate.get());
     }
     copy.sender_address = learned.sender_address;
     copy.matched_addresses = learned.matched_addresses;
@@ -202,7 +209,8 @@ int run(const std::string& command, std::string* output) {
     std::array<char, 4096> buffer;
     std::string collected;
     std::size_t n = 0;
-    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) collected.append(buffer.data(), n);
+    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+        collected.append(buffer.data(), n);
     const int status = pclose(pipe);
     if (output) *output = std::move(collected);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -21,7 +21,7 @@ void write_file(const std::string& path, std::string_view content);
 ossl::X509Ptr load_cert(const std::string& path);  // PEM or DER
 ossl::PKeyPtr load_key(const std::string& path);   // PEM or DER, unencrypted
 ossl::X509CrlPtr load_crl(const std::string& path);
-Identity load_identity(const std::string& name);   // generated PKI user, chain = intermediate
+Identity load_identity(const std::string& name);  // generated PKI user, chain = intermediate
 Identity load_p12(const std::string& path, const std::string& password);
 Identity clone(const Identity& identity);
 Recipient recipient(const std::string& name, std::vector<std::string> capabilities = {});

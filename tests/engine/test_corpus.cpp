@@ -29,7 +29,8 @@ std::string summary(const Status& status) {
     for (const SignatureStatus& s : status.signatures) {
         if (!out.empty()) out += ' ';
         std::string r;
-        for (const Verdict v : s.reasons) r += (r.empty() ? "" : "+") + std::string(verdict_name(v));
+        for (const Verdict v : s.reasons)
+            r += (r.empty() ? "" : "+") + std::string(verdict_name(v));
         out += r.empty() ? "good" : r;
     }
     return out;
@@ -54,7 +55,8 @@ std::size_t check_rows(const std::string& dir, const std::vector<Row>& rows, Tes
         }
         CHECK(level == row.level);
         CHECK(signatures == row.signatures);
-        if (expected_text && level != "ERR" && std::string(row.signatures).find("bad_signature") == std::string::npos) {
+        if (expected_text && level != "ERR" &&
+            std::string(row.signatures).find("bad_signature") == std::string::npos) {
             CHECK(inner.find(expected_text) != std::string::npos);
         }
     }
@@ -68,7 +70,8 @@ std::string wrap(const std::string& cms, const char* smime_type, const char* fro
         der.clear();
         const auto body_start = cms.find('\n') + 1;
         const auto body_end = cms.find("-----END");
-        REQUIRE(smime::base64::decode_lenient_append(std::string_view(cms).substr(body_start, body_end - body_start), der));
+        REQUIRE(smime::base64::decode_lenient_append(
+            std::string_view(cms).substr(body_start, body_end - body_start), der));
     }
     std::string out = from ? std::string("From: ") + from + "\r\n" : std::string();
     out += std::string("Content-Type: application/pkcs7-mime; smime-type=") + smime_type +
@@ -83,7 +86,8 @@ const char* const kTbInterop = "thunderbird/mailnews/test/data/smime-interop";
 const char* const kTbBrowser = "thunderbird/mail/test/browser/smime/data";
 const char* const kTb2019 = "thunderbird-2019-expired/mailnews/test/data/smime";
 const char* const kRfc4134 = "rfc4134-bc-test-data/rfc4134";
-const char* const kBc = "bouncycastle-bc-java/mail/src/test/resources/org/bouncycastle/mail/smime/test";
+const char* const kBc =
+    "bouncycastle-bc-java/mail/src/test/resources/org/bouncycastle/mail/smime/test";
 const char* const kPyca = "pyca-cryptography/vectors/cryptography_vectors";
 
 TestKeys thunderbird_keys(const std::string& dir, const char* password) {
@@ -109,7 +113,8 @@ TEST_CASE("Thunderbird corpus (NSS-generated, 2026 keys)") {
         {"alice.dsig.SHA1.multipart.bad.eml", "signed", "bad_signature+weak_algorithm"},
         {"alice.dsig.SHA1.multipart.eml", "signed", "weak_algorithm"},
         {"alice.dsig.SHA1.multipart.env.eml", "signed+encrypted", "weak_algorithm"},
-        {"alice.dsig.SHA1.multipart.mismatch-econtent.eml", "signed", "bad_signature+weak_algorithm"},
+        {"alice.dsig.SHA1.multipart.mismatch-econtent.eml", "signed",
+         "bad_signature+weak_algorithm"},
         {"alice.dsig.SHA256.multipart.bad.eml", "signed", "bad_signature"},
         {"alice.dsig.SHA256.multipart.eml", "signed", "good"},
         {"alice.dsig.SHA256.multipart.env.eml", "signed+encrypted", "good"},
@@ -122,22 +127,30 @@ TEST_CASE("Thunderbird corpus (NSS-generated, 2026 keys)") {
         {"alice.dsig.SHA512.multipart.eml", "signed", "good"},
         {"alice.dsig.SHA512.multipart.env.eml", "signed+encrypted", "good"},
         {"alice.dsig.SHA512.multipart.mismatch-econtent.eml", "signed", "bad_signature"},
-        {"alice.env.dsig.SHA1.multipart.dave.sig.SHA1.opaque.eml", "signed+encrypted", "weak_algorithm bad_signature+weak_algorithm+address_mismatch"},
+        {"alice.env.dsig.SHA1.multipart.dave.sig.SHA1.opaque.eml", "signed+encrypted",
+         "weak_algorithm bad_signature+weak_algorithm+address_mismatch"},
         {"alice.env.dsig.SHA1.multipart.eml", "signed+encrypted", "bad_signature+weak_algorithm"},
-        {"alice.env.dsig.SHA256.multipart.dave.sig.SHA256.opaque.eml", "signed+encrypted", "good bad_signature+address_mismatch"},
+        {"alice.env.dsig.SHA256.multipart.dave.sig.SHA256.opaque.eml", "signed+encrypted",
+         "good bad_signature+address_mismatch"},
         {"alice.env.dsig.SHA256.multipart.eml", "signed+encrypted", "bad_signature"},
-        {"alice.env.dsig.SHA384.multipart.dave.sig.SHA384.opaque.eml", "signed+encrypted", "good bad_signature+address_mismatch"},
+        {"alice.env.dsig.SHA384.multipart.dave.sig.SHA384.opaque.eml", "signed+encrypted",
+         "good bad_signature+address_mismatch"},
         {"alice.env.dsig.SHA384.multipart.eml", "signed+encrypted", "bad_signature"},
-        {"alice.env.dsig.SHA512.multipart.dave.sig.SHA512.opaque.eml", "signed+encrypted", "good bad_signature+address_mismatch"},
+        {"alice.env.dsig.SHA512.multipart.dave.sig.SHA512.opaque.eml", "signed+encrypted",
+         "good bad_signature+address_mismatch"},
         {"alice.env.dsig.SHA512.multipart.eml", "signed+encrypted", "bad_signature"},
         {"alice.env.eml", "encrypted", ""},
-        {"alice.env.sig.SHA1.opaque.dave.sig.SHA1.opaque.eml", "signed+encrypted", "weak_algorithm weak_algorithm+address_mismatch"},
+        {"alice.env.sig.SHA1.opaque.dave.sig.SHA1.opaque.eml", "signed+encrypted",
+         "weak_algorithm weak_algorithm+address_mismatch"},
         {"alice.env.sig.SHA1.opaque.eml", "signed+encrypted", "weak_algorithm"},
-        {"alice.env.sig.SHA256.opaque.dave.sig.SHA256.opaque.eml", "signed+encrypted", "good address_mismatch"},
+        {"alice.env.sig.SHA256.opaque.dave.sig.SHA256.opaque.eml", "signed+encrypted",
+         "good address_mismatch"},
         {"alice.env.sig.SHA256.opaque.eml", "signed+encrypted", "good"},
-        {"alice.env.sig.SHA384.opaque.dave.sig.SHA384.opaque.eml", "signed+encrypted", "good address_mismatch"},
+        {"alice.env.sig.SHA384.opaque.dave.sig.SHA384.opaque.eml", "signed+encrypted",
+         "good address_mismatch"},
         {"alice.env.sig.SHA384.opaque.eml", "signed+encrypted", "good"},
-        {"alice.env.sig.SHA512.opaque.dave.sig.SHA512.opaque.eml", "signed+encrypted", "good address_mismatch"},
+        {"alice.env.sig.SHA512.opaque.dave.sig.SHA512.opaque.eml", "signed+encrypted",
+         "good address_mismatch"},
         {"alice.env.sig.SHA512.opaque.eml", "signed+encrypted", "good"},
         {"alice.future.dsig.SHA256.multipart.eml", "signed", "good"},
         {"alice.html.sig.SHA1.opaque.eml", "signed", "weak_algorithm"},
@@ -148,22 +161,38 @@ TEST_CASE("Thunderbird corpus (NSS-generated, 2026 keys)") {
         {"alice.html.sig.SHA384.opaque.env.eml", "signed+encrypted", "good"},
         {"alice.html.sig.SHA512.opaque.eml", "signed", "good"},
         {"alice.html.sig.SHA512.opaque.env.eml", "signed+encrypted", "good"},
-        {"alice.plain.dsig.SHA1.multipart.dave.dsig.SHA1.multipart.eml", "signed", "weak_algorithm weak_algorithm+address_mismatch"},
-        {"alice.plain.dsig.SHA1.multipart.dave.sig.SHA1.opaque.eml", "signed", "weak_algorithm weak_algorithm+address_mismatch"},
-        {"alice.plain.dsig.SHA256.multipart.dave.dsig.SHA256.multipart.eml", "signed", "good address_mismatch"},
-        {"alice.plain.dsig.SHA256.multipart.dave.sig.SHA256.opaque.eml", "signed", "good address_mismatch"},
-        {"alice.plain.dsig.SHA384.multipart.dave.dsig.SHA384.multipart.eml", "signed", "good address_mismatch"},
-        {"alice.plain.dsig.SHA384.multipart.dave.sig.SHA384.opaque.eml", "signed", "good address_mismatch"},
-        {"alice.plain.dsig.SHA512.multipart.dave.dsig.SHA512.multipart.eml", "signed", "good address_mismatch"},
-        {"alice.plain.dsig.SHA512.multipart.dave.sig.SHA512.opaque.eml", "signed", "good address_mismatch"},
-        {"alice.plain.sig.SHA1.opaque.dave.dsig.SHA1.multipart.eml", "signed", "weak_algorithm weak_algorithm+address_mismatch"},
-        {"alice.plain.sig.SHA1.opaque.dave.sig.SHA1.opaque.eml", "signed", "weak_algorithm weak_algorithm+address_mismatch"},
-        {"alice.plain.sig.SHA256.opaque.dave.dsig.SHA256.multipart.eml", "signed", "good address_mismatch"},
-        {"alice.plain.sig.SHA256.opaque.dave.sig.SHA256.opaque.eml", "signed", "good address_mismatch"},
-        {"alice.plain.sig.SHA384.opaque.dave.dsig.SHA384.multipart.eml", "signed", "good address_mismatch"},
-        {"alice.plain.sig.SHA384.opaque.dave.sig.SHA384.opaque.eml", "signed", "good address_mismatch"},
-        {"alice.plain.sig.SHA512.opaque.dave.dsig.SHA512.multipart.eml", "signed", "good address_mismatch"},
-        {"alice.plain.sig.SHA512.opaque.dave.sig.SHA512.opaque.eml", "signed", "good address_mismatch"},
+        {"alice.plain.dsig.SHA1.multipart.dave.dsig.SHA1.multipart.eml", "signed",
+         "weak_algorithm weak_algorithm+address_mismatch"},
+        {"alice.plain.dsig.SHA1.multipart.dave.sig.SHA1.opaque.eml", "signed",
+         "weak_algorithm weak_algorithm+address_mismatch"},
+        {"alice.plain.dsig.SHA256.multipart.dave.dsig.SHA256.multipart.eml", "signed",
+         "good address_mismatch"},
+        {"alice.plain.dsig.SHA256.multipart.dave.sig.SHA256.opaque.eml", "signed",
+         "good address_mismatch"},
+        {"alice.plain.dsig.SHA384.multipart.dave.dsig.SHA384.multipart.eml", "signed",
+         "good address_mismatch"},
+        {"alice.plain.dsig.SHA384.multipart.dave.sig.SHA384.opaque.eml", "signed",
+         "good address_mismatch"},
+        {"alice.plain.dsig.SHA512.multipart.dave.dsig.SHA512.multipart.eml", "signed",
+         "good address_mismatch"},
+        {"alice.plain.dsig.SHA512.multipart.dave.sig.SHA512.opaque.eml", "signed",
+         "good address_mismatch"},
+        {"alice.plain.sig.SHA1.opaque.dave.dsig.SHA1.multipart.eml", "signed",
+         "weak_algorithm weak_algorithm+address_mismatch"},
+        {"alice.plain.sig.SHA1.opaque.dave.sig.SHA1.opaque.eml", "signed",
+         "weak_algorithm weak_algorithm+address_mismatch"},
+        {"alice.plain.sig.SHA256.opaque.dave.dsig.SHA256.multipart.eml", "signed",
+         "good address_mismatch"},
+        {"alice.plain.sig.SHA256.opaque.dave.sig.SHA256.opaque.eml", "signed",
+         "good address_mismatch"},
+        {"alice.plain.sig.SHA384.opaque.dave.dsig.SHA384.multipart.eml", "signed",
+         "good address_mismatch"},
+        {"alice.plain.sig.SHA384.opaque.dave.sig.SHA384.opaque.eml", "signed",
+         "good address_mismatch"},
+        {"alice.plain.sig.SHA512.opaque.dave.dsig.SHA512.multipart.eml", "signed",
+         "good address_mismatch"},
+        {"alice.plain.sig.SHA512.opaque.dave.sig.SHA512.opaque.eml", "signed",
+         "good address_mismatch"},
         {"alice.sig.SHA1.opaque.eml", "signed", "weak_algorithm"},
         {"alice.sig.SHA1.opaque.env.eml", "signed+encrypted", "weak_algorithm"},
         {"alice.sig.SHA256.opaque.eml", "signed", "good"},
@@ -181,9 +210,10 @@ TEST_CASE("Thunderbird corpus: SHA-1 is good when the policy allows it") {
     TestKeys keys = thunderbird_keys(kTb, "nss");
     VerifyOptions sha1;
     sha1.allow_sha1 = true;
-    check_rows(kTb, {{"alice.dsig.SHA1.multipart.eml", "signed", "good"},
-                     {"alice.sig.SHA1.opaque.env.eml", "signed+encrypted", "good"},
-                     {"alice.dsig.SHA1.multipart.bad.eml", "signed", "bad_signature"}},
+    check_rows(kTb,
+               {{"alice.dsig.SHA1.multipart.eml", "signed", "good"},
+                {"alice.sig.SHA1.opaque.env.eml", "signed+encrypted", "good"},
+                {"alice.dsig.SHA1.multipart.bad.eml", "signed", "bad_signature"}},
                keys, sha1);
 }
 
@@ -196,7 +226,8 @@ TEST_CASE("Thunderbird corpus: smime-manual") {
         {"alice.env.mixed.dsig.SHA256.multipart.eml", "signed", "bad_signature+untrusted"},
         {"outer-pgp-sig-inner-smime-enc-sig.eml", "none", ""},
         {"outer-pgp-sig-inner-smime-enc.eml", "none", ""},
-        {"outer-smime-bad-sig-inner-smime-enc-sig.eml", "signed+encrypted", "bad_signature+untrusted good"},
+        {"outer-smime-bad-sig-inner-smime-enc-sig.eml", "signed+encrypted",
+         "bad_signature+untrusted good"},
         {"outer-smime-bad-sig-inner-smime-enc.eml", "signed+encrypted", "bad_signature+untrusted"},
     };
     check_rows(kTbManual, rows, keys);
@@ -233,7 +264,8 @@ TEST_CASE("Thunderbird 2019 corpus: expired now, good at 2020-01-01") {
         {"alice.dsig.SHA1.multipart.bad.eml", "signed", "bad_signature+weak_algorithm+expired"},
         {"alice.dsig.SHA1.multipart.eml", "signed", "weak_algorithm+expired"},
         {"alice.dsig.SHA1.multipart.env.eml", "signed+encrypted", "weak_algorithm+expired"},
-        {"alice.dsig.SHA1.multipart.mismatch-econtent.eml", "signed", "bad_signature+weak_algorithm+expired"},
+        {"alice.dsig.SHA1.multipart.mismatch-econtent.eml", "signed",
+         "bad_signature+weak_algorithm+expired"},
         {"alice.dsig.SHA256.multipart.bad.eml", "signed", "bad_signature+expired"},
         {"alice.dsig.SHA256.multipart.eml", "signed", "expired"},
         {"alice.dsig.SHA256.multipart.env.eml", "signed+encrypted", "expired"},
@@ -259,25 +291,29 @@ TEST_CASE("Thunderbird 2019 corpus: expired now, good at 2020-01-01") {
     check_rows(kTb2019, rows, keys);
     VerifyOptions then;
     then.validation_time = 1577836800;
-    check_rows(kTb2019, {{"alice.dsig.SHA256.multipart.eml", "signed", "good"},
-                         {"alice.sig.SHA512.opaque.env.eml", "signed+encrypted", "good"},
-                         {"alice.dsig.SHA256.multipart.bad.eml", "signed", "bad_signature"}},
+    check_rows(kTb2019,
+               {{"alice.dsig.SHA256.multipart.eml", "signed", "good"},
+                {"alice.sig.SHA512.opaque.env.eml", "signed+encrypted", "good"},
+                {"alice.dsig.SHA256.multipart.bad.eml", "signed", "bad_signature"}},
                keys, then);
 }
 
 TEST_CASE("NSS and Thunderbird OpenSSL-interop EnvelopedData: RSA-OAEP variants and ECDH decrypt") {
     int count = 0;
-    for (const std::string& dir : {std::string(kTbInterop), std::string("nss/tests/smime/interop-openssl")}) {
+    for (const std::string& dir :
+         {std::string(kTbInterop), std::string("nss/tests/smime/interop-openssl")}) {
         for (const auto& entry : std::filesystem::directory_iterator(data_file(dir))) {
             const std::string name = entry.path().filename().string();
             if (entry.path().extension() != ".env") continue;
             CAPTURE(name);
             const bool ec = name.rfind("fran-ec", 0) == 0;
             TestKeys keys;
-            keys.identities.push_back(load_p12(data_file(dir + (ec ? "/Fran-ec.p12" : "/Fran.p12")), "nss"));
+            keys.identities.push_back(
+                load_p12(data_file(dir + (ec ? "/Fran-ec.p12" : "/Fran.p12")), "nss"));
             // Some are DER, some already MIME.
             const std::string file = read_file(entry.path().string());
-            const Opened opened = decrypt(file[0] == 0x30 ? wrap(file, "enveloped-data") : file, keys);
+            const Opened opened =
+                decrypt(file[0] == 0x30 ? wrap(file, "enveloped-data") : file, keys);
             CHECK(opened.status.level == Level::Encrypted);
             CHECK(opened.mime.str().find("This is a test message to Fran.") != std::string::npos);
             ++count;
@@ -300,12 +336,15 @@ TEST_CASE("RFC 4134 examples") {
     lenient.allow_sha1 = true;
     lenient.min_rsa_bits = 1024;
     lenient.validation_time = 1577836800;
-    // The From address of each example: the signer's (4.2 and 4.5 are AliceRSA's, the rest AliceDSS's).
+    // The From address of each example: the signer's (4.2 and 4.5 are AliceRSA's, the rest
+    // AliceDSS's).
     const auto from_of = [](const std::string& file) {
-        return file == "4.2.bin" || file == "4.5.bin" ? "AliceRSA@example.com" : "AliceDSS@example.com";
+        return file == "4.2.bin" || file == "4.5.bin" ? "AliceRSA@example.com"
+                                                      : "AliceDSS@example.com";
     };
     const auto opaque = [&](const char* file) {
-        return decrypt(wrap(read_file(data_file(std::string(kRfc4134) + "/" + file)), "signed-data", from_of(file)),
+        return decrypt(wrap(read_file(data_file(std::string(kRfc4134) + "/" + file)), "signed-data",
+                            from_of(file)),
                        keys, lenient);
     };
     for (const char* file : {"4.1.bin", "4.2.bin", "4.5.bin", "4.7.bin", "4.10.bin"}) {
@@ -318,37 +357,45 @@ TEST_CASE("RFC 4134 examples") {
     // Diane's signature: cannot be checked, and the From address is Alice's.
     CHECK(summary(opaque("4.6.bin").status) == "good bad_signature+untrusted+address_mismatch");
     CHECK(opaque("4.11.bin").status.layers[0].kind == LayerStatus::Kind::CertsOnly);
-    CHECK(summary(decrypt(wrap(read_file(data_file(std::string(kRfc4134) + "/4.1.bin")), "signed-data",
-                               "AliceDSS@example.com"),
+    CHECK(summary(decrypt(wrap(read_file(data_file(std::string(kRfc4134) + "/4.1.bin")),
+                               "signed-data", "AliceDSS@example.com"),
                           keys)
                       .status) == "weak_algorithm");
     // Without a From field the check is not skipped.
-    CHECK(summary(decrypt(wrap(read_file(data_file(std::string(kRfc4134) + "/4.1.bin")), "signed-data"), keys, lenient)
-                      .status) == "address_mismatch");
+    CHECK(summary(
+              decrypt(wrap(read_file(data_file(std::string(kRfc4134) + "/4.1.bin")), "signed-data"),
+                      keys, lenient)
+                  .status) == "address_mismatch");
 
     // 4.3: detached; its content is ExContent.bin.
     std::string detached =
-        "From: AliceDSS@example.com\r\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha1; boundary=b\r\n\r\n"
+        "From: AliceDSS@example.com\r\nContent-Type: multipart/signed; "
+        "protocol=\"application/pkcs7-signature\"; micalg=sha1; boundary=b\r\n\r\n"
         "--b\r\n";
     detached += read_file(data_file(std::string(kRfc4134) + "/ExContent.bin"));
-    detached += "\r\n--b\r\nContent-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64\r\n\r\n";
-    smime::mime::append_base64_lines(read_file(data_file(std::string(kRfc4134) + "/4.3.bin")), detached);
+    detached +=
+        "\r\n--b\r\nContent-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: "
+        "base64\r\n\r\n";
+    smime::mime::append_base64_lines(read_file(data_file(std::string(kRfc4134) + "/4.3.bin")),
+                                     detached);
     detached += "--b--\r\n";
     CHECK(summary(decrypt(detached, keys, lenient).status) == "good");
 
     // 4.8: the From address (aliceDss@examples.com) is not the certificate's.
-    CHECK(summary(decrypt(read_file(data_file(std::string(kRfc4134) + "/4.8.eml")), keys, lenient).status) ==
-          "address_mismatch");
-    CHECK(summary(decrypt(read_file(data_file(std::string(kRfc4134) + "/4.9.eml")), keys, lenient).status) ==
-          "address_mismatch");
+    CHECK(summary(decrypt(read_file(data_file(std::string(kRfc4134) + "/4.8.eml")), keys, lenient)
+                      .status) == "address_mismatch");
+    CHECK(summary(decrypt(read_file(data_file(std::string(kRfc4134) + "/4.9.eml")), keys, lenient)
+                      .status) == "address_mismatch");
 
     // 5.x: EnvelopedData to Bob: 3DES, RC2 (legacy provider), MIME.
     Identity bob;
     bob.certificate = load_cert(data_file(std::string(kRfc4134) + "/BobRSASignByCarl.cer"));
     bob.private_key = load_key(data_file(std::string(kRfc4134) + "/BobPrivRSAEncrypt.pri"));
     keys.identities.push_back(std::move(bob));
-    const std::string r5_1 = wrap(read_file(data_file(std::string(kRfc4134) + "/5.1.bin")), "enveloped-data");
-    const std::string r5_2 = wrap(read_file(data_file(std::string(kRfc4134) + "/5.2.bin")), "enveloped-data");
+    const std::string r5_1 =
+        wrap(read_file(data_file(std::string(kRfc4134) + "/5.1.bin")), "enveloped-data");
+    const std::string r5_2 =
+        wrap(read_file(data_file(std::string(kRfc4134) + "/5.2.bin")), "enveloped-data");
     const std::string r5_3 = read_file(data_file(std::string(kRfc4134) + "/5.3.eml"));
     for (const std::string* message : {&r5_1, &r5_2, &r5_3}) {
         const Opened opened = decrypt(*message, keys);
@@ -380,7 +427,8 @@ TEST_CASE("Bouncy Castle validator set") {
     };
     check_rows(kBc, rows, keys);
     const auto at_signing_time = [&](const char* file) {
-        return decrypt(read_file(data_file(std::string(kBc) + "/" + file)), keys).status.signatures.at(0)
+        return decrypt(read_file(data_file(std::string(kBc) + "/" + file)), keys)
+            .status.signatures.at(0)
             .valid_at_signing_time;
     };
     CHECK(at_signing_time("validator.validMail.eml") == true);
@@ -395,9 +443,9 @@ TEST_CASE("Bouncy Castle validator set") {
 // after LF→CRLF canonicalisation, and so do we.
 TEST_CASE("Bouncy Castle signed messages: canonicalisation traps, RSA-PSS") {
     TestKeys keys;
-    for (const char* file : {"quotable.message", "embeddedmulti.message", "multi-alternative.eml", "extra-nl.eml",
-                             "openssl-signed-sha256-non-default-salt-length.eml", "qp-soft-break.eml",
-                             "3nnn_smime.eml"}) {
+    for (const char* file : {"quotable.message", "embeddedmulti.message", "multi-alternative.eml",
+                             "extra-nl.eml", "openssl-signed-sha256-non-default-salt-length.eml",
+                             "qp-soft-break.eml", "3nnn_smime.eml"}) {
         CAPTURE(file);
         const Opened opened = verify(read_file(data_file(std::string(kBc) + "/" + file)), keys);
         REQUIRE(opened.status.signatures.size() == 1);
@@ -416,7 +464,9 @@ TEST_CASE("Bouncy Castle enveloped messages") {
     id.certificate = load_cert(data_file(std::string(kBc) + "/cert.pem"));
     id.private_key = load_key(data_file(std::string(kBc) + "/key.pem"));
     keys.identities.push_back(std::move(id));
-    const auto open = [&](const char* file) { return decrypt(read_file(data_file(std::string(kBc) + "/" + file)), keys); };
+    const auto open = [&](const char* file) {
+        return decrypt(read_file(data_file(std::string(kBc) + "/" + file)), keys);
+    };
     // NewSMIMEEnvelopedTest.java names "testMessage"; the file itself holds this text.
     const Opened test192 = open("test192.message");
     CHECK(test192.mime.str().find("Ciao from vienna") != std::string::npos);
@@ -432,7 +482,8 @@ TEST_CASE("Bouncy Castle enveloped messages") {
         }
     }
     // The .NET message says signed-data but is EnvelopedData: the CMS type decides.
-    CHECK(inspect(read_file(data_file(std::string(kBc) + "/dotnet_encrypted_mail.eml"))).level == Level::Encrypted);
+    CHECK(inspect(read_file(data_file(std::string(kBc) + "/dotnet_encrypted_mail.eml"))).level ==
+          Level::Encrypted);
     CHECK_THROWS_AS(open("brokenEnv.message"), smime::Error);
 }
 
@@ -442,14 +493,16 @@ TEST_CASE("pyca/cryptography enveloped vectors") {
     id.certificate = load_cert(data_file(std::string(kPyca) + "/x509/custom/ca/rsa_ca.pem"));
     id.private_key = load_key(data_file(std::string(kPyca) + "/x509/custom/ca/rsa_key.pem"));
     keys.identities.push_back(std::move(id));
-    const std::pair<const char*, const char*> cases[] = {{"enveloped-aes-192-cbc.pem", "Hello world!"},
-                                                         {"enveloped-aes-256-cbc.pem", "Hello world!"},
-                                                         {"enveloped-rsa-oaep.pem", "Hello, world!"},
-                                                         {"enveloped-triple-des.pem", "Hello, World!"}};
+    const std::pair<const char*, const char*> cases[] = {
+        {"enveloped-aes-192-cbc.pem", "Hello world!"},
+        {"enveloped-aes-256-cbc.pem", "Hello world!"},
+        {"enveloped-rsa-oaep.pem", "Hello, world!"},
+        {"enveloped-triple-des.pem", "Hello, World!"}};
     for (const auto& [file, text] : cases) {
         CAPTURE(file);
-        const Opened opened =
-            decrypt(wrap(read_file(data_file(std::string(kPyca) + "/pkcs7/" + file)), "enveloped-data"), keys);
+        const Opened opened = decrypt(
+            wrap(read_file(data_file(std::string(kPyca) + "/pkcs7/" + file)), "enveloped-data"),
+            keys);
         CHECK(opened.mime.str().find(text) != std::string::npos);
     }
 }

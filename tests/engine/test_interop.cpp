@@ -33,12 +33,17 @@ std::string quote(const std::string& s) { return "'" + s + "'"; }
 std::string rich_message(const std::string& from) {
     std::string attachment;
     for (int i = 0; i < 3000; ++i) attachment.push_back(static_cast<char>(i * 7 % 256));
-    std::string text = "From: " + from + "@example.test\r\nTo: bob@example.test\r\nSubject: interop\r\n"
-                       "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"xyz\"\r\n\r\n"
-                       "--xyz\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-                       "Gr\xc3\xbc\xc3\x9f" "e, interop works.\r\n"
-                       "--xyz\r\nContent-Type: application/octet-stream; name=blob.bin\r\n"
-                       "Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=blob.bin\r\n\r\n";
+    std::string text =
+        "From: " + from +
+        "@example.test\r\nTo: bob@example.test\r\nSubject: interop\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"xyz\"\r\n\r\n"
+        "--xyz\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: "
+        "8bit\r\n\r\n"
+        "Gr\xc3\xbc\xc3\x9f"
+        "e, interop works.\r\n"
+        "--xyz\r\nContent-Type: application/octet-stream; name=blob.bin\r\n"
+        "Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; "
+        "filename=blob.bin\r\n\r\n";
     smime::mime::append_base64_lines(attachment, text);
     text += "--xyz--\r\n";
     return text;
@@ -47,7 +52,8 @@ std::string rich_message(const std::string& from) {
 // The two halves of our multipart/signed: the signed bytes and the DER signature.
 std::pair<std::string, std::string> split_detached(const std::string& message) {
     const auto top = smime::mime::parse(message);
-    const auto parts = smime::mime::split_multipart(top.body, smime::mime::content_type(top).param("boundary"));
+    const auto parts =
+        smime::mime::split_multipart(top.body, smime::mime::content_type(top).param("boundary"));
     const auto signature = smime::mime::parse(parts.parts.at(1));
     std::string der;
     REQUIRE(smime::base64::decode_lenient_append(signature.body, der));
@@ -61,23 +67,31 @@ std::string pkcs7_der(const std::string& message) {
     return der;
 }
 
-std::string detached_message(const std::string& from, const std::string& content, const std::string& der) {
-    std::string out = "From: " + from + "@example.test\r\nMIME-Version: 1.0\r\nContent-Type: multipart/signed; "
-                      "protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"sep\"\r\n\r\n--sep\r\n";
+std::string detached_message(const std::string& from, const std::string& content,
+                             const std::string& der) {
+    std::string out = "From: " + from +
+                      "@example.test\r\nMIME-Version: 1.0\r\nContent-Type: multipart/signed; "
+                      "protocol=\"application/pkcs7-signature\"; micalg=sha-256; "
+                      "boundary=\"sep\"\r\n\r\n--sep\r\n";
     out += content;
-    out += "\r\n--sep\r\nContent-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+    out +=
+        "\r\n--sep\r\nContent-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: "
+        "base64\r\n\r\n";
     smime::mime::append_base64_lines(der, out);
     return out + "--sep--\r\n";
 }
 
 std::string pkcs7_message(const std::string& from, const std::string& der, const char* type) {
-    std::string out = "From: " + from + "@example.test\r\nMIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; "
-                      "smime-type=" + type + "\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+    std::string out = "From: " + from +
+                      "@example.test\r\nMIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; "
+                      "smime-type=" +
+                      type + "\r\nContent-Transfer-Encoding: base64\r\n\r\n";
     smime::mime::append_base64_lines(der, out);
     return out;
 }
 
-const char* const kEntity = "Content-Type: text/plain; charset=utf-8\r\n\r\nFrom a peer, with love.\r\n";
+const char* const kEntity =
+    "Content-Type: text/plain; charset=utf-8\r\n\r\nFrom a peer, with love.\r\n";
 
 TestKeys alice_and_bob() {
     TestKeys keys = TestKeys::with_test_root();
@@ -115,53 +129,63 @@ TEST_CASE_FIXTURE(Fixture, "openssl cms reads what we write") {
         options.opaque = s.opaque;
         options.rsa_signature = s.rsa;
         options.digest = s.digest;
-        write_file(work("signed.eml"), sign(rich_message(s.who), load_identity(s.who), options).str());
+        write_file(work("signed.eml"),
+                   sign(rich_message(s.who), load_identity(s.who), options).str());
         std::string out;
-        CHECK(run("openssl cms -verify -in " + work("signed.eml") + ca + " -purpose smimesign -out " + work("content.out"),
+        CHECK(run("openssl cms -verify -in " + work("signed.eml") + ca +
+                      " -purpose smimesign -out " + work("content.out"),
                   &out) == 0);
         CHECK(out.find("Verification successful") != std::string::npos);
-        CHECK(read_file(work("content.out")).find("Gr=C3=BC=C3=9Fe, interop works.") != std::string::npos);
+        CHECK(read_file(work("content.out")).find("Gr=C3=BC=C3=9Fe, interop works.") !=
+              std::string::npos);
     }
     // Encryption: every algorithm choice, RSA and EC recipients.
     struct Encrypt {
         const char* who;
         std::vector<std::string> caps;
     };
-    for (const Encrypt& e : {Encrypt{"alice", {}}, Encrypt{"alice", {"aes256-gcm"}}, Encrypt{"alice", {"rsaes-oaep"}},
-                             Encrypt{"alice", {"aes256-gcm", "rsaes-oaep"}}, Encrypt{"bob", {}},
-                             Encrypt{"bob", {"aes256-gcm"}}}) {
+    for (const Encrypt& e :
+         {Encrypt{"alice", {}}, Encrypt{"alice", {"aes256-gcm"}}, Encrypt{"alice", {"rsaes-oaep"}},
+          Encrypt{"alice", {"aes256-gcm", "rsaes-oaep"}}, Encrypt{"bob", {}},
+          Encrypt{"bob", {"aes256-gcm"}}}) {
         CAPTURE(e.who);
         CAPTURE(e.caps.size());
         const Identity signer = load_identity("alice");
         EncryptOptions options;
         options.sign_with = &signer;
-        write_file(work("enc.eml"), encrypt(rich_message("alice"), recipients(recipient(e.who, e.caps)), options));
+        write_file(work("enc.eml"),
+                   encrypt(rich_message("alice"), recipients(recipient(e.who, e.caps)), options));
         std::string out;
-        CHECK(run("openssl cms -decrypt -in " + work("enc.eml") + " -recip " + pki_file(std::string(e.who) + ".pem") +
-                      " -inkey " + pki_file(std::string(e.who) + ".key") + " -out " + work("dec.out"),
+        CHECK(run("openssl cms -decrypt -in " + work("enc.eml") + " -recip " +
+                      pki_file(std::string(e.who) + ".pem") + " -inkey " +
+                      pki_file(std::string(e.who) + ".key") + " -out " + work("dec.out"),
                   &out) == 0);
-        CHECK(run("openssl cms -verify -in " + work("dec.out") + ca + " -out " + work("content.out")) == 0);
+        CHECK(run("openssl cms -verify -in " + work("dec.out") + ca + " -out " +
+                  work("content.out")) == 0);
         CHECK(read_file(work("content.out")).find("interop works.") != std::string::npos);
     }
 }
 
 TEST_CASE_FIXTURE(Fixture, "we read what openssl cms writes") {
     require_tool("openssl");
-    const std::string signer = " -signer " + pki_file("alice.pem") + " -inkey " + pki_file("alice.key") +
-                               " -certfile " + pki_file("intermediate.pem");
-    const std::string ec_signer = " -signer " + pki_file("bob.pem") + " -inkey " + pki_file("bob.key") +
-                                  " -certfile " + pki_file("intermediate.pem");
+    const std::string signer = " -signer " + pki_file("alice.pem") + " -inkey " +
+                               pki_file("alice.key") + " -certfile " + pki_file("intermediate.pem");
+    const std::string ec_signer = " -signer " + pki_file("bob.pem") + " -inkey " +
+                                  pki_file("bob.key") + " -certfile " +
+                                  pki_file("intermediate.pem");
     const std::vector<std::pair<std::string, std::string>> signs = {
         {"alice", "openssl cms -sign -binary -in " + work("entity.txt") + signer},
         {"alice", "openssl cms -sign -binary -nodetach -in " + work("entity.txt") + signer},
-        {"alice", "openssl cms -sign -binary -in " + work("entity.txt") + signer + " -keyopt rsa_padding_mode:pss -md sha512"},
+        {"alice", "openssl cms -sign -binary -in " + work("entity.txt") + signer +
+                      " -keyopt rsa_padding_mode:pss -md sha512"},
         {"bob", "openssl cms -sign -binary -in " + work("entity.txt") + ec_signer + " -md sha384"},
     };
     for (const auto& [who, command] : signs) {
         CAPTURE(command);
         REQUIRE(run(command + " -out " + work("peer-signed.eml")) == 0);
         TestKeys keys = TestKeys::with_test_root();
-        const Opened opened = verify("From: " + who + "@example.test\r\n" + read_file(work("peer-signed.eml")), keys);
+        const Opened opened =
+            verify("From: " + who + "@example.test\r\n" + read_file(work("peer-signed.eml")), keys);
         CHECK(verdict(opened.status) == "good");
         CHECK(opened.mime.str().find("From a peer, with love.") != std::string::npos);
         CHECK(keys.harvested.size() == 1);
@@ -169,9 +193,10 @@ TEST_CASE_FIXTURE(Fixture, "we read what openssl cms writes") {
     // Without the signer's certificate in the message (-nocerts): found in the store by issuer
     // and serial number when the store has it, bad_signature (cannot be checked) when not.
     {
-        REQUIRE(run("openssl cms -sign -binary -nocerts -in " + work("entity.txt") + signer + " -out " +
-                    work("peer-signed.eml")) == 0);
-        const std::string mail = "From: alice@example.test\r\n" + read_file(work("peer-signed.eml"));
+        REQUIRE(run("openssl cms -sign -binary -nocerts -in " + work("entity.txt") + signer +
+                    " -out " + work("peer-signed.eml")) == 0);
+        const std::string mail =
+            "From: alice@example.test\r\n" + read_file(work("peer-signed.eml"));
         TestKeys unknown = TestKeys::with_test_root();
         CHECK(verdict(verify(mail, unknown).status) == "bad_signature");
         TestKeys known = TestKeys::with_test_root();
@@ -180,35 +205,49 @@ TEST_CASE_FIXTURE(Fixture, "we read what openssl cms writes") {
         const Opened opened = verify(mail, known);
         CHECK(verdict(opened.status) == "good");
         REQUIRE(opened.status.signatures.size() == 1);
-        CHECK(opened.status.signatures[0].signer->emails == std::vector<std::string>{"alice@example.test"});
+        CHECK(opened.status.signatures[0].signer->emails ==
+              std::vector<std::string>{"alice@example.test"});
 
         // A planted look-alike (same issuer name and serial, another key) does not displace her.
         std::string serial, issuer;
-        REQUIRE(run("openssl x509 -in " + pki_file("alice.pem") + " -noout -serial | cut -d= -f2", &serial) == 0);
-        REQUIRE(run("openssl x509 -in " + pki_file("alice.pem") + " -noout -issuer -nameopt compat | cut -d= -f2-", &issuer) == 0);
+        REQUIRE(run("openssl x509 -in " + pki_file("alice.pem") + " -noout -serial | cut -d= -f2",
+                    &serial) == 0);
+        REQUIRE(run("openssl x509 -in " + pki_file("alice.pem") +
+                        " -noout -issuer -nameopt compat | cut -d= -f2-",
+                    &issuer) == 0);
         serial = serial.substr(0, serial.find('\n'));
         issuer = issuer.substr(0, issuer.find('\n'));
-        REQUIRE(run("openssl req -x509 -newkey rsa:2048 -nodes -keyout " + work("fake-ca.key") + " -out " + work("fake-ca.pem") +
-                    " -subj " + quote(issuer) + " -days 30 2>/dev/null") == 0);
-        REQUIRE(run("openssl req -newkey rsa:2048 -nodes -keyout " + work("fake.key") + " -out " + work("fake.csr") +
-                    " -subj /CN=alice 2>/dev/null") == 0);
-        REQUIRE(run("openssl x509 -req -in " + work("fake.csr") + " -CA " + work("fake-ca.pem") + " -CAkey " + work("fake-ca.key") +
-                    " -set_serial 0x" + serial + " -days 30 -out " + work("fake.pem") + " 2>/dev/null") == 0);
+        REQUIRE(run("openssl req -x509 -newkey rsa:2048 -nodes -keyout " + work("fake-ca.key") +
+                    " -out " + work("fake-ca.pem") + " -subj " + quote(issuer) +
+                    " -days 30 2>/dev/null") == 0);
+        REQUIRE(run("openssl req -newkey rsa:2048 -nodes -keyout " + work("fake.key") + " -out " +
+                    work("fake.csr") + " -subj /CN=alice 2>/dev/null") == 0);
+        REQUIRE(run("openssl x509 -req -in " + work("fake.csr") + " -CA " + work("fake-ca.pem") +
+                    " -CAkey " + work("fake-ca.key") + " -set_serial 0x" + serial +
+                    " -days 30 -out " + work("fake.pem") + " 2>/dev/null") == 0);
         TestKeys planted = TestKeys::with_test_root();
         planted.known_certs.push_back(load_cert(work("fake.pem")));
-        CHECK(verdict(verify(mail, planted).status) == "bad_signature");  // only the look-alike: cannot check
+        CHECK(verdict(verify(mail, planted).status) ==
+              "bad_signature");  // only the look-alike: cannot check
         planted.known_certs.push_back(load_cert(pki_file("alice.pem")));
         CHECK(verdict(verify(mail, planted).status) == "good");
     }
     const std::vector<std::string> encrypts = {
-        "openssl cms -encrypt -out " + work("peer-enc.eml") + " -binary -aes256 -in " + work("entity.txt") + " " + pki_file("alice.pem"),
-        "openssl cms -encrypt -out " + work("peer-enc.eml") + " -binary -aes-256-gcm -in " + work("entity.txt") + " " + pki_file("alice.pem"),
-        "openssl cms -encrypt -out " + work("peer-enc.eml") + " -binary -aes128 -in " + work("entity.txt") + " -recip " + pki_file("alice.pem") +
+        "openssl cms -encrypt -out " + work("peer-enc.eml") + " -binary -aes256 -in " +
+            work("entity.txt") + " " + pki_file("alice.pem"),
+        "openssl cms -encrypt -out " + work("peer-enc.eml") + " -binary -aes-256-gcm -in " +
+            work("entity.txt") + " " + pki_file("alice.pem"),
+        "openssl cms -encrypt -out " + work("peer-enc.eml") + " -binary -aes128 -in " +
+            work("entity.txt") + " -recip " + pki_file("alice.pem") +
             " -keyopt rsa_padding_mode:oaep",
-        "openssl cms -encrypt -out " + work("peer-enc.eml") + " -binary -des3 -in " + work("entity.txt") + " " + pki_file("alice.pem"),
-        "openssl cms -encrypt -out " + work("peer-enc.eml") + " -binary -aes192 -in " + work("entity.txt") + " " + pki_file("bob.pem"),
-        "openssl cms -encrypt -out " + work("peer-enc.eml") + " -binary -aes-128-gcm -in " + work("entity.txt") + " " + pki_file("bob.pem"),
-        "openssl cms -encrypt -out " + work("peer-enc.eml") + " -binary -rc2 -provider legacy -provider default -in " + work("entity.txt") + " " +
+        "openssl cms -encrypt -out " + work("peer-enc.eml") + " -binary -des3 -in " +
+            work("entity.txt") + " " + pki_file("alice.pem"),
+        "openssl cms -encrypt -out " + work("peer-enc.eml") + " -binary -aes192 -in " +
+            work("entity.txt") + " " + pki_file("bob.pem"),
+        "openssl cms -encrypt -out " + work("peer-enc.eml") + " -binary -aes-128-gcm -in " +
+            work("entity.txt") + " " + pki_file("bob.pem"),
+        "openssl cms -encrypt -out " + work("peer-enc.eml") +
+            " -binary -rc2 -provider legacy -provider default -in " + work("entity.txt") + " " +
             pki_file("alice.pem"),
     };
     for (const std::string& command : encrypts) {
@@ -238,11 +277,16 @@ std::string gpgsm_home() {
     write_file(home + "/gpgsm.conf", "disable-crl-checks\n");
     write_file(home + "/gpg-agent.conf", "allow-loopback-pinentry\n");
     const std::string env = "GNUPGHOME=" + quote(home) + " ";
-    REQUIRE(run(env + "gpgsm --batch --import " + pki_file("root.pem") + " " + pki_file("intermediate.pem")) == 0);
+    REQUIRE(run(env + "gpgsm --batch --import " + pki_file("root.pem") + " " +
+                pki_file("intermediate.pem")) == 0);
     std::string fingerprint;
-    REQUIRE(run("openssl x509 -in " + pki_file("root.pem") + " -noout -fingerprint -sha1 | cut -d= -f2", &fingerprint) == 0);
-    write_file(home + "/trustlist.txt", fingerprint.substr(0, fingerprint.find('\n')) + " S relax\n");
-    REQUIRE(run("echo | " + env + "gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 --import " +
+    REQUIRE(
+        run("openssl x509 -in " + pki_file("root.pem") + " -noout -fingerprint -sha1 | cut -d= -f2",
+            &fingerprint) == 0);
+    write_file(home + "/trustlist.txt",
+               fingerprint.substr(0, fingerprint.find('\n')) + " S relax\n");
+    REQUIRE(run("echo | " + env +
+                "gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 --import " +
                 pki_file("alice-legacy.p12")) == 0);
     REQUIRE(run(env + "gpgsm --batch --import " + pki_file("bob.pem")) == 0);
     return env;
@@ -257,45 +301,62 @@ TEST_CASE_FIXTURE(Fixture, "gpgsm: both directions") {
     // Our detached signatures (RSA, ECDSA) verify in gpgsm.
     for (const char* who : {"alice", "bob"}) {
         CAPTURE(who);
-        const auto [content, der] = split_detached(sign(rich_message(who), load_identity(who)).str());
+        const auto [content, der] =
+            split_detached(sign(rich_message(who), load_identity(who)).str());
         write_file(work("g-content"), content);
         write_file(work("g-sig.der"), der);
         std::string out;
-        CHECK(run(env + "gpgsm --batch --status-fd 1 --verify " + work("g-sig.der") + " " + work("g-content"), &out) == 0);
+        CHECK(run(env + "gpgsm --batch --status-fd 1 --verify " + work("g-sig.der") + " " +
+                      work("g-content"),
+                  &out) == 0);
         CHECK(out.find("GOODSIG") != std::string::npos);
         CHECK(out.find("VALIDSIG") != std::string::npos);
     }
     // Our AES-256-CBC, RSA PKCS#1 v1.5 EnvelopedData decrypts in gpgsm.
-    write_file(work("g-env.der"), pkcs7_der(encrypt(rich_message("alice"), recipients(recipient("alice")))));
+    write_file(work("g-env.der"),
+               pkcs7_der(encrypt(rich_message("alice"), recipients(recipient("alice")))));
     std::string plain;
-    CHECK(run(env + "gpgsm --batch --pinentry-mode loopback --passphrase '' --decrypt " + work("g-env.der"), &plain) == 0);
+    CHECK(run(env + "gpgsm --batch --pinentry-mode loopback --passphrase '' --decrypt " +
+                  work("g-env.der"),
+              &plain) == 0);
     CHECK(plain.find("interop works.") != std::string::npos);
     // Known gap of gpgsm 2.2.40: AuthEnvelopedData (AES-GCM) is refused.
-    write_file(work("g-gcm.der"),
-               pkcs7_der(encrypt(rich_message("alice"), recipients(recipient("alice", {"aes256-gcm"})))));
-    CHECK(run(env + "gpgsm --batch --pinentry-mode loopback --passphrase '' --decrypt " + work("g-gcm.der")) != 0);
+    write_file(
+        work("g-gcm.der"),
+        pkcs7_der(encrypt(rich_message("alice"), recipients(recipient("alice", {"aes256-gcm"})))));
+    CHECK(run(env + "gpgsm --batch --pinentry-mode loopback --passphrase '' --decrypt " +
+              work("g-gcm.der")) != 0);
 
     // Known gap of gpgsm 2.2.40: RSA-OAEP key transport is refused.
-    write_file(work("g-oaep.der"),
-               pkcs7_der(encrypt(rich_message("alice"), recipients(recipient("alice", {"rsaes-oaep"})))));
-    CHECK(run(env + "gpgsm --batch --pinentry-mode loopback --passphrase '' --decrypt " + work("g-oaep.der")) != 0);
+    write_file(
+        work("g-oaep.der"),
+        pkcs7_der(encrypt(rich_message("alice"), recipients(recipient("alice", {"rsaes-oaep"})))));
+    CHECK(run(env + "gpgsm --batch --pinentry-mode loopback --passphrase '' --decrypt " +
+              work("g-oaep.der")) != 0);
 
     // gpgsm's signature verifies with us (detached and opaque).
-    REQUIRE(run(env + "gpgsm --batch --pinentry-mode loopback --passphrase '' -u alice@example.test --output " +
+    REQUIRE(run(env +
+                "gpgsm --batch --pinentry-mode loopback --passphrase '' -u alice@example.test "
+                "--output " +
                 work("g-peer-sig.der") + " --detach-sign " + work("entity.txt")) == 0);
     TestKeys keys = alice_and_bob();
-    Opened opened = verify(detached_message("alice", kEntity, read_file(work("g-peer-sig.der"))), keys);
+    Opened opened =
+        verify(detached_message("alice", kEntity, read_file(work("g-peer-sig.der"))), keys);
     CHECK(verdict(opened.status) == "good");
-    REQUIRE(run(env + "gpgsm --batch --pinentry-mode loopback --passphrase '' -u alice@example.test --output " +
+    REQUIRE(run(env +
+                "gpgsm --batch --pinentry-mode loopback --passphrase '' -u alice@example.test "
+                "--output " +
                 work("g-peer-opaque.der") + " --sign " + work("entity.txt")) == 0);
-    opened = verify(pkcs7_message("alice", read_file(work("g-peer-opaque.der")), "signed-data"), keys);
+    opened =
+        verify(pkcs7_message("alice", read_file(work("g-peer-opaque.der")), "signed-data"), keys);
     CHECK(verdict(opened.status) == "good");
     CHECK(opened.mime.str().find("From a peer, with love.") != std::string::npos);
 
     // gpgsm encrypts to RSA alice; we decrypt.
-    REQUIRE(run(env + "gpgsm --batch -r alice@example.test --output " + work("g-peer-env.der") + " --encrypt " +
-                work("entity.txt")) == 0);
-    opened = decrypt(pkcs7_message("alice", read_file(work("g-peer-env.der")), "enveloped-data"), keys);
+    REQUIRE(run(env + "gpgsm --batch -r alice@example.test --output " + work("g-peer-env.der") +
+                " --encrypt " + work("entity.txt")) == 0);
+    opened =
+        decrypt(pkcs7_message("alice", read_file(work("g-peer-env.der")), "enveloped-data"), keys);
     CHECK(opened.mime.str().find("From a peer, with love.") != std::string::npos);
     run(env + "gpgconf --kill all");
 }
@@ -309,7 +370,8 @@ std::string nss_db() {
     const std::string db = " -d sql:" + quote(dir);
     REQUIRE(run("certutil -N" + db + " --empty-password") == 0);
     REQUIRE(run("certutil -A" + db + " -n root -t C,C,C -i " + pki_file("root.pem")) == 0);
-    REQUIRE(run("certutil -A" + db + " -n intermediate -t ,, -i " + pki_file("intermediate.pem")) == 0);
+    REQUIRE(run("certutil -A" + db + " -n intermediate -t ,, -i " + pki_file("intermediate.pem")) ==
+            0);
     REQUIRE(run("pk12util -i " + pki_file("alice-legacy.p12") + db + " -W ''") == 0);
     REQUIRE(run("certutil -A" + db + " -n bob -t ,, -i " + pki_file("bob.pem")) == 0);
     return db;
@@ -334,47 +396,58 @@ TEST_CASE_FIXTURE(Fixture, "NSS cmsutil: both directions") {
         CAPTURE(c.rsa == RsaSignature::Pss);
         SignOptions options;
         options.rsa_signature = c.rsa;
-        const auto [content, der] = split_detached(sign(rich_message(c.who), load_identity(c.who), options).str());
+        const auto [content, der] =
+            split_detached(sign(rich_message(c.who), load_identity(c.who), options).str());
         write_file(work("n-content"), content);
         write_file(work("n-sig.der"), der);
         std::string out;
-        CHECK(run("cmsutil -D -i " + work("n-sig.der") + " -c " + work("n-content") + db + " -u 4", &out) == 0);
+        CHECK(run("cmsutil -D -i " + work("n-sig.der") + " -c " + work("n-content") + db + " -u 4",
+                  &out) == 0);
         CHECK(out.find("signer 0 status") == std::string::npos);
     }
     // Our AES-256-CBC / RSA v1.5 decrypts in NSS.
-    write_file(work("n-env.der"), pkcs7_der(encrypt(rich_message("alice"), recipients(recipient("alice")))));
+    write_file(work("n-env.der"),
+               pkcs7_der(encrypt(rich_message("alice"), recipients(recipient("alice")))));
     std::string plain;
     CHECK(run("cmsutil -D -i " + work("n-env.der") + db + " -p ''", &plain) == 0);
     CHECK(plain.find("interop works.") != std::string::npos);
     // Known gap of NSS 3.87: AuthEnvelopedData is an unrecognised OID.
-    write_file(work("n-gcm.der"),
-               pkcs7_der(encrypt(rich_message("alice"), recipients(recipient("alice", {"aes256-gcm"})))));
+    write_file(
+        work("n-gcm.der"),
+        pkcs7_der(encrypt(rich_message("alice"), recipients(recipient("alice", {"aes256-gcm"})))));
     CHECK(run("cmsutil -D -i " + work("n-gcm.der") + db + " -p ''") != 0);
 
     // NSS signs (detached, with signing time, capabilities, key preference); we verify.
-    REQUIRE(run("cmsutil -S -N alice -T -G -P -Y alice -i " + work("entity.txt") + db + " -p '' -o " +
-                work("n-peer-sig.der")) == 0);
+    REQUIRE(run("cmsutil -S -N alice -T -G -P -Y alice -i " + work("entity.txt") + db +
+                " -p '' -o " + work("n-peer-sig.der")) == 0);
     TestKeys keys = alice_and_bob();
-    Opened opened = verify(detached_message("alice", kEntity, read_file(work("n-peer-sig.der"))), keys);
+    Opened opened =
+        verify(detached_message("alice", kEntity, read_file(work("n-peer-sig.der"))), keys);
     CHECK(verdict(opened.status) == "good");
     REQUIRE(keys.harvested.size() == 1);
     CHECK(!keys.harvested[0].capabilities.empty());
     CHECK(keys.harvested[0].preferred_encryption_certificate);
     // Opaque.
-    REQUIRE(run("cmsutil -S -N alice -G -i " + work("entity.txt") + db + " -p '' -o " + work("n-peer-opaque.der")) == 0);
-    opened = verify(pkcs7_message("alice", read_file(work("n-peer-opaque.der")), "signed-data"), keys);
+    REQUIRE(run("cmsutil -S -N alice -G -i " + work("entity.txt") + db + " -p '' -o " +
+                work("n-peer-opaque.der")) == 0);
+    opened =
+        verify(pkcs7_message("alice", read_file(work("n-peer-opaque.der")), "signed-data"), keys);
     CHECK(verdict(opened.status) == "good");
     CHECK(opened.mime.str().find("From a peer, with love.") != std::string::npos);
 
     // NSS encrypts to alice (RSA); we decrypt.
-    REQUIRE(run("cmsutil -E -r alice@example.test -i " + work("entity.txt") + db + " -o " + work("n-peer-env.der")) == 0);
-    opened = decrypt(pkcs7_message("alice", read_file(work("n-peer-env.der")), "enveloped-data"), keys);
+    REQUIRE(run("cmsutil -E -r alice@example.test -i " + work("entity.txt") + db + " -o " +
+                work("n-peer-env.der")) == 0);
+    opened =
+        decrypt(pkcs7_message("alice", read_file(work("n-peer-env.der")), "enveloped-data"), keys);
     CHECK(opened.mime.str().find("From a peer, with love.") != std::string::npos);
     // Known gap of cmsutil 3.87: it cannot encrypt to an EC certificate ("invalid algorithm").
-    CHECK(run("cmsutil -E -r bob@example.test -i " + work("entity.txt") + db + " -o " + work("n-peer-ec.der")) != 0);
+    CHECK(run("cmsutil -E -r bob@example.test -i " + work("entity.txt") + db + " -o " +
+              work("n-peer-ec.der")) != 0);
     // Known gap: RSA-OAEP key transport is not read either.
-    write_file(work("n-oaep.der"),
-               pkcs7_der(encrypt(rich_message("alice"), recipients(recipient("alice", {"rsaes-oaep"})))));
+    write_file(
+        work("n-oaep.der"),
+        pkcs7_der(encrypt(rich_message("alice"), recipients(recipient("alice", {"rsaes-oaep"})))));
     CHECK(run("cmsutil -D -i " + work("n-oaep.der") + db + " -p ''") != 0);
 }
 
@@ -395,28 +468,34 @@ TEST_CASE_FIXTURE(Fixture, "Thunderbird's NSS: signed and encrypted both ways") 
     write_file(work("tb-content"), content);
     write_file(work("tb-sig.der"), sig);
     std::string out;
-    CHECK(run(tb + "cmsutil -D -i " + work("tb-sig.der") + " -c " + work("tb-content") + db + " -u 4", &out) == 0);
+    CHECK(
+        run(tb + "cmsutil -D -i " + work("tb-sig.der") + " -c " + work("tb-content") + db + " -u 4",
+            &out) == 0);
     CHECK(out.find("signer 0 status") == std::string::npos);
-    write_file(work("tb-env.der"), pkcs7_der(encrypt(rich_message("alice"), recipients(recipient("alice")))));
+    write_file(work("tb-env.der"),
+               pkcs7_der(encrypt(rich_message("alice"), recipients(recipient("alice")))));
     std::string plain;
     CHECK(run(tb + "cmsutil -D -i " + work("tb-env.der") + db + " -p ''", &plain) == 0);
     CHECK(plain.find("interop works.") != std::string::npos);
     // Thunderbird's NSS reads RSA-OAEP key transport.
-    write_file(work("tb-oaep.der"),
-               pkcs7_der(encrypt(rich_message("alice"), recipients(recipient("alice", {"rsaes-oaep"})))));
+    write_file(
+        work("tb-oaep.der"),
+        pkcs7_der(encrypt(rich_message("alice"), recipients(recipient("alice", {"rsaes-oaep"})))));
     CHECK(run(tb + "cmsutil -D -i " + work("tb-oaep.der") + db + " -p ''", &plain) == 0);
 
     // Thunderbird's engine signs; we verify and learn the certificate.
-    REQUIRE(run(tb + "cmsutil -S -N alice -T -G -P -Y alice -i " + work("entity.txt") + db + " -p '' -o " +
-                work("tb-peer-sig.der")) == 0);
+    REQUIRE(run(tb + "cmsutil -S -N alice -T -G -P -Y alice -i " + work("entity.txt") + db +
+                " -p '' -o " + work("tb-peer-sig.der")) == 0);
     TestKeys keys = alice_and_bob();
-    Opened opened = verify(detached_message("alice", kEntity, read_file(work("tb-peer-sig.der"))), keys);
+    Opened opened =
+        verify(detached_message("alice", kEntity, read_file(work("tb-peer-sig.der"))), keys);
     CHECK(verdict(opened.status) == "good");
     CHECK(keys.harvested.size() == 1);
     // And encrypts to us; we decrypt.
-    REQUIRE(run(tb + "cmsutil -E -r alice@example.test -i " + work("entity.txt") + db + " -o " + work("tb-peer-env.der")) ==
-            0);
-    opened = decrypt(pkcs7_message("alice", read_file(work("tb-peer-env.der")), "enveloped-data"), keys);
+    REQUIRE(run(tb + "cmsutil -E -r alice@example.test -i " + work("entity.txt") + db + " -o " +
+                work("tb-peer-env.der")) == 0);
+    opened =
+        decrypt(pkcs7_message("alice", read_file(work("tb-peer-env.der")), "enveloped-data"), keys);
     CHECK(opened.mime.str().find("From a peer, with love.") != std::string::npos);
 }
 
@@ -441,7 +520,8 @@ TEST_CASE_FIXTURE(Fixture, "protect_headers: openssl cms and Thunderbird's NSS s
     const std::string signed_text = sign(mail, alice, sign_options).str();
     write_file(work("hp-signed.eml"), signed_text);
     std::string out;
-    CHECK(run("openssl cms -verify -in " + work("hp-signed.eml") + ca + " -purpose smimesign -out " + work("hp-content.out"),
+    CHECK(run("openssl cms -verify -in " + work("hp-signed.eml") + ca +
+                  " -purpose smimesign -out " + work("hp-content.out"),
               &out) == 0);
     CHECK(out.find("Verification successful") != std::string::npos);
     const std::string content = read_file(work("hp-content.out"));
@@ -450,7 +530,9 @@ TEST_CASE_FIXTURE(Fixture, "protect_headers: openssl cms and Thunderbird's NSS s
     const auto [signed_part, sig] = split_detached(signed_text);
     write_file(work("hp-tb-content"), signed_part);
     write_file(work("hp-tb-sig.der"), sig);
-    CHECK(run(tb + "cmsutil -D -i " + work("hp-tb-sig.der") + " -c " + work("hp-tb-content") + db + " -u 4", &out) == 0);
+    CHECK(run(tb + "cmsutil -D -i " + work("hp-tb-sig.der") + " -c " + work("hp-tb-content") + db +
+                  " -u 4",
+              &out) == 0);
     CHECK(out.find("signer 0 status") == std::string::npos);
 
     // Signed then encrypted (hp="cipher", Subject [...] outside), AES-256-CBC with RSA v1.5.
@@ -461,9 +543,11 @@ TEST_CASE_FIXTURE(Fixture, "protect_headers: openssl cms and Thunderbird's NSS s
     CHECK(encrypted.find("Subject: [...]\r\n") != std::string::npos);
     CHECK(encrypted.find("protected interop") == std::string::npos);
     write_file(work("hp-enc.eml"), encrypted);
-    CHECK(run("openssl cms -decrypt -in " + work("hp-enc.eml") + " -recip " + pki_file("alice.pem") + " -inkey " +
-              pki_file("alice.key") + " -out " + work("hp-dec.out")) == 0);
-    CHECK(run("openssl cms -verify -in " + work("hp-dec.out") + ca + " -out " + work("hp-content.out")) == 0);
+    CHECK(run("openssl cms -decrypt -in " + work("hp-enc.eml") + " -recip " +
+              pki_file("alice.pem") + " -inkey " + pki_file("alice.key") + " -out " +
+              work("hp-dec.out")) == 0);
+    CHECK(run("openssl cms -verify -in " + work("hp-dec.out") + ca + " -out " +
+              work("hp-content.out")) == 0);
     const std::string decrypted = read_file(work("hp-content.out"));
     CHECK(decrypted.find("Subject: protected interop\r\n") != std::string::npos);
     CHECK(decrypted.find("hp=\"cipher\"") != std::string::npos);
@@ -478,6 +562,8 @@ TEST_CASE_FIXTURE(Fixture, "protect_headers: openssl cms and Thunderbird's NSS s
     const auto [inner_part, inner_sig] = split_detached(plain.substr(inner_start));
     write_file(work("hp-tb-inner"), inner_part);
     write_file(work("hp-tb-inner.der"), inner_sig);
-    CHECK(run(tb + "cmsutil -D -i " + work("hp-tb-inner.der") + " -c " + work("hp-tb-inner") + db + " -u 4", &out) == 0);
+    CHECK(run(tb + "cmsutil -D -i " + work("hp-tb-inner.der") + " -c " + work("hp-tb-inner") + db +
+                  " -u 4",
+              &out) == 0);
     CHECK(out.find("signer 0 status") == std::string::npos);
 }

@@ -26,7 +26,9 @@ smime::Code failure(const std::string& text) {
 }
 
 std::string pkcs7(const std::string& der) {
-    std::string out = "Content-Type: application/pkcs7-mime; smime-type=signed-data\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+    std::string out =
+        "Content-Type: application/pkcs7-mime; "
+        "smime-type=signed-data\r\nContent-Transfer-Encoding: base64\r\n\r\n";
     smime::mime::append_base64_lines(der, out);
     return out;
 }
@@ -43,7 +45,8 @@ TEST_CASE("truncated messages") {
     for (const std::string* text : {&detached, &enveloped, &wrapped}) {
         for (const double fraction : {0.3, 0.6, 0.9, 0.97}) {
             CAPTURE(fraction);
-            const std::string cut = text->substr(0, static_cast<std::size_t>(static_cast<double>(text->size()) * fraction));
+            const std::string cut = text->substr(
+                0, static_cast<std::size_t>(static_cast<double>(text->size()) * fraction));
             const smime::Code code = failure(cut);
             CHECK((code == smime::Code::BadMessage || code == smime::Code::DecryptFailed));
         }
@@ -51,19 +54,22 @@ TEST_CASE("truncated messages") {
 }
 
 TEST_CASE("missing boundaries, bogus lengths, garbage") {
-    CHECK(failure("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"\r\n\r\n--x\r\n") ==
+    CHECK(failure("Content-Type: multipart/signed; "
+                  "protocol=\"application/pkcs7-signature\"\r\n\r\n--x\r\n") ==
           smime::Code::BadMessage);
-    CHECK(failure("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=x\r\n\r\n"
+    CHECK(failure("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; "
+                  "boundary=x\r\n\r\n"
                   "--x\r\nhi\r\n--x--\r\n") == smime::Code::BadMessage);
     CHECK(failure(pkcs7("")) == smime::Code::BadMessage);
-    CHECK(failure(pkcs7("\x30\x84\x7f\xff\xff\xff\x06\x09")) == smime::Code::BadMessage);     // length past the end
-    CHECK(failure(pkcs7(std::string("\x30\x80\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02\xa0\x80", 15))) ==
-          smime::Code::BadMessage);                                                            // indefinite, cut
+    CHECK(failure(pkcs7("\x30\x84\x7f\xff\xff\xff\x06\x09")) ==
+          smime::Code::BadMessage);  // length past the end
+    CHECK(failure(pkcs7(std::string("\x30\x80\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02\xa0\x80",
+                                    15))) == smime::Code::BadMessage);  // indefinite, cut
     CHECK(failure(pkcs7(std::string(1000, '\xff'))) == smime::Code::BadMessage);
-    CHECK(failure("Content-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!!\r\n") ==
-          smime::Code::BadMessage);
-    CHECK(failure("Content-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: x-bogus\r\n\r\nAAAA\r\n") ==
-          smime::Code::BadMessage);
+    CHECK(failure("Content-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: "
+                  "base64\r\n\r\n!!!!\r\n") == smime::Code::BadMessage);
+    CHECK(failure("Content-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: "
+                  "x-bogus\r\n\r\nAAAA\r\n") == smime::Code::BadMessage);
 }
 
 TEST_CASE("huge nesting is capped") {
@@ -78,12 +84,15 @@ TEST_CASE("huge nesting is capped") {
     std::string deep = "Content-Type: text/plain\r\n\r\n\xc3\xa9\r\n";
     for (int i = 0; i < 40; ++i) {
         const std::string b = "b" + std::to_string(i);
-        deep = "Content-Type: multipart/mixed; boundary=" + b + "\r\n\r\n--" + b + "\r\n" + deep + "\r\n--" + b + "--\r\n";
+        deep = "Content-Type: multipart/mixed; boundary=" + b + "\r\n\r\n--" + b + "\r\n" + deep +
+               "\r\n--" + b + "--\r\n";
     }
     CHECK_THROWS_AS(sign("From: alice@example.test\r\n" + deep, alice), smime::Error);
 }
 
-TEST_CASE("a part declared as signed-data or enveloped-data that is not: ERR_BAD_MESSAGE, never level none") {
+TEST_CASE(
+    "a part declared as signed-data or enveloped-data that is not: ERR_BAD_MESSAGE, never level "
+    "none") {
     // A well-formed CMS object of another type (id-data) under each declaration.
     const ossl::BioPtr in = ossl::memory_bio("Content-Type: text/plain\r\n\r\nhello\r\n");
     const ossl::CmsPtr data(CMS_data_create(in.get(), CMS_BINARY));
@@ -93,8 +102,10 @@ TEST_CASE("a part declared as signed-data or enveloped-data that is not: ERR_BAD
     const std::string der = ossl::bio_contents(out.get());
     for (const char* declared : {"signed-data", "enveloped-data", "authEnveloped-data"}) {
         CAPTURE(declared);
-        std::string text = std::string("From: alice@example.test\r\nContent-Type: application/pkcs7-mime; smime-type=") +
-                           declared + "\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+        std::string text =
+            std::string(
+                "From: alice@example.test\r\nContent-Type: application/pkcs7-mime; smime-type=") +
+            declared + "\r\nContent-Transfer-Encoding: base64\r\n\r\n";
         smime::mime::append_base64_lines(der, text);
         CHECK(failure(text) == smime::Code::BadMessage);
         CHECK_THROWS_AS(inspect(text), smime::Error);
@@ -104,8 +115,9 @@ TEST_CASE("a part declared as signed-data or enveloped-data that is not: ERR_BAD
     // Not CMS at all, under either declaration, in every mode.
     for (const char* declared : {"signed-data", "enveloped-data"}) {
         CAPTURE(declared);
-        const std::string text = std::string("Content-Type: application/pkcs7-mime; smime-type=") + declared +
-                                 "\r\nContent-Transfer-Encoding: base64\r\n\r\nSGVsbG8sIHdvcmxkIQ==\r\n";
+        const std::string text =
+            std::string("Content-Type: application/pkcs7-mime; smime-type=") + declared +
+            "\r\nContent-Transfer-Encoding: base64\r\n\r\nSGVsbG8sIHdvcmxkIQ==\r\n";
         CHECK(failure(text) == smime::Code::BadMessage);
         CHECK_THROWS_AS(inspect(text), smime::Error);
     }

@@ -13,7 +13,9 @@ using namespace smime;
 using namespace smime::mime;
 
 TEST_CASE("header fields: folding, case, body without copy") {
-    const std::string text = "From: A <A@Example.com>\r\nSubject: one\r\n two\r\ncontent-type: Text/Plain;\r\n\tcharset=\"utf-8\"\r\n\r\nbody\r\n";
+    const std::string text =
+        "From: A <A@Example.com>\r\nSubject: one\r\n two\r\ncontent-type: "
+        "Text/Plain;\r\n\tcharset=\"utf-8\"\r\n\r\nbody\r\n";
     const Entity e = parse(text);
     REQUIRE(e.fields.size() == 3);
     CHECK(e.find("subject")->value == "one two");
@@ -27,11 +29,13 @@ TEST_CASE("header fields: folding, case, body without copy") {
 
 TEST_CASE("content type parameters: quoting, RFC 2231 continuations, defaults") {
     const ContentType ct = parse_content_type(
-        "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"a\\\"b;c\"");
+        "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; "
+        "boundary=\"a\\\"b;c\"");
     CHECK(ct.is("multipart/signed"));
     CHECK(ct.param("boundary") == "a\"b;c");
     CHECK(ct.param("micalg") == "sha-256");
-    CHECK(parse_content_type("application/x; name*0=\"a\"; name*1=\"b.p7m\"").param("name") == "ab.p7m");
+    CHECK(parse_content_type("application/x; name*0=\"a\"; name*1=\"b.p7m\"").param("name") ==
+          "ab.p7m");
     const Entity none = parse("\r\nno headers");
     CHECK(none.fields.empty());
     CHECK(content_type(none).is("text/plain"));
@@ -54,9 +58,9 @@ TEST_CASE("multipart: parts exclude the delimiter's line break; transport paddin
 TEST_CASE("malformed MIME is BadMessage") {
     CHECK_THROWS_AS(parse("no colon here\r\n\r\n"), Error);
     CHECK_THROWS_AS(parse(" continuation first\r\n\r\n"), Error);
-    CHECK_THROWS_AS(split_multipart("--b\r\nA\r\n", "b"), Error);          // no close delimiter
-    CHECK_THROWS_AS(split_multipart("--b--\r\n", "b"), Error);             // no parts
-    CHECK_THROWS_AS(split_multipart("--b\r\nA\r\n--b--", ""), Error);      // no boundary
+    CHECK_THROWS_AS(split_multipart("--b\r\nA\r\n", "b"), Error);      // no close delimiter
+    CHECK_THROWS_AS(split_multipart("--b--\r\n", "b"), Error);         // no parts
+    CHECK_THROWS_AS(split_multipart("--b\r\nA\r\n--b--", ""), Error);  // no boundary
     std::string many;
     for (int i = 0; i < 1001; ++i) many += "X-A: 1\r\n";
     CHECK_THROWS_AS(parse(many + "\r\n"), Error);
@@ -84,12 +88,19 @@ TEST_CASE("encodings") {
 }
 
 TEST_CASE("prepare separates outer fields from the content entity") {
-    const Prepared p = prepare("From: a@example.test\nMIME-Version: 1.0\nSubject: s\nContent-Type: text/plain\n\nhi\n", true);
+    const Prepared p = prepare(
+        "From: a@example.test\nMIME-Version: 1.0\nSubject: s\nContent-Type: text/plain\n\nhi\n",
+        true);
     CHECK(p.outer_headers == "From: a@example.test\r\nSubject: s\r\n");
     CHECK(p.entity.str() == "Content-Type: text/plain\r\n\r\nhi\r\n");
     const Prepared bare = prepare("From: a@example.test\n\n8bit \xc3\xa9\n", true);
-    CHECK(bare.entity.str() == "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n8bit =C3=A9\r\n");
-    CHECK_THROWS_AS(prepare("From: a\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\xff\r\n", true), Error);
+    CHECK(bare.entity.str() ==
+          "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: "
+          "quoted-printable\r\n\r\n8bit =C3=A9\r\n");
+    CHECK_THROWS_AS(
+        prepare("From: a\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\xff\r\n",
+                true),
+        Error);
 }
 
 TEST_CASE("the base64 lines sink writes what one call would, whatever the pieces") {
@@ -102,7 +113,8 @@ TEST_CASE("the base64 lines sink writes what one call would, whatever the pieces
         const ossl::BioPtr sink = engine::base64_lines_sink(out);
         for (std::size_t at = 0; at < data.size(); at += piece) {
             const std::string_view part = std::string_view(data).substr(at, piece);
-            REQUIRE(BIO_write(sink.get(), part.data(), static_cast<int>(part.size())) == static_cast<int>(part.size()));
+            REQUIRE(BIO_write(sink.get(), part.data(), static_cast<int>(part.size())) ==
+                    static_cast<int>(part.size()));
             REQUIRE(BIO_flush(sink.get()) == 1);  // a flush in mid-stream changes nothing
         }
         engine::finish_base64_lines(sink.get());
@@ -112,7 +124,8 @@ TEST_CASE("the base64 lines sink writes what one call would, whatever the pieces
 
 namespace {
 
-// The rules of is_7bit_safe, is_transport_safe and is_crlf, line by line, as the header states them.
+// The rules of is_7bit_safe, is_transport_safe and is_crlf, line by line, as the header states
+// them.
 struct Expected {
     bool seven_bit = true, transport_safe = true, crlf = true;
 };
@@ -149,7 +162,8 @@ TEST_CASE("the text scanner agrees with the line-by-line rules, wherever block e
         state ^= state << 17;
         return state;
     };
-    const char alphabet[] = {'a', 'a', 'a', 'a', 'a', 'a', ' ', '\t', '\r', '\n', '\n', '\0', '\x80'};
+    const char alphabet[] = {'a',  'a',  'a',  'a',  'a',  'a',   ' ',
+                             '\t', '\r', '\n', '\n', '\0', '\x80'};
     for (int round = 0; round < 20000; ++round) {
         std::string text;
         const std::size_t size = next() % 300;
@@ -160,7 +174,8 @@ TEST_CASE("the text scanner agrees with the line-by-line rules, wherever block e
             else if (next() % 40 == 0) text += "\r\n";
             else text.push_back('x');
         }
-        if (round % 50 == 0) text.insert(next() % (text.size() + 1), std::string(990 + next() % 20, 'y'));
+        if (round % 50 == 0)
+            text.insert(next() % (text.size() + 1), std::string(990 + next() % 20, 'y'));
         const Expected e = reference_scan(text);
         INFO("text: " << text);
         REQUIRE(is_7bit_safe(text) == e.seven_bit);
@@ -180,11 +195,13 @@ TEST_CASE("the text scanner agrees with the line-by-line rules, wherever block e
         if (!e.crlf) REQUIRE(to_crlf(text) == to_crlf(to_crlf(text)));
         if (e.crlf) REQUIRE(to_crlf(text) == text);
     }
-    // Lines of exactly 998 and 999 characters, with CRLF and LF endings, at every offset in a block.
+    // Lines of exactly 998 and 999 characters, with CRLF and LF endings, at every offset in a
+    // block.
     for (std::size_t offset = 0; offset < 64; ++offset) {
         for (const std::size_t length : {998u, 999u}) {
             for (const char* ending : {"\r\n", "\n", ""}) {
-                const std::string text = std::string(offset, 'p') + "\n" + std::string(length, 'q') + ending + (*ending ? "z" : "");
+                const std::string text = std::string(offset, 'p') + "\n" +
+                                         std::string(length, 'q') + ending + (*ending ? "z" : "");
                 CHECK(is_7bit_safe(text) == (length == 998));
             }
         }

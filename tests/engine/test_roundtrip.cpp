@@ -30,8 +30,10 @@ TEST_CASE("sign then verify: every digest, RSA PKCS#1 v1.5, RSA-PSS, ECDSA, deta
         const char* digest_name;
     };
     const Case cases[] = {
-        {"alice", DigestAlgorithm::Sha256, RsaSignature::Pkcs1v15, false, "micalg=sha-256", "sha256"},
-        {"alice", DigestAlgorithm::Sha384, RsaSignature::Pkcs1v15, false, "micalg=sha-384", "sha384"},
+        {"alice", DigestAlgorithm::Sha256, RsaSignature::Pkcs1v15, false, "micalg=sha-256",
+         "sha256"},
+        {"alice", DigestAlgorithm::Sha384, RsaSignature::Pkcs1v15, false, "micalg=sha-384",
+         "sha384"},
         {"alice", DigestAlgorithm::Sha512, RsaSignature::Pkcs1v15, true, "", "sha512"},
         {"alice", DigestAlgorithm::Sha256, RsaSignature::Pss, false, "micalg=sha-256", "sha256"},
         {"alice", DigestAlgorithm::Sha512, RsaSignature::Pss, true, "", "sha512"},
@@ -54,7 +56,8 @@ TEST_CASE("sign then verify: every digest, RSA PKCS#1 v1.5, RSA-PSS, ECDSA, deta
         if (c.opaque) {
             CHECK(contains(text, "application/pkcs7-mime; smime-type=signed-data"));
         } else {
-            CHECK(contains(text, "multipart/signed; protocol=\"application/pkcs7-signature\"; " + std::string(c.micalg)));
+            CHECK(contains(text, "multipart/signed; protocol=\"application/pkcs7-signature\"; " +
+                                     std::string(c.micalg)));
         }
         TestKeys keys = TestKeys::with_test_root();
         const Opened opened = verify(text, keys);
@@ -72,7 +75,8 @@ TEST_CASE("sign then verify: every digest, RSA PKCS#1 v1.5, RSA-PSS, ECDSA, deta
         CHECK(keys.harvested[0].sender_address == std::string(c.signer) + "@example.test");
         CHECK(keys.harvested[0].preferred_encryption_certificate);
         CHECK(keys.harvested[0].capabilities.front() == "aes256-gcm");
-        CHECK(keys.harvested[0].matched_addresses == std::vector<std::string>{std::string(c.signer) + "@example.test"});
+        CHECK(keys.harvested[0].matched_addresses ==
+              std::vector<std::string>{std::string(c.signer) + "@example.test"});
         CHECK(keys.harvested[0].good);
     }
 }
@@ -87,8 +91,8 @@ TEST_CASE("signed attributes: capabilities strongest first, key preference, chai
     CHECK(verdict(opened.status) == "untrusted");
     REQUIRE(keys.harvested.size() == 1);
     const Harvest& h = keys.harvested[0];
-    CHECK(h.capabilities ==
-          std::vector<std::string>{"aes256-gcm", "aes128-gcm", "aes256-cbc", "aes192-cbc", "aes128-cbc", "rsaes-oaep"});
+    CHECK(h.capabilities == std::vector<std::string>{"aes256-gcm", "aes128-gcm", "aes256-cbc",
+                                                     "aes192-cbc", "aes128-cbc", "rsaes-oaep"});
     REQUIRE(h.preferred_encryption_certificate);
     CHECK(X509_cmp(h.preferred_encryption_certificate.get(), id.certificate.get()) == 0);
     CHECK(h.chain.size() == 1);  // the intermediate
@@ -104,7 +108,8 @@ TEST_CASE("signing canonicalises line ends and makes 8-bit content 7-bit safe") 
         "From: alice@example.test\nSubject: =?utf-8?q?caf=C3=A9?=\nMIME-Version: 1.0\n"
         "Content-Type: multipart/mixed; boundary=\"b1\"\n\npreamble\n--b1\n"
         "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
-        "Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln   \nFrom the start\n.\n"
+        "Gr\xc3\xbc\xc3\x9f"
+        "e aus K\xc3\xb6ln   \nFrom the start\n.\n"
         "--b1\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n\n"
         "\x01\x02\xff\xfe\n"
         "--b1--\n";
@@ -145,7 +150,8 @@ TEST_CASE("encrypt and decrypt: CBC, GCM, OAEP, ECDH, several recipients") {
     for (const Case& c : cases) {
         std::vector<Recipient> recipients;
         for (const auto& [name, caps] : c.recipients) recipients.push_back(recipient(name, caps));
-        const std::string encrypted = encrypt(message("alice", "Secret \xc3\xa9 text\r\n"), recipients);
+        const std::string encrypted =
+            encrypt(message("alice", "Secret \xc3\xa9 text\r\n"), recipients);
         CAPTURE(c.cipher);
         CHECK(contains(encrypted, c.smime_type));
         CHECK(!contains(encrypted, "Secret"));
@@ -175,7 +181,8 @@ TEST_CASE("sign then encrypt (RSA and EC), decrypt verifies the inner signature"
         EncryptOptions options;
         options.sign_with = &signer;
         const std::string encrypted =
-            encrypt(message(name), recipients(recipient("alice"), recipient("bob", {"aes256-gcm"})), options);
+            encrypt(message(name), recipients(recipient("alice"), recipient("bob", {"aes256-gcm"})),
+                    options);
         TestKeys keys = TestKeys::with_test_root();
         keys.identities.push_back(load_identity("bob"));
         const Opened opened = decrypt(encrypted, keys);
@@ -223,7 +230,8 @@ TEST_CASE("decryption failures are uniform") {
         CHECK(first == e.what());
     }
     // GCM: a flipped byte fails the authentication tag.
-    const std::string gcm = encrypt(message("alice"), recipients(recipient("alice", {"aes256-gcm"})));
+    const std::string gcm =
+        encrypt(message("alice"), recipients(recipient("alice", {"aes256-gcm"})));
     std::string gcm_tampered = gcm;
     const auto gpos = gcm_tampered.size() - 120;
     gcm_tampered[gpos] = gcm_tampered[gpos] == 'A' ? 'B' : 'A';
@@ -268,8 +276,8 @@ TEST_CASE("status JSON carries the documented fields") {
     CHECK(s["valid_at_signing_time"] == true);
     CHECK(s["signing_time"].is_string());
     // The one certificate description, as key store replies have it.
-    for (const char* field :
-         {"fingerprint", "emails", "subject", "issuer", "serial", "not_before", "not_after", "key", "warnings"}) {
+    for (const char* field : {"fingerprint", "emails", "subject", "issuer", "serial", "not_before",
+                              "not_after", "key", "warnings"}) {
         CHECK(s["signer"].contains(field));
     }
     CHECK_FALSE(s["signer"].contains("fingerprint_sha256"));
@@ -278,23 +286,32 @@ TEST_CASE("status JSON carries the documented fields") {
     CHECK(s["signer"]["key"]["type"] == "RSA");
 }
 
-TEST_CASE("signing with the digest taken while the message arrived: same verdicts, and unsuitable digests unused") {
+TEST_CASE(
+    "signing with the digest taken while the message arrived: same verdicts, and unsuitable "
+    "digests unused") {
     const Identity id = load_identity("alice");
     const std::string attachment(300000, 'Q');
-    std::string body = "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nHi.\r\n--b\r\n"
-                       "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n";
-    for (std::size_t i = 0; i < attachment.size(); i += 76) body += attachment.substr(i, 76) + "\r\n";
+    std::string body =
+        "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: "
+        "text/plain\r\n\r\nHi.\r\n--b\r\n"
+        "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+    for (std::size_t i = 0; i < attachment.size(); i += 76)
+        body += attachment.substr(i, 76) + "\r\n";
     body += "--b--\r\n";
     struct Case {
         const char* name;
         std::string text;
         bool by_reference;  // the body comes back as a view of the input
     };
-    const std::string head = "From: alice@example.test\r\nTo: bob@example.test\r\nSubject: pieces\r\nMIME-Version: 1.0\r\n";
+    const std::string head =
+        "From: alice@example.test\r\nTo: bob@example.test\r\nSubject: pieces\r\nMIME-Version: "
+        "1.0\r\n";
     const Case cases[] = {
         {"canonical", head + body, true},
-        {"bare LF in the body", head + "Content-Type: text/plain\r\n\r\nline one\nline two\n", false},
-        {"8-bit body", head + "Content-Type: text/plain; charset=utf-8\r\n\r\ncaf\xc3\xa9\r\n", false},
+        {"bare LF in the body", head + "Content-Type: text/plain\r\n\r\nline one\nline two\n",
+         false},
+        {"8-bit body", head + "Content-Type: text/plain; charset=utf-8\r\n\r\ncaf\xc3\xa9\r\n",
+         false},
         {"no Content-Type", "From: alice@example.test\r\nSubject: plain\r\n\r\nHello.\r\n", true},
     };
     for (const Case& c : cases) {
@@ -308,7 +325,8 @@ TEST_CASE("signing with the digest taken while the message arrived: same verdict
             const Pieces pieces = sign_pieces(c.text, id, {}, &digest);
             bool refers_to_input = false;
             for (const std::string_view v : pieces.views())
-                refers_to_input = refers_to_input || (v.data() >= c.text.data() && v.data() < c.text.data() + c.text.size());
+                refers_to_input = refers_to_input || (v.data() >= c.text.data() &&
+                                                      v.data() < c.text.data() + c.text.size());
             CHECK(refers_to_input == c.by_reference);
             const SecureString whole = pieces.join();
             TestKeys keys = TestKeys::with_test_root();
@@ -333,8 +351,9 @@ TEST_CASE("signing with the digest taken while the message arrived: same verdict
     }
 }
 
-TEST_CASE("harvest: a From that does not match vouches for no address; of thousands of carried "
-          "certificates only the signer's issuers are handed over") {
+TEST_CASE(
+    "harvest: a From that does not match vouches for no address; of thousands of carried "
+    "certificates only the signer's issuers are handed over") {
     Identity id = load_identity("alice");
     SUBCASE("From another address") {
         const SecureString signed_message = sign(message("bob"), id);  // From bob@, signed by Alice
@@ -377,14 +396,15 @@ TEST_CASE("harvest: a From that does not match vouches for no address; of thousa
     }
 }
 
-TEST_CASE("an SMIMEEncryptionKeyPreference of another ASN.1 type is ignored, never read as a pointer") {
+TEST_CASE(
+    "an SMIMEEncryptionKeyPreference of another ASN.1 type is ignored, never read as a pointer") {
     Identity id = load_identity("alice");
     const std::string content = "Content-Type: text/plain\r\n\r\nhello\r\n";
     const ossl::BioPtr in = ossl::memory_bio(content);
     const ossl::CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, CMS_PARTIAL | CMS_BINARY));
     REQUIRE(cms);
-    CMS_SignerInfo* si =
-        CMS_add1_signer(cms.get(), id.certificate.get(), id.private_key.get(), EVP_sha256(), CMS_PARTIAL | CMS_BINARY);
+    CMS_SignerInfo* si = CMS_add1_signer(cms.get(), id.certificate.get(), id.private_key.get(),
+                                         EVP_sha256(), CMS_PARTIAL | CMS_BINARY);
     REQUIRE(si);
     ASN1_OBJECT* preference = OBJ_txt2obj("1.2.840.113549.1.9.16.2.11", 1);
     int flag = 1;  // a BOOLEAN TRUE where the CHOICE of RFC 8551 section 2.5.3 belongs
@@ -395,7 +415,8 @@ TEST_CASE("an SMIMEEncryptionKeyPreference of another ASN.1 type is ignored, nev
     REQUIRE(SMIME_write_CMS(out.get(), cms.get(), nullptr, CMS_BINARY) == 1);
     char* data = nullptr;
     const long size = BIO_get_mem_data(out.get(), &data);
-    const std::string mail = "From: alice@example.test\r\n" + std::string(data, static_cast<std::size_t>(size));
+    const std::string mail =
+        "From: alice@example.test\r\n" + std::string(data, static_cast<std::size_t>(size));
 
     TestKeys keys = TestKeys::with_test_root();
     const Opened opened = verify(mail, keys);
@@ -404,11 +425,13 @@ TEST_CASE("an SMIMEEncryptionKeyPreference of another ASN.1 type is ignored, nev
     CHECK_FALSE(keys.harvested[0].preferred_encryption_certificate);
 }
 
-TEST_CASE("a signed part that arrives with bare LFs comes back as it was verified, binary parts too") {
+TEST_CASE(
+    "a signed part that arrives with bare LFs comes back as it was verified, binary parts too") {
     Identity id = load_identity("alice");
     const std::string mail =
         "From: alice@example.test\r\nTo: bob@example.test\r\nSubject: data\r\nMIME-Version: 1.0\r\n"
-        "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: 7bit\r\n\r\nAB\r\nCD\r\n";
+        "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: "
+        "7bit\r\n\r\nAB\r\nCD\r\n";
     const SecureString signed_message = sign(mail, id);
     std::string tampered(signed_message.str());
     const auto at = tampered.find("AB\r\nCD");

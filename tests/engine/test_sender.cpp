@@ -25,19 +25,21 @@ Status alice_signed(const std::string& header_fields) {
 
 // multipart/signed by `signer` over `entity` as given (it may carry header fields of its own),
 // under the outer header fields `outer`.
-std::string signed_with_inner(const std::string& outer, const std::string& entity, const std::string& signer = "alice",
-                              bool opaque = false) {
+std::string signed_with_inner(const std::string& outer, const std::string& entity,
+                              const std::string& signer = "alice", bool opaque = false) {
     std::string out = outer + "MIME-Version: 1.0\r\n";
     SignOptions options;
     options.opaque = opaque;
-    append_signed_entity([&](std::string& target) { target.append(entity); }, entity.size(), load_identity(signer),
-                         options, out);
+    append_signed_entity([&](std::string& target) { target.append(entity); }, entity.size(),
+                         load_identity(signer), options, out);
     return out;
 }
 
 std::size_t count(std::string_view text, std::string_view needle) {
     std::size_t n = 0;
-    for (auto pos = text.find(needle); pos != std::string_view::npos; pos = text.find(needle, pos + 1)) ++n;
+    for (auto pos = text.find(needle); pos != std::string_view::npos;
+         pos = text.find(needle, pos + 1))
+        ++n;
     return n;
 }
 
@@ -49,12 +51,14 @@ TEST_CASE("the From check reads the one From mailbox, not the first angle bracke
         const char* verdict;
     };
     const Case cases[] = {
-        // alice signs, but the address is bob's: the quoted display name and the comment are decoys.
+        // alice signs, but the address is bob's: the quoted display name and the comment are
+        // decoys.
         {"From: \"Alice <alice@example.test>\" <bob@example.test>\r\n", "address_mismatch"},
         {"From: bob@example.test (<alice@example.test>)\r\n", "address_mismatch"},
         {"From: \"alice@example.test\" <bob@example.test>\r\n", "address_mismatch"},
         {"From: =?utf-8?Q?alice=40example.test?= <bob@example.test>\r\n", "address_mismatch"},
-        {"From: =?utf-8?B?PGFsaWNlQGV4YW1wbGUudGVzdD4=?= <bob@example.test>\r\n", "address_mismatch"},
+        {"From: =?utf-8?B?PGFsaWNlQGV4YW1wbGUudGVzdD4=?= <bob@example.test>\r\n",
+         "address_mismatch"},
         // No From, an unparseable one, several fields, several mailboxes, a group: never good.
         {"To: bob@example.test\r\n", "address_mismatch"},
         {"From: not an address\r\n", "address_mismatch"},
@@ -83,13 +87,15 @@ TEST_CASE("the From check reads the one From mailbox, not the first angle bracke
 
 TEST_CASE("header fields inside the signed content win over the outer ones") {
     const std::string inner_from_bob =
-        "From: bob@example.test\r\nSubject: inner\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello.\r\n";
+        "From: bob@example.test\r\nSubject: inner\r\nContent-Type: text/plain; "
+        "charset=utf-8\r\n\r\nHello.\r\n";
     for (const bool opaque : {false, true}) {
         CAPTURE(opaque);
         TestKeys keys = TestKeys::with_test_root();
         // The outer From says alice, who signed; the signed content says bob: the check uses bob.
         const Opened opened =
-            verify(signed_with_inner("From: alice@example.test\r\nSubject: outer\r\n", inner_from_bob, "alice", opaque),
+            verify(signed_with_inner("From: alice@example.test\r\nSubject: outer\r\n",
+                                     inner_from_bob, "alice", opaque),
                    keys);
         CHECK(verdict(opened.status) == "address_mismatch");
         // One set of header fields, the protected ones.
@@ -100,9 +106,10 @@ TEST_CASE("header fields inside the signed content win over the outer ones") {
     }
     // The other way round: the outer From was rewritten (a mailing list), the signed one is alice.
     TestKeys keys = TestKeys::with_test_root();
-    const Opened opened = verify(signed_with_inner("From: list@lists.example.test\r\nTo: bob@example.test\r\n",
-                                                   "From: alice@example.test\r\nContent-Type: text/plain\r\n\r\nHi.\r\n"),
-                                 keys);
+    const Opened opened = verify(
+        signed_with_inner("From: list@lists.example.test\r\nTo: bob@example.test\r\n",
+                          "From: alice@example.test\r\nContent-Type: text/plain\r\n\r\nHi.\r\n"),
+        keys);
     CHECK(verdict(opened.status) == "good");
     CHECK(count(opened.mime.str(), "From:") == 1);
     // An outer field the inner set does not have is kept.
@@ -117,23 +124,27 @@ TEST_CASE("from_check names the address and the problem") {
     };
     const Case cases[] = {
         {"From: Alice <alice@example.test>\r\n", "alice@example.test", ""},
-        {"From: \"Alice <alice@example.test>\" <bob@example.test>\r\n", "bob@example.test", "not_in_certificate"},
+        {"From: \"Alice <alice@example.test>\" <bob@example.test>\r\n", "bob@example.test",
+         "not_in_certificate"},
         {"To: bob@example.test\r\n", "", "no_from"},
         {"From: alice@example.test\r\nFrom: bob@example.test\r\n", "", "multiple_from_fields"},
         {"From: alice@example.test, bob@example.test\r\n", "", "multiple_mailboxes"},
         {"From: not an address\r\n", "", "unparseable"},
         {"From: friends: alice@example.test;\r\n", "", "unparseable"},
-        {"From: alice . liddell@example.test\r\n", "alice.liddell@example.test", "not_in_certificate"},
+        {"From: alice . liddell@example.test\r\n", "alice.liddell@example.test",
+         "not_in_certificate"},
     };
     for (const Case& c : cases) {
         CAPTURE(c.fields);
         const Status status = alice_signed(c.fields);
         REQUIRE(status.signatures.size() == 1);
         const nlohmann::json check = to_json(status)["signatures"][0]["from_check"];
-        CHECK(check["address"] == (*c.address ? nlohmann::json(c.address) : nlohmann::json(nullptr)));
-        CHECK(check["problem"] == (*c.problem ? nlohmann::json(c.problem) : nlohmann::json(nullptr)));
-        CHECK(reasons(status) ==
-              (*c.problem ? std::vector<std::string>{"address_mismatch"} : std::vector<std::string>{}));
+        CHECK(check["address"] ==
+              (*c.address ? nlohmann::json(c.address) : nlohmann::json(nullptr)));
+        CHECK(check["problem"] ==
+              (*c.problem ? nlohmann::json(c.problem) : nlohmann::json(nullptr)));
+        CHECK(reasons(status) == (*c.problem ? std::vector<std::string>{"address_mismatch"}
+                                             : std::vector<std::string>{}));
     }
 }
 
@@ -145,14 +156,16 @@ TEST_CASE("header_protection reports protected content and the outer fields that
           nlohmann::json({{"protected", false}, {"differing_fields", nlohmann::json::array()}}));
     // Protected, the outer Subject obscured and a Reply-To added outside.
     const Opened opened = verify(
-        signed_with_inner("From: alice@example.test\r\nSubject: [...]\r\nReply-To: mallory@evil.example\r\n"
-                          "Received: by relay.example.test\r\n",
-                          "From: alice@example.test\r\nSubject: the real one\r\nHP-Outer: Subject: [...]\r\n"
-                          "Content-Type: text/plain; hp=\"clear\"\r\n\r\nHi.\r\n"),
+        signed_with_inner(
+            "From: alice@example.test\r\nSubject: [...]\r\nReply-To: mallory@evil.example\r\n"
+            "Received: by relay.example.test\r\n",
+            "From: alice@example.test\r\nSubject: the real one\r\nHP-Outer: Subject: [...]\r\n"
+            "Content-Type: text/plain; hp=\"clear\"\r\n\r\nHi.\r\n"),
         keys);
     CHECK(verdict(opened.status) == "good");
     CHECK(opened.status.header_protection.is_protected);
-    CHECK(opened.status.header_protection.differing_fields == std::vector<std::string>{"reply-to", "subject"});
+    CHECK(opened.status.header_protection.differing_fields ==
+          std::vector<std::string>{"reply-to", "subject"});
     const std::string& mime = opened.mime.str();
     CHECK(mime.find("Subject: the real one\r\n") != std::string::npos);
     CHECK(mime.find("[...]") == std::string::npos);  // neither the outer Subject nor HP-Outer
@@ -162,7 +175,8 @@ TEST_CASE("header_protection reports protected content and the outer fields that
 
 TEST_CASE("protect_headers: sign, encrypt, sign then encrypt, read back") {
     const std::string original =
-        "From: Alice <alice@example.test>\r\nTo: Bob <bob@example.test>\r\nCc: carol@example.test\r\n"
+        "From: Alice <alice@example.test>\r\nTo: Bob <bob@example.test>\r\nCc: "
+        "carol@example.test\r\n"
         "Bcc: dave@example.test\r\nSubject: the Jones contract\r\nMessage-ID: <hp@example.test>\r\n"
         "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nConfidential.\r\n";
     const Identity alice = load_identity("alice");
@@ -185,7 +199,8 @@ TEST_CASE("protect_headers: sign, encrypt, sign then encrypt, read back") {
             const Opened opened = verify(text, keys);
             CHECK(verdict(opened.status) == "good");
             CHECK(opened.status.header_protection.is_protected);
-            CHECK(opened.status.header_protection.differing_fields == std::vector<std::string>{"bcc"});
+            CHECK(opened.status.header_protection.differing_fields ==
+                  std::vector<std::string>{"bcc"});
             CHECK(count(opened.mime.str(), "Subject:") == 1);
         }
     }
@@ -207,7 +222,8 @@ TEST_CASE("protect_headers: sign, encrypt, sign then encrypt, read back") {
             CHECK(mime.find("hp=\"cipher\"") != std::string::npos);
             CHECK(mime.find("HP-Outer") == std::string::npos);
             CHECK(opened.status.header_protection.is_protected);
-            CHECK(opened.status.header_protection.differing_fields == std::vector<std::string>{"bcc", "subject"});
+            CHECK(opened.status.header_protection.differing_fields ==
+                  std::vector<std::string>{"bcc", "subject"});
             if (with_signature) {
                 CHECK(verdict(opened.status) == "good");
                 CHECK(opened.status.signatures.at(0).from_check.address == "alice@example.test");
@@ -225,16 +241,18 @@ TEST_CASE("protect_headers: sign, encrypt, sign then encrypt, read back") {
         REQUIRE(smime::base64::decode_lenient_append(smime::mime::parse(text).body, der));
         write_file(pki_file("hp-outer.der"), der);
         std::string inner;
-        REQUIRE(run("openssl cms -decrypt -inform DER -in " + pki_file("hp-outer.der") + " -recip " + pki_file("bob.pem") +
-                        " -inkey " + pki_file("bob.key"),
+        REQUIRE(run("openssl cms -decrypt -inform DER -in " + pki_file("hp-outer.der") +
+                        " -recip " + pki_file("bob.pem") + " -inkey " + pki_file("bob.key"),
                     &inner) == 0);
         CHECK(inner.find("HP-Outer: Subject: [...]\r\n") != std::string::npos);
         CHECK(inner.find("HP-Outer: From: Alice <alice@example.test>\r\n") != std::string::npos);
         CHECK(inner.find("Subject: the Jones contract\r\n") != std::string::npos);
-        CHECK(inner.find("Content-Type: text/plain; charset=utf-8; hp=\"cipher\"\r\n") != std::string::npos);
+        CHECK(inner.find("Content-Type: text/plain; charset=utf-8; hp=\"cipher\"\r\n") !=
+              std::string::npos);
     }
     SUBCASE("an entity marked already is refused") {
-        const std::string marked = "From: alice@example.test\r\nContent-Type: text/plain; hp=\"clear\"\r\n\r\nx\r\n";
+        const std::string marked =
+            "From: alice@example.test\r\nContent-Type: text/plain; hp=\"clear\"\r\n\r\nx\r\n";
         SignOptions options;
         options.protect_headers = true;
         CHECK_THROWS_AS(sign(marked, alice, options), smime::Error);

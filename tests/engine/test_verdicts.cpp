@@ -100,24 +100,28 @@ TEST_CASE("certificate problems") {
     }
     SUBCASE("1024-bit RSA: weak_algorithm, unless the policy allows it") {
         TestKeys keys = TestKeys::with_test_root();
-        CHECK(reasons(verify_signed_by("frank", keys)) == std::vector<std::string>{"weak_algorithm"});
+        CHECK(reasons(verify_signed_by("frank", keys)) ==
+              std::vector<std::string>{"weak_algorithm"});
         VerifyOptions lenient;
         lenient.min_rsa_bits = 1024;
         CHECK(verdict(verify_signed_by("frank", keys, "", lenient)) == "good");
     }
     SUBCASE("From not in the certificate: address_mismatch") {
         TestKeys keys = TestKeys::with_test_root();
-        CHECK(reasons(verify_signed_by("alice", keys, "mallory")) == std::vector<std::string>{"address_mismatch"});
+        CHECK(reasons(verify_signed_by("alice", keys, "mallory")) ==
+              std::vector<std::string>{"address_mismatch"});
     }
     SUBCASE("certificate without an e-mail address: address_mismatch") {
         TestKeys keys = TestKeys::with_test_root();
-        CHECK(reasons(verify_signed_by("grace", keys)) == std::vector<std::string>{"address_mismatch"});
+        CHECK(reasons(verify_signed_by("grace", keys)) ==
+              std::vector<std::string>{"address_mismatch"});
     }
     SUBCASE("several problems: the worst is the verdict, all are reasons") {
         TestKeys keys;
         const Status status = verify_signed_by("carol", keys, "mallory");
         CHECK(verdict(status) == "untrusted");
-        CHECK(reasons(status) == std::vector<std::string>{"untrusted", "expired", "address_mismatch"});
+        CHECK(reasons(status) ==
+              std::vector<std::string>{"untrusted", "expired", "address_mismatch"});
     }
 }
 
@@ -153,9 +157,7 @@ TEST_CASE("weak_algorithm judges every certificate of the path, not only the sig
         CHECK(reasons(verify_signed_by("judy", keys)) == kWeak);
         CHECK(reasons(verify_signed_by("judy", keys, "", sha1_allowed)) == kWeak);
     }
-    SUBCASE("a P-192 signing key") {
-        CHECK(reasons(verify_signed_by("mike", keys)) == kWeak);
-    }
+    SUBCASE("a P-192 signing key") { CHECK(reasons(verify_signed_by("mike", keys)) == kWeak); }
     SUBCASE("a 1024-bit intermediate: weak unless min_rsa_bits allows it") {
         const Identity kate = identity_under("kate", "weak-intermediate");
         CHECK(reasons_for(kate, "kate", keys) == kWeak);
@@ -176,7 +178,8 @@ TEST_CASE("weak_algorithm judges every certificate of the path, not only the sig
     }
     SUBCASE("the weakness does not depend on the trust: an untrusted weak path is both") {
         TestKeys nobody;
-        CHECK(reasons(verify_signed_by("judy", nobody)) == std::vector<std::string>{"weak_algorithm", "untrusted"});
+        CHECK(reasons(verify_signed_by("judy", nobody)) ==
+              std::vector<std::string>{"weak_algorithm", "untrusted"});
     }
 }
 
@@ -189,41 +192,46 @@ std::string signed_with_types(const std::string& entity, int signed_type, int co
     const ossl::BioPtr in = ossl::memory_bio(entity);
     const ossl::CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, CMS_PARTIAL | CMS_BINARY));
     REQUIRE(cms);
-    REQUIRE(CMS_add1_signer(cms.get(), alice.certificate.get(), alice.private_key.get(), EVP_sha256(),
-                            CMS_BINARY | CMS_PARTIAL) != nullptr);
+    REQUIRE(CMS_add1_signer(cms.get(), alice.certificate.get(), alice.private_key.get(),
+                            EVP_sha256(), CMS_BINARY | CMS_PARTIAL) != nullptr);
     REQUIRE(CMS_set1_eContentType(cms.get(), OBJ_nid2obj(signed_type)) == 1);
     REQUIRE(CMS_final(cms.get(), in.get(), nullptr, CMS_BINARY) == 1);
     REQUIRE(CMS_set1_eContentType(cms.get(), OBJ_nid2obj(content_type)) == 1);
     ossl::BioPtr out(BIO_new(BIO_s_mem()));
     REQUIRE(i2d_CMS_bio(out.get(), cms.get()) == 1);
-    std::string text = "From: alice@example.test\r\nMIME-Version: 1.0\r\n"
-                       "Content-Type: application/pkcs7-mime; smime-type=signed-data\r\n"
-                       "Content-Transfer-Encoding: base64\r\n\r\n";
+    std::string text =
+        "From: alice@example.test\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: application/pkcs7-mime; smime-type=signed-data\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n";
     smime::mime::append_base64_lines(ossl::bio_contents(out.get()), text);
     return text;
 }
 
 }  // namespace
 
-TEST_CASE("the contentType attribute must name the encapsulated content's type (RFC 5652 section 11.1)") {
+TEST_CASE(
+    "the contentType attribute must name the encapsulated content's type (RFC 5652 section 11.1)") {
     const std::string entity = "Content-Type: text/html\r\n\r\n<b>Pay 900 EUR</b>\r\n";
     SUBCASE("signed as TSTInfo, presented as data: bad_signature") {
         TestKeys keys = TestKeys::with_test_root();
-        const Opened opened = verify(signed_with_types(entity, NID_id_smime_ct_TSTInfo, NID_pkcs7_data), keys);
+        const Opened opened =
+            verify(signed_with_types(entity, NID_id_smime_ct_TSTInfo, NID_pkcs7_data), keys);
         CHECK(verdict(opened.status) == "bad_signature");
         CHECK(keys.harvested.empty());
     }
     SUBCASE("consistently TSTInfo: the signature is good, but the content is never shown as mail") {
         TestKeys keys = TestKeys::with_test_root();
-        const Opened opened =
-            verify(signed_with_types(entity, NID_id_smime_ct_TSTInfo, NID_id_smime_ct_TSTInfo), keys);
+        const Opened opened = verify(
+            signed_with_types(entity, NID_id_smime_ct_TSTInfo, NID_id_smime_ct_TSTInfo), keys);
         CHECK(verdict(opened.status) == "good");
-        CHECK(opened.mime.str().find("Content-Type: application/octet-stream") != std::string::npos);
+        CHECK(opened.mime.str().find("Content-Type: application/octet-stream") !=
+              std::string::npos);
         CHECK(opened.mime.str().find("text/html") == std::string::npos);
     }
     SUBCASE("data, as every mail client signs") {
         TestKeys keys = TestKeys::with_test_root();
-        const Opened opened = verify(signed_with_types(entity, NID_pkcs7_data, NID_pkcs7_data), keys);
+        const Opened opened =
+            verify(signed_with_types(entity, NID_pkcs7_data, NID_pkcs7_data), keys);
         CHECK(verdict(opened.status) == "good");
         CHECK(opened.mime.str().find("Content-Type: text/html") != std::string::npos);
     }

@@ -26,7 +26,8 @@ Identity make_identity() {
     X509_set_version(id.certificate.get(), 2);
     ASN1_INTEGER_set(X509_get_serialNumber(id.certificate.get()), 1);
     X509_NAME* name = X509_get_subject_name(id.certificate.get());
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("fuzz"), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>("fuzz"), -1, -1, 0);
     X509_set_issuer_name(id.certificate.get(), name);
     X509_gmtime_adj(X509_getm_notBefore(id.certificate.get()), 0);
     X509_gmtime_adj(X509_getm_notAfter(id.certificate.get()), 86400);

@@ -21,7 +21,8 @@ void remove_home();
 // and removed when it exits.
 const std::filesystem::path& fuzz_home() {
     static const std::filesystem::path home = [] {
-        std::string pattern = (std::filesystem::temp_directory_path() / "smime-host-fuzz-XXXXXX").string();
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / "smime-host-fuzz-XXXXXX").string();
         if (!::mkdtemp(pattern.data())) std::abort();
         return std::filesystem::path(pattern);
     }();

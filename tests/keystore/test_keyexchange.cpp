@@ -20,7 +20,8 @@ struct Store {
     std::filesystem::path dir;
     std::unique_ptr<KeyStore> store;
     Store() {
-        dir = std::filesystem::temp_directory_path() / ("smime-kx-" + std::to_string(std::random_device{}()));
+        dir = std::filesystem::temp_directory_path() /
+              ("smime-kx-" + std::to_string(std::random_device{}()));
         std::filesystem::remove_all(dir);
         store = std::make_unique<KeyStore>(dir / "store");
     }
@@ -32,7 +33,8 @@ struct Store {
     KeyStore& operator*() { return *store; }
 };
 
-const CertSpec kPerson{"", {}, false, -1, 365, "digitalSignature,keyEncipherment", "emailProtection"};
+const CertSpec kPerson{
+    "", {}, false, -1, 365, "digitalSignature,keyEncipherment", "emailProtection"};
 
 CertSpec person(const std::string& name, const std::string& email, long valid_from_days = -1) {
     CertSpec spec = kPerson;
@@ -52,22 +54,27 @@ engine::Harvest signature(X509* signer, const std::string& from, bool from_match
     return h;
 }
 
-json chosen(KeyStore& store, const std::string& address) { return store.recipients_status({address})[0]; }
+json chosen(KeyStore& store, const std::string& address) {
+    return store.recipients_status({address})[0];
+}
 
 std::string chosen_fingerprint(KeyStore& store, const std::string& address) {
     const json entry = chosen(store, address);
-    return entry["certificate"].is_null() ? std::string() : entry["certificate"]["fingerprint"].get<std::string>();
+    return entry["certificate"].is_null() ? std::string()
+                                          : entry["certificate"]["fingerprint"].get<std::string>();
 }
 
 std::string fp(X509* cert) { return certinfo::fingerprint(cert); }
 
 }  // namespace
 
-TEST_CASE("a mail from Mallory carrying a look-alike of Bob's certificate teaches nothing about Bob") {
+TEST_CASE(
+    "a mail from Mallory carrying a look-alike of Bob's certificate teaches nothing about Bob") {
     Store store;
     const auto pki = TestPki::make("mallory@example.org", "carol@example.org");
     auto key = make_rsa_key(2048);
-    auto bob_lookalike = make_cert(key.get(), person("Bob", "bob@example.org"));  // self-signed, Mallory's key
+    auto bob_lookalike =
+        make_cert(key.get(), person("Bob", "bob@example.org"));  // self-signed, Mallory's key
 
     engine::Harvest mail = signature(pki.rsa_cert.get(), "mallory@example.org", true, true);
     mail.chain.push_back(ossl::up_ref(bob_lookalike.get()));
@@ -80,7 +87,8 @@ TEST_CASE("a mail from Mallory carrying a look-alike of Bob's certificate teache
 
     // With Bob's genuine certificate imported, the look-alike (newer, carried again) does not win.
     auto bob_key = make_rsa_key(2048);
-    auto bob = make_cert(bob_key.get(), person("Bob", "bob@example.org", -30), pki.ca.get(), pki.ca_key.get());
+    auto bob = make_cert(bob_key.get(), person("Bob", "bob@example.org", -30), pki.ca.get(),
+                         pki.ca_key.get());
     store->import_certificate(pem_of(bob.get()), false);
     store->harvest(mail);
     CHECK(chosen_fingerprint(*store, "bob@example.org") == fp(bob.get()));
@@ -96,14 +104,18 @@ TEST_CASE("a signature whose From is not among the signer's addresses makes no c
     CHECK(chosen(*store, "mallory@example.org")["can_encrypt"] == false);
 }
 
-TEST_CASE("a self-signed certificate for bob@ in mail From bob@ never displaces an imported or validating one") {
+TEST_CASE(
+    "a self-signed certificate for bob@ in mail From bob@ never displaces an imported or "
+    "validating one") {
     Store store;
     const auto pki = TestPki::make("alice@example.org", "carol@example.org");
     store->import_certificate(pem_of(pki.ca.get()), true);
     auto bob_key = make_rsa_key(2048);
-    auto genuine = make_cert(bob_key.get(), person("Bob", "bob@example.org", -30), pki.ca.get(), pki.ca_key.get());
+    auto genuine = make_cert(bob_key.get(), person("Bob", "bob@example.org", -30), pki.ca.get(),
+                             pki.ca_key.get());
     auto mallory_key = make_rsa_key(2048);
-    auto forged = make_cert(mallory_key.get(), person("Bob", "bob@example.org", -1));  // newer, self-signed
+    auto forged =
+        make_cert(mallory_key.get(), person("Bob", "bob@example.org", -1));  // newer, self-signed
 
     SUBCASE("the genuine one was imported") {
         store->import_certificate(pem_of(genuine.get()), false);
@@ -137,13 +149,17 @@ TEST_CASE("a self-signed certificate for bob@ in mail From bob@ never displaces 
     }
 }
 
-TEST_CASE("SMIMEEncryptionKeyPreference naming another party's certificate changes nothing for that party") {
+TEST_CASE(
+    "SMIMEEncryptionKeyPreference naming another party's certificate changes nothing for that "
+    "party") {
     Store store;
     const auto pki = TestPki::make("mallory@example.org", "carol@example.org");
     store->import_certificate(pem_of(pki.ca.get()), true);
     auto bob_key = make_rsa_key(2048);
-    auto bob_old = make_cert(bob_key.get(), person("Bob", "bob@example.org", -60), pki.ca.get(), pki.ca_key.get());
-    auto bob_new = make_cert(bob_key.get(), person("Bob", "bob@example.org", -10), pki.ca.get(), pki.ca_key.get());
+    auto bob_old = make_cert(bob_key.get(), person("Bob", "bob@example.org", -60), pki.ca.get(),
+                             pki.ca_key.get());
+    auto bob_new = make_cert(bob_key.get(), person("Bob", "bob@example.org", -10), pki.ca.get(),
+                             pki.ca_key.get());
     store->import_certificate(pem_of(bob_old.get()), false);
     store->import_certificate(pem_of(bob_new.get()), false);
     // Bob's own good mail advertises AES-GCM and OAEP for his certificate.
@@ -169,7 +185,8 @@ TEST_CASE("SMIMEEncryptionKeyPreference naming another party's certificate chang
     }
     const json entry = chosen(*store, "bob@example.org");
     CHECK(entry["certificate"]["fingerprint"] == fp(bob_new.get()));
-    CHECK(entry["certificate"]["capabilities"] == json::array({"aes256-gcm", "aes256-cbc", "rsaes-oaep"}));
+    CHECK(entry["certificate"]["capabilities"] ==
+          json::array({"aes256-gcm", "aes256-cbc", "rsaes-oaep"}));
     const auto r = store->recipient("bob@example.org");
     REQUIRE(r.has_value());
     CHECK(r->capabilities == std::vector<std::string>{"aes256-gcm", "aes256-cbc", "rsaes-oaep"});
@@ -180,14 +197,18 @@ TEST_CASE("SMIMEEncryptionKeyPreference naming another party's certificate chang
     }
 }
 
-TEST_CASE("Bob's own good signature may name his preferred encryption certificate (RFC 8551 section 2.5.3)") {
+TEST_CASE(
+    "Bob's own good signature may name his preferred encryption certificate (RFC 8551 section "
+    "2.5.3)") {
     Store store;
     const auto pki = TestPki::make("alice@example.org", "carol@example.org");
     store->import_certificate(pem_of(pki.ca.get()), true);
     auto bob_key = make_rsa_key(2048);
-    auto signing = make_cert(bob_key.get(), person("Bob", "bob@example.org", -5), pki.ca.get(), pki.ca_key.get());
+    auto signing = make_cert(bob_key.get(), person("Bob", "bob@example.org", -5), pki.ca.get(),
+                             pki.ca_key.get());
     auto enc_key = make_rsa_key(2048);
-    auto encryption = make_cert(enc_key.get(), person("Bob", "bob@example.org", -20), pki.ca.get(), pki.ca_key.get());
+    auto encryption = make_cert(enc_key.get(), person("Bob", "bob@example.org", -20), pki.ca.get(),
+                                pki.ca_key.get());
     engine::Harvest mail = signature(signing.get(), "bob@example.org", true, true);
     mail.preferred_encryption_certificate = ossl::up_ref(encryption.get());
     mail.capabilities = {"aes256-gcm", "rsaes-oaep"};
@@ -203,7 +224,11 @@ TEST_CASE("one message adds a handful of certificates at most, each of sane size
     auto key = make_ec_key("P-256");
     engine::Harvest mail = signature(pki.rsa_cert.get(), "alice@example.org", true, true);
     for (int i = 0; i < 2000; ++i) {
-        CertSpec spec{"Filler " + std::to_string(i), {"filler" + std::to_string(i) + "@example.org"}, i % 2 == 0, -1, 365};
+        CertSpec spec{"Filler " + std::to_string(i),
+                      {"filler" + std::to_string(i) + "@example.org"},
+                      i % 2 == 0,
+                      -1,
+                      365};
         mail.chain.push_back(make_cert(key.get(), spec, pki.ca.get(), pki.ca_key.get()));
     }
     store->harvest(mail);
@@ -213,14 +238,17 @@ TEST_CASE("one message adds a handful of certificates at most, each of sane size
 
     // A signer certificate of absurd size is not kept.
     CertSpec huge = person("Huge", "huge@example.org");
-    for (int i = 0; i < 1500; ++i) huge.emails.push_back("alias" + std::to_string(i) + "@example.org");
+    for (int i = 0; i < 1500; ++i)
+        huge.emails.push_back("alias" + std::to_string(i) + "@example.org");
     auto big = make_cert(key.get(), huge, pki.ca.get(), pki.ca_key.get());
     REQUIRE(certinfo::der(big.get()).size() > engine::Harvest::kMaxCertificateBytes);
     store->harvest(signature(big.get(), "huge@example.org", true, true));
     CHECK(store->status()["counts"]["certificates"].get<std::int64_t>() == stored);
 }
 
-TEST_CASE("a store of the first release keeps a harvested certificate only for the address it came from") {
+TEST_CASE(
+    "a store of the first release keeps a harvested certificate only for the address it came "
+    "from") {
     Store store;
     auto key = make_rsa_key(2048);
     CertSpec spec = person("Bob", "bob@example.org");
@@ -242,7 +270,8 @@ TEST_CASE("a store of the first release keeps a harvested certificate only for t
     CHECK(bob["can_encrypt"] == true);
     CHECK(bob["certificate"]["trusted"] == false);
     CHECK(chosen(*store, "carol@example.org")["can_encrypt"] == false);
-    CHECK(store->list_certificates(std::nullopt)["certificates"][0]["preferred_by_sender"] == false);
+    CHECK(store->list_certificates(std::nullopt)["certificates"][0]["preferred_by_sender"] ==
+          false);
 }
 
 TEST_CASE("issuers a mail carries join the store only when they validate to an anchor") {
@@ -250,15 +279,18 @@ TEST_CASE("issuers a mail carries join the store only when they validate to an a
     const auto pki = TestPki::make("mallory@example.org", "carol@example.org");
     store->import_certificate(pem_of(pki.ca.get()), true);
     auto inter_key = make_rsa_key(2048);
-    auto inter = make_cert(inter_key.get(), {"Example Intermediate", {}, true, -1, 3650}, pki.ca.get(), pki.ca_key.get());
-    // The look-alike: the intermediate's name and CA flag under a root of the same name, anyone's key.
+    auto inter = make_cert(inter_key.get(), {"Example Intermediate", {}, true, -1, 3650},
+                           pki.ca.get(), pki.ca_key.get());
+    // The look-alike: the intermediate's name and CA flag under a root of the same name, anyone's
+    // key.
     auto fake_root_key = make_rsa_key(2048);
     auto fake_root = make_cert(fake_root_key.get(), {"Test Root CA", {}, true, -1, 3650});
     auto fake_key = make_rsa_key(2048);
-    auto fake_inter =
-        make_cert(fake_key.get(), {"Example Intermediate", {}, true, -1, 3650}, fake_root.get(), fake_root_key.get());
+    auto fake_inter = make_cert(fake_key.get(), {"Example Intermediate", {}, true, -1, 3650},
+                                fake_root.get(), fake_root_key.get());
     auto mallory_key = make_rsa_key(2048);
-    auto mallory = make_cert(mallory_key.get(), person("Mallory", "mallory@example.org"), fake_inter.get(), fake_key.get());
+    auto mallory = make_cert(mallory_key.get(), person("Mallory", "mallory@example.org"),
+                             fake_inter.get(), fake_key.get());
 
     engine::Harvest mail = signature(mallory.get(), "mallory@example.org", true, false);
     mail.chain.push_back(ossl::up_ref(fake_inter.get()));
@@ -272,7 +304,8 @@ TEST_CASE("issuers a mail carries join the store only when they validate to an a
 
     // The genuine intermediate, carried by a good mail, is kept for later paths.
     auto bob_key = make_rsa_key(2048);
-    auto bob = make_cert(bob_key.get(), person("Bob", "bob@example.org"), inter.get(), inter_key.get());
+    auto bob =
+        make_cert(bob_key.get(), person("Bob", "bob@example.org"), inter.get(), inter_key.get());
     engine::Harvest genuine = signature(bob.get(), "bob@example.org", true, true);
     genuine.chain.push_back(ossl::up_ref(inter.get()));
     store->harvest(genuine);
@@ -280,7 +313,8 @@ TEST_CASE("issuers a mail carries join the store only when they validate to an a
     CHECK(chosen(*store, "bob@example.org")["certificate"]["trusted"] == true);
 }
 
-TEST_CASE("an encryption key preference counts only for a certificate that validates to an anchor") {
+TEST_CASE(
+    "an encryption key preference counts only for a certificate that validates to an anchor") {
     Store store;
     const auto pki = TestPki::make("bob@example.org", "carol@example.org");
     store->import_certificate(pem_of(pki.ca.get()), true);
@@ -310,7 +344,8 @@ TEST_CASE("an encryption key preference counts only for a certificate that valid
     CHECK(chosen_fingerprint(*store, "bob@example.org") == fp(bob_enc.get()));
 }
 
-TEST_CASE("a replayed mail without SMIMECapabilities does not take the advertised algorithms away") {
+TEST_CASE(
+    "a replayed mail without SMIMECapabilities does not take the advertised algorithms away") {
     Store store;
     const auto pki = TestPki::make("bob@example.org", "carol@example.org");
     store->import_certificate(pem_of(pki.ca.get()), true);

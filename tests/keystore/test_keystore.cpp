@@ -25,12 +25,15 @@ using namespace smime::test;
 namespace {
 
 std::filesystem::path temp_store() {
-    auto dir = std::filesystem::temp_directory_path() / ("smime-ks-" + std::to_string(std::random_device{}()));
+    auto dir = std::filesystem::temp_directory_path() /
+               ("smime-ks-" + std::to_string(std::random_device{}()));
     std::filesystem::remove_all(dir);
     return dir / "store";
 }
 
-std::string keys(const std::string& rel) { return read_file(std::string(SMIME_TEST_KEYS) + "/" + rel); }
+std::string keys(const std::string& rel) {
+    return read_file(std::string(SMIME_TEST_KEYS) + "/" + rel);
+}
 
 bool has_warning(const json& identity, const std::string& code) {
     for (const auto& w : identity["warnings"])
@@ -38,11 +41,15 @@ bool has_warning(const json& identity, const std::string& code) {
     return false;
 }
 
-std::int64_t count(KeyStore& store, const char* what) { return store.status()["counts"][what].get<std::int64_t>(); }
+std::int64_t count(KeyStore& store, const char* what) {
+    return store.status()["counts"][what].get<std::int64_t>();
+}
 
 // An RFC 4134 key (PKCS#8 DER) and certificate (DER) packed into a PKCS#12 for import.
-std::string rfc4134_pkcs12(const std::string& key_file, const std::string& cert_file, const std::string& password) {
-    const std::string key_der = keys("rfc4134/" + key_file), cert_der = keys("rfc4134/" + cert_file);
+std::string rfc4134_pkcs12(const std::string& key_file, const std::string& cert_file,
+                           const std::string& password) {
+    const std::string key_der = keys("rfc4134/" + key_file),
+                      cert_der = keys("rfc4134/" + cert_file);
     const auto* kp = reinterpret_cast<const unsigned char*>(key_der.data());
     ossl::PKeyPtr key(d2i_AutoPrivateKey(nullptr, &kp, static_cast<long>(key_der.size())));
     REQUIRE(key != nullptr);
@@ -91,41 +98,49 @@ TEST_CASE("PKCS#12 files as real users have them import, with their warnings") {
     KeyStore store(dir);
 
     SUBCASE("Thunderbird's modern files (PBES2/AES-256, HMAC-SHA-256), RSA and EC") {
-        const json alice = store.import_identity(keys("thunderbird/Alice.p12"), SecureString("nss"));
-        CHECK(alice["emails"] == json::array({"alice@example.com"}));  // from the subject's emailAddress
+        const json alice =
+            store.import_identity(keys("thunderbird/Alice.p12"), SecureString("nss"));
+        CHECK(alice["emails"] ==
+              json::array({"alice@example.com"}));  // from the subject's emailAddress
         CHECK(alice["key"]["type"] == "RSA");
         CHECK(alice["key"]["bits"] == 2048);
         CHECK(alice["active"] == true);
         CHECK(alice["fingerprint"].get<std::string>().size() == 64);
         CHECK_FALSE(has_warning(alice, "expired"));
-        const json ec = store.import_identity(keys("thunderbird/Alice-ec.p12"), SecureString("nss"));
+        const json ec =
+            store.import_identity(keys("thunderbird/Alice-ec.p12"), SecureString("nss"));
         CHECK(ec["key"]["type"] == "EC");
         CHECK(ec["key"]["bits"] == 384);
         CHECK(ec["chain_length"].get<int>() >= 1);  // the EC test CA travels in the file
         const json eve = store.import_identity(keys("thunderbird/Eve.p12"), SecureString("nss"));
         CHECK(eve["emails"].size() >= 3);  // SAN addresses plus the subject's
-        const json fran = store.import_identity(keys("thunderbird/Fran.p12"), SecureString("nss"));  // 3DES
+        const json fran =
+            store.import_identity(keys("thunderbird/Fran.p12"), SecureString("nss"));  // 3DES
         CHECK(fran["emails"] == json::array({"fran@example.com"}));
         CHECK(count(store, "identities") == 4);
     }
     SUBCASE("Thunderbird's 2019 legacy files: empty password, RC2-40 certificate bags, expired") {
         for (const char* name : {"Alice", "Bob", "Dave", "Eve"}) {
-            const json id = store.import_identity(keys(std::string("thunderbird-2019/") + name + ".p12"), SecureString());
+            const json id = store.import_identity(
+                keys(std::string("thunderbird-2019/") + name + ".p12"), SecureString());
             CHECK(has_warning(id, "expired"));
         }
         CHECK(count(store, "identities") == 4);
     }
     SUBCASE("RFC 4134 keys (RSA, certificates signed with SHA-1 by Carl)") {
-        const json alice = store.import_identity(rfc4134_pkcs12("AlicePrivRSASign.pri", "AliceRSASignByCarl.cer", "4134"),
-                                                 SecureString("4134"));
+        const json alice = store.import_identity(
+            rfc4134_pkcs12("AlicePrivRSASign.pri", "AliceRSASignByCarl.cer", "4134"),
+            SecureString("4134"));
         CHECK(alice["emails"] == json::array({"alicersa@example.com"}));
         CHECK(has_warning(alice, "weak_signature"));
         CHECK(alice["chain_length"] == 1);
-        const json bob = store.import_identity(rfc4134_pkcs12("BobPrivRSAEncrypt.pri", "BobRSASignByCarl.cer", "4134"),
-                                               SecureString("4134"));
+        const json bob = store.import_identity(
+            rfc4134_pkcs12("BobPrivRSAEncrypt.pri", "BobRSASignByCarl.cer", "4134"),
+            SecureString("4134"));
         CHECK(bob["emails"] == json::array({"bobrsa@example.com"}));
     }
-    SUBCASE("Bouncy Castle: johndoe.p12 (empty password, expired) and a legacy re-export of key.pem") {
+    SUBCASE(
+        "Bouncy Castle: johndoe.p12 (empty password, expired) and a legacy re-export of key.pem") {
         const json john = store.import_identity(keys("bouncycastle/johndoe.p12"), SecureString());
         CHECK(john["emails"] == json::array({"john.doe@example.net"}));
         CHECK(has_warning(john, "expired"));
@@ -134,7 +149,8 @@ TEST_CASE("PKCS#12 files as real users have them import, with their warnings") {
         auto bio = ossl::memory_bio(key_pem);
         ossl::PKeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
         REQUIRE(key != nullptr);
-        const json massi = store.import_identity(make_pkcs12(key.get(), cert.get(), {}, "bc", true), SecureString("bc"));
+        const json massi = store.import_identity(make_pkcs12(key.get(), cert.get(), {}, "bc", true),
+                                                 SecureString("bc"));
         CHECK(has_warning(massi, "weak_key"));  // 1024-bit RSA
         CHECK(massi["emails"] == json::array({"massi@direct.tiani-spirit.net"}));
     }
@@ -145,24 +161,37 @@ TEST_CASE("bad PKCS#12 input: clear errors and nothing stored") {
     const auto dir = temp_store();
     KeyStore store(dir);
     const auto pki = TestPki::make();
-    const std::string good = make_pkcs12(pki.rsa_key.get(), pki.rsa_cert.get(), {pki.ca.get()}, "secret");
+    const std::string good =
+        make_pkcs12(pki.rsa_key.get(), pki.rsa_cert.get(), {pki.ca.get()}, "secret");
 
-    CHECK(code_of([&] { store.import_identity(good, SecureString("wrong")); }) == Code::BadPassword);
-    CHECK(code_of([&] { store.import_identity(keys("thunderbird/Alice.p12"), SecureString("")); }) == Code::BadPassword);
-    CHECK(code_of([&] { store.import_identity(keys("thunderbird-2019/Alice.p12"), SecureString("x")); }) ==
+    CHECK(code_of([&] { store.import_identity(good, SecureString("wrong")); }) ==
           Code::BadPassword);
-    CHECK(code_of([&] { store.import_identity("not a pkcs12 file at all", SecureString("secret")); }) == Code::BadPkcs12);
-    CHECK(code_of([&] { store.import_identity(good.substr(0, good.size() / 2), SecureString("secret")); }) ==
-          Code::BadPkcs12);
+    CHECK(code_of([&] {
+              store.import_identity(keys("thunderbird/Alice.p12"), SecureString(""));
+          }) == Code::BadPassword);
+    CHECK(code_of([&] {
+              store.import_identity(keys("thunderbird-2019/Alice.p12"), SecureString("x"));
+          }) == Code::BadPassword);
+    CHECK(code_of([&] {
+              store.import_identity("not a pkcs12 file at all", SecureString("secret"));
+          }) == Code::BadPkcs12);
+    CHECK(code_of([&] {
+              store.import_identity(good.substr(0, good.size() / 2), SecureString("secret"));
+          }) == Code::BadPkcs12);
     std::string corrupt = good;
     corrupt[corrupt.size() / 2] ^= 0x55;
-    const Code corrupt_code = code_of([&] { store.import_identity(corrupt, SecureString("secret")); });
-    CHECK((corrupt_code == Code::BadPkcs12 || corrupt_code == Code::BadPassword));  // MAC covers the data
+    const Code corrupt_code =
+        code_of([&] { store.import_identity(corrupt, SecureString("secret")); });
+    CHECK((corrupt_code == Code::BadPkcs12 ||
+           corrupt_code == Code::BadPassword));  // MAC covers the data
     // A certificate without its key, and a key whose certificate is someone else's.
     const std::string cert_only = make_pkcs12(nullptr, pki.rsa_cert.get(), {}, "secret");
-    CHECK(code_of([&] { store.import_identity(cert_only, SecureString("secret")); }) == Code::BadPkcs12);
-    const std::string mismatched = make_mismatched_pkcs12(pki.rsa_key.get(), pki.ec_cert.get(), "secret");
-    CHECK(code_of([&] { store.import_identity(mismatched, SecureString("secret")); }) == Code::BadPkcs12);
+    CHECK(code_of([&] { store.import_identity(cert_only, SecureString("secret")); }) ==
+          Code::BadPkcs12);
+    const std::string mismatched =
+        make_mismatched_pkcs12(pki.rsa_key.get(), pki.ec_cert.get(), "secret");
+    CHECK(code_of([&] { store.import_identity(mismatched, SecureString("secret")); }) ==
+          Code::BadPkcs12);
 
     CHECK(count(store, "identities") == 0);
     CHECK(count(store, "certificates") == 0);
@@ -176,12 +205,19 @@ TEST_CASE("one active identity per address; activate, deactivate, delete, export
     const auto pki = TestPki::make();
     auto key2 = make_rsa_key(2048);
     auto cert2 = make_cert(key2.get(),
-                           {"Alice (new)", {"alice@example.org"}, false, -1, 730, "digitalSignature,keyEncipherment",
+                           {"Alice (new)",
+                            {"alice@example.org"},
+                            false,
+                            -1,
+                            730,
+                            "digitalSignature,keyEncipherment",
                             "emailProtection"},
                            pki.ca.get(), pki.ca_key.get());
-    const json first = store.import_identity(make_pkcs12(pki.rsa_key.get(), pki.rsa_cert.get(), {pki.ca.get()}, "pw"),
-                                             SecureString("pw"));
-    const json second = store.import_identity(make_pkcs12(key2.get(), cert2.get(), {}, "pw"), SecureString("pw"));
+    const json first = store.import_identity(
+        make_pkcs12(pki.rsa_key.get(), pki.rsa_cert.get(), {pki.ca.get()}, "pw"),
+        SecureString("pw"));
+    const json second =
+        store.import_identity(make_pkcs12(key2.get(), cert2.get(), {}, "pw"), SecureString("pw"));
     const std::string fp1 = first["fingerprint"], fp2 = second["fingerprint"];
     CHECK(first["active"] == true);
     CHECK(second["active"] == false);  // the first is still valid: it stays the one in use
@@ -223,8 +259,8 @@ TEST_CASE("passphrase: set, lock, unlock, change, wrong passphrase, remove") {
     std::string fp;
     {
         KeyStore store(dir, KeyStore::no_policy(), kFastKdf);
-        fp = store.import_identity(make_pkcs12(pki.rsa_key.get(), pki.rsa_cert.get(), {}, "pw"), SecureString("pw"))
-                 ["fingerprint"];
+        fp = store.import_identity(make_pkcs12(pki.rsa_key.get(), pki.rsa_cert.get(), {}, "pw"),
+                                   SecureString("pw"))["fingerprint"];
         store.set_passphrase(SecureString("first passphrase"), std::nullopt);
         CHECK(store.status()["protected"] == true);
         CHECK(store.status()["unlocked"] == true);  // the process that set it keeps it
@@ -238,14 +274,18 @@ TEST_CASE("passphrase: set, lock, unlock, change, wrong passphrase, remove") {
     CHECK(other.status()["unlocked"] == false);
     CHECK(code_of([&] { other.signing_identity("alice@example.org"); }) == Code::Locked);
     CHECK(other.list_identities().size() == 1);  // public data needs no passphrase
-    CHECK(code_of([&] { other.unlock(SecureString("wrong"), std::nullopt); }) == Code::BadPassphrase);
+    CHECK(code_of([&] { other.unlock(SecureString("wrong"), std::nullopt); }) ==
+          Code::BadPassphrase);
     other.unlock(SecureString("first passphrase"), std::nullopt);
     CHECK(other.identity(fp).private_key != nullptr);
-    CHECK(code_of([&] { other.set_passphrase(SecureString("second"), std::nullopt); }) == Code::BadRequest);
-    CHECK(code_of([&] { other.set_passphrase(SecureString("second"), SecureString("nope")); }) == Code::BadPassphrase);
+    CHECK(code_of([&] { other.set_passphrase(SecureString("second"), std::nullopt); }) ==
+          Code::BadRequest);
+    CHECK(code_of([&] { other.set_passphrase(SecureString("second"), SecureString("nope")); }) ==
+          Code::BadPassphrase);
     other.set_passphrase(SecureString("second"), SecureString("first passphrase"));
     other.lock();
-    CHECK(code_of([&] { other.unlock(SecureString("first passphrase"), std::nullopt); }) == Code::BadPassphrase);
+    CHECK(code_of([&] { other.unlock(SecureString("first passphrase"), std::nullopt); }) ==
+          Code::BadPassphrase);
     other.unlock(SecureString("second"), 5);
     CHECK(other.status()["idle_lock_minutes"] == 5);
     CHECK(EVP_PKEY_eq(other.identity(fp).private_key.get(), pki.rsa_key.get()) == 1);
@@ -256,7 +296,8 @@ TEST_CASE("passphrase: set, lock, unlock, change, wrong passphrase, remove") {
     std::filesystem::remove_all(dir.parent_path());
 }
 
-TEST_CASE("certificates: import, trust anchors, list, delete; recipients.status picks the right one") {
+TEST_CASE(
+    "certificates: import, trust anchors, list, delete; recipients.status picks the right one") {
     const auto dir = temp_store();
     KeyStore store(dir);
     const auto pki = TestPki::make("alice@example.org", "bob@example.org");
@@ -264,7 +305,8 @@ TEST_CASE("certificates: import, trust anchors, list, delete; recipients.status 
     CHECK(store.import_certificate(pem_of(pki.ec_cert.get()), false).size() == 1);
     const std::string ca_der = certinfo::der(pki.ca.get());
     CHECK(store.import_certificate(base64::encode(ca_der), true)[0]["trust_anchor"] == true);
-    CHECK(code_of([&] { store.import_certificate(pem_of(pki.rsa_cert.get()), true); }) == Code::BadCertificate);
+    CHECK(code_of([&] { store.import_certificate(pem_of(pki.rsa_cert.get()), true); }) ==
+          Code::BadCertificate);
     CHECK(code_of([&] { store.import_certificate("garbage", false); }) == Code::BadCertificate);
     CHECK(store.list_certificates(std::string("BOB@example.org"))["certificates"].size() == 1);
     CHECK(store.status()["counts"]["trust_anchors"] == 1);
@@ -277,7 +319,9 @@ TEST_CASE("certificates: import, trust anchors, list, delete; recipients.status 
 
     // Carol: an expired certificate, a current one, and a newer one she asked us to use.
     auto key = make_rsa_key(2048);
-    const CertSpec base{"Carol", {"carol@example.org"}, false, -1, 365, "digitalSignature,keyEncipherment", "emailProtection"};
+    const CertSpec base{
+        "Carol",          {"carol@example.org"}, false, -1, 365, "digitalSignature,keyEncipherment",
+        "emailProtection"};
     CertSpec expired = base;
     expired.valid_from_days = -400;
     CertSpec older = base;
@@ -291,9 +335,11 @@ TEST_CASE("certificates: import, trust anchors, list, delete; recipients.status 
     auto c_older = make_cert(key.get(), older, pki.ca.get(), pki.ca_key.get());
     auto c_newer = make_cert(key.get(), newer, pki.ca.get(), pki.ca_key.get());
     auto c_signing = make_cert(key.get(), signing_only, pki.ca.get(), pki.ca_key.get());
-    for (X509* c : {c_expired.get(), c_older.get(), c_signing.get()}) store.import_certificate(pem_of(c), false);
+    for (X509* c : {c_expired.get(), c_older.get(), c_signing.get()})
+        store.import_certificate(pem_of(c), false);
 
-    json status = store.recipients_status({"carol@example.org", "Bob@Example.org", "nobody@example.org"});
+    json status =
+        store.recipients_status({"carol@example.org", "Bob@Example.org", "nobody@example.org"});
     REQUIRE(status.size() == 3);
     CHECK(status[0]["can_encrypt"] == true);
     CHECK(status[0]["certificate"]["fingerprint"] == certinfo::fingerprint(c_older.get()));
@@ -317,14 +363,22 @@ TEST_CASE("certificates: import, trust anchors, list, delete; recipients.status 
     store.harvest(learned);
     status = store.recipients_status({"carol@example.org"});
     CHECK(status[0]["certificate"]["fingerprint"] == certinfo::fingerprint(c_older.get()));
-    CHECK(status[0]["certificate"]["capabilities"] == json::array({"aes256-gcm", "aes256-cbc", "rsaes-oaep"}));
+    CHECK(status[0]["certificate"]["capabilities"] ==
+          json::array({"aes256-gcm", "aes256-cbc", "rsaes-oaep"}));
     const auto r = store.recipient("carol@example.org");
     REQUIRE(r.has_value());
     CHECK(r->capabilities.size() == 3);
 
     // A certificate harvested from mail of a new correspondent makes them encryptable.
     auto dkey = make_ec_key("P-256");
-    auto dave = make_cert(dkey.get(), {"Dave", {"dave@example.org"}, false, -1, 365, "digitalSignature,keyAgreement", "emailProtection"},
+    auto dave = make_cert(dkey.get(),
+                          {"Dave",
+                           {"dave@example.org"},
+                           false,
+                           -1,
+                           365,
+                           "digitalSignature,keyAgreement",
+                           "emailProtection"},
                           pki.ca.get(), pki.ca_key.get());
     engine::Harvest from_dave;
     from_dave.certificate = ossl::up_ref(dave.get());
@@ -375,7 +429,8 @@ TEST_CASE("certificates.import_crl takes PEM, DER and base64 DER") {
     REQUIRE(crl);
     X509_CRL_set_version(crl.get(), 1);
     X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(pki.ca.get()));
-    const std::unique_ptr<ASN1_TIME, void (*)(ASN1_TIME*)> now(ASN1_TIME_set(nullptr, std::time(nullptr)), ASN1_TIME_free);
+    const std::unique_ptr<ASN1_TIME, void (*)(ASN1_TIME*)> now(
+        ASN1_TIME_set(nullptr, std::time(nullptr)), ASN1_TIME_free);
     X509_CRL_set1_lastUpdate(crl.get(), now.get());
     REQUIRE(X509_CRL_sign(crl.get(), pki.ca_key.get(), EVP_sha256()) > 0);
     unsigned char* raw = nullptr;
@@ -389,7 +444,8 @@ TEST_CASE("certificates.import_crl takes PEM, DER and base64 DER") {
     // The protocol sends base64 DER (docs/protocol.md): the same CRL as from PEM or raw DER.
     const json from_base64 = store.import_crl(base64::encode(der));
     CHECK(from_base64["issuer"] == "CN=Test Root CA");
-    CHECK(store.import_crl(ossl::bio_contents(pem.get()))["fingerprint"] == from_base64["fingerprint"]);
+    CHECK(store.import_crl(ossl::bio_contents(pem.get()))["fingerprint"] ==
+          from_base64["fingerprint"]);
     CHECK(store.import_crl(der)["fingerprint"] == from_base64["fingerprint"]);
     CHECK(count(store, "crls") == 1);
     CHECK(code_of([&] { store.import_crl("not base64 at all!"); }) == Code::BadCertificate);
@@ -403,7 +459,8 @@ TEST_CASE("an Ed25519 identity is refused at import with a clear error") {
     const auto pki = TestPki::make();
     ossl::PKeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
     REQUIRE(key);
-    const CertSpec spec{"Olga", {"olga@example.org"}, false, -1, 365, "digitalSignature", "emailProtection"};
+    const CertSpec spec{"Olga",           {"olga@example.org"}, false, -1, 365, "digitalSignature",
+                        "emailProtection"};
     const auto cert = make_cert(key.get(), spec, pki.ca.get(), pki.ca_key.get());
     const std::string p12 = make_pkcs12(key.get(), cert.get(), {pki.ca.get()}, "secret");
     try {

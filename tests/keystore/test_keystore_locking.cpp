@@ -30,7 +30,8 @@ namespace {
 const KeyStoreTuning kFast{1u << 10, std::nullopt};
 
 std::filesystem::path temp_root() {
-    auto dir = std::filesystem::temp_directory_path() / ("smime-kl-" + std::to_string(std::random_device{}()));
+    auto dir = std::filesystem::temp_directory_path() /
+               ("smime-kl-" + std::to_string(std::random_device{}()));
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     return dir;
@@ -54,7 +55,8 @@ struct RawStore {
         REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
         std::string v;
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-            v.assign(static_cast<const char*>(sqlite3_column_blob(st, 0)), sqlite3_column_bytes(st, 0));
+            v.assign(static_cast<const char*>(sqlite3_column_blob(st, 0)),
+                     sqlite3_column_bytes(st, 0));
         sqlite3_finalize(st);
         return v;
     }
@@ -70,22 +72,27 @@ struct RawStore {
 
 }  // namespace
 
-TEST_CASE("a process whose key went stale after another changed the passphrase says ERR_LOCKED and loses nothing") {
+TEST_CASE(
+    "a process whose key went stale after another changed the passphrase says ERR_LOCKED and loses "
+    "nothing") {
     const auto root = temp_root();
     const auto dir = root / "store";
     const auto pki = TestPki::make();
     KeyStore first(dir, KeyStore::no_policy(), kFast);
     first.set_passphrase(SecureString("one"), std::nullopt);
-    KeyStore second(dir, KeyStore::no_policy(), kFast);  // another process, unlocked before the change
+    KeyStore second(dir, KeyStore::no_policy(),
+                    kFast);  // another process, unlocked before the change
     second.unlock(SecureString("one"), std::nullopt);
     first.set_passphrase(SecureString("two"), SecureString("one"));
 
     // Sealing under the stale key would lose the key for good: refuse instead.
-    CHECK(code_of([&] { second.import_identity(identity_p12(pki, true), SecureString("pw")); }) == Code::Locked);
+    CHECK(code_of([&] { second.import_identity(identity_p12(pki, true), SecureString("pw")); }) ==
+          Code::Locked);
     CHECK_FALSE(second.holds_key());
     CHECK(second.list_identities().empty());  // nothing half-written
     second.unlock(SecureString("two"), std::nullopt);
-    const std::string fp = second.import_identity(identity_p12(pki, true), SecureString("pw"))["fingerprint"];
+    const std::string fp =
+        second.import_identity(identity_p12(pki, true), SecureString("pw"))["fingerprint"];
 
     // Every key opens for every process, and the passphrase can still change.
     CHECK(first.decryption_identities().size() == 1);
@@ -103,15 +110,19 @@ TEST_CASE("one unreadable identity does not stop the others") {
     const auto dir = root / "store";
     const auto pki = TestPki::make();
     KeyStore store(dir, KeyStore::no_policy(), kFast);
-    const std::string rsa_fp = store.import_identity(identity_p12(pki, true), SecureString("pw"))["fingerprint"];
-    const std::string ec_fp = store.import_identity(identity_p12(pki, false), SecureString("pw"))["fingerprint"];
+    const std::string rsa_fp =
+        store.import_identity(identity_p12(pki, true), SecureString("pw"))["fingerprint"];
+    const std::string ec_fp =
+        store.import_identity(identity_p12(pki, false), SecureString("pw"))["fingerprint"];
     store.set_passphrase(SecureString("secret"), std::nullopt);
     {
         // The RSA key was sealed under some other key (or the bytes were damaged).
         RawStore raw(dir);
-        std::string sealed = raw.text("SELECT sealed_key FROM identities WHERE fingerprint = '" + rsa_fp + "'");
+        std::string sealed =
+            raw.text("SELECT sealed_key FROM identities WHERE fingerprint = '" + rsa_fp + "'");
         sealed[sealed.size() / 2] ^= 1;
-        raw.set_blob("UPDATE identities SET sealed_key = ? WHERE fingerprint = '" + rsa_fp + "'", sealed);
+        raw.set_blob("UPDATE identities SET sealed_key = ? WHERE fingerprint = '" + rsa_fp + "'",
+                     sealed);
     }
     const auto ids = store.decryption_identities();
     REQUIRE(ids.size() == 1);
@@ -127,7 +138,9 @@ TEST_CASE("one unreadable identity does not stop the others") {
     std::filesystem::remove_all(root);
 }
 
-TEST_CASE("on a protected, locked store, deleting an identity and adding a trust anchor need the passphrase") {
+TEST_CASE(
+    "on a protected, locked store, deleting an identity and adding a trust anchor need the "
+    "passphrase") {
     const auto root = temp_root();
     const auto dir = root / "store";
     const auto pki = TestPki::make();
@@ -152,7 +165,8 @@ TEST_CASE("on a protected, locked store, deleting an identity and adding a trust
     std::filesystem::remove_all(root);
 }
 
-TEST_CASE("the idle lock wipes the derived key when the time comes, without waiting for a request") {
+TEST_CASE(
+    "the idle lock wipes the derived key when the time comes, without waiting for a request") {
     const auto root = temp_root();
     KeyStoreTuning tuning = kFast;
     tuning.idle_timeout = std::chrono::milliseconds(200);
@@ -172,7 +186,8 @@ TEST_CASE("the idle lock wipes the derived key when the time comes, without wait
     std::filesystem::remove_all(root);
 }
 
-TEST_CASE("a new passphrase is stretched with scrypt N >= 2^17 and the parameters are authenticated") {
+TEST_CASE(
+    "a new passphrase is stretched with scrypt N >= 2^17 and the parameters are authenticated") {
     const auto root = temp_root();
     const auto dir = root / "store";
     {
@@ -191,7 +206,8 @@ TEST_CASE("a new passphrase is stretched with scrypt N >= 2^17 and the parameter
         raw.set_blob("UPDATE meta SET value = ? WHERE key = 'kdf'", edited.dump());
     }
     KeyStore again(dir);
-    CHECK(code_of([&] { again.unlock(SecureString("secret"), std::nullopt); }) == Code::BadPassphrase);
+    CHECK(code_of([&] { again.unlock(SecureString("secret"), std::nullopt); }) ==
+          Code::BadPassphrase);
     std::filesystem::remove_all(root);
 }
 
@@ -208,7 +224,8 @@ TEST_CASE("a store derived with a lower cost is upgraded at the next unlock, key
     CHECK(RawStore(dir).kdf()["n"] == 1024);
     {
         KeyStore current(dir);
-        CHECK(code_of([&] { current.unlock(SecureString("wrong"), std::nullopt); }) == Code::BadPassphrase);
+        CHECK(code_of([&] { current.unlock(SecureString("wrong"), std::nullopt); }) ==
+              Code::BadPassphrase);
         CHECK(RawStore(dir).kdf()["n"] == 1024);  // only the right passphrase upgrades
         current.unlock(SecureString("secret"), std::nullopt);
         CHECK(RawStore(dir).kdf()["n"].get<std::uint64_t>() >= (1u << 17));
@@ -236,17 +253,20 @@ TEST_CASE("a store of the first release (unbound verifier, N = 2^15) opens and i
         const auto current = sealing::KdfParams::from_json(raw.kdf());
         const SecureString current_key = sealing::derive_key(SecureString(), current);
         SecureString plain;
-        REQUIRE(sealing::unseal(current_key, raw.text("SELECT sealed_key FROM identities"), fp, plain));
+        REQUIRE(
+            sealing::unseal(current_key, raw.text("SELECT sealed_key FROM identities"), fp, plain));
         sealing::KdfParams v1;
         v1.n = 1u << 15;
         v1.salt = sealing::random_bytes(16);
         const SecureString v1_key = sealing::derive_key(SecureString("old passphrase"), v1);
-        const json record = {{"kdf", "scrypt"}, {"n", v1.n}, {"r", 8}, {"p", 1}, {"salt", base64::encode(v1.salt)}};
+        const json record = {
+            {"kdf", "scrypt"}, {"n", v1.n}, {"r", 8}, {"p", 1}, {"salt", base64::encode(v1.salt)}};
         raw.set_blob("UPDATE meta SET value = ? WHERE key = 'kdf'", record.dump());
         raw.set_blob("UPDATE meta SET value = ? WHERE key = 'verifier'",
                      sealing::seal(v1_key, "smime-host key store v1", "verifier"));
         raw.set_blob("UPDATE meta SET value = ? WHERE key = 'protected'", "1");
-        raw.set_blob("UPDATE identities SET sealed_key = ?", sealing::seal(v1_key, plain.str(), fp));
+        raw.set_blob("UPDATE identities SET sealed_key = ?",
+                     sealing::seal(v1_key, plain.str(), fp));
     }
     {
         KeyStore store(dir);
@@ -260,7 +280,9 @@ TEST_CASE("a store of the first release (unbound verifier, N = 2^15) opens and i
     std::filesystem::remove_all(root);
 }
 
-TEST_CASE("an unprotected store of the earlier derivation (N = 2^10, r = 8) is brought down to today's at its next use") {
+TEST_CASE(
+    "an unprotected store of the earlier derivation (N = 2^10, r = 8) is brought down to today's "
+    "at its next use") {
     const auto root = temp_root();
     const auto dir = root / "store";
     const auto pki = TestPki::make();
@@ -275,9 +297,11 @@ TEST_CASE("an unprotected store of the earlier derivation (N = 2^10, r = 8) is b
     {
         // Rewrite it as the earlier release left it: the same record format, a costlier derivation.
         RawStore raw(dir);
-        const SecureString current_key = sealing::derive_key(SecureString(), sealing::KdfParams::from_json(today));
+        const SecureString current_key =
+            sealing::derive_key(SecureString(), sealing::KdfParams::from_json(today));
         SecureString plain;
-        REQUIRE(sealing::unseal(current_key, raw.text("SELECT sealed_key FROM identities"), fp, plain));
+        REQUIRE(
+            sealing::unseal(current_key, raw.text("SELECT sealed_key FROM identities"), fp, plain));
         sealing::KdfParams earlier;
         earlier.n = 1u << 10;
         earlier.r = 8;
@@ -286,8 +310,10 @@ TEST_CASE("an unprotected store of the earlier derivation (N = 2^10, r = 8) is b
         const std::string record = earlier.to_json().dump();
         raw.set_blob("UPDATE meta SET value = ? WHERE key = 'kdf'", record);
         raw.set_blob("UPDATE meta SET value = ? WHERE key = 'verifier'",
-                     sealing::seal(earlier_key, "smime-host key store v1", "smime-host key derivation record\n" + record));
-        raw.set_blob("UPDATE identities SET sealed_key = ?", sealing::seal(earlier_key, plain.str(), fp));
+                     sealing::seal(earlier_key, "smime-host key store v1",
+                                   "smime-host key derivation record\n" + record));
+        raw.set_blob("UPDATE identities SET sealed_key = ?",
+                     sealing::seal(earlier_key, plain.str(), fp));
     }
     CHECK(RawStore(dir).kdf()["n"] == 1024);
     {
@@ -324,7 +350,9 @@ TEST_CASE("a store below a world-writable folder without the sticky bit is refus
     const auto root = temp_root();
     std::filesystem::create_directories(root / "shared");
     REQUIRE(::chmod((root / "shared").c_str(), 0777) == 0);
-    CHECK(code_of([&] { KeyStore store(root / "shared" / "store", KeyStore::no_policy(), kFast); }) == Code::Storage);
+    CHECK(code_of([&] {
+              KeyStore store(root / "shared" / "store", KeyStore::no_policy(), kFast);
+          }) == Code::Storage);
     // With the sticky bit (as /tmp has it) nobody else can rename the store away.
     REQUIRE(::chmod((root / "shared").c_str(), 01777) == 0);
     CHECK_NOTHROW(KeyStore(root / "shared" / "store2", KeyStore::no_policy(), kFast));
@@ -335,12 +363,14 @@ TEST_CASE("the PKCS#12 backup uses PBKDF2 with 600,000 iterations, AES-256-CBC a
     const auto root = temp_root();
     const auto pki = TestPki::make();
     KeyStore store(root / "store", KeyStore::no_policy(), kFast);
-    const std::string fp = store.import_identity(identity_p12(pki, false), SecureString("pw"))["fingerprint"];
+    const std::string fp =
+        store.import_identity(identity_p12(pki, false), SecureString("pw"))["fingerprint"];
     const std::string backup = store.backup(fp, SecureString("backup password"));
     const auto* p = reinterpret_cast<const unsigned char*>(backup.data());
     ossl::Pkcs12Ptr p12(d2i_PKCS12(nullptr, &p, static_cast<long>(backup.size())));
     REQUIRE(p12);
-    // The MAC: HMAC-SHA-256 with the same iteration count (a cheaper MAC would be a cheaper oracle).
+    // The MAC: HMAC-SHA-256 with the same iteration count (a cheaper MAC would be a cheaper
+    // oracle).
     const ASN1_OCTET_STRING* mac = nullptr;
     const X509_ALGOR* mac_alg = nullptr;
     const ASN1_OCTET_STRING* mac_salt = nullptr;

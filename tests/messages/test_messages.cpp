@@ -25,7 +25,8 @@ struct User {
     std::filesystem::path home;
     std::unique_ptr<HostProcess> host;
     int id = 1;
-    explicit User(const std::string& tag) : home(make_temp_dir(tag)), host(std::make_unique<HostProcess>(home)) {}
+    explicit User(const std::string& tag)
+        : home(make_temp_dir(tag)), host(std::make_unique<HostProcess>(home)) {}
     ~User() {
         host.reset();
         std::filesystem::remove_all(home);
@@ -34,30 +35,36 @@ struct User {
         return host->request({{"id", id++}, {"op", op}, {"args", std::move(args)}});
     }
     void import(const std::string& p12) {
-        REQUIRE(call("identities.import", {{"pkcs12", base64::encode(keys(p12))}, {"password", "nss"}})["ok"] == true);
+        REQUIRE(call("identities.import",
+                     {{"pkcs12", base64::encode(keys(p12))}, {"password", "nss"}})["ok"] == true);
     }
     void trust_test_ca() {
-        REQUIRE(call("certificates.import", {{"certificate", keys("thunderbird/TestCA.pem")}, {"trust_anchor", true}})["ok"] ==
-                true);
+        REQUIRE(call("certificates.import", {{"certificate", keys("thunderbird/TestCA.pem")},
+                                             {"trust_anchor", true}})["ok"] == true);
     }
     // Sends `mime` chunked, as an extension does for large mail; returns the reply and its payload.
     json with_mime(const std::string& op, const std::string& mime, json args, std::string* out) {
-        return host->call_with_payload({{"id", id++}, {"op", op}, {"args", std::move(args)}}, "mime", mime, 768000, out,
-                                       "mime");
+        return host->call_with_payload({{"id", id++}, {"op", op}, {"args", std::move(args)}},
+                                       "mime", mime, 768000, out, "mime");
     }
 };
 
-std::string code(const json& reply) { return reply.value("ok", false) ? "ok" : reply["error"]["code"].get<std::string>(); }
+std::string code(const json& reply) {
+    return reply.value("ok", false) ? "ok" : reply["error"]["code"].get<std::string>();
+}
 
 std::string message(const std::string& headers, std::size_t attachment_bytes = 0) {
-    std::string m = headers +
-                    "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
-                    "--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-                    "Grüße aus dem Test.\r\n"
-                    "--b1\r\nContent-Type: application/octet-stream; name=\"data.bin\"\r\n"
-                    "Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"data.bin\"\r\n\r\n";
+    std::string m =
+        headers +
+        "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+        "--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        "Grüße aus dem Test.\r\n"
+        "--b1\r\nContent-Type: application/octet-stream; name=\"data.bin\"\r\n"
+        "Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; "
+        "filename=\"data.bin\"\r\n\r\n";
     std::string raw(attachment_bytes, '\0');
-    for (std::size_t i = 0; i < raw.size(); ++i) raw[i] = static_cast<char>((i * 2654435761u) >> 11);
+    for (std::size_t i = 0; i < raw.size(); ++i)
+        raw[i] = static_cast<char>((i * 2654435761u) >> 11);
     const std::string b64 = base64::encode(raw);
     for (std::size_t i = 0; i < b64.size(); i += 76) m += b64.substr(i, 76) + "\r\n";
     return m + "--b1--\r\n";
@@ -69,7 +76,8 @@ TEST_CASE("a large signed message round-trips through the chunked path and verif
     User alice("msg-alice");
     alice.import("thunderbird/Alice.p12");
     alice.trust_test_ca();
-    const std::string mail = message("From: Alice <alice@example.com>\r\nTo: bob@example.com\r\nSubject: big\r\n", 3 << 20);
+    const std::string mail = message(
+        "From: Alice <alice@example.com>\r\nTo: bob@example.com\r\nSubject: big\r\n", 3 << 20);
     std::string signed_mail, content;
     const json s = alice.with_mime("message.sign", mail, json::object(), &signed_mail);
     REQUIRE(code(s) == "ok");
@@ -88,14 +96,18 @@ TEST_CASE("a large signed message round-trips through the chunked path and verif
     CHECK(bad["result"]["status"]["signatures"][0]["verdict"] == "bad_signature");
 }
 
-TEST_CASE("signed mail teaches the recipient's store the sender's certificate, so the reply can be encrypted") {
+TEST_CASE(
+    "signed mail teaches the recipient's store the sender's certificate, so the reply can be "
+    "encrypted") {
     User alice("msg-alice2"), bob("msg-bob2");
     alice.import("thunderbird/Alice.p12");
     bob.import("thunderbird/Bob.p12");
-    CHECK(bob.call("recipients.status", {{"addresses", {"alice@example.com"}}})["result"]["recipients"][0]["can_encrypt"] ==
-          false);
+    CHECK(bob.call("recipients.status",
+                   {{"addresses",
+                     {"alice@example.com"}}})["result"]["recipients"][0]["can_encrypt"] == false);
     std::string signed_mail, ignored;
-    REQUIRE(code(alice.with_mime("message.sign", message("From: alice@example.com\r\nTo: bob@example.com\r\n"),
+    REQUIRE(code(alice.with_mime("message.sign",
+                                 message("From: alice@example.com\r\nTo: bob@example.com\r\n"),
                                  json::object(), &signed_mail)) == "ok");
     REQUIRE(code(bob.with_mime("message.verify", signed_mail, json::object(), &ignored)) == "ok");
     const json status = bob.call("recipients.status", {{"addresses", {"alice@example.com"}}});
@@ -104,14 +116,17 @@ TEST_CASE("signed mail teaches the recipient's store the sender's certificate, s
 
     // Bob replies encrypted and signed; Alice decrypts and sees both layers.
     std::string reply_mail, opened;
-    const json e = bob.with_mime("message.encrypt", message("From: bob@example.com\r\nTo: alice@example.com\r\nSubject: re\r\n"),
-                                 {{"sign", true}}, &reply_mail);
+    const json e =
+        bob.with_mime("message.encrypt",
+                      message("From: bob@example.com\r\nTo: alice@example.com\r\nSubject: re\r\n"),
+                      {{"sign", true}}, &reply_mail);
     REQUIRE(code(e) == "ok");
     CHECK(e["result"]["signed"] == true);
     const json d = alice.with_mime("message.decrypt", reply_mail, json::object(), &opened);
     REQUIRE(code(d) == "ok");
     CHECK(d["result"]["status"]["level"] == "signed+encrypted");
-    CHECK(opened.find("Gr=C3=BC=C3=9Fe aus dem Test.") != std::string::npos);  // made 7-bit safe for signing
+    CHECK(opened.find("Gr=C3=BC=C3=9Fe aus dem Test.") !=
+          std::string::npos);  // made 7-bit safe for signing
     // Bob's own copy stays readable for Bob.
     CHECK(code(bob.with_mime("message.decrypt", reply_mail, json::object(), &opened)) == "ok");
 }
@@ -119,41 +134,50 @@ TEST_CASE("signed mail teaches the recipient's store the sender's certificate, s
 TEST_CASE("recipients without certificates, Bcc, missing identities, locked keys, bad input") {
     User alice("msg-alice3");
     alice.import("thunderbird/Alice.p12");
-    alice.import("thunderbird/Bob.p12");  // Bob's certificate is in Alice's store as an identity here
+    alice.import(
+        "thunderbird/Bob.p12");  // Bob's certificate is in Alice's store as an identity here
     std::string out;
     const json missing = alice.with_mime(
-        "message.encrypt", message("From: alice@example.com\r\nTo: Bob <bob@example.com>, carol@example.org\r\n"),
+        "message.encrypt",
+        message("From: alice@example.com\r\nTo: Bob <bob@example.com>, carol@example.org\r\n"),
         json::object(), &out);
     CHECK(code(missing) == "ERR_NO_CERTIFICATE");
     CHECK(missing["error"]["details"]["addresses"] == json::array({"carol@example.org"}));
 
     alice.import("thunderbird/Dave.p12");
-    const json bcc = alice.with_mime("message.encrypt",
-                                     message("From: alice@example.com\r\nTo: bob@example.com\r\nBcc: Dave <dave@example.com>\r\n"),
-                                     json::object(), &out);
+    const json bcc = alice.with_mime(
+        "message.encrypt",
+        message(
+            "From: alice@example.com\r\nTo: bob@example.com\r\nBcc: Dave <dave@example.com>\r\n"),
+        json::object(), &out);
     REQUIRE(code(bcc) == "ok");
     CHECK(bcc["result"]["bcc"] == json::array({"dave@example.com"}));
     CHECK(out.find("Bcc:") == std::string::npos);
     CHECK(out.find("dave@example.com") == std::string::npos);
 
-    const json no_identity = alice.with_mime("message.sign", message("From: zed@example.net\r\n"), json::object(), &out);
+    const json no_identity =
+        alice.with_mime("message.sign", message("From: zed@example.net\r\n"), json::object(), &out);
     CHECK(code(no_identity) == "ERR_NO_IDENTITY");
-    const json no_from = alice.with_mime("message.sign", message("To: bob@example.com\r\n"), json::object(), &out);
+    const json no_from =
+        alice.with_mime("message.sign", message("To: bob@example.com\r\n"), json::object(), &out);
     CHECK(code(no_from) == "ERR_BAD_MESSAGE");
 
-    REQUIRE(alice.call("keystore.set_passphrase", {{"new_passphrase", "a long passphrase"}})["ok"] == true);
+    REQUIRE(alice.call("keystore.set_passphrase",
+                       {{"new_passphrase", "a long passphrase"}})["ok"] == true);
     alice.call("keystore.lock");
-    CHECK(code(alice.with_mime("message.sign", message("From: alice@example.com\r\n"), json::object(), &out)) ==
-          "ERR_LOCKED");
+    CHECK(code(alice.with_mime("message.sign", message("From: alice@example.com\r\n"),
+                               json::object(), &out)) == "ERR_LOCKED");
     alice.call("keystore.unlock", {{"passphrase", "a long passphrase"}});
-    CHECK(code(alice.with_mime("message.sign", message("From: alice@example.com\r\n"), json::object(), &out)) == "ok");
+    CHECK(code(alice.with_mime("message.sign", message("From: alice@example.com\r\n"),
+                               json::object(), &out)) == "ok");
 
-    CHECK(code(alice.with_mime("message.decrypt",
-                               "From: x@y\r\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n"
-                               "Content-Transfer-Encoding: base64\r\n\r\nMIIBAAAA\r\n",
-                               json::object(), &out)) == "ERR_BAD_MESSAGE");
-    CHECK(code(alice.with_mime("message.sign", message("From: alice@example.com\r\n"), {{"digest", "md5"}}, &out)) ==
-          "ERR_POLICY");
+    CHECK(code(alice.with_mime(
+              "message.decrypt",
+              "From: x@y\r\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n"
+              "Content-Transfer-Encoding: base64\r\n\r\nMIIBAAAA\r\n",
+              json::object(), &out)) == "ERR_BAD_MESSAGE");
+    CHECK(code(alice.with_mime("message.sign", message("From: alice@example.com\r\n"),
+                               {{"digest", "md5"}}, &out)) == "ERR_POLICY");
 }
 
 TEST_CASE("mail encrypted for someone else gives the uniform ERR_DECRYPT_FAILED") {
@@ -162,7 +186,8 @@ TEST_CASE("mail encrypted for someone else gives the uniform ERR_DECRYPT_FAILED"
     alice.import("thunderbird/Bob.p12");
     eve.import("thunderbird/Eve.p12");
     std::string encrypted, out;
-    REQUIRE(code(alice.with_mime("message.encrypt", message("From: alice@example.com\r\nTo: bob@example.com\r\n"),
+    REQUIRE(code(alice.with_mime("message.encrypt",
+                                 message("From: alice@example.com\r\nTo: bob@example.com\r\n"),
                                  json::object(), &encrypted)) == "ok");
     const json refused = eve.with_mime("message.decrypt", encrypted, json::object(), &out);
     CHECK(code(refused) == "ERR_DECRYPT_FAILED");
@@ -181,30 +206,36 @@ TEST_CASE("addresses are read by one parser: comments, routes and ambiguous list
     alice.import("thunderbird/Bob.p12");
     std::string out;
     // The From address is zed's; an address in a comment does not choose alice's identity.
-    CHECK(code(alice.with_mime("message.sign", message("From: zed@example.net (<alice@example.com>)\r\n"),
+    CHECK(code(alice.with_mime("message.sign",
+                               message("From: zed@example.net (<alice@example.com>)\r\n"),
                                json::object(), &out)) == "ERR_NO_IDENTITY");
     // A display name that looks like an address does not either.
-    CHECK(code(alice.with_mime("message.sign", message("From: \"alice@example.com\" <zed@example.net>\r\n"),
+    CHECK(code(alice.with_mime("message.sign",
+                               message("From: \"alice@example.com\" <zed@example.net>\r\n"),
                                json::object(), &out)) == "ERR_NO_IDENTITY");
     // Two From fields: which one signs would be a guess.
-    CHECK(code(alice.with_mime("message.sign", message("From: alice@example.com\r\nFrom: bob@example.com\r\n"),
+    CHECK(code(alice.with_mime("message.sign",
+                               message("From: alice@example.com\r\nFrom: bob@example.com\r\n"),
                                json::object(), &out)) == "ERR_BAD_MESSAGE");
     // An obsolete route is read as the address it leads to.
     const json routed = alice.with_mime(
-        "message.encrypt", message("From: Alice <alice@example.com>\r\nTo: <@relay.example:bob@example.com>\r\n"),
+        "message.encrypt",
+        message("From: Alice <alice@example.com>\r\nTo: <@relay.example:bob@example.com>\r\n"),
         json::object(), &out);
     REQUIRE(code(routed) == "ok");
     CHECK(routed["result"]["recipients"] == json::array({"bob@example.com", "alice@example.com"}));
     // Two addresses without a comma: refused, not one of them silently dropped.
     const json ambiguous = alice.with_mime(
-        "message.encrypt", message("From: alice@example.com\r\nTo: bob@example.com carol@example.org\r\n"),
+        "message.encrypt",
+        message("From: alice@example.com\r\nTo: bob@example.com carol@example.org\r\n"),
         json::object(), &out);
     CHECK(code(ambiguous) == "ERR_BAD_MESSAGE");
     // Groups and folded lists.
-    const json grouped = alice.with_mime(
-        "message.encrypt",
-        message("From: alice@example.com\r\nTo: team: \"Bob, B.\" <bob@example.com>;,\r\n undisclosed-recipients:;\r\n"),
-        json::object(), &out);
+    const json grouped =
+        alice.with_mime("message.encrypt",
+                        message("From: alice@example.com\r\nTo: team: \"Bob, B.\" "
+                                "<bob@example.com>;,\r\n undisclosed-recipients:;\r\n"),
+                        json::object(), &out);
     REQUIRE(code(grouped) == "ok");
     CHECK(grouped["result"]["recipients"] == json::array({"bob@example.com", "alice@example.com"}));
 }
@@ -220,23 +251,27 @@ TEST_CASE("hello advertises protocol 2 and header protection") {
     CHECK(std::find(features.begin(), features.end(), "header_protection") != features.end());
 }
 
-TEST_CASE("protect_headers through the host: the status reports the protection and the From check") {
+TEST_CASE(
+    "protect_headers through the host: the status reports the protection and the From check") {
     User alice("msg-alice7");
     alice.import("thunderbird/Alice.p12");
     alice.trust_test_ca();
-    const std::string mail = message("From: Alice <alice@example.com>\r\nTo: alice@example.com\r\nSubject: secret plans\r\n");
+    const std::string mail = message(
+        "From: Alice <alice@example.com>\r\nTo: alice@example.com\r\nSubject: secret plans\r\n");
     std::string signed_mail, encrypted, opened;
-    REQUIRE(code(alice.with_mime("message.sign", mail, {{"protect_headers", true}}, &signed_mail)) == "ok");
+    REQUIRE(code(alice.with_mime("message.sign", mail, {{"protect_headers", true}},
+                                 &signed_mail)) == "ok");
     CHECK(signed_mail.find("hp=\"clear\"") != std::string::npos);
     const json v = alice.with_mime("message.verify", signed_mail, json::object(), &opened);
     REQUIRE(code(v) == "ok");
-    CHECK(v["result"]["status"]["header_protection"] == json({{"protected", true}, {"differing_fields", json::array()}}));
+    CHECK(v["result"]["status"]["header_protection"] ==
+          json({{"protected", true}, {"differing_fields", json::array()}}));
     CHECK(v["result"]["status"]["signatures"][0]["from_check"] ==
           json({{"address", "alice@example.com"}, {"problem", nullptr}}));
     CHECK(v["result"]["status"]["signatures"][0]["verdict"] == "good");
 
-    REQUIRE(code(alice.with_mime("message.encrypt", mail, {{"protect_headers", true}, {"sign", true}}, &encrypted)) ==
-            "ok");
+    REQUIRE(code(alice.with_mime("message.encrypt", mail,
+                                 {{"protect_headers", true}, {"sign", true}}, &encrypted)) == "ok");
     CHECK(encrypted.find("Subject: [...]\r\n") != std::string::npos);
     CHECK(encrypted.find("secret plans") == std::string::npos);
     const json d = alice.with_mime("message.decrypt", encrypted, json::object(), &opened);
@@ -250,7 +285,8 @@ TEST_CASE("protect_headers through the host: the status reports the protection a
     // A signed message without a From field: the check is not skipped.
     std::string no_from;
     REQUIRE(code(alice.with_mime("message.sign", mail, json::object(), &signed_mail)) == "ok");
-    const std::string stripped = signed_mail.substr(signed_mail.find("\r\n") + 2);  // drop the From line
+    const std::string stripped =
+        signed_mail.substr(signed_mail.find("\r\n") + 2);  // drop the From line
     REQUIRE(stripped.find("From:") == std::string::npos);
     const json nf = alice.with_mime("message.verify", stripped, json::object(), &no_from);
     REQUIRE(code(nf) == "ok");
@@ -258,8 +294,9 @@ TEST_CASE("protect_headers through the host: the status reports the protection a
     CHECK(nf["result"]["status"]["signatures"][0]["from_check"]["problem"] == "no_from");
 }
 
-TEST_CASE("automatic key exchange: only a signature matching its From address teaches, "
-          "and the choice says whether it is trusted") {
+TEST_CASE(
+    "automatic key exchange: only a signature matching its From address teaches, "
+    "and the choice says whether it is trusted") {
     User alice("msg-alice5"), bob("msg-bob5");
     alice.import("thunderbird/Alice.p12");
     bob.import("thunderbird/Bob.p12");
@@ -267,8 +304,10 @@ TEST_CASE("automatic key exchange: only a signature matching its From address te
         alice.call("identities.list")["result"]["identities"][0]["fingerprint"].get<std::string>();
     std::string signed_mail, ignored;
 
-    // Alice's key signs mail that claims to come from carol@: the signature verifies, the address does not.
-    REQUIRE(code(alice.with_mime("message.sign", message("From: carol@example.com\r\nTo: bob@example.com\r\n"),
+    // Alice's key signs mail that claims to come from carol@: the signature verifies, the address
+    // does not.
+    REQUIRE(code(alice.with_mime("message.sign",
+                                 message("From: carol@example.com\r\nTo: bob@example.com\r\n"),
                                  {{"signer", alice_fp}}, &signed_mail)) == "ok");
     const json mismatch = bob.with_mime("message.verify", signed_mail, json::object(), &ignored);
     REQUIRE(code(mismatch) == "ok");
@@ -277,13 +316,15 @@ TEST_CASE("automatic key exchange: only a signature matching its From address te
     CHECK(signature["verdict"] != "good");
     CHECK(signature["signer"]["fingerprint"] == alice_fp);  // the one certificate description
     CHECK_FALSE(signature["signer"].contains("fingerprint_sha256"));
-    json status = bob.call("recipients.status", {{"addresses", {"alice@example.com", "carol@example.com"}}});
+    json status =
+        bob.call("recipients.status", {{"addresses", {"alice@example.com", "carol@example.com"}}});
     CHECK(status["result"]["recipients"][0]["can_encrypt"] == false);
     CHECK(status["result"]["recipients"][1]["can_encrypt"] == false);
 
     // Mail from her own address teaches Bob her certificate: usable, but not verified until he
     // trusts her root.
-    REQUIRE(code(alice.with_mime("message.sign", message("From: alice@example.com\r\nTo: bob@example.com\r\n"),
+    REQUIRE(code(alice.with_mime("message.sign",
+                                 message("From: alice@example.com\r\nTo: bob@example.com\r\n"),
                                  json::object(), &signed_mail)) == "ok");
     REQUIRE(code(bob.with_mime("message.verify", signed_mail, json::object(), &ignored)) == "ok");
     status = bob.call("recipients.status", {{"addresses", {"alice@example.com"}}});
@@ -294,7 +335,8 @@ TEST_CASE("automatic key exchange: only a signature matching its From address te
     CHECK(chosen["certificate"]["trusted"] == false);
     CHECK(chosen["certificate"]["key"]["type"] == "RSA");
     bob.trust_test_ca();
-    chosen = bob.call("recipients.status", {{"addresses", {"alice@example.com"}}})["result"]["recipients"][0];
+    chosen = bob.call("recipients.status",
+                      {{"addresses", {"alice@example.com"}}})["result"]["recipients"][0];
     CHECK(chosen["certificate"]["trusted"] == true);
 
     // certificates.list pages.

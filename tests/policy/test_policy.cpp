@@ -23,7 +23,8 @@ std::string read(const std::string& path) {
 std::string keys(const std::string& rel) { return read(std::string(SMIME_TEST_KEYS) + "/" + rel); }
 
 const std::string kMessage =
-    "From: Alice <alice@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: policy\r\n\r\nHello under policy.\r\n";
+    "From: Alice <alice@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: policy\r\n\r\nHello "
+    "under policy.\r\n";
 
 // A host with a store and a policy file of its own; `policy` null means no policy file.
 struct Fixture {
@@ -35,8 +36,9 @@ struct Fixture {
     explicit Fixture(const std::optional<json>& policy, const std::string& raw = {}) {
         if (policy) std::ofstream(policy_file) << policy->dump(2);
         if (!raw.empty()) std::ofstream(policy_file) << raw;
-        host = std::make_unique<HostProcess>(dir / "store", std::vector<std::string>{},
-                                             std::map<std::string, std::string>{{"SMIME_HOST_POLICY", policy_file.string()}});
+        host = std::make_unique<HostProcess>(
+            dir / "store", std::vector<std::string>{},
+            std::map<std::string, std::string>{{"SMIME_HOST_POLICY", policy_file.string()}});
     }
     ~Fixture() {
         host.reset();
@@ -46,7 +48,8 @@ struct Fixture {
         return host->request({{"id", next_id++}, {"op", op}, {"args", std::move(args)}});
     }
     json import(const std::string& p12, const std::string& password = "nss") {
-        return call("identities.import", {{"pkcs12", base64::encode(keys(p12))}, {"password", password}});
+        return call("identities.import",
+                    {{"pkcs12", base64::encode(keys(p12))}, {"password", password}});
     }
     json with_mime(const std::string& op, const std::string& mime, json args = json::object()) {
         args["mime"] = base64::encode(mime);
@@ -59,7 +62,9 @@ struct Fixture {
     }
 };
 
-std::string code(const json& reply) { return reply.value("ok", false) ? "ok" : reply["error"]["code"].get<std::string>(); }
+std::string code(const json& reply) {
+    return reply.value("ok", false) ? "ok" : reply["error"]["code"].get<std::string>();
+}
 std::string verdict(const json& verify_reply) {
     return verify_reply["result"]["status"]["signatures"][0]["verdict"].get<std::string>();
 }
@@ -80,10 +85,13 @@ TEST_CASE("no policy file: everything allowed, and hello says no policy is in fo
     CHECK(code(f.with_mime("message.sign", kMessage)) == "ok");
 }
 
-TEST_CASE("a malformed policy fails closed for private keys, names the file, and verification still works") {
-    for (const std::string& raw : {std::string("{\"enabled\": tru"), std::string("{\"enabeld\": false}"),
-                                  std::string("{\"min_rsa_bits\": \"2048\"}"), std::string("[]"),
-                                  std::string("{\"allowed_digests\": [\"md5\"]}")}) {
+TEST_CASE(
+    "a malformed policy fails closed for private keys, names the file, and verification still "
+    "works") {
+    for (const std::string& raw :
+         {std::string("{\"enabled\": tru"), std::string("{\"enabeld\": false}"),
+          std::string("{\"min_rsa_bits\": \"2048\"}"), std::string("[]"),
+          std::string("{\"allowed_digests\": [\"md5\"]}")}) {
         CAPTURE(raw);
         Fixture f(std::nullopt, raw);
         const json hello = f.call("hello");
@@ -92,7 +100,8 @@ TEST_CASE("a malformed policy fails closed for private keys, names the file, and
         const json imported = f.import("thunderbird/Alice.p12");
         CHECK(code(imported) == "ERR_POLICY");
         CHECK(imported["error"]["details"]["file"] == f.policy_file.string());
-        CHECK(imported["error"]["message"].get<std::string>().find(f.policy_file.string()) != std::string::npos);
+        CHECK(imported["error"]["message"].get<std::string>().find(f.policy_file.string()) !=
+              std::string::npos);
         CHECK(code(f.with_mime("message.sign", kMessage)) == "ERR_POLICY");
         CHECK(code(f.with_mime("message.decrypt", kMessage)) == "ERR_POLICY");
         CHECK(code(f.with_mime("message.inspect", kMessage)) == "ok");
@@ -126,12 +135,15 @@ TEST_CASE("enabled: false turns off import and private-key operations, not verif
 TEST_CASE("allowed_domains limits identity import to the organisation's domains") {
     Fixture f(json{{"allowed_domains", {"example.com"}}});
     CHECK(code(f.import("thunderbird/Alice.p12")) == "ok");  // alice@example.com
-    const json other = f.call("identities.import", {{"pkcs12", base64::encode(keys("bouncycastle/johndoe.p12"))}, {"password", ""}});
+    const json other =
+        f.call("identities.import",
+               {{"pkcs12", base64::encode(keys("bouncycastle/johndoe.p12"))}, {"password", ""}});
     CHECK(code(other) == "ERR_POLICY");  // john.doe@example.net
     CHECK(other["error"]["details"]["addresses"] == json::array({"john.doe@example.net"}));
 }
 
-TEST_CASE("require_signing: encryption without a signature is refused; the extensions see the rule") {
+TEST_CASE(
+    "require_signing: encryption without a signature is refused; the extensions see the rule") {
     Fixture f(json{{"require_signing", true}, {"require_encryption_when_possible", true}});
     const json hello = f.call("hello");
     CHECK(hello["result"]["policy"]["effective"]["require_signing"] == true);
@@ -162,22 +174,35 @@ TEST_CASE("allow_user_trust_anchors: false refuses user roots and ignores ones a
     const auto shared = make_temp_dir("policy-shared");
     {
         HostProcess setup(shared / "store");
-        setup.request({{"id", 1}, {"op", "identities.import"},
-                       {"args", {{"pkcs12", base64::encode(keys("thunderbird/Alice.p12"))}, {"password", "nss"}}}});
-        const json s = setup.request({{"id", 2}, {"op", "message.sign"}, {"args", {{"mime", base64::encode(kMessage)}}}});
+        setup.request(
+            {{"id", 1},
+             {"op", "identities.import"},
+             {"args",
+              {{"pkcs12", base64::encode(keys("thunderbird/Alice.p12"))}, {"password", "nss"}}}});
+        const json s = setup.request(
+            {{"id", 2}, {"op", "message.sign"}, {"args", {{"mime", base64::encode(kMessage)}}}});
         signed_mime = Fixture::mime_of(s);
-        setup.request({{"id", 3}, {"op", "certificates.import"}, {"args", {{"certificate", pem_of_test_ca()}, {"trust_anchor", true}}}});
-        const json v = setup.request({{"id", 4}, {"op", "message.verify"}, {"args", {{"mime", base64::encode(signed_mime)}}}});
+        setup.request({{"id", 3},
+                       {"op", "certificates.import"},
+                       {"args", {{"certificate", pem_of_test_ca()}, {"trust_anchor", true}}}});
+        const json v = setup.request({{"id", 4},
+                                      {"op", "message.verify"},
+                                      {"args", {{"mime", base64::encode(signed_mime)}}}});
         CHECK(verdict(v) == "good");
     }
     { std::ofstream(shared / "policy.json") << R"({"allow_user_trust_anchors": false})"; }
-    HostProcess host(shared / "store", {}, {{"SMIME_HOST_POLICY", (shared / "policy.json").string()}});
-    const json refused = host.request(
-        {{"id", 1}, {"op", "certificates.import"}, {"args", {{"certificate", pem_of_test_ca()}, {"trust_anchor", true}}}});
+    HostProcess host(shared / "store", {},
+                     {{"SMIME_HOST_POLICY", (shared / "policy.json").string()}});
+    const json refused =
+        host.request({{"id", 1},
+                      {"op", "certificates.import"},
+                      {"args", {{"certificate", pem_of_test_ca()}, {"trust_anchor", true}}}});
     CHECK(code(refused) == "ERR_POLICY");
-    const json ok = host.request({{"id", 2}, {"op", "certificates.import"}, {"args", {{"certificate", pem_of_test_ca()}}}});
+    const json ok = host.request(
+        {{"id", 2}, {"op", "certificates.import"}, {"args", {{"certificate", pem_of_test_ca()}}}});
     CHECK(code(ok) == "ok");  // as an ordinary certificate
-    const json v = host.request({{"id", 3}, {"op", "message.verify"}, {"args", {{"mime", base64::encode(signed_mime)}}}});
+    const json v = host.request(
+        {{"id", 3}, {"op", "message.verify"}, {"args", {{"mime", base64::encode(signed_mime)}}}});
     CHECK(verdict(v) == "untrusted");
     std::filesystem::remove_all(shared);
 }
@@ -229,7 +254,8 @@ TEST_CASE("allowed_digests chooses the signing digest and judges others weak") {
         setup.import("thunderbird/Alice.p12");
         sha256_signed = Fixture::mime_of(setup.with_mime("message.sign", kMessage));
     }
-    Fixture f(json{{"allowed_digests", {"sha384", "sha512"}}, {"trust_anchors", {pem_of_test_ca()}}});
+    Fixture f(
+        json{{"allowed_digests", {"sha384", "sha512"}}, {"trust_anchors", {pem_of_test_ca()}}});
     f.import("thunderbird/Alice.p12");
     const json s = f.with_mime("message.sign", kMessage);
     REQUIRE(code(s) == "ok");
@@ -269,9 +295,11 @@ TEST_CASE("allow_sha1_verification decides whether old SHA-1 signatures are weak
     // Sign with SHA-1 using the openssl command line, as an old client would have.
     const std::string p12 = std::string(SMIME_TEST_KEYS) + "/thunderbird/Alice.p12";
     { std::ofstream(dir / "msg.txt") << kMessage; }
-    const std::string cmd = "openssl pkcs12 -in '" + p12 + "' -passin pass:nss -nodes -clcerts -out '" + (dir / "alice.pem").string() +
-                            "' 2>/dev/null && openssl cms -sign -md sha1 -signer '" + (dir / "alice.pem").string() +
-                            "' -in '" + (dir / "msg.txt").string() + "' -out '" + (dir / "signed.eml").string() + "'";
+    const std::string cmd =
+        "openssl pkcs12 -in '" + p12 + "' -passin pass:nss -nodes -clcerts -out '" +
+        (dir / "alice.pem").string() + "' 2>/dev/null && openssl cms -sign -md sha1 -signer '" +
+        (dir / "alice.pem").string() + "' -in '" + (dir / "msg.txt").string() + "' -out '" +
+        (dir / "signed.eml").string() + "'";
     REQUIRE(std::system(cmd.c_str()) == 0);
     const std::string headers = "From: Alice <alice@example.com>\r\n";
     const std::string signed_mime = headers + read((dir / "signed.eml").string());
@@ -281,7 +309,8 @@ TEST_CASE("allow_sha1_verification decides whether old SHA-1 signatures are weak
         CHECK(has_reason(v, "weak_algorithm"));
     }
     {
-        Fixture lenient(json{{"trust_anchors", {pem_of_test_ca()}}, {"allow_sha1_verification", true}});
+        Fixture lenient(
+            json{{"trust_anchors", {pem_of_test_ca()}}, {"allow_sha1_verification", true}});
         const json v = lenient.with_mime("message.verify", signed_mime);
         CHECK_FALSE(has_reason(v, "weak_algorithm"));
     }
@@ -297,14 +326,19 @@ TEST_CASE("allow_key_backup: false refuses the command-line backup") {
     { std::ofstream(dir / "allow.json") << R"({"allow_key_backup": true})"; }
     const std::string bin = SMIME_HOST_BINARY_FOR_CLI;
     const std::string home = "SMIME_HOST_HOME='" + (dir / "store").string() + "' ";
-    REQUIRE(std::system((home + bin + " import --in '" + (dir / "alice.p12").string() + "' --password-file '" +
-                         (dir / "pw").string() + "' > '" + (dir / "id.json").string() + "'").c_str()) == 0);
+    REQUIRE(std::system((home + bin + " import --in '" + (dir / "alice.p12").string() +
+                         "' --password-file '" + (dir / "pw").string() + "' > '" +
+                         (dir / "id.json").string() + "'")
+                            .c_str()) == 0);
     const std::string fp = json::parse(read((dir / "id.json").string()))["fingerprint"];
-    const std::string backup = bin + " backup --fingerprint " + fp + " --password-file '" + (dir / "bpw").string() +
-                               "' --out '" + (dir / "b.p12").string() + "' 2>'" + (dir / "err").string() + "'";
-    CHECK(std::system((home + "SMIME_HOST_POLICY='" + (dir / "deny.json").string() + "' " + backup).c_str()) != 0);
+    const std::string backup = bin + " backup --fingerprint " + fp + " --password-file '" +
+                               (dir / "bpw").string() + "' --out '" + (dir / "b.p12").string() +
+                               "' 2>'" + (dir / "err").string() + "'";
+    CHECK(std::system((home + "SMIME_HOST_POLICY='" + (dir / "deny.json").string() + "' " + backup)
+                          .c_str()) != 0);
     CHECK(read((dir / "err").string()).find("ERR_POLICY") != std::string::npos);
-    CHECK(std::system((home + "SMIME_HOST_POLICY='" + (dir / "allow.json").string() + "' " + backup).c_str()) == 0);
+    CHECK(std::system((home + "SMIME_HOST_POLICY='" + (dir / "allow.json").string() + "' " + backup)
+                          .c_str()) == 0);
     std::filesystem::remove_all(dir);
 }
 
@@ -313,34 +347,42 @@ TEST_CASE("the command line honours the policy too") {
     { std::ofstream(dir / "off.json") << R"({"enabled": false})"; }
     { std::ofstream(dir / "pw") << "nss\n"; }
     { std::ofstream(dir / "alice.p12", std::ios::binary) << keys("thunderbird/Alice.p12"); }
-    const std::string cmd = "SMIME_HOST_HOME='" + (dir / "store").string() + "' SMIME_HOST_POLICY='" +
-                            (dir / "off.json").string() + "' " + SMIME_HOST_BINARY_FOR_CLI + " import --in '" +
-                            (dir / "alice.p12").string() + "' --password-file '" + (dir / "pw").string() + "' 2>'" +
-                            (dir / "err").string() + "'";
+    const std::string cmd = "SMIME_HOST_HOME='" + (dir / "store").string() +
+                            "' SMIME_HOST_POLICY='" + (dir / "off.json").string() + "' " +
+                            SMIME_HOST_BINARY_FOR_CLI + " import --in '" +
+                            (dir / "alice.p12").string() + "' --password-file '" +
+                            (dir / "pw").string() + "' 2>'" + (dir / "err").string() + "'";
     CHECK(std::system(cmd.c_str()) != 0);
     CHECK(read((dir / "err").string()).find("ERR_POLICY") != std::string::npos);
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("backup is a private-key operation: refused with enabled: false and with a malformed policy") {
+TEST_CASE(
+    "backup is a private-key operation: refused with enabled: false and with a malformed policy") {
     const auto dir = make_temp_dir("policy-backup-off");
     { std::ofstream(dir / "pw") << "nss\n"; }
     { std::ofstream(dir / "bpw") << "backup password\n"; }
     { std::ofstream(dir / "alice.p12", std::ios::binary) << keys("thunderbird/Alice.p12"); }
     { std::ofstream(dir / "off.json") << R"({"enabled": false})"; }
     { std::ofstream(dir / "broken.json") << R"({"enabled": tru)"; }
-    { std::ofstream(dir / "dup.json") << R"({"allow_key_backup": false, "allow_key_backup": true})"; }
+    {
+        std::ofstream(dir / "dup.json")
+            << R"({"allow_key_backup": false, "allow_key_backup": true})";
+    }
     const std::string bin = SMIME_HOST_BINARY_FOR_CLI;
     const std::string home = "SMIME_HOST_HOME='" + (dir / "store").string() + "' ";
-    REQUIRE(std::system((home + bin + " import --in '" + (dir / "alice.p12").string() + "' --password-file '" +
-                         (dir / "pw").string() + "' > '" + (dir / "id.json").string() + "'").c_str()) == 0);
+    REQUIRE(std::system((home + bin + " import --in '" + (dir / "alice.p12").string() +
+                         "' --password-file '" + (dir / "pw").string() + "' > '" +
+                         (dir / "id.json").string() + "'")
+                            .c_str()) == 0);
     const std::string fp = json::parse(read((dir / "id.json").string()))["fingerprint"];
     for (const char* policy : {"off.json", "broken.json", "dup.json"}) {
         CAPTURE(policy);
         std::filesystem::remove(dir / "b.p12");
-        const std::string cmd = home + "SMIME_HOST_POLICY='" + (dir / policy).string() + "' " + bin +
-                                " backup --fingerprint " + fp + " --password-file '" + (dir / "bpw").string() +
-                                "' --out '" + (dir / "b.p12").string() + "' 2>'" + (dir / "err").string() + "'";
+        const std::string cmd = home + "SMIME_HOST_POLICY='" + (dir / policy).string() + "' " +
+                                bin + " backup --fingerprint " + fp + " --password-file '" +
+                                (dir / "bpw").string() + "' --out '" + (dir / "b.p12").string() +
+                                "' 2>'" + (dir / "err").string() + "'";
         CHECK(std::system(cmd.c_str()) != 0);
         CHECK(read((dir / "err").string()).find("ERR_POLICY") != std::string::npos);
         CHECK_FALSE(std::filesystem::exists(dir / "b.p12"));
@@ -350,30 +392,46 @@ TEST_CASE("backup is a private-key operation: refused with enabled: false and wi
 
 TEST_CASE("allowed_domains and min_rsa_bits also hold for identities stored before the policy") {
     const auto shared = make_temp_dir("policy-at-use");
-    const std::string to_self = "From: Alice <alice@example.com>\r\nTo: Alice <alice@example.com>\r\nSubject: note\r\n\r\nTo myself.\r\n";
+    const std::string to_self =
+        "From: Alice <alice@example.com>\r\nTo: Alice <alice@example.com>\r\nSubject: "
+        "note\r\n\r\nTo myself.\r\n";
     std::string encrypted_mime;
     {
         HostProcess setup(shared / "store");
-        setup.request({{"id", 1}, {"op", "identities.import"},
-                       {"args", {{"pkcs12", base64::encode(keys("thunderbird/Alice.p12"))}, {"password", "nss"}}}});
-        const json e = setup.request({{"id", 2}, {"op", "message.encrypt"},
-                                      {"args", {{"mime", base64::encode(to_self)}, {"sign", true}}}});
+        setup.request(
+            {{"id", 1},
+             {"op", "identities.import"},
+             {"args",
+              {{"pkcs12", base64::encode(keys("thunderbird/Alice.p12"))}, {"password", "nss"}}}});
+        const json e =
+            setup.request({{"id", 2},
+                           {"op", "message.encrypt"},
+                           {"args", {{"mime", base64::encode(to_self)}, {"sign", true}}}});
         REQUIRE(code(e) == "ok");
         encrypted_mime = Fixture::mime_of(e);
-        const json d = setup.request({{"id", 3}, {"op", "message.decrypt"}, {"args", {{"mime", base64::encode(encrypted_mime)}}}});
+        const json d = setup.request({{"id", 3},
+                                      {"op", "message.decrypt"},
+                                      {"args", {{"mime", base64::encode(encrypted_mime)}}}});
         REQUIRE(code(d) == "ok");
     }
-    for (const json& policy : {json{{"allowed_domains", {"example.net"}}}, json{{"min_rsa_bits", 3072}}}) {
+    for (const json& policy :
+         {json{{"allowed_domains", {"example.net"}}}, json{{"min_rsa_bits", 3072}}}) {
         CAPTURE(policy.dump());
         { std::ofstream(shared / "policy.json", std::ios::trunc) << policy.dump(); }
-        HostProcess host(shared / "store", {}, {{"SMIME_HOST_POLICY", (shared / "policy.json").string()}});
-        const json sign = host.request({{"id", 1}, {"op", "message.sign"}, {"args", {{"mime", base64::encode(kMessage)}}}});
+        HostProcess host(shared / "store", {},
+                         {{"SMIME_HOST_POLICY", (shared / "policy.json").string()}});
+        const json sign = host.request(
+            {{"id", 1}, {"op", "message.sign"}, {"args", {{"mime", base64::encode(kMessage)}}}});
         CHECK(code(sign) == "ERR_POLICY");
         CHECK(sign["error"]["details"]["key"] == policy.begin().key());
-        const json decrypt = host.request({{"id", 2}, {"op", "message.decrypt"}, {"args", {{"mime", base64::encode(encrypted_mime)}}}});
+        const json decrypt = host.request({{"id", 2},
+                                           {"op", "message.decrypt"},
+                                           {"args", {{"mime", base64::encode(encrypted_mime)}}}});
         CHECK(code(decrypt) == "ERR_POLICY");
         // Verification needs no private key and still works.
-        CHECK(code(host.request({{"id", 3}, {"op", "message.verify"}, {"args", {{"mime", base64::encode(kMessage)}}}})) == "ok");
+        CHECK(code(host.request({{"id", 3},
+                                 {"op", "message.verify"},
+                                 {"args", {{"mime", base64::encode(kMessage)}}}})) == "ok");
     }
     std::filesystem::remove_all(shared);
 }
@@ -389,7 +447,8 @@ TEST_CASE("a policy file the host may not read fails closed") {
     std::filesystem::permissions(dir / "closed", std::filesystem::perms::owner_all);
     // Root reads any file: run the host as an ordinary user then.
     std::vector<std::string> launcher;
-    if (::geteuid() == 0) launcher = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+    if (::geteuid() == 0)
+        launcher = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
     for (const auto& file : {dir / "policy.json", dir / "closed" / "policy.json"}) {
         CAPTURE(file);
         HostProcess host(dir / "store", {}, {{"SMIME_HOST_POLICY", file.string()}}, launcher);

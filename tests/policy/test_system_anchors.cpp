@@ -26,7 +26,8 @@ std::string read(const std::string& path) {
 std::string keys(const std::string& rel) { return read(std::string(SMIME_TEST_KEYS) + "/" + rel); }
 
 const std::string kMessage =
-    "From: Alice <alice@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: roots\r\n\r\nHello.\r\n";
+    "From: Alice <alice@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: "
+    "roots\r\n\r\nHello.\r\n";
 
 // `<subject hash>.0`, the name `openssl rehash` gives a certificate in /etc/ssl/certs.
 std::string hashed_name(const std::string& pem) {
@@ -34,7 +35,8 @@ std::string hashed_name(const std::string& pem) {
     const ossl::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     REQUIRE(cert);
     int ok = 0;
-    const unsigned long hash = X509_NAME_hash_ex(X509_get_subject_name(cert.get()), nullptr, nullptr, &ok);
+    const unsigned long hash =
+        X509_NAME_hash_ex(X509_get_subject_name(cert.get()), nullptr, nullptr, &ok);
     REQUIRE(ok == 1);
     char name[16];
     std::snprintf(name, sizeof name, "%08lx.0", hash);
@@ -56,22 +58,29 @@ struct Roots {
         std::ofstream(unhashed / "TestCA.pem", std::ios::binary) << ca;
         std::ofstream(bundle, std::ios::binary) << ca;
         HostProcess setup(dir / "signer");
-        setup.request({{"id", 1}, {"op", "identities.import"},
-                       {"args", {{"pkcs12", base64::encode(keys("thunderbird/Alice.p12"))}, {"password", "nss"}}}});
-        const json s = setup.request({{"id", 2}, {"op", "message.sign"}, {"args", {{"mime", base64::encode(kMessage)}}}});
+        setup.request(
+            {{"id", 1},
+             {"op", "identities.import"},
+             {"args",
+              {{"pkcs12", base64::encode(keys("thunderbird/Alice.p12"))}, {"password", "nss"}}}});
+        const json s = setup.request(
+            {{"id", 2}, {"op", "message.sign"}, {"args", {{"mime", base64::encode(kMessage)}}}});
         REQUIRE(s.value("ok", false));
         base64::decode_append(s["result"]["mime"].get<std::string>(), signed_mime);
     }
     ~Roots() { std::filesystem::remove_all(dir); }
 
     // The verdict of a fresh host (a store without anchors of its own) with this environment.
-    std::string verdict(std::map<std::string, std::string> env, const std::optional<json>& policy = std::nullopt) {
+    std::string verdict(std::map<std::string, std::string> env,
+                        const std::optional<json>& policy = std::nullopt) {
         if (policy) {
             std::ofstream(dir / "policy.json") << policy->dump();
             env["SMIME_HOST_POLICY"] = (dir / "policy.json").string();
         }
         HostProcess host(dir / "verifier", {}, env);
-        const json v = host.request({{"id", 1}, {"op", "message.verify"}, {"args", {{"mime", base64::encode(signed_mime)}}}});
+        const json v = host.request({{"id", 1},
+                                     {"op", "message.verify"},
+                                     {"args", {{"mime", base64::encode(signed_mime)}}}});
         REQUIRE(v.value("ok", false));
         return v["result"]["status"]["signatures"][0]["verdict"].get<std::string>();
     }
@@ -79,12 +88,15 @@ struct Roots {
 
 }  // namespace
 
-TEST_CASE("a root in the system's hashed certificate directory (SSL_CERT_DIR) makes the signer trusted") {
+TEST_CASE(
+    "a root in the system's hashed certificate directory (SSL_CERT_DIR) makes the signer trusted") {
     Roots roots;
     const std::string missing = (roots.dir / "no-bundle.pem").string();
-    CHECK(roots.verdict({{"SSL_CERT_DIR", roots.hashed.string()}, {"SSL_CERT_FILE", missing}}) == "good");
+    CHECK(roots.verdict({{"SSL_CERT_DIR", roots.hashed.string()}, {"SSL_CERT_FILE", missing}}) ==
+          "good");
     // Not found under its hash name, it is not found at all.
-    CHECK(roots.verdict({{"SSL_CERT_DIR", roots.unhashed.string()}, {"SSL_CERT_FILE", missing}}) == "untrusted");
+    CHECK(roots.verdict({{"SSL_CERT_DIR", roots.unhashed.string()}, {"SSL_CERT_FILE", missing}}) ==
+          "untrusted");
     // One of several directories, as SSL_CERT_DIR may list them.
     CHECK(roots.verdict({{"SSL_CERT_DIR", roots.unhashed.string() + ":" + roots.hashed.string()},
                          {"SSL_CERT_FILE", missing}}) == "good");
@@ -92,14 +104,17 @@ TEST_CASE("a root in the system's hashed certificate directory (SSL_CERT_DIR) ma
 
 TEST_CASE("without a hashed directory the system bundle (SSL_CERT_FILE) is read") {
     Roots roots;
-    CHECK(roots.verdict({{"SSL_CERT_DIR", roots.unhashed.string()}, {"SSL_CERT_FILE", roots.bundle.string()}}) == "good");
+    CHECK(roots.verdict({{"SSL_CERT_DIR", roots.unhashed.string()},
+                         {"SSL_CERT_FILE", roots.bundle.string()}}) == "good");
 }
 
 TEST_CASE("use_system_trust_anchors: false ignores the system's roots in either form") {
     Roots roots;
     const json policy = {{"use_system_trust_anchors", false}};
-    CHECK(roots.verdict({{"SSL_CERT_DIR", roots.hashed.string()}, {"SSL_CERT_FILE", roots.bundle.string()}}, policy) ==
-          "untrusted");
-    CHECK(roots.verdict({{"SSL_CERT_DIR", roots.unhashed.string()}, {"SSL_CERT_FILE", roots.bundle.string()}}, policy) ==
-          "untrusted");
+    CHECK(roots.verdict(
+              {{"SSL_CERT_DIR", roots.hashed.string()}, {"SSL_CERT_FILE", roots.bundle.string()}},
+              policy) == "untrusted");
+    CHECK(roots.verdict(
+              {{"SSL_CERT_DIR", roots.unhashed.string()}, {"SSL_CERT_FILE", roots.bundle.string()}},
+              policy) == "untrusted");
 }

@@ -49,31 +49,37 @@ ossl::X509Ptr make_cert(EVP_PKEY* key, const CertSpec& spec, X509* issuer, EVP_P
     }
     ASN1_INTEGER_set_int64(X509_get_serialNumber(cert.get()), serial);
     X509_gmtime_adj(X509_getm_notBefore(cert.get()), spec.valid_from_days * 86400L);
-    X509_gmtime_adj(X509_getm_notAfter(cert.get()), (spec.valid_from_days + spec.valid_days) * 86400L);
+    X509_gmtime_adj(X509_getm_notAfter(cert.get()),
+                    (spec.valid_from_days + spec.valid_days) * 86400L);
     X509_set_pubkey(cert.get(), key);
     X509_NAME* name = X509_get_subject_name(cert.get());
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(spec.common_name.c_str()),
-                               -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>(spec.common_name.c_str()), -1,
+                               -1, 0);
     X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer) : name);
     if (spec.ca) {
         add_ext(cert.get(), issuer, NID_basic_constraints, "critical,CA:TRUE");
         add_ext(cert.get(), issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
     } else {
         add_ext(cert.get(), issuer, NID_basic_constraints, "CA:FALSE");
-        if (!spec.key_usage.empty()) add_ext(cert.get(), issuer, NID_key_usage, "critical," + spec.key_usage);
-        if (!spec.ext_key_usage.empty()) add_ext(cert.get(), issuer, NID_ext_key_usage, spec.ext_key_usage);
+        if (!spec.key_usage.empty())
+            add_ext(cert.get(), issuer, NID_key_usage, "critical," + spec.key_usage);
+        if (!spec.ext_key_usage.empty())
+            add_ext(cert.get(), issuer, NID_ext_key_usage, spec.ext_key_usage);
     }
     add_ext(cert.get(), issuer, NID_subject_key_identifier, "hash");
     if (issuer) add_ext(cert.get(), issuer, NID_authority_key_identifier, "keyid");
     std::string san;
     for (const auto& e : spec.emails) san += (san.empty() ? "email:" : ",email:") + e;
     if (!san.empty()) add_ext(cert.get(), issuer, NID_subject_alt_name, san);
-    check(X509_sign(cert.get(), issuer_key ? issuer_key : key, spec.digest ? spec.digest : EVP_sha256()) > 0, "sign");
+    check(X509_sign(cert.get(), issuer_key ? issuer_key : key,
+                    spec.digest ? spec.digest : EVP_sha256()) > 0,
+          "sign");
     return cert;
 }
 
-std::string make_pkcs12(EVP_PKEY* key, X509* cert, const std::vector<X509*>& chain, const std::string& password,
-                        bool legacy) {
+std::string make_pkcs12(EVP_PKEY* key, X509* cert, const std::vector<X509*>& chain,
+                        const std::string& password, bool legacy) {
     ensure_legacy_provider();
     ossl::X509StackPtr ca(sk_X509_new_null());
     for (X509* c : chain) {
@@ -82,11 +88,13 @@ std::string make_pkcs12(EVP_PKEY* key, X509* cert, const std::vector<X509*>& cha
     }
     const int key_nid = legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
     const int cert_nid = legacy ? NID_pbe_WithSHA1And40BitRC2_CBC : NID_aes_256_cbc;
-    PKCS12* raw = PKCS12_create_ex(password.empty() ? nullptr : password.c_str(), "test", key, cert, ca.get(), key_nid,
-                                   cert_nid, 2048, 1, 0, nullptr, nullptr);
+    PKCS12* raw = PKCS12_create_ex(password.empty() ? nullptr : password.c_str(), "test", key, cert,
+                                   ca.get(), key_nid, cert_nid, 2048, 1, 0, nullptr, nullptr);
     check(raw != nullptr, "PKCS12_create");
     ossl::Pkcs12Ptr p12(raw);
-    if (legacy) PKCS12_set_mac(p12.get(), password.empty() ? nullptr : password.c_str(), -1, nullptr, 0, 2048, EVP_sha1());
+    if (legacy)
+        PKCS12_set_mac(p12.get(), password.empty() ? nullptr : password.c_str(), -1, nullptr, 0,
+                       2048, EVP_sha1());
     ossl::BioPtr out(BIO_new(BIO_s_mem()));
     i2d_PKCS12_bio(out.get(), p12.get());
     return ossl::bio_contents(out.get());
@@ -146,12 +154,19 @@ TestPki TestPki::make(const std::string& rsa_email, const std::string& ec_email)
     p.ca = make_cert(p.ca_key.get(), {"Test Root CA", {}, true, -1, 3650});
     p.rsa_key = make_rsa_key(2048);
     p.rsa_cert = make_cert(p.rsa_key.get(),
-                           {"Alice", {rsa_email}, false, -1, 365, "digitalSignature,keyEncipherment", "emailProtection"},
+                           {"Alice",
+                            {rsa_email},
+                            false,
+                            -1,
+                            365,
+                            "digitalSignature,keyEncipherment",
+                            "emailProtection"},
                            p.ca.get(), p.ca_key.get());
     p.ec_key = make_ec_key("P-256");
-    p.ec_cert = make_cert(p.ec_key.get(),
-                          {"Bob", {ec_email}, false, -1, 365, "digitalSignature,keyAgreement", "emailProtection"},
-                          p.ca.get(), p.ca_key.get());
+    p.ec_cert = make_cert(
+        p.ec_key.get(),
+        {"Bob", {ec_email}, false, -1, 365, "digitalSignature,keyAgreement", "emailProtection"},
+        p.ca.get(), p.ca_key.get());
     return p;
 }
 

@@ -35,10 +35,13 @@ TEST_CASE("address lists: the table of hard cases") {
         {"<alice@example.com>", "alice@example.com", ""},
         {"  alice@example.com  ", "alice@example.com"},
         // Quoted display names may hold anything, addresses and brackets included.
-        {"\"Bob <mallory@evil.example>\" <bob@example.com>", "bob@example.com", "Bob <mallory@evil.example>"},
+        {"\"Bob <mallory@evil.example>\" <bob@example.com>", "bob@example.com",
+         "Bob <mallory@evil.example>"},
         {"\"mallory@evil.example\" <bob@example.com>", "bob@example.com", "mallory@evil.example"},
-        {"\"Bob, Jr.\" <bob@example.com>, carol@example.org", "bob@example.com|carol@example.org", "Bob, Jr."},
-        {"\"a \\\"quoted\\\" \\\\ name\" <bob@example.com>", "bob@example.com", "a \"quoted\" \\ name"},
+        {"\"Bob, Jr.\" <bob@example.com>, carol@example.org", "bob@example.com|carol@example.org",
+         "Bob, Jr."},
+        {"\"a \\\"quoted\\\" \\\\ name\" <bob@example.com>", "bob@example.com",
+         "a \"quoted\" \\ name"},
         // Comments, nested and with quoted pairs, anywhere white space may be.
         {"bob@example.com (<mallory@evil.example>)", "bob@example.com"},
         {"Bob (Mallory <mallory@evil.example>) <bob@example.com>", "bob@example.com", "Bob"},
@@ -47,13 +50,15 @@ TEST_CASE("address lists: the table of hard cases") {
         // Encoded-words decode into the display name only; they never make an address.
         {"=?utf-8?Q?Mallory_=3Cmallory=40evil=2Eexample=3E?= <bob@example.com>", "bob@example.com",
          "Mallory <mallory@evil.example>"},
-        {"=?UTF-8?B?TWFsbG9yeSA8bWFsbG9yeUBldmlsLmV4YW1wbGU+?= <bob@example.com>", "bob@example.com",
-         "Mallory <mallory@evil.example>"},
-        {"=?iso-8859-1?q?J=F6rg?= =?iso-8859-1?q?_M=FCller?= <j@example.com>", "j@example.com", "J\xc3\xb6rg M\xc3\xbcller"},
+        {"=?UTF-8?B?TWFsbG9yeSA8bWFsbG9yeUBldmlsLmV4YW1wbGU+?= <bob@example.com>",
+         "bob@example.com", "Mallory <mallory@evil.example>"},
+        {"=?iso-8859-1?q?J=F6rg?= =?iso-8859-1?q?_M=FCller?= <j@example.com>", "j@example.com",
+         "J\xc3\xb6rg M\xc3\xbcller"},
         {"=?utf-8?q?bob=40example.com?=", "!"},
         {"=?utf-8?q?x<mallory@evil.example>?= <bob@example.com>", "!"},
         // Groups: their members count, empty groups and empty members are allowed.
-        {"team: alice@example.com, \"Bob\" <bob@example.com>;", "alice@example.com|bob@example.com"},
+        {"team: alice@example.com, \"Bob\" <bob@example.com>;",
+         "alice@example.com|bob@example.com"},
         {"undisclosed-recipients:;", ""},
         {"a@example.com, , b@example.com,", "a@example.com|b@example.com"},
         {"team: a@example.com; , b@example.com", "a@example.com|b@example.com"},
@@ -106,30 +111,36 @@ TEST_CASE("address lists: the table of hard cases") {
 }
 
 TEST_CASE("From holds a mailbox list: groups are refused there") {
-    CHECK(joined(parse_mailbox_list("Alice <alice@example.com>, bob@example.com")) == "alice@example.com|bob@example.com");
+    CHECK(joined(parse_mailbox_list("Alice <alice@example.com>, bob@example.com")) ==
+          "alice@example.com|bob@example.com");
     CHECK(joined(parse_mailbox_list("friends: alice@example.com;")) == "!");
     CHECK(joined(parse_mailbox_list("undisclosed-recipients:;")) == "!");
 }
 
 TEST_CASE("the From address: exactly one field with exactly one mailbox") {
     using P = FromAddress::Problem;
-    const auto problem = [](std::vector<std::string_view> values) { return from_address(values).problem; };
+    const auto problem = [](std::vector<std::string_view> values) {
+        return from_address(values).problem;
+    };
     CHECK(problem({}) == P::NoFrom);
     CHECK(problem({""}) == P::NoFrom);
     CHECK(problem({"a@example.com", "a@example.com"}) == P::MultipleFromFields);
     CHECK(problem({"a@example.com, b@example.com"}) == P::MultipleMailboxes);
     CHECK(problem({"a@example.com <b@example.com>"}) == P::Unparseable);
     CHECK(problem({"group: a@example.com;"}) == P::Unparseable);
-    const FromAddress one = from_address(std::vector<std::string_view>{"\"B <b@evil.example>\" <A@Example.com>"});
+    const FromAddress one =
+        from_address(std::vector<std::string_view>{"\"B <b@evil.example>\" <A@Example.com>"});
     CHECK(one.problem == P::None);
     CHECK(one.address == "a@example.com");
     // From a header: folded, the Sender field playing no part.
-    const Entity header = parse("Sender: s@example.com\r\nFrom: Alice\r\n <alice@example.com>\r\n\r\n");
+    const Entity header =
+        parse("Sender: s@example.com\r\nFrom: Alice\r\n <alice@example.com>\r\n\r\n");
     CHECK(from_address(header).address == "alice@example.com");
 }
 
 TEST_CASE("address_list: lowercase, deduplicated, and an error naming the field") {
-    CHECK(address_list("B@x.example, b@X.example, c@x.example") == std::vector<std::string>{"b@x.example", "c@x.example"});
+    CHECK(address_list("B@x.example, b@X.example, c@x.example") ==
+          std::vector<std::string>{"b@x.example", "c@x.example"});
     try {
         address_list("a@x.example b@x.example", "To");
         FAIL("an ambiguous list must be refused");

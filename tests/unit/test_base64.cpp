@@ -11,9 +11,13 @@
 using namespace smime;
 
 TEST_CASE("RFC 4648 section 10 vectors") {
-    const std::pair<const char*, const char*> vectors[] = {
-        {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"},
-        {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+    const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                           {"f", "Zg=="},
+                                                           {"fo", "Zm8="},
+                                                           {"foo", "Zm9v"},
+                                                           {"foob", "Zm9vYg=="},
+                                                           {"fooba", "Zm9vYmE="},
+                                                           {"foobar", "Zm9vYmFy"}};
     for (const auto& [raw, enc] : vectors) {
         CHECK(base64::encode(raw) == enc);
         std::string out;
@@ -24,7 +28,7 @@ TEST_CASE("RFC 4648 section 10 vectors") {
 
 TEST_CASE("strict decoding rejects malformed text") {
     std::string out;
-    CHECK_FALSE(base64::decode_append("Zg=", out));     // length not a multiple of 4
+    CHECK_FALSE(base64::decode_append("Zg=", out));       // length not a multiple of 4
     CHECK_FALSE(base64::decode_append("Zm9v!A==", out));  // invalid character
     CHECK_FALSE(base64::decode_append("Zm 9", out));      // whitespace
     CHECK_FALSE(base64::decode_append("Z===", out));      // too much padding
@@ -52,13 +56,15 @@ TEST_CASE("agrees with OpenSSL's encoder, and decoding appends after existing by
     std::mt19937 rng(7);
     std::vector<std::size_t> lengths;
     for (std::size_t len = 0; len < 200; ++len) lengths.push_back(len);
-    for (std::size_t len : {1000u, 4096u, 65537u, 1000003u}) lengths.push_back(len);  // the wide loops
+    for (std::size_t len : {1000u, 4096u, 65537u, 1000003u})
+        lengths.push_back(len);  // the wide loops
     for (const std::size_t len : lengths) {
         std::string raw(len, '\0');
         for (auto& c : raw) c = static_cast<char>(rng());
         std::string reference(4 * ((len + 2) / 3) + 1, '\0');
         const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(reference.data()),
-                                      reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(len));
+                                      reinterpret_cast<const unsigned char*>(raw.data()),
+                                      static_cast<int>(len));
         reference.resize(static_cast<std::size_t>(n));
         CHECK(base64::encode(raw) == reference);
         std::string out = "prefix";

@@ -36,7 +36,8 @@ TEST_CASE("malformed envelopes give stable codes and keep the id when known") {
     json id;
     CHECK(parse_error_code("{", id) == Code::BadJson);
     CHECK(parse_error_code("\xff\xfe", id) == Code::BadJson);
-    CHECK(parse_error_code("{\"id\":1,\"op\":\"\xc3\x28\"}", id) == Code::BadJson);  // invalid UTF-8
+    CHECK(parse_error_code("{\"id\":1,\"op\":\"\xc3\x28\"}", id) ==
+          Code::BadJson);  // invalid UTF-8
     CHECK(parse_error_code("[]", id) == Code::BadRequest);
     CHECK(parse_error_code("\"hello\"", id) == Code::BadRequest);
     id = nullptr;
@@ -49,7 +50,8 @@ TEST_CASE("malformed envelopes give stable codes and keep the id when known") {
     CHECK(parse_error_code(R"({"id":1.5,"op":"x"})", id) == Code::BadRequest);
     CHECK(id.is_null());
     CHECK(parse_error_code(R"({"id":{"a":1},"op":"x"})", id) == Code::BadRequest);
-    CHECK(parse_error_code(R"({"id":")" + std::string(300, 'a') + R"(","op":"x"})", id) == Code::BadRequest);
+    CHECK(parse_error_code(R"({"id":")" + std::string(300, 'a') + R"(","op":"x"})", id) ==
+          Code::BadRequest);
 }
 
 TEST_CASE("chunk frames: fast path and full parser agree") {
@@ -109,8 +111,10 @@ TEST_CASE("a number beyond a double's range is bad JSON, and the error does not 
 TEST_CASE("a member name twice in one object is bad JSON, at any depth") {
     json id;
     CHECK(parse_error_code(R"({"id":1,"op":"hello","op":"echo"})", id) == Code::BadJson);
-    CHECK(parse_error_code(R"({"id":1,"op":"echo","args":{"a":{"x":1,"x":2}}})", id) == Code::BadJson);
-    CHECK(parse_error_code(R"({"id":1,"chunk":0,"data":"QQ==","data":"Qg=="})", id) == Code::BadJson);
+    CHECK(parse_error_code(R"({"id":1,"op":"echo","args":{"a":{"x":1,"x":2}}})", id) ==
+          Code::BadJson);
+    CHECK(parse_error_code(R"({"id":1,"chunk":0,"data":"QQ==","data":"Qg=="})", id) ==
+          Code::BadJson);
     // The same name in sibling objects is fine.
     auto p = envelope::parse(R"({"id":1,"op":"echo","args":{"a":{"x":1},"b":{"x":2}}})", id);
     CHECK(p.args["b"]["x"] == 2);

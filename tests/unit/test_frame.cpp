@@ -22,7 +22,8 @@ frame::Reader::Source memory_source(std::string data, std::size_t step) {
 }  // namespace
 
 TEST_CASE("frames are read whole even when the pipe delivers one byte at a time") {
-    const std::string stream = test::frame(std::string("{\"a\":1}")) + test::frame(std::string("{\"b\":\"é\"}"));
+    const std::string stream =
+        test::frame(std::string("{\"a\":1}")) + test::frame(std::string("{\"b\":\"é\"}"));
     frame::Reader reader(memory_source(stream, 1), 1024);
     std::string body;
     REQUIRE(reader.next(body) == frame::ReadStatus::Frame);
@@ -68,7 +69,8 @@ TEST_CASE("the writer refuses frames over its limit and reports sink failure") {
     CHECK_FALSE(writer.write("123456789"));
     CHECK(test::split_frames(sink) == std::vector<std::string>{"12345678"});
 
-    frame::Writer broken([](const char*, std::size_t, const char*, std::size_t) { return false; }, 8);
+    frame::Writer broken([](const char*, std::size_t, const char*, std::size_t) { return false; },
+                         8);
     CHECK_FALSE(broken.write("x"));
     CHECK(broken.failed());
 }

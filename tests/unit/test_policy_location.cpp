@@ -14,7 +14,8 @@ using namespace smime;
 namespace {
 std::filesystem::path temp_dir() {
     auto dir = std::filesystem::temp_directory_path() /
-               ("smime-host-unit-policy-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
+               ("smime-host-unit-policy-" + std::to_string(::getpid()) + "-" +
+                std::to_string(std::random_device{}()));
     std::filesystem::create_directories(dir);
     return dir;
 }
@@ -51,17 +52,19 @@ TEST_CASE("policy integers are range-checked in full, and duplicate keys are ref
     };
     CHECK(load(R"({"min_rsa_bits": 3072})").min_rsa_bits == 3072);
     CHECK_FALSE(load(R"({"min_rsa_bits": 3072})").error);
-    for (const char* bad : {R"({"min_rsa_bits": 4294968320})", R"({"min_rsa_bits": 18446744073709552640})",
-                            R"({"min_rsa_bits": 2048.5})", R"({"min_rsa_bits": 2048.0})", R"({"min_rsa_bits": -2048})",
-                            R"({"min_rsa_bits": 1e999})", R"({"version": 4294967297})",
-                            R"({"enabled": true, "enabled": false})",
-                            R"({"allow_key_backup": false, "allow_key_backup": true})"}) {
+    for (const char* bad :
+         {R"({"min_rsa_bits": 4294968320})", R"({"min_rsa_bits": 18446744073709552640})",
+          R"({"min_rsa_bits": 2048.5})", R"({"min_rsa_bits": 2048.0})",
+          R"({"min_rsa_bits": -2048})", R"({"min_rsa_bits": 1e999})", R"({"version": 4294967297})",
+          R"({"enabled": true, "enabled": false})",
+          R"({"allow_key_backup": false, "allow_key_backup": true})"}) {
         CAPTURE(bad);
         const Policy p = load(bad);
         CHECK(p.in_force);
         CHECK(p.error.has_value());
     }
-    CHECK(load(R"({"enabled": true, "enabled": false})").error->find("'enabled'") != std::string::npos);
+    CHECK(load(R"({"enabled": true, "enabled": false})").error->find("'enabled'") !=
+          std::string::npos);
     std::filesystem::remove_all(dir);
 }
 

@@ -91,9 +91,13 @@ TEST_CASE("an inline reply payload is never freed unwiped") {
     // Chunks arrive by the fast path (no JSON parser copies), so the only copies of the payload's
     // base64 are the frame buffer (wiped) and whatever the reply is built in.
     std::string payload(300 * 1000, '\0');
-    for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>((i * 2654435761u) >> 13);
+    for (std::size_t i = 0; i < payload.size(); ++i)
+        payload[i] = static_cast<char>((i * 2654435761u) >> 13);
     const std::string encoded = base64::encode(payload);
-    std::string input = test::frame(json{{"id", 5}, {"op", "echo"}, {"args", {{"data", {{"chunks", 2}, {"size", payload.size()}}}}}});
+    std::string input =
+        test::frame(json{{"id", 5},
+                         {"op", "echo"},
+                         {"args", {{"data", {{"chunks", 2}, {"size", payload.size()}}}}}});
     for (std::size_t i = 0; i < 2; ++i)
         input += test::frame("{\"id\":5,\"chunk\":" + std::to_string(i) + ",\"data\":\"" +
                              base64::encode(payload.substr(i * 150000, 150000)) + "\"}");

@@ -118,12 +118,15 @@ TEST_CASE("each bad frame gets its own error and the next frame is still served"
 
 TEST_CASE("a chunked upload is reassembled and a large reply is chunked under 1 MiB") {
     const std::string payload = pattern(3 * 1000 * 1000 + 17);
-    std::string input = test::frame(json{{"id", "big"},
-                                         {"op", "echo"},
-                                         {"args", {{"data", {{"chunks", 4}, {"size", payload.size()}}}}}});
+    std::string input =
+        test::frame(json{{"id", "big"},
+                         {"op", "echo"},
+                         {"args", {{"data", {{"chunks", 4}, {"size", payload.size()}}}}}});
     const std::size_t piece = 999999;  // multiple of 3 so each chunk is standalone base64
     for (std::size_t i = 0; i < 4; ++i)
-        input += test::frame(json{{"id", "big"}, {"chunk", i}, {"data", base64::encode(payload.substr(i * piece, piece))}});
+        input += test::frame(json{{"id", "big"},
+                                  {"chunk", i},
+                                  {"data", base64::encode(payload.substr(i * piece, piece))}});
     auto r = serve(input);
     REQUIRE(r.replies.size() >= 2);
     CHECK(r.replies[0]["ok"] == true);
@@ -156,7 +159,9 @@ TEST_CASE("chunk errors: out of order, bad base64, orphan, oversize, refused hea
         {{"id", 2}, {"op", "echo"}, {"args", {{"data", {{"chunks", 2}}}}}},
         {{"id", 2}, {"chunk", 0}, {"data", "@@@@"}},  // bad base64: error, rest swallowed
         {{"id", 2}, {"chunk", 1}, {"data", "YWFh"}},
-        {{"id", 3}, {"op", "echo"}, {"args", {{"data", {{"chunks", 1}, {"size", limits::kMaxPayload + 1}}}}}},
+        {{"id", 3},
+         {"op", "echo"},
+         {"args", {{"data", {{"chunks", 1}, {"size", limits::kMaxPayload + 1}}}}}},
         {{"id", 3}, {"chunk", 0}, {"data", "YWFh"}},  // swallowed: header was refused
         {{"id", 4}, {"op", "nope"}, {"args", {{"data", {{"chunks", 1}}}}}},
         {{"id", 4}, {"chunk", 0}, {"data", "YWFh"}},  // swallowed
@@ -186,7 +191,8 @@ TEST_CASE("chunk errors: out of order, bad base64, orphan, oversize, refused hea
 }
 
 TEST_CASE("a header announcing more than the limit ends the session with ERR_TOO_LARGE") {
-    std::string input = frames({{{"id", 1}, {"op", "hello"}}}) + std::string("\xff\xff\xff\x7f", 4) + "junk";
+    std::string input =
+        frames({{{"id", 1}, {"op", "hello"}}}) + std::string("\xff\xff\xff\x7f", 4) + "junk";
     auto r = serve(input);
     REQUIRE(r.replies.size() == 2);
     CHECK(r.replies[0]["ok"] == true);
@@ -228,7 +234,9 @@ TEST_CASE("refused chunked requests are remembered within a fixed bound, the new
     const auto id_of = [&](std::size_t i) { return padding + std::to_string(i); };
     constexpr std::size_t kRefused = 300000;
     for (std::size_t i = 0; i < kRefused; ++i)
-        session.handle_frame(json{{"id", id_of(i)}, {"op", "no.such.op"}, {"args", {{"data", {{"chunks", 3}}}}}}.dump());
+        session.handle_frame(
+            json{{"id", id_of(i)}, {"op", "no.such.op"}, {"args", {{"data", {{"chunks", 3}}}}}}
+                .dump());
     CHECK(replies == kRefused);
     CHECK(session.discarding_count() <= limits::kMaxDiscarding);
     // The newest refused request's chunks are still swallowed; the oldest's are answered.
