@@ -199,7 +199,9 @@ void KeyStore::delete_certificate(const std::string& fingerprint) {
 // harvested one only for the addresses a signature carrying it was checked against. Best first:
 // imported (the user chose it), then one whose path validates to an anchor now, then one a `good`
 // signature for this address carried, then any other harvested one; within each, the one the
-// correspondent's good signature preferred (RFC 8551 section 2.5.3), then the newest. So no
+// correspondent's good signature preferred (RFC 8551 section 2.5.3), then the newest; among
+// harvested ones that no good signature vouched for, the first seen (whoever can send mail From an
+// address can make an untrusted certificate for it, and a newer one must not take over). So no
 // harvested certificate displaces an imported or validating one.
 std::optional<KeyStore::Choice> KeyStore::choose_recipient(
     const std::string& address, std::optional<pki::TrustMaterial>& material) {
@@ -211,7 +213,9 @@ std::optional<KeyStore::Choice> KeyStore::choose_recipient(
         "WHERE e.email = ?1 AND c.can_encrypt = 1 AND c.not_before <= ?2 AND c.not_after > ?2 "
         "AND (c.source IN ('identity', 'imported') OR h.fingerprint IS NOT NULL) "
         "ORDER BY c.source IN ('identity', 'imported') DESC, coalesce(h.good, 0) DESC, "
-        "h.preferred_at IS NOT NULL DESC, h.preferred_at DESC, c.not_before DESC LIMIT ?3";
+        "h.preferred_at IS NOT NULL DESC, h.preferred_at DESC, "
+        "CASE WHEN h.good = 0 THEN h.first_seen END ASC, "
+        "CASE WHEN h.good = 0 THEN c.rowid END ASC, c.not_before DESC LIMIT ?3";
     auto st = db_.prepare(kSql);
     st.bind(1, text::ascii_lower(address))
         .bind(2, std::int64_t{stored::now()})

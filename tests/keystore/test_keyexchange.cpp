@@ -139,6 +139,17 @@ TEST_CASE(
         fresh->import_certificate(pem_of(pki.ca.get()), true);
         CHECK(chosen_fingerprint(*fresh, "bob@example.org") == fp(genuine.get()));
     }
+    SUBCASE("between untrusted ones, the first seen stays: a newer forgery does not take over") {
+        Store fresh;  // no anchors: Bob's genuine certificate is as untrusted as the forgery
+        auto bob_self_key = make_rsa_key(2048);
+        auto bob_self = make_cert(bob_self_key.get(), person("Bob", "bob@example.org", -60));
+        fresh->harvest(signature(bob_self.get(), "bob@example.org", true, false));
+        fresh->harvest(signature(forged.get(), "bob@example.org", true, false));
+        CHECK(chosen_fingerprint(*fresh, "bob@example.org") == fp(bob_self.get()));
+        const auto r = fresh->recipient("bob@example.org");
+        REQUIRE(r.has_value());
+        CHECK(X509_cmp(r->certificate.get(), bob_self.get()) == 0);
+    }
     SUBCASE("a good signature beats an untrusted one") {
         Store fresh;  // no anchors at all
         auto other_key = make_rsa_key(2048);
