@@ -25,11 +25,13 @@ if (args[0] === "--units") {
       "page-limits": join(root, "src/page-api/limits.ts"),
       "page-mime": join(root, "src/page-api/mime.ts"),
       "page-client": join(root, "src/page-api/client.ts"),
+      "page-background": join(root, "src/page-api/background.ts"),
       "tb-mime": join(root, "src/thunderbird/mime.ts"),
     },
     outdir: join(root, "dist", "units"),
     outExtension: {".js": ".mjs"},
     bundle: true,
+    splitting: true,  // one copy of each shared module, so error classes match across units
     format: "esm",
     platform: "neutral",
     logLevel: "warning",
