@@ -147,6 +147,17 @@ try {
   check(said.length > 10 && !/ERR_/.test(said), `the viewer frame says so in words: "${said}"`);
   await page.screenshot({path: join(ARTIFACTS, "page-api-viewer-error-chromium.png")});
 
+  // --- after 3 failed decryptions the origin may open no encrypted message (no padding oracle) ---
+  const codes = [];
+  for (let i = 0; i < 3; i++) codes.push((await run(page)("open", {message: notForMe})).error?.code);
+  const refused = await run(page)("open", {message: messages.secretMail});
+  check(codes.join() === "ERR_DECRYPT_FAILED,ERR_DECRYPT_FAILED,ERR_THROTTLED" && refused.error?.code === "ERR_THROTTLED",
+    `the fourth failure and then a good message are refused: ${codes}, ${refused.error?.code}`);
+  frame = await viewerFrame(frame);
+  await frame.waitForSelector("body[data-state=error]", {timeout: 30_000});
+  const budget = await frame.locator("#error").textContent();
+  check(/allow it again/.test(budget) && !/ERR_/.test(budget), `the viewer says why and how it comes back: "${budget}"`);
+
   // --- another port of the same host: not granted ---
   const page2 = await context.newPage();
   await page2.goto(other + "/inbox");
