@@ -25,11 +25,13 @@ if (args[0] === "--units") {
       "page-limits": join(root, "src/page-api/limits.ts"),
       "page-mime": join(root, "src/page-api/mime.ts"),
       "page-client": join(root, "src/page-api/client.ts"),
+      "page-background": join(root, "src/page-api/background.ts"),
       "tb-mime": join(root, "src/thunderbird/mime.ts"),
     },
     outdir: join(root, "dist", "units"),
     outExtension: {".js": ".mjs"},
     bundle: true,
+    splitting: true,  // one copy of each shared module, so error classes match across units
     format: "esm",
     platform: "neutral",
     logLevel: "warning",
@@ -79,8 +81,11 @@ function manifest(target) {
   };
   if (target !== "thunderbird") Object.assign(common, PAGE_API_MANIFEST);
   if (target === "chromium") {
-    return {...common, key: ids.chromium_key, minimum_chrome_version: "116", background: {service_worker: "background.js"},
-      storage: {managed_schema: "managed_schema.json"}};
+    // The viewer's URL changes every session (use_dynamic_url), so a page cannot use it to tell
+    // that the extension is installed; the content script's runtime.getURL gives the current one.
+    const resources = common.web_accessible_resources.map((r) => ({...r, use_dynamic_url: true}));
+    return {...common, web_accessible_resources: resources, key: ids.chromium_key, minimum_chrome_version: "116",
+      background: {service_worker: "background.js"}, storage: {managed_schema: "managed_schema.json"}};
   }
   const gecko = target === "firefox"
     ? {id: ids.firefox_id, strict_min_version: "140.0", data_collection_permissions: {required: ["none"]}}

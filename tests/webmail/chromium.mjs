@@ -258,7 +258,7 @@ try {
     const extFrames = async () => page.frames().filter((f) => f !== page.mainFrame() && !f.url().startsWith(ORIGIN));
     let viewer = null;
     for (let i = 0; i < 100 && !viewer; i++) {
-      viewer = (await extFrames()).find((f) => f.url().startsWith(`chrome-extension://${ids.chromium_id}/`)) ?? null;
+      viewer = (await extFrames()).find((f) => f.url().startsWith("chrome-extension://")) ?? null;  // the viewer's URL is dynamic
       if (!viewer) await page.waitForTimeout(100);
     }
     check(viewer !== null, `uid ${uid}: the extension's viewer frame is in the page`);
@@ -290,6 +290,15 @@ try {
     opens.push(Date.now() - start);
   }
   opens.sort((a, b) => a - b);
+
+  // --- the preview pane (a frame the extension does not enter) offers the full view ---
+  await page.goto(`${ORIGIN}/?_task=mail&_mbox=INBOX&_uid=1&_action=preview&_framed=1`);
+  await page.waitForSelector("#smime-open-full", {timeout: 20_000});
+  check(!/not available/.test(await page.textContent("#smime-summary")), "the preview does not say the extension is missing");
+  await Promise.all([page.waitForURL(/_action=show/, {timeout: 20_000}), page.click("#smime-open-full")]);
+  await page.waitForSelector("#smime-summary .smime-seal", {timeout: 60_000});
+  check(page.url().includes("_uid=1") && await page.isVisible("#smime-summary .smime-seal"),
+    "the preview's button opens the full view, where the viewer shows the signed message");
 
   // --- an origin that was not granted gets no API ---
   const other = await context.newPage();

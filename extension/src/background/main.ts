@@ -59,6 +59,7 @@ async function handle(request: PageRequest): Promise<unknown> {
     case "grants.list":
       return {grants: await listGrants()};
     case "grants.add":
+      pageApi.regranted(String(args.origin));
       return {grants: await addGrant(String(args.origin), typeof args.tabId === "number" ? args.tabId : undefined)};
     case "grants.remove":
       return {grants: await removeGrant(String(args.origin))};

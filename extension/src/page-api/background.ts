@@ -12,7 +12,7 @@ import {HostError, toShape, type ErrorShape} from "../host/errors.js";
 import type {Identity, OpenedMessage, StoreStatus, VerificationStatus} from "../host/types.js";
 import {api, originMatchPattern, startInTab} from "../platform/index.js";
 import {operationFor} from "../reader/input.js";
-import {DEFAULT_LIMITS, RateLimiter} from "./limits.js";
+import {DECRYPT_FAILURES_ALLOWED, DEFAULT_LIMITS, FailureBudget, RateLimiter} from "./limits.js";
 import {summarize, withoutBcc} from "./mime.js";
 import {checkRequest, exactOrigin, FEATURES, PAGE_API_VERSION, PageApiError, type PageRequest} from "./protocol.js";
 import type {PageApiMessage, PageApiReply} from "./wire.js";
@@ -23,6 +23,11 @@ export const MANAGED_ORIGINS = "page_api_origins";
 export const MANAGED_FORBIDDEN = "page_api_forbidden_origins";
 const SCRIPT_ID = "smime-page-api";
 const VIEWER_SECONDS = 60;
+/** Bcc copies `protect` makes at most; each costs one request of the rate limit. */
+export const MAX_BCC_COPIES = 100;
+/** Failures that say nothing about the message (the store is locked, policy refuses): they do not
+ * use up the origin's budget of decryption failures. */
+const NOT_THE_MESSAGE = new Set(["ERR_LOCKED", "ERR_POLICY", "ERR_HOST_NOT_INSTALLED", "ERR_HOST_EXITED", "ERR_TIMEOUT"]);
 
 export interface GrantEntry {
   origin: string;
@@ -119,6 +124,7 @@ type ViewerItem = {mime: string; status: VerificationStatus} | {error: ErrorShap
 export class PageApi {
   private readonly limiter = new RateLimiter(DEFAULT_LIMITS);
   private readonly viewerInbox = new Map<string, ViewerItem>();
+  private readonly decryptFailures = new FailureBudget();
 
   constructor(private readonly client: HostClient) {}
 
@@ -130,10 +136,18 @@ export class PageApi {
     return item;
   }
 
+  /** The user granted `origin` again: its budget of decryption failures is full again. */
+  regranted(text: string): void {
+    const origin = exactOrigin(text);
+    if (origin) this.decryptFailures.reset(origin);
+  }
+
   async handle(message: PageApiMessage, sender: chrome.runtime.MessageSender): Promise<PageApiReply> {
     const refuse: PageApiReply = {ok: false, error: {code: "ERR_NOT_GRANTED", message: "this site is not allowed"}};
     if (sender.id !== api.runtime.id || !sender.tab || sender.frameId !== 0) return refuse;
-    const origin = exactOrigin(sender.origin && sender.origin !== "null" ? sender.origin : sender.url ?? "");
+    // An opaque origin (a sandboxed or data: document) is refused; the URL is no substitute.
+    if (!sender.origin || sender.origin === "null") return refuse;
+    const origin = exactOrigin(sender.origin);
     if (!origin || !(await grantedOrigins()).has(origin)) return refuse;
     if (message.page_api === "hello") return {ok: true, result: {version: PAGE_API_VERSION, features: [...FEATURES]}};
     try {
@@ -141,13 +155,13 @@ export class PageApi {
       const wait = this.limiter.take(origin, "requests", 1) ||
         (request.op === "recipients" ? this.limiter.take(origin, "addresses", (request.args.addresses as string[]).length) : 0);
       if (wait) throw new PageApiError("ERR_THROTTLED", `too many requests; try again in ${Math.ceil(wait / 1000)} s`);
-      return {ok: true, result: await this.run(request)};
+      return {ok: true, result: await this.run(request, origin)};
     } catch (error) {
       return {ok: false, error: pageError(error)};
     }
   }
 
-  private async run(request: PageRequest): Promise<unknown> {
+  private async run(request: PageRequest, origin: string): Promise<unknown> {
     const args = request.args;
     switch (request.op) {
       case "status": {
@@ -168,17 +182,17 @@ export class PageApi {
         return {recipients: r.recipients.map((x) => ({address: x.address, can_encrypt: x.can_encrypt === true}))};
       }
       case "protect":
-        return this.protect(args.message as string, args.sign as boolean, args.encrypt as boolean);
+        return this.protect(origin, args.message as string, args.sign as boolean, args.encrypt as boolean);
       case "inspect": {
         const r = await this.client.request<{status: VerificationStatus}>("message.inspect", {mime: args.message}, {payloads: ["mime"]});
         return {level: r.status.level};
       }
       case "open":
-        return this.open(args.message as string);
+        return this.open(origin, args.message as string);
     }
   }
 
-  private async protect(mime: string, sign: boolean, encrypt: boolean): Promise<unknown> {
+  private async protect(origin: string, mime: string, sign: boolean, encrypt: boolean): Promise<unknown> {
     const payloads = {payloads: ["mime"]};
     if (!encrypt) {
       // RFC 5322 section 3.6.3: Bcc must not reach the To and Cc recipients; the host removes it
@@ -187,26 +201,49 @@ export class PageApi {
       return {message: r.mime, bcc: []};
     }
     const r = await this.client.request<{mime: string; bcc: string[]}>("message.encrypt", {mime, sign}, payloads);
+    const addresses = r.bcc ?? [];
+    if (addresses.length > MAX_BCC_COPIES) throw new PageApiError("ERR_BAD_REQUEST", `at most ${MAX_BCC_COPIES} Bcc recipients`);
     const bcc = [];
-    for (const address of r.bcc ?? []) {
+    for (const address of addresses) {
+      const wait = this.limiter.take(origin, "requests", 1);
+      if (wait) throw new PageApiError("ERR_THROTTLED", `too many requests; try again in ${Math.ceil(wait / 1000)} s`);
       const copy = await this.client.request<{mime: string}>("message.encrypt", {mime, sign, recipients: [address]}, payloads);
       bcc.push({address, message: copy.mime});
     }
     return {message: r.mime, bcc};
   }
 
-  private async open(mime: string): Promise<unknown> {
+  private async open(origin: string, mime: string): Promise<unknown> {
     const token = crypto.randomUUID();
-    setTimeout(() => this.viewerInbox.delete(token), VIEWER_SECONDS * 1000);
+    const operation = operationFor(fromBase64(mime));
+    const encrypted = operation === "message.decrypt";
     try {
-      const opened = await this.client.request<OpenedMessage>(operationFor(fromBase64(mime)), {mime}, {payloads: ["mime"]});
-      this.viewerInbox.set(token, {mime: opened.mime, status: opened.status});
+      if (encrypted && !this.decryptFailures.take(origin)) {
+        throw new HostError("ERR_THROTTLED", `this site made ${DECRYPT_FAILURES_ALLOWED} messages fail to decrypt; ` +
+          "it may open encrypted messages again once the user allows it again (or after a browser restart)",
+          {reason: "decrypt_failures"});
+      }
+      let opened: OpenedMessage;
+      try {
+        opened = await this.client.request<OpenedMessage>(operation, {mime}, {payloads: ["mime"]});
+      } catch (error) {
+        if (encrypted && NOT_THE_MESSAGE.has(toShape(error).code)) this.decryptFailures.giveBack(origin);
+        throw error;
+      }
+      if (encrypted) this.decryptFailures.giveBack(origin);
+      this.store(token, {mime: opened.mime, status: opened.status});
       return {token, summary: summarize(opened.status)};
     } catch (error) {
-      const shape = toShape(error);
-      this.viewerInbox.set(token, {error: shape});
+      this.store(token, {error: toShape(error)});
       return {token, error: pageError(error)};
     }
+  }
+
+  /** Keeps an item for the viewer; the clock starts now, when the result exists, so plaintext
+   * never stays longer than VIEWER_SECONDS however long the host took. */
+  private store(token: string, item: ViewerItem): void {
+    this.viewerInbox.set(token, item);
+    setTimeout(() => this.viewerInbox.delete(token), VIEWER_SECONDS * 1000);
   }
 }
 

@@ -44,3 +44,36 @@ export class RateLimiter {
     return Math.ceil((cost - bucket.tokens) / perMs);
   }
 }
+
+/** Decryption failures an origin may cause with `open` before it is refused (docs/page-api.md). */
+export const DECRYPT_FAILURES_ALLOWED = 3;
+
+/** A per-origin budget of failed decryptions: without it a page could alter an encrypted message
+ * sent to the user and learn from success or failure whether the padding held (a padding oracle).
+ * A slot is taken before the host is asked and given back on success, so requests sent at the
+ * same time cannot pass the budget either. Only a new grant of the origin (or a new browser
+ * session, this lives in memory) gives the budget back. */
+export class FailureBudget {
+  private readonly used = new Map<string, number>();
+
+  constructor(private readonly allowed: number = DECRYPT_FAILURES_ALLOWED) {}
+
+  /** Takes a slot for one decryption; false when the origin has none left. */
+  take(origin: string): boolean {
+    const used = this.used.get(origin) ?? 0;
+    if (used >= this.allowed) return false;
+    this.used.set(origin, used + 1);
+    return true;
+  }
+
+  /** The decryption succeeded (or failed for a reason the message cannot cause): the slot returns. */
+  giveBack(origin: string): void {
+    const used = this.used.get(origin) ?? 0;
+    if (used > 0) this.used.set(origin, used - 1);
+  }
+
+  /** The user granted the origin again. */
+  reset(origin: string): void {
+    this.used.delete(origin);
+  }
+}

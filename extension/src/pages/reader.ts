@@ -13,17 +13,22 @@ import {describeError, fromShape, HostError} from "../host/errors.js";
 import type {VerificationStatus} from "../host/types.js";
 import {looksLikeMessage, operationFor, wrapSmimeObject} from "../reader/input.js";
 import {frameDocument} from "../reader/render.js";
-import {describeStatus} from "../reader/verdict.js";
+import {describeStatus, linksMayStayLive} from "../reader/verdict.js";
 
 const banner = byId("banner");
 const bodyView = byId("body");
 const attachmentsView = byId("attachments");
 const errorView = byId("error");
+/** The page API's viewer frame, embedded by a web page that can place, hide and overlay it: no
+ * pop-ups, no remote content, and links only where the content is proven unaltered. */
+const viewerMode = document.body.dataset.mode === "viewer";
 
 function showError(error: unknown): void {
   const e = error instanceof HostError ? error : new HostError("ERR_INTERNAL", String(error));
   errorView.hidden = false;
-  errorView.textContent = describeError(e, t);
+  // The page API's budget of decryption failures is used up: say so, and how it comes back.
+  const budget = e.code === "ERR_THROTTLED" && e.details.reason === "decrypt_failures";
+  errorView.textContent = budget ? t("viewer_decrypt_budget") : describeError(e, t);
   errorView.dataset.code = e.code;
   if (e.code === "ERR_HOST_NOT_INSTALLED") errorView.append(el("p", {text: t("host_install_hint")}));
 }
@@ -60,7 +65,7 @@ function cidMap(email: Email): Map<string, string> {
   return map;
 }
 
-function renderBody(email: Email, allowRemote: boolean): void {
+function renderBody(email: Email, allowRemote: boolean, status: VerificationStatus): void {
   const header = el("dl", {class: "headers"});
   const from = email.from ? `${email.from.name ?? ""} <${email.from.address ?? ""}>`.trim() : "";
   for (const [label, value] of [[t("header_from"), from], [t("header_subject"), email.subject ?? ""], [t("header_date"), email.date ?? ""]]) {
@@ -68,15 +73,17 @@ function renderBody(email: Email, allowRemote: boolean): void {
   }
   bodyView.replaceChildren(header);
   if (email.html) {
-    const doc = frameDocument(email.html, {allowRemote, cid: cidMap(email)});
-    if (doc.blockedRemote > 0 && !allowRemote) {
+    const inertLinks = viewerMode && !linksMayStayLive(status);
+    const doc = frameDocument(email.html, {allowRemote: allowRemote && !viewerMode, cid: cidMap(email), inertLinks});
+    if (doc.blockedRemote > 0 && !allowRemote && !viewerMode) {
       const bar = el("div", {class: "remote-bar", id: "remote-bar"}, el("span", {text: t("remote_blocked", [String(doc.blockedRemote)])}));
       const allow = el("button", {type: "button", id: "allow-remote", text: t("remote_allow")});
-      allow.addEventListener("click", () => renderBody(email, true));
+      allow.addEventListener("click", () => renderBody(email, true, status));
       bar.append(" ", allow);
       bodyView.append(bar);
     }
-    const frame = el("iframe", {id: "html-body", title: t("message_body"), sandbox: "allow-popups allow-popups-to-escape-sandbox", referrerpolicy: "no-referrer"});
+    const sandbox = viewerMode ? "" : "allow-popups allow-popups-to-escape-sandbox";
+    const frame = el("iframe", {id: "html-body", title: t("message_body"), sandbox, referrerpolicy: "no-referrer"});
     frame.srcdoc = doc.html;
     bodyView.append(frame);
   } else {
@@ -110,7 +117,7 @@ async function show(opened: {mime: string; status: VerificationStatus}): Promise
   renderBanner(opened.status);
   performance.mark("verdict");
   const email = await PostalMime.parse(fromBase64(opened.mime));
-  renderBody(email, false);
+  renderBody(email, false, opened.status);
   renderAttachments(email);
   performance.mark("body");
   document.body.dataset.state = "shown";
@@ -167,7 +174,7 @@ async function openFile(file: File): Promise<void> {
 
 localize();
 const token = location.hash.slice(1);
-if (document.body.dataset.mode === "viewer") {
+if (viewerMode) {
   void showForPage(token);
 } else {
   dropZone(byId("drop"), byId<HTMLInputElement>("file"), (file) => void openFile(file));

@@ -11,6 +11,8 @@ export interface FrameOptions {
   allowRemote: boolean;
   /** Content-ID (without <>) -> data: URL of the part. */
   cid: Map<string, string>;
+  /** Links lose their target (href) and read as text: for content that may have been altered. */
+  inertLinks?: boolean;
 }
 
 export interface FrameDocument {
@@ -47,6 +49,10 @@ export function frameDocument(body: string, options: FrameOptions): FrameDocumen
     if (style && /url\(\s*['"]?\s*(https?:)?\/\//i.test(style) && !options.allowRemote) {
       node.setAttribute("style", style.replace(/url\([^)]*\)/gi, "none"));
       blockedRemote++;
+    }
+    if (options.inertLinks && (node.tagName === "A" || node.tagName === "AREA")) {
+      node.removeAttribute("href");
+      node.removeAttribute("target");
     }
     if (node.tagName === "A" && node.hasAttribute("href")) {
       node.setAttribute("target", "_blank");

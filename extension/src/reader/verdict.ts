@@ -106,3 +106,12 @@ export function describeStatus(status: VerificationStatus, t: Translate): Banner
   });
   return {tone, level, headline, signatures, notes, details};
 }
+
+/** Whether links of a message may stay live where a web page embeds the viewer: only when a
+ * signature is good and no layer is encrypted without authentication. Otherwise the content may
+ * have been altered in transit (CBC malleability) to carry a link that sends the plaintext away
+ * (EFAIL), so the links are shown as text. */
+export function linksMayStayLive(status: VerificationStatus): boolean {
+  if ((status.warnings ?? []).some((w) => w.code === "unauthenticated_encryption")) return false;
+  return (status.signatures ?? []).some((s) => s.verdict === "good");
+}

@@ -97,9 +97,11 @@ try {
   const summary = await run(page)("open", {message: messages.secretMail});
   check(JSON.stringify(summary) === JSON.stringify({level: "signed+encrypted", verdict: "good", signer: {name: "bob", email: "bob@example.test"}, encrypted: true}),
     `open returns the summary only: ${JSON.stringify(summary)}`);
+  // The viewer is web-accessible with use_dynamic_url: its host is a per-session id, not the extension's.
+  const VIEWER = /^chrome-extension:\/\/[^/]+\/pages\/viewer\.html#/;
   const viewerFrame = async (not = null) => {
     for (let i = 0; i < 100; i++) {
-      const f = page.frames().find((fr) => fr.url().startsWith(`${base}/viewer.html`) && fr !== not && !fr.isDetached());
+      const f = page.frames().find((fr) => VIEWER.test(fr.url()) && fr !== not && !fr.isDetached());
       if (f) return f;
       await page.waitForTimeout(100);
     }
@@ -118,7 +120,8 @@ try {
     src: document.querySelector("#viewer iframe")?.src ?? "",
   }), SECRET);
   check(!pageView.html && !pageView.text && (await page.content()).includes(SECRET) === false, "the page's DOM never contains the decrypted text");
-  check(!pageView.frameReadable && pageView.src.startsWith(`${base}/viewer.html#`), "the page cannot read the viewer frame (another origin)");
+  check(!pageView.frameReadable && VIEWER.test(pageView.src), "the page cannot read the viewer frame (another origin)");
+  check(!pageView.src.startsWith(`${base}/`), `the viewer's URL is the dynamic one, not the extension's id: ${pageView.src.slice(0, 60)}`);
   await page.screenshot({path: join(ARTIFACTS, "page-api-viewer-chromium.png")});
   const box = await frame.locator("#banner").boundingBox();
   const png = readFileSync(join(ARTIFACTS, "page-api-viewer-chromium.png"));
@@ -143,6 +146,17 @@ try {
   const said = await frame.locator("#error").textContent();
   check(said.length > 10 && !/ERR_/.test(said), `the viewer frame says so in words: "${said}"`);
   await page.screenshot({path: join(ARTIFACTS, "page-api-viewer-error-chromium.png")});
+
+  // --- after 3 failed decryptions the origin may open no encrypted message (no padding oracle) ---
+  const codes = [];
+  for (let i = 0; i < 3; i++) codes.push((await run(page)("open", {message: notForMe})).error?.code);
+  const refused = await run(page)("open", {message: messages.secretMail});
+  check(codes.join() === "ERR_DECRYPT_FAILED,ERR_DECRYPT_FAILED,ERR_THROTTLED" && refused.error?.code === "ERR_THROTTLED",
+    `the fourth failure and then a good message are refused: ${codes}, ${refused.error?.code}`);
+  frame = await viewerFrame(frame);
+  await frame.waitForSelector("body[data-state=error]", {timeout: 30_000});
+  const budget = await frame.locator("#error").textContent();
+  check(/allow it again/.test(budget) && !/ERR_/.test(budget), `the viewer says why and how it comes back: "${budget}"`);
 
   // --- another port of the same host: not granted ---
   const page2 = await context.newPage();

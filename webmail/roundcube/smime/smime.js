@@ -320,6 +320,10 @@
     var summary = element('div', {id: 'smime-summary', 'class': 'smime-summary'});
     body.parentNode.insertBefore(summary, body);
     body.parentNode.insertBefore(container, body);
+    if (rcmail.env.action === 'preview' || window !== window.top) {
+      preview_notice(container, summary);
+      return;
+    }
     var a;
     try {
       a = await connect();
@@ -348,6 +352,21 @@
       summary.textContent = error_text(e);
       summary.classList.add('smime-bad');
     }
+  }
+
+  /** The preview pane is a frame the extension does not enter (it serves the top page only):
+   * offer the full view of the message, where the extension's viewer opens it. */
+  function preview_notice(container, summary) {
+    container.dataset.state = 'preview';
+    summary.classList.add('smime-neutral');
+    summary.appendChild(element('span', {'class': 'smime-preview-text'}, label('previewnotice')));
+    var button = element('button', {type: 'button', id: 'smime-open-full', 'class': 'button btn btn-primary'}, label('openfull'));
+    button.addEventListener('click', function () {
+      var url = rcmail.url('show', {_uid: rcmail.env.uid, _mbox: rcmail.env.mailbox});
+      window.top.location.href = new URL(url, window.location.href).href;
+    });
+    summary.appendChild(document.createTextNode(' '));
+    summary.appendChild(button);
   }
 
   function draw_summary(summary, result) {
