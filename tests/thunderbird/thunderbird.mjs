@@ -210,8 +210,13 @@ try {
     }
     const banner = await until(() => {
       const doc = aboutMessage.getMessagePaneBrowser()?.contentDocument;
-      return aboutMessage.gMessage?.messageKey === hdr.messageKey && doc !== oldDoc && doc?.getElementById("smime-host-banner");
+      // The add-on's banner is the one with a (closed) shadow root; a message may imitate the rest.
+      const host = aboutMessage.gMessage?.messageKey === hdr.messageKey && doc !== oldDoc &&
+        [...(doc?.querySelectorAll("#smime-host-banner") ?? [])].find((h) => h.openOrClosedShadowRoot);
+      return host && host.openOrClosedShadowRoot.querySelector(".smime-banner");
     }, 30000, "banner");
+    const bannerHost = banner.getRootNode().host;
+    const visible = bannerHost.ownerGlobal.getComputedStyle(bannerHost).display !== "none" && bannerHost.getBoundingClientRect().height > 20;
     const button = await until(() => {
       const b = aboutMessage.document.querySelector('[id$="-messageDisplayAction-toolbarbutton"]');
       const title = b?.getAttribute("tooltiptext") || b?.getAttribute("label");
@@ -219,7 +224,7 @@ try {
     }, 15000, "action badge");
     return {headline: banner.querySelector(".smime-headline")?.textContent, tone: banner.dataset.tone,
       signatures: [...banner.querySelectorAll(".smime-signature")].map((e) => e.textContent),
-      whose: banner.querySelector(".smime-whose")?.textContent,
+      whose: banner.querySelector(".smime-whose")?.textContent, visible, closed: bannerHost.shadowRoot === null,
       badge: button.getAttribute("badge"), title: button.getAttribute("tooltiptext") || button.getAttribute("label"),
       shot: args.shot ? await shot(win) : null};`, {raw, encrypted: name === "encrypted", shot: name === "signed"});
 
@@ -239,6 +244,18 @@ try {
       check(png.length > 30_000, `thunderbird-banner-signed.png saved (${png.length} bytes)`);
     }
   }
+  // A message whose own CSS hides the banner and whose body draws a fake "good" one: the real
+  // banner (closed shadow root, inline style) still shows the untrusted signer's warning.
+  const hostileHtml = "Content-Type: text/html; charset=utf-8\r\n\r\n<html><head><style>#smime-host-banner, .smime-banner, " +
+    "body > div:first-child { display: none !important; }</style></head><body><div id=\"smime-host-banner\" class=\"smime-banner tone-good\">" +
+    "<strong class=\"smime-headline\">Signed</strong></div><p>Trust me.</p></body></html>\r\n";
+  const hostile = "From: mallory@example.test\r\nTo: alice@example.test\r\nSubject: Hides the banner\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\n" +
+    `Message-ID: <${randomBytes(6).toString("hex")}@example.test>\r\n` +
+    openssl(["cms", "-sign", "-signer", join(pki, "mallory.pem"), "-inkey", join(pki, "mallory.key"), "-certfile", join(pki, "other-root.pem"),
+      "-md", "sha256", "-crlfeol"], hostileHtml).toString("latin1");
+  const h = await display("hostile", hostile);
+  check(h.visible && h.closed && h.tone === "warning" && h.badge === "!" && h.signatures[0]?.endsWith("Signer not trusted"),
+    `a message's CSS cannot hide or restyle the banner: visible ${h.visible}, closed shadow root ${h.closed}, "${h.headline}" (${h.tone}), badge "${h.badge}"`);
   const corpus = await display("corpus", messages.corpus);
   check(corpus.headline === "Signed" && /alice@example\.com/i.test(corpus.signatures[0] ?? ""),
     `Thunderbird corpus message: banner "${corpus.headline}": ${corpus.signatures.join("; ")}`);
@@ -320,6 +337,34 @@ try {
     return {open, error: q.one.error, title: button.getAttribute("tooltiptext") || button.getAttribute("label")};`, {base, tabId: refused.tabId});
   check(refusal.open && /Not sent: there is no certificate to encrypt for nobody@example\.test/.test(refusal.error) && sink.messages.length === 0,
     `encrypting for a recipient without a certificate: not sent, window open, "${refusal.error}"`);
+  await waitClosed();
+
+  // Offline: protected mail is refused in words, never queued in the Outbox (send-later would take
+  // the envelope from the queued file and lose the Bcc split).
+  const offline = await compose({to: "bob@example.test", bcc: "mallory@example.test", subject: "Offline", base, body: "<p>later?</p>",
+    attachment, attachmentName: "notes.txt", recipients: 2, shot: false});
+  const offlineResult = await chrome(`
+    const cw = [...Services.wm.getEnumerator("msgcompose")].pop();
+    Services.io.offline = true;
+    try {
+      await cw.GenericSendMessage(Ci.nsIMsgCompDeliverMode.Now).catch(() => undefined);
+      await until(() => cw.document.querySelector('[id$="-composeAction-toolbarbutton"]')?.getAttribute("badge") === "!", 20000, "error badge");
+    } finally {
+      Services.io.offline = false;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const tab = win.gTabmail.openTab("contentTab", {url: args.base + "/pages/compose.html?tab=" + args.tabId});
+    const q = await pageUntil(tab.browser, {one: {error: "#send-error"}}, (x) => x.state === "ready" && x.one.error, 20000, "error shown");
+    win.gTabmail.closeTab(tab);
+    const root = MailServices.accounts.localFoldersServer.rootFolder;
+    const outbox = root.containsChildNamed("Unsent Messages") ? [...root.getChildNamed("Unsent Messages").messages].length : 0;
+    const open = !cw.closed;
+    cw.gMsgCompose.bodyModified = false; cw.gContentChanged = false; cw.SetContentAndBodyAsUnmodified?.();
+    cw.close();
+    return {open, error: q.one.error, outbox};`, {base, tabId: offline.tabId});
+  check(offlineResult.open && /Thunderbird is offline; protected mail is sent only online/.test(offlineResult.error) &&
+    offlineResult.outbox === 0 && sink.messages.length === 0,
+    `offline: not sent, not queued (${offlineResult.outbox} in the Outbox), window open, "${offlineResult.error}"`);
   await waitClosed();
 
   const subject = "Minutes " + randomBytes(3).toString("hex");
