@@ -9,7 +9,8 @@
 "use strict";
 
 const {MailServices} = ChromeUtils.importESModule("resource:///modules/MailServices.sys.mjs");
-const {ExtensionError} = ExtensionCommon;  // shown to the add-on with its message
+// Errors of this type reach the add-on with their message; others arrive as "An unexpected error occurred".
+const {ExtensionError} = ChromeUtils.importESModule("resource://gre/modules/ExtensionUtils.sys.mjs").ExtensionUtils;
 
 // Messages cross as base64, the form the host takes and gives: no conversion on the add-on's side.
 // Uint8Array.prototype.toBase64 / fromBase64 are native from Gecko 133; older ones go through atob/btoa.
