@@ -367,6 +367,37 @@ try {
     `offline: not sent, not queued (${offlineResult.outbox} in the Outbox), window open, "${offlineResult.error}"`);
   await waitClosed();
 
+  // An address-book mailing list: Thunderbird expands it while building; the members are the
+  // encryption recipients, so a member without a certificate stops the encrypted send in words.
+  await chrome(`
+    const book = MailServices.ab.getDirectory("jsaddrbook://abook.sqlite");
+    const list = Cc["@mozilla.org/addressbook/directoryproperty;1"].createInstance(Ci.nsIAbDirectory);
+    list.isMailList = true; list.dirName = "Team"; list.listNickName = "team";
+    const added = book.addMailList(list);
+    for (const email of ["bob@example.test", "nobody@example.test"]) {
+      const card = Cc["@mozilla.org/addressbook/cardproperty;1"].createInstance(Ci.nsIAbCard);
+      card.primaryEmail = email; card.displayName = email.split("@")[0];
+      added.addCard(card);
+    }
+    return true;`);
+  const listed = await compose({to: "Team <Team>", bcc: "", subject: "To the list", base, body: "<p>team</p>", attachment,
+    attachmentName: "notes.txt", recipients: 0, shot: false});
+  await send();
+  const listRefusal = await chrome(`
+    const cw = [...Services.wm.getEnumerator("msgcompose")].pop();
+    await until(() => cw.document.querySelector('[id$="-composeAction-toolbarbutton"]')?.getAttribute("badge") === "!", 30000, "error badge");
+    await new Promise((r) => setTimeout(r, 1000));
+    const tab = win.gTabmail.openTab("contentTab", {url: args.base + "/pages/compose.html?tab=" + args.tabId});
+    const q = await pageUntil(tab.browser, {one: {error: "#send-error"}}, (x) => x.state === "ready" && x.one.error, 20000, "error shown");
+    win.gTabmail.closeTab(tab);
+    const open = !cw.closed;
+    cw.gMsgCompose.bodyModified = false; cw.gContentChanged = false; cw.SetContentAndBodyAsUnmodified?.();
+    cw.close();
+    return {open, error: q.one.error};`, {base, tabId: listed.tabId});
+  check(listRefusal.open && /no certificate to encrypt for nobody@example\.test/.test(listRefusal.error) && sink.messages.length === 0,
+    `a mailing list with a member without a certificate: not sent, "${listRefusal.error}"`);
+  await waitClosed();
+
   const subject = "Minutes " + randomBytes(3).toString("hex");
   const c = await compose({to: "Bob <bob@example.test>", bcc: "mallory@example.test", subject, base,
     body: "<p>Hello Bob, <b>the minutes</b> are attached.</p>", attachment, attachmentName: "minutes.txt", recipients: 2, shot: true});
