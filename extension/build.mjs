@@ -27,6 +27,7 @@ if (args[0] === "--units") {
       "page-client": join(root, "src/page-api/client.ts"),
       "page-background": join(root, "src/page-api/background.ts"),
       "tb-mime": join(root, "src/thunderbird/mime.ts"),
+      "tb-sequence": join(root, "src/thunderbird/sequence.ts"),
     },
     outdir: join(root, "dist", "units"),
     outExtension: {".js": ".mjs"},
@@ -254,7 +255,7 @@ for (const target of targets) {
       writeFileSync(join(out, "icons", `verdict-${tone}.png`), png(48, rgb));
     }
   } else {
-    for (const page of ["compose.html", "verdict.html", "banner.css"]) rmSync(join(out, "pages", page));
+    for (const page of ["compose.html", "verdict.html"]) rmSync(join(out, "pages", page));
   }
   writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest(target), null, 2) + "\n");
   zip(out, join(root, "dist", PACKAGES[target]));

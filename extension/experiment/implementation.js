@@ -9,7 +9,8 @@
 "use strict";
 
 const {MailServices} = ChromeUtils.importESModule("resource:///modules/MailServices.sys.mjs");
-const {ExtensionError} = ExtensionCommon;  // shown to the add-on with its message
+// Errors of this type reach the add-on with their message; others arrive as "An unexpected error occurred".
+const {ExtensionError} = ChromeUtils.importESModule("resource://gre/modules/ExtensionUtils.sys.mjs").ExtensionUtils;
 
 // Messages cross as base64, the form the host takes and gives: no conversion on the add-on's side.
 // Uint8Array.prototype.toBase64 / fromBase64 are native from Gecko 133; older ones go through atob/btoa.
@@ -58,6 +59,40 @@ function listener(done, onFile) {
   };
 }
 
+/** Protected mail goes out now or not at all (see send). */
+function refuseOffline() {
+  if (Services.io.offline) throw new ExtensionError("Thunderbird is offline; protected mail is sent only online");
+}
+
+/** Thunderbird builds the plaintext message of a compose window into a file, read and removed at once. */
+async function buildMessage(win, fields) {
+  const format = win.determineSendFormat();
+  fields.forcePlainText = format == Ci.nsIMsgCompSendFormat.PlainText;
+  fields.useMultipartAlternative = format == Ci.nsIMsgCompSendFormat.Both;
+  const done = Promise.withResolvers();
+  let file = null;
+  const l = listener(done, (f) => {
+    file = f;
+    done.resolve();
+  });
+  const send = Cc["@mozilla.org/messengercompose/send;1"].createInstance(Ci.nsIMsgSend);
+  const html = win.gMsgCompose.composeHTML;
+  const editor = win.GetCurrentEditor();
+  const body = html
+    ? editor.outputToString("text/html", Ci.nsIDocumentEncoder.OutputFormatted)
+    : editor.outputToString("text/plain", Ci.nsIDocumentEncoder.OutputFormatted | Ci.nsIDocumentEncoder.OutputLFLineBreak);
+  await send.createAndSendMessage(editor, win.gCurrentIdentity, win.getCurrentAccountKey(), fields, false, true,
+    Ci.nsIMsgSend.nsMsgDeliverNow, null, html ? "text/html" : "text/plain", body, null, null, l, null,
+    win.gMsgCompose.originalMsgURI, win.gMsgCompose.type);
+  await done.promise;
+  if (!file) throw new ExtensionError("Thunderbird built no message");
+  try {
+    return toBase64(await IOUtils.read(file.path));
+  } finally {
+    await IOUtils.remove(file.path, {ignoreAbsent: true});
+  }
+}
+
 this.smimeRawSend = class extends ExtensionCommon.ExtensionAPI {
   getAPI(context) {
     const {tabManager, messageManager} = context.extension;
@@ -66,40 +101,30 @@ this.smimeRawSend = class extends ExtensionCommon.ExtensionAPI {
         async build(tabId) {
           const win = tabManager.get(tabId)?.nativeTab;
           if (!win?.gMsgCompose) throw new ExtensionError("not a compose tab");
-          // What GenericSendMessage does before sending, minus Thunderbird's own crypto.
+          refuseOffline();
+          // What GenericSendMessage does before sending, minus Thunderbird's own crypto. These are
+          // the compose window's live fields: its S/MIME switches are put back after building, so a
+          // failed protected send leaves the window as it was.
           const fields = win.GetComposeDetails();
           win.expandRecipients();
-          fields.composeSecure.requireEncryptMessage = false;
-          fields.composeSecure.signMessage = false;
-          const format = win.determineSendFormat();
-          fields.forcePlainText = format == Ci.nsIMsgCompSendFormat.PlainText;
-          fields.useMultipartAlternative = format == Ci.nsIMsgCompSendFormat.Both;
-          const done = Promise.withResolvers();
-          let file = null;
-          const l = listener(done, (f) => {
-            file = f;
-            done.resolve();
-          });
-          const send = Cc["@mozilla.org/messengercompose/send;1"].createInstance(Ci.nsIMsgSend);
-          const html = win.gMsgCompose.composeHTML;
-          const editor = win.GetCurrentEditor();
-          const body = html
-            ? editor.outputToString("text/html", Ci.nsIDocumentEncoder.OutputFormatted)
-            : editor.outputToString("text/plain", Ci.nsIDocumentEncoder.OutputFormatted | Ci.nsIDocumentEncoder.OutputLFLineBreak);
-          await send.createAndSendMessage(editor, win.gCurrentIdentity, win.getCurrentAccountKey(), fields, false, true,
-            Ci.nsIMsgSend.nsMsgDeliverNow, null, html ? "text/html" : "text/plain", body, null, null, l, null,
-            win.gMsgCompose.originalMsgURI, win.gMsgCompose.type);
-          await done.promise;
-          if (!file) throw new ExtensionError("Thunderbird built no message");
-          // The plaintext file is read and removed at once.
+          const secure = fields.composeSecure;
+          const before = secure ? {requireEncryptMessage: secure.requireEncryptMessage, signMessage: secure.signMessage} : null;
           try {
-            return toBase64(await IOUtils.read(file.path));
+            if (secure) {
+              secure.requireEncryptMessage = false;
+              secure.signMessage = false;
+            }
+            return await buildMessage(win, fields);
           } finally {
-            await IOUtils.remove(file.path, {ignoreAbsent: true});
+            if (secure && before) {
+              secure.requireEncryptMessage = before.requireEncryptMessage;
+              secure.signMessage = before.signMessage;
+            }
           }
         },
 
         async send(identityId, raw, envelope) {
+          refuseOffline();
           const identity = MailServices.accounts.allIdentities.find((i) => i.key == identityId);
           if (!identity) throw new ExtensionError(`no identity ${identityId}`);
           const account = MailServices.accounts.accounts.find((a) => a.identities.includes(identity));
@@ -114,10 +139,11 @@ this.smimeRawSend = class extends ExtensionCommon.ExtensionAPI {
             if (!envelope.saveCopy) fields.fcc = "nocopy://";
             const done = Promise.withResolvers();
             const send = Cc["@mozilla.org/messengercompose/send;1"].createInstance(Ci.nsIMsgSend);
+            // Always now, never nsMsgQueueForLater: send-later takes the envelope from the queued
+            // file's header, not from these fields, so a Bcc copy would reach the To and Cc instead.
             // 11 arguments: Thunderbird 128 has a status feedback before the password, 153 ignores the surplus one.
             await send.sendMessageFile(identity, account?.key ?? null, fields, file, true, false,
-              Services.io.offline ? Ci.nsIMsgSend.nsMsgQueueForLater : Ci.nsIMsgSend.nsMsgDeliverNow,
-              null, listener(done), null, "");
+              Ci.nsIMsgSend.nsMsgDeliverNow, null, listener(done), null, "");
             await done.promise;
           } finally {
             await IOUtils.remove(path, {ignoreAbsent: true});

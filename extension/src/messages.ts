@@ -70,7 +70,7 @@ export interface Table {
   "grants.add": Entry<{origin: string; tabId?: number}, {grants: GrantEntry[]}>;
   "grants.remove": Entry<{origin: string}, {grants: GrantEntry[]}>;
   /** Thunderbird: the verdict of the message shown in a tab (message display action popup). */
-  "tb.reading": Entry<{tabId: number}, {reading: Reading | null}>;
+  "tb.reading": Entry<{tabId: number}, {messageId: number | null; reading: Reading | null}>;
   /** Thunderbird: a compose tab's toggles and recipients (compose action popup). */
   "tb.compose.get": Entry<{tabId: number}, ComposeView>;
   "tb.compose.set": Entry<{tabId: number; sign?: boolean; encrypt?: boolean}, ComposeView>;

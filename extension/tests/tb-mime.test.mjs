@@ -3,7 +3,7 @@
 // without touching the body, protection detected from the top-level Content-Type, addresses.
 import {test} from "node:test";
 import assert from "node:assert/strict";
-import {addressList, addressOf, fieldValue, protectionOf, removeField, stripMozillaFields} from "../dist/units/tb-mime.mjs";
+import {addressList, addressOf, fieldValue, headerRecipients, protectionOf, removeField, splitAddresses, stripMozillaFields} from "../dist/units/tb-mime.mjs";
 
 const body = "Bcc: not a header, this is the body\r\nX-Mozilla-Status: 0001\r\n";
 
@@ -39,4 +39,27 @@ test("addresses from ComposeDetails entries", () => {
   assert.deepEqual(addressList("a@example.test, B <b@example.test>"), ["a@example.test", "b@example.test"]);
   assert.deepEqual(addressList(undefined), []);
   assert.deepEqual(addressList(["Undisclosed recipients:;"]), []);
+});
+
+test("splitAddresses keeps quoted commas, comments and groups apart", () => {
+  assert.deepEqual(splitAddresses(`"Doe, Jane" <jane@example.test>, (boss, really) bob@example.test, Team: a@example.test, "B" <b@example.test>;`),
+    [`"Doe, Jane" <jane@example.test>`, "bob@example.test", "a@example.test", `"B" <b@example.test>`]);
+  assert.deepEqual(addressList(`"Doe, Jane" <jane@example.test>, bob@example.test`), ["jane@example.test", "bob@example.test"]);
+});
+
+test("headerRecipients takes an expanded address-book list from the built message, not the compose entries", () => {
+  // The compose window named the list "Team <Team>"; Thunderbird's built message has its members.
+  const built = "From: me@example.test\r\nTo: \"Lee, Ann\" <ann@example.test>,\r\n Carl <carl@example.test>\r\n" +
+    "Cc: dee@example.test\r\nBcc: =?UTF-8?Q?Ev=C3=A9?= <eve@example.test>\r\nSubject: x\r\n\r\nTo: body@example.test\r\n";
+  assert.deepEqual(addressList(["Team <Team>"]), []);
+  const r = headerRecipients(built);
+  assert.deepEqual(r.to, ["ann@example.test", "carl@example.test"]);
+  assert.deepEqual(r.cc, ["dee@example.test"]);
+  assert.deepEqual(r.bcc, ["eve@example.test"]);
+  assert.equal(r.hasBcc, true);
+  assert.deepEqual(r.unresolved, []);
+  const unexpanded = headerRecipients("To: Team <Team>, ann@example.test\r\n\r\n");
+  assert.deepEqual(unexpanded.to, ["ann@example.test"]);
+  assert.deepEqual(unexpanded.unresolved, ["Team <Team>"]);
+  assert.equal(unexpanded.hasBcc, false);
 });

@@ -210,8 +210,13 @@ try {
     }
     const banner = await until(() => {
       const doc = aboutMessage.getMessagePaneBrowser()?.contentDocument;
-      return aboutMessage.gMessage?.messageKey === hdr.messageKey && doc !== oldDoc && doc?.getElementById("smime-host-banner");
+      // The add-on's banner is the one with a (closed) shadow root; a message may imitate the rest.
+      const host = aboutMessage.gMessage?.messageKey === hdr.messageKey && doc !== oldDoc &&
+        [...(doc?.querySelectorAll("#smime-host-banner") ?? [])].find((h) => h.openOrClosedShadowRoot);
+      return host && host.openOrClosedShadowRoot.querySelector(".smime-banner");
     }, 30000, "banner");
+    const bannerHost = banner.getRootNode().host;
+    const visible = bannerHost.ownerDocument.defaultView.getComputedStyle(bannerHost).display !== "none" && bannerHost.getBoundingClientRect().height > 20;
     const button = await until(() => {
       const b = aboutMessage.document.querySelector('[id$="-messageDisplayAction-toolbarbutton"]');
       const title = b?.getAttribute("tooltiptext") || b?.getAttribute("label");
@@ -219,7 +224,7 @@ try {
     }, 15000, "action badge");
     return {headline: banner.querySelector(".smime-headline")?.textContent, tone: banner.dataset.tone,
       signatures: [...banner.querySelectorAll(".smime-signature")].map((e) => e.textContent),
-      whose: banner.querySelector(".smime-whose")?.textContent,
+      whose: banner.querySelector(".smime-whose")?.textContent, visible, closed: bannerHost.shadowRoot === null,
       badge: button.getAttribute("badge"), title: button.getAttribute("tooltiptext") || button.getAttribute("label"),
       shot: args.shot ? await shot(win) : null};`, {raw, encrypted: name === "encrypted", shot: name === "signed"});
 
@@ -239,6 +244,18 @@ try {
       check(png.length > 30_000, `thunderbird-banner-signed.png saved (${png.length} bytes)`);
     }
   }
+  // A message whose own CSS hides the banner and whose body draws a fake "good" one: the real
+  // banner (closed shadow root, inline style) still shows the expired certificate's verdict.
+  const hostileHtml = "Content-Type: text/html; charset=utf-8\r\n\r\n<html><head><style>#smime-host-banner, .smime-banner, " +
+    "body > div:first-child { display: none !important; }</style></head><body><div id=\"smime-host-banner\" class=\"smime-banner tone-good\">" +
+    "<strong class=\"smime-headline\">Signed</strong></div><p>Trust me.</p></body></html>\r\n";
+  const hostile = "From: carol@example.test\r\nTo: alice@example.test\r\nSubject: Hides the banner\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\n" +
+    `Message-ID: <${randomBytes(6).toString("hex")}@example.test>\r\n` +
+    openssl(["cms", "-sign", "-signer", join(pki, "carol.pem"), "-inkey", join(pki, "carol.key"), "-certfile", join(pki, "intermediate.pem"),
+      "-md", "sha256", "-crlfeol"], hostileHtml).toString("latin1");
+  const h = await display("hostile", hostile);
+  check(h.visible && h.closed && h.tone !== "good" && h.badge === {warning: "!", bad: "✗"}[h.tone] && h.signatures.length === 1,
+    `a message's CSS cannot hide or restyle the banner: visible ${h.visible}, closed shadow root ${h.closed}, "${h.headline}" (${h.tone}), badge "${h.badge}"`);
   const corpus = await display("corpus", messages.corpus);
   check(corpus.headline === "Signed" && /alice@example\.com/i.test(corpus.signatures[0] ?? ""),
     `Thunderbird corpus message: banner "${corpus.headline}": ${corpus.signatures.join("; ")}`);
@@ -320,6 +337,65 @@ try {
     return {open, error: q.one.error, title: button.getAttribute("tooltiptext") || button.getAttribute("label")};`, {base, tabId: refused.tabId});
   check(refusal.open && /Not sent: there is no certificate to encrypt for nobody@example\.test/.test(refusal.error) && sink.messages.length === 0,
     `encrypting for a recipient without a certificate: not sent, window open, "${refusal.error}"`);
+  await waitClosed();
+
+  // Offline: protected mail is refused in words, never queued in the Outbox (send-later would take
+  // the envelope from the queued file and lose the Bcc split).
+  const offline = await compose({to: "bob@example.test", bcc: "mallory@example.test", subject: "Offline", base, body: "<p>later?</p>",
+    attachment, attachmentName: "notes.txt", recipients: 2, shot: false});
+  const offlineResult = await chrome(`
+    const cw = [...Services.wm.getEnumerator("msgcompose")].pop();
+    Services.io.offline = true;
+    try {
+      await cw.GenericSendMessage(Ci.nsIMsgCompDeliverMode.Now).catch(() => undefined);
+      await until(() => cw.document.querySelector('[id$="-composeAction-toolbarbutton"]')?.getAttribute("badge") === "!", 20000, "error badge");
+    } finally {
+      Services.io.offline = false;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const tab = win.gTabmail.openTab("contentTab", {url: args.base + "/pages/compose.html?tab=" + args.tabId});
+    const q = await pageUntil(tab.browser, {one: {error: "#send-error"}}, (x) => x.state === "ready" && x.one.error, 20000, "error shown");
+    win.gTabmail.closeTab(tab);
+    const root = MailServices.accounts.localFoldersServer.rootFolder;
+    const outbox = root.containsChildNamed("Unsent Messages") ? [...root.getChildNamed("Unsent Messages").messages].length : 0;
+    const open = !cw.closed;
+    cw.gMsgCompose.bodyModified = false; cw.gContentChanged = false; cw.SetContentAndBodyAsUnmodified?.();
+    cw.close();
+    return {open, error: q.one.error, outbox};`, {base, tabId: offline.tabId});
+  check(offlineResult.open && /Thunderbird is offline; protected mail is sent only online/.test(offlineResult.error) &&
+    offlineResult.outbox === 0 && sink.messages.length === 0,
+    `offline: not sent, not queued (${offlineResult.outbox} in the Outbox), window open, "${offlineResult.error}"`);
+  await waitClosed();
+
+  // An address-book mailing list: Thunderbird expands it while building; the members are the
+  // encryption recipients, so a member without a certificate stops the encrypted send in words.
+  await chrome(`
+    const book = MailServices.ab.getDirectory("jsaddrbook://abook.sqlite");
+    const list = Cc["@mozilla.org/addressbook/directoryproperty;1"].createInstance(Ci.nsIAbDirectory);
+    list.isMailList = true; list.dirName = "Team"; list.listNickName = "team";
+    const added = book.addMailList(list);
+    for (const email of ["bob@example.test", "nobody@example.test"]) {
+      const card = Cc["@mozilla.org/addressbook/cardproperty;1"].createInstance(Ci.nsIAbCard);
+      card.primaryEmail = email; card.displayName = email.split("@")[0];
+      added.addCard(card);
+    }
+    return true;`);
+  const listed = await compose({to: "Team <Team>", bcc: "", subject: "To the list", base, body: "<p>team</p>", attachment,
+    attachmentName: "notes.txt", recipients: 0, shot: false});
+  await send();
+  const listRefusal = await chrome(`
+    const cw = [...Services.wm.getEnumerator("msgcompose")].pop();
+    await until(() => cw.document.querySelector('[id$="-composeAction-toolbarbutton"]')?.getAttribute("badge") === "!", 30000, "error badge");
+    await new Promise((r) => setTimeout(r, 1000));
+    const tab = win.gTabmail.openTab("contentTab", {url: args.base + "/pages/compose.html?tab=" + args.tabId});
+    const q = await pageUntil(tab.browser, {one: {error: "#send-error"}}, (x) => x.state === "ready" && x.one.error, 20000, "error shown");
+    win.gTabmail.closeTab(tab);
+    const open = !cw.closed;
+    cw.gMsgCompose.bodyModified = false; cw.gContentChanged = false; cw.SetContentAndBodyAsUnmodified?.();
+    cw.close();
+    return {open, error: q.one.error};`, {base, tabId: listed.tabId});
+  check(listRefusal.open && /no certificate to encrypt for nobody@example\.test/.test(listRefusal.error) && sink.messages.length === 0,
+    `a mailing list with a member without a certificate: not sent, "${listRefusal.error}"`);
   await waitClosed();
 
   const subject = "Minutes " + randomBytes(3).toString("hex");

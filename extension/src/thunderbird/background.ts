@@ -17,7 +17,7 @@ export async function handleThunderbird(client: HostClient, kind: string, args: 
   if (typeof tabId !== "number") throw new HostError("ERR_BAD_REQUEST", "tabId must be a number");
   switch (kind) {
     case "tb.reading":
-      return {reading: await readingForTab(client, tabId)};
+      return readingForTab(client, tabId);
     case "tb.compose.get":
       return composeView(client, tabId);
     case "tb.compose.set":

@@ -10,7 +10,7 @@ import {toShape} from "../host/errors.js";
 import {t} from "../common/i18n.js";
 import {api} from "../platform/index.js";
 import {type ComposeDetails, canSendProtected, messenger} from "./messenger.js";
-import {addressList, removeField} from "./mime.js";
+import {addressList, addressOf, headerRecipients, removeField, splitAddresses} from "./mime.js";
 
 export interface RecipientState {
   address: string;
@@ -132,20 +132,50 @@ export async function setToggles(client: HostClient, tabId: number, toggles: {si
   return composeView(client, tabId);
 }
 
+/** A send stopped before anything went out, with the whole sentence for the user. */
+class Refusal extends Error {}
+
 /** Signs or encrypts what Thunderbird built and sends it; throws an Error whose message is for the user. */
 async function sendProtected(client: HostClient, tabId: number, details: ComposeDetails, v: ComposeView): Promise<void> {
-  const rawsend = messenger.smimeRawSend!;
-  const identityId = details.identityId!;
-  // Thunderbird's own S/MIME or OpenPGP stays off for this message (only set when the identity has it).
-  if (details.selectedEncryptionTechnology) {
+  // Thunderbird's own S/MIME or OpenPGP stays off for this message (only set when the identity has
+  // it), and is switched back as it was when the protected send fails: the user may send again.
+  const technology = details.selectedEncryptionTechnology;
+  if (technology) {
     await messenger.compose.setComposeDetails(tabId, {
-      selectedEncryptionTechnology: {name: details.selectedEncryptionTechnology.name, encryptBody: false, signMessage: false},
+      selectedEncryptionTechnology: {name: technology.name, encryptBody: false, signMessage: false},
     }).catch(() => undefined);
   }
+  try {
+    await buildAndSend(client, tabId, details, v);
+  } catch (error) {
+    if (technology) {
+      await messenger.compose.setComposeDetails(tabId, {
+        selectedEncryptionTechnology: {name: technology.name, encryptBody: technology.encryptBody ?? false, signMessage: technology.signMessage ?? false},
+      }).catch(() => undefined);
+    }
+    throw error;
+  }
+}
+
+async function buildAndSend(client: HostClient, tabId: number, details: ComposeDetails, v: ComposeView): Promise<void> {
+  const rawsend = messenger.smimeRawSend!;
+  const identityId = details.identityId!;
   const built = await rawsend.build(tabId);
-  const to = addressList(details.to);
-  const cc = addressList(details.cc);
-  const bcc = addressList(details.bcc);
+  // The recipients are those of the built message: Thunderbird has expanded address-book lists
+  // there, which the compose details still name as lists.
+  const header = headerRecipients(atob(built));
+  const bccEntries = header.hasBcc ? [] : Array.isArray(details.bcc) ? details.bcc : splitAddresses(details.bcc ?? "");
+  const unresolved = [...header.unresolved, ...bccEntries.filter((e) => !addressOf(e).includes("@"))];
+  if (unresolved.length) throw new Refusal(t("tb_compose_unresolved", [unresolved.join(", ")]));
+  const {to, cc} = header;
+  const bcc = header.hasBcc ? header.bcc : addressList(bccEntries);
+  if (v.encrypt) {
+    // The compose check saw the unexpanded recipients; the members of a list are checked here.
+    const status = await client.request<{recipients: {address: string; can_encrypt: boolean}[]}>(
+      "recipients.status", {addresses: [...new Set([...to, ...cc, ...bcc])]});
+    const missing = status.recipients.filter((r) => !r.can_encrypt).map((r) => r.address);
+    if (missing.length) throw new Refusal(t("tb_compose_cannot_encrypt_send", [missing.join(", ")]));
+  }
   const related = details.relatedMessageId !== undefined && /^(reply|forward)/.test(details.type ?? "")
     ? {relatedMessageId: details.relatedMessageId, disposition: (details.type!.startsWith("reply") ? "replied" : "forwarded") as "replied" | "forwarded"}
     : {};
@@ -187,7 +217,7 @@ async function onBeforeSend(client: HostClient, tabId: number, details: ComposeD
       await sendProtected(client, tabId, details, v);
     } catch (e) {
       const shape = toShape(e);
-      error = t("tb_send_failed", [shape.message || shape.code]);
+      error = e instanceof Refusal ? e.message : t("tb_send_failed", [shape.message || shape.code]);
     } finally {
       s.sending = false;
     }

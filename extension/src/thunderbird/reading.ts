@@ -13,6 +13,7 @@ import {t} from "../common/i18n.js";
 import {api} from "../platform/index.js";
 import {type MessageHeader, type MessageList, messenger} from "./messenger.js";
 import {protectionOf, stripMozillaFields, type Protection} from "./mime.js";
+import {DisplayedMessages, type Ticket} from "./sequence.js";
 
 /** What the add-on knows about one message; the plaintext is not kept. */
 export interface Reading {
@@ -77,29 +78,52 @@ const ICONS = {good: "icons/verdict-good.png", warning: "icons/verdict-warning.p
 const BADGE = {good: "✓", warning: "!", bad: "✗", neutral: ""};
 const COLOURS = {good: "#1a7f37", warning: "#b7791f", bad: "#c62828", neutral: "#555555"};
 
-/** Shows a reading on the message display action of a tab. */
-async function showOnAction(tabId: number, reading: Reading | null): Promise<void> {
+const displayed = new DisplayedMessages();
+const painting = new Map<number, Promise<void>>();
+
+/**
+ * Shows a reading on the message display action of a tab, for the message the ticket names.
+ * Paints run one after another per tab, and each setter runs only while the ticket is still the
+ * tab's latest: a slow reading of a message left behind never paints over the one shown now.
+ */
+function showOnAction(ticket: Ticket, reading: Reading | null): Promise<void> {
+  const next = (painting.get(ticket.tabId) ?? Promise.resolve()).then(() => paint(ticket, reading)).catch(() => undefined);
+  painting.set(ticket.tabId, next);
+  return next;
+}
+
+async function paint(ticket: Ticket, reading: Reading | null): Promise<void> {
+  const tabId = ticket.tabId;
   const action = messenger.messageDisplayAction;
+  // Everything is worked out first; the awaits below only set it.
+  let steps: (() => Promise<void>)[];
   if (!reading) {
-    await action.disable(tabId);
-    await action.setBadgeText({tabId, text: ""});
-    await action.setTitle({tabId, title: t("tb_not_protected")});
-    return;
+    steps = [
+      () => action.disable(tabId),
+      () => action.setIcon({tabId, path: ICONS.neutral}),
+      () => action.setBadgeText({tabId, text: ""}),
+      () => action.setTitle({tabId, title: t("tb_not_protected")}),
+    ];
+  } else {
+    let tone: keyof typeof ICONS = "bad";
+    let title = t("tb_action_error", [reading.error?.message ?? ""]);
+    if (!reading.error && reading.status) {
+      const banner = describeStatus(reading.status, t);
+      tone = banner.tone;
+      title = [banner.headline, ...banner.signatures.map((s) => `${s.signer}: ${s.text}`)].join("\n");
+    }
+    steps = [
+      () => action.enable(tabId),
+      () => action.setIcon({tabId, path: ICONS[tone]}),
+      () => action.setBadgeText({tabId, text: BADGE[tone]}),
+      () => action.setBadgeBackgroundColor({tabId, color: COLOURS[tone]}),
+      () => action.setTitle({tabId, title}),
+    ];
   }
-  await action.enable(tabId);
-  if (reading.error || !reading.status) {
-    await action.setIcon({tabId, path: ICONS.bad});
-    await action.setBadgeText({tabId, text: BADGE.bad});
-    await action.setBadgeBackgroundColor({tabId, color: COLOURS.bad});
-    await action.setTitle({tabId, title: t("tb_action_error", [reading.error?.message ?? ""])});
-    return;
+  for (const step of steps) {
+    if (!displayed.isCurrent(ticket)) return;
+    await step();
   }
-  const banner = describeStatus(reading.status, t);
-  await action.setIcon({tabId, path: ICONS[banner.tone]});
-  await action.setBadgeText({tabId, text: BADGE[banner.tone]});
-  await action.setBadgeBackgroundColor({tabId, color: COLOURS[banner.tone]});
-  const lines = [banner.headline, ...banner.signatures.map((s) => `${s.signer}: ${s.text}`)];
-  await action.setTitle({tabId, title: lines.join("\n")});
 }
 
 /** The message shown in a tab, when it is exactly one. */
@@ -108,21 +132,16 @@ async function displayedIn(tabId: number): Promise<number | null> {
   return list.length === 1 ? list[0].id : null;
 }
 
-/** Reading of the message displayed in a tab (for the popup and the banner). */
-export async function readingForTab(client: HostClient, tabId: number): Promise<Reading | null> {
-  const id = (await displayedIn(tabId)) ?? lastSelected.get(tabId);
-  return id === undefined || id === null ? null : readingOf(client, id);
+/** Reading of the message displayed or selected in a tab (for the popup), with its message id. */
+export async function readingForTab(client: HostClient, tabId: number): Promise<{messageId: number | null; reading: Reading | null}> {
+  const messageId = (await displayedIn(tabId)) ?? displayed.messageOf(tabId);
+  return {messageId, reading: messageId === null ? null : await readingOf(client, messageId)};
 }
 
-const lastSelected = new Map<number, number>();
-
 async function onMessages(client: HostClient, tabId: number, messages: MessageHeader[]): Promise<void> {
-  if (messages.length !== 1) {
-    await showOnAction(tabId, null);
-    return;
-  }
-  lastSelected.set(tabId, messages[0].id);
-  await showOnAction(tabId, await readingOf(client, messages[0].id));
+  const ticket = displayed.select(tabId, messages.length === 1 ? messages[0].id : null);
+  const reading = ticket.messageId === null ? null : await readingOf(client, ticket.messageId);
+  if (displayed.isCurrent(ticket)) await showOnAction(ticket, reading);
 }
 
 export function startReading(client: HostClient, openReader: (mime: string) => Promise<void>): void {
@@ -134,19 +153,27 @@ export function startReading(client: HostClient, openReader: (mime: string) => P
   messenger.mailTabs.onSelectedMessagesChanged.addListener((tab, selected) => {
     void onMessages(client, tab.id, listOf(selected));
   });
+  messenger.tabs.onRemoved.addListener((tabId) => {
+    displayed.forget(tabId);
+    painting.delete(tabId);
+  });
+  // The banner brings its own styles inside a closed shadow root: no style sheet goes into messages.
   void messenger.scripting.messageDisplay.registerScripts([
-    {id: "smime-banner", js: ["banner.js"], css: ["pages/banner.css"], runAt: "document_end"},
+    {id: "smime-banner", js: ["banner.js"], runAt: "document_end"},
   ]).catch(() => undefined);
-  // The banner script asks over a port which verdict its message has.
+  // The banner script asks over a port which verdict its message has. Its port lives as long as its
+  // document: the message is pinned when the request arrives (the one that document displays), and
+  // the reply names it and goes out only while that port is open and the tab still displays it.
   api.runtime.onConnect.addListener((port) => {
     const tabId = port.sender?.tab?.id;
     if (port.name !== "smime-banner" || tabId === undefined) return;
     let open = true;
     port.onDisconnect.addListener(() => (open = false));
     port.onMessage.addListener(async () => {
-      const reading = await readingForTab(client, tabId).catch(() => null);
-      // The message may have been left (and its document unloaded) while the host was working.
-      if (open) port.postMessage({reading});
+      const messageId = await displayedIn(tabId);
+      if (messageId === null) return;
+      const reading = await readingOf(client, messageId).catch(() => null);
+      if (open && reading && (await displayedIn(tabId)) === messageId) port.postMessage({messageId, reading});
     });
   });
 }
