@@ -9,22 +9,15 @@
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync} from "node:fs";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
-import {makeFixtures, P12_PASSWORD, REPO, startRemoteServer, writeHostWrapper} from "./fixtures.mjs";
-import {launchChromium, pixelOf} from "./launch.mjs";
+import {ARTIFACTS, checker, ids, makeFixtures, P12_PASSWORD, REPO, startRemoteServer, writeHostWrapper} from "./fixtures.mjs";
+import {CHROMIUM, launchChromium, pixelOf} from "./launch.mjs";
 
-const ids = JSON.parse(readFileSync(join(REPO, "extension/ids.json"), "utf8"));
 const EXT = join(REPO, "extension/dist/chromium");
-const ARTIFACTS = process.env.SMIME_EXTENSION_ARTIFACTS ?? join(REPO, "build/extension-artifacts");
-const BROWSER = process.env.CHROMIUM ?? ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find(existsSync);
 const PASSPHRASE = "correct horse battery staple";
 
-let failures = 0;
-function check(ok, what) {
-  console.log(`${ok ? "PASS" : "FAIL"}: ${what}`);
-  if (!ok) failures++;
-}
+const {check, failures} = checker();
 
-if (!BROWSER) throw new Error("chromium is not installed (installer/deps.sh --test installs it)");
+if (!CHROMIUM) throw new Error("chromium is not installed (installer/deps.sh --test installs it)");
 if (!existsSync(join(EXT, "manifest.json"))) throw new Error("build the extension first: npm run build");
 mkdirSync(ARTIFACTS, {recursive: true});
 const work = mkdtempSync(join(tmpdir(), "smime-ext-chromium-"));
@@ -34,7 +27,7 @@ const {hits, server, remoteBase} = await startRemoteServer();
 const data = makeFixtures(join(work, "data"), remoteBase);
 
 // The host, registered in the test profile, with its key store in a temporary folder.
-const context = await launchChromium(BROWSER, EXT, work, writeHostWrapper(work), ids.chromium_id,
+const context = await launchChromium(CHROMIUM, EXT, work, writeHostWrapper(work), ids.chromium_id,
   {viewport: {width: 1100, height: 1000}, acceptDownloads: true});
 const base = `chrome-extension://${ids.chromium_id}/pages`;
 
@@ -222,5 +215,5 @@ try {
   server.close();
   if (!process.env.SMIME_KEEP_WORK) rmSync(work, {recursive: true, force: true});
 }
-console.log(failures ? `${failures} check(s) failed` : "all chromium checks passed");
-process.exit(failures ? 1 : 0);
+console.log(failures() ? `${failures()} check(s) failed` : "all chromium checks passed");
+process.exit(failures() ? 1 : 0);

@@ -8,21 +8,14 @@
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from "node:fs";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
-import {makeFixtures, P12_PASSWORD, REPO, startRemoteServer, writeHostWrapper} from "./fixtures.mjs";
-import {mozillaHome, startFirefox, stopBrowser} from "./launch.mjs";
+import {ARTIFACTS, checker, ids, makeFixtures, P12_PASSWORD, REPO, startRemoteServer, writeHostWrapper} from "./fixtures.mjs";
+import {FIREFOX, mozillaHome, startFirefox, stopBrowser} from "./launch.mjs";
 import {Marionette} from "./marionette.mjs";
 
-const ids = JSON.parse(readFileSync(join(REPO, "extension/ids.json"), "utf8"));
 const XPI = join(REPO, "extension/dist/smime-host-firefox.xpi");
-const ARTIFACTS = process.env.SMIME_EXTENSION_ARTIFACTS ?? join(REPO, "build/extension-artifacts");
-const FIREFOX = process.env.FIREFOX ?? ["/usr/bin/firefox-esr", "/usr/bin/firefox"].find(existsSync);
 const PASSPHRASE = "correct horse battery staple";
 
-let failures = 0;
-function check(ok, what) {
-  console.log(`${ok ? "PASS" : "FAIL"}: ${what}`);
-  if (!ok) failures++;
-}
+const {check, failures} = checker();
 
 if (!FIREFOX) throw new Error("firefox-esr is not installed (installer/deps.sh --test installs it)");
 if (!existsSync(XPI)) throw new Error("build the extension first: npm run build");
@@ -164,5 +157,5 @@ try {
   server.close();
   if (!process.env.SMIME_KEEP_WORK) setTimeout(() => rmSync(work, {recursive: true, force: true}), 1000);
 }
-console.log(failures ? `${failures} check(s) failed` : "all firefox checks passed");
-setTimeout(() => process.exit(failures ? 1 : 0), 1500);
+console.log(failures() ? `${failures()} check(s) failed` : "all firefox checks passed");
+setTimeout(() => process.exit(failures() ? 1 : 0), 1500);

@@ -2,10 +2,13 @@
 // Starting the browsers the tests drive: Firefox (and Thunderbird) profiles with the host manifest
 // and Marionette, Chromium with the unpacked extension and the host manifest in its profile.
 import {spawn} from "node:child_process";
-import {mkdirSync, writeFileSync} from "node:fs";
+import {existsSync, mkdirSync, writeFileSync} from "node:fs";
 import {createServer} from "node:net";
 import {join} from "node:path";
 import {chromium} from "playwright-core";
+
+export const FIREFOX = process.env.FIREFOX ?? ["/usr/bin/firefox-esr", "/usr/bin/firefox"].find(existsSync);
+export const CHROMIUM = process.env.CHROMIUM ?? ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find(existsSync);
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
 export const freePort = () => new Promise((resolve) => {

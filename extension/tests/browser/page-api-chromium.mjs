@@ -9,25 +9,18 @@
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from "node:fs";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
-import {REPO, writeHostWrapper} from "./fixtures.mjs";
-import {launchChromium, pixelOf} from "./launch.mjs";
+import {ARTIFACTS, checker, ids, REPO, writeHostWrapper} from "./fixtures.mjs";
+import {CHROMIUM, launchChromium, pixelOf} from "./launch.mjs";
 import {grantedScenarios, SECRET, setUpPageApi} from "./page-api-fixtures.mjs";
 
-const ids = JSON.parse(readFileSync(join(REPO, "extension/ids.json"), "utf8"));
 const EXT = join(REPO, "extension/dist/chromium");
-const ARTIFACTS = process.env.SMIME_EXTENSION_ARTIFACTS ?? join(REPO, "build/extension-artifacts");
-const BROWSER = process.env.CHROMIUM ?? ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find(existsSync);
 // Chromium reads managed policy (here: the extension's managed storage, policy "3rdparty") only
 // from this system folder on Linux.
 const POLICY_DIR = process.env.CHROMIUM_POLICY_DIR ?? "/etc/chromium/policies/managed";
 
-let failures = 0;
-function check(ok, what) {
-  console.log(`${ok ? "PASS" : "FAIL"}: ${what}`);
-  if (!ok) failures++;
-}
+const {check, failures} = checker();
 
-if (!BROWSER) throw new Error("chromium is not installed (installer/deps.sh --test installs it)");
+if (!CHROMIUM) throw new Error("chromium is not installed (installer/deps.sh --test installs it)");
 if (!existsSync(join(EXT, "manifest.json"))) throw new Error("build the extension first: npm run build");
 mkdirSync(ARTIFACTS, {recursive: true});
 const work = mkdtempSync(join(tmpdir(), "smime-page-api-chromium-"));
@@ -39,7 +32,7 @@ writeFileSync(policyFile, JSON.stringify({"3rdparty": {extensions: {[ids.chromiu
   page_api_origins: [preGranted], page_api_forbidden_origins: [forbidden],
 }}}}));
 
-const context = await launchChromium(BROWSER, EXT, work, writeHostWrapper(work), ids.chromium_id, {viewport: {width: 1100, height: 800}});
+const context = await launchChromium(CHROMIUM, EXT, work, writeHostWrapper(work), ids.chromium_id, {viewport: {width: 1100, height: 800}});
 const base = `chrome-extension://${ids.chromium_id}/pages`;
 const run = (page) => (name, args = {}) => page.evaluate(([n, a]) => window.webmail.run(n, a), [name, args]);
 
@@ -150,5 +143,5 @@ try {
   remote.close();
   if (!process.env.SMIME_KEEP_WORK) rmSync(work, {recursive: true, force: true});
 }
-console.log(failures ? `${failures} check(s) failed` : "all page API checks passed in chromium");
-process.exit(failures ? 1 : 0);
+console.log(failures() ? `${failures()} check(s) failed` : "all page API checks passed in chromium");
+process.exit(failures() ? 1 : 0);

@@ -8,22 +8,15 @@
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from "node:fs";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
-import {REPO, writeHostWrapper} from "./fixtures.mjs";
-import {mozillaHome, startFirefox, stopBrowser} from "./launch.mjs";
+import {ARTIFACTS, checker, ids, REPO, writeHostWrapper} from "./fixtures.mjs";
+import {FIREFOX, mozillaHome, startFirefox, stopBrowser} from "./launch.mjs";
 import {Marionette} from "./marionette.mjs";
 import {grantedScenarios, pngPixel, SECRET, setUpPageApi} from "./page-api-fixtures.mjs";
 
-const ids = JSON.parse(readFileSync(join(REPO, "extension/ids.json"), "utf8"));
 const XPI = join(REPO, "extension/dist/smime-host-firefox.xpi");
-const ARTIFACTS = process.env.SMIME_EXTENSION_ARTIFACTS ?? join(REPO, "build/extension-artifacts");
-const FIREFOX = process.env.FIREFOX ?? ["/usr/bin/firefox-esr", "/usr/bin/firefox"].find(existsSync);
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 
-let failures = 0;
-function check(ok, what) {
-  console.log(`${ok ? "PASS" : "FAIL"}: ${what}`);
-  if (!ok) failures++;
-}
+const {check, failures} = checker();
 
 if (!FIREFOX) throw new Error("firefox-esr is not installed (installer/deps.sh --test installs it)");
 if (!existsSync(XPI)) throw new Error("build the extension first: npm run build");
@@ -169,5 +162,5 @@ try {
   remote.close();
   if (!process.env.SMIME_KEEP_WORK) setTimeout(() => rmSync(work, {recursive: true, force: true}), 1000);
 }
-console.log(failures ? `${failures} check(s) failed` : "all page API checks passed in firefox");
-setTimeout(() => process.exit(failures ? 1 : 0), 1500);
+console.log(failures() ? `${failures()} check(s) failed` : "all page API checks passed in firefox");
+setTimeout(() => process.exit(failures() ? 1 : 0), 1500);
