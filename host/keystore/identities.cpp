@@ -16,6 +16,23 @@
 
 namespace smime {
 
+namespace {
+
+// The row of an identity with its certificate: c.der, then `column` of the identities table.
+// Throws NotFound if there is no identity with this fingerprint.
+db::Statement identity_row(db::Database& db, const std::string& fingerprint, const char* column) {
+    auto st = db.prepare(std::string("SELECT c.der, i.") + column +
+                         " FROM identities i JOIN certificates c "
+                         "ON c.fingerprint = i.fingerprint WHERE i.fingerprint = ?");
+    st.bind(1, fingerprint);
+    if (!st.step())
+        throw Error(Code::NotFound, "no identity with this fingerprint",
+                    {{"fingerprint", fingerprint}});
+    return st;
+}
+
+}  // namespace
+
 json KeyStore::import_identity(std::string_view pkcs12_der, const SecureString& password) {
     policy_.require_private_key_operations();
     const engine::Identity identity = pkcs12::read(pkcs12_der, password);
@@ -74,13 +91,7 @@ json KeyStore::import_identity(std::string_view pkcs12_der, const SecureString& 
 }
 
 json KeyStore::describe_identity(const std::string& fingerprint) {
-    auto st = db_.prepare(
-        "SELECT c.der, i.created FROM identities i JOIN certificates c "
-        "ON c.fingerprint = i.fingerprint WHERE i.fingerprint = ?");
-    st.bind(1, fingerprint);
-    if (!st.step())
-        throw Error(Code::NotFound, "no identity with this fingerprint",
-                    {{"fingerprint", fingerprint}});
+    auto st = identity_row(db_, fingerprint, "created");
     const auto cert = stored::x509_from_der(st.blob(0));
     json out = certinfo::to_json(certinfo::describe(cert.get(), stored::now()));
     out["created"] = certinfo::iso8601(static_cast<std::time_t>(st.integer(1)));
@@ -184,13 +195,7 @@ std::string KeyStore::export_certificate(const std::string& fingerprint, bool wi
 }
 
 engine::Identity KeyStore::load_identity(const std::string& fingerprint) {
-    auto st = db_.prepare(
-        "SELECT c.der, i.sealed_key FROM identities i JOIN certificates c "
-        "ON c.fingerprint = i.fingerprint WHERE i.fingerprint = ?");
-    st.bind(1, fingerprint);
-    if (!st.step())
-        throw Error(Code::NotFound, "no identity with this fingerprint",
-                    {{"fingerprint", fingerprint}});
+    auto st = identity_row(db_, fingerprint, "sealed_key");
     engine::Identity id;
     id.certificate = stored::x509_from_der(st.blob(0));
     id.fingerprint = fingerprint;

@@ -371,15 +371,7 @@ TEST_CASE(
 
     // A certificate harvested from mail of a new correspondent makes them encryptable.
     auto dkey = make_ec_key("P-256");
-    auto dave = make_cert(dkey.get(),
-                          {"Dave",
-                           {"dave@example.org"},
-                           false,
-                           -1,
-                           365,
-                           "digitalSignature,keyAgreement",
-                           "emailProtection"},
-                          pki.ca.get(), pki.ca_key.get());
+    auto dave = pki.issue_ec(dkey.get(), "Dave", "dave@example.org");
     engine::Harvest from_dave;
     from_dave.certificate = ossl::up_ref(dave.get());
     from_dave.sender_address = "dave@example.org";

@@ -42,6 +42,17 @@ std::string identity_p12(const TestPki& pki, bool rsa) {
                : make_pkcs12(pki.ec_key.get(), pki.ec_cert.get(), {pki.ca.get()}, "pw");
 }
 
+// A store in `dir` (cheap derivation) holding one identity, RSA or EC, and protected with
+// `passphrase` when one is given; returns the identity's fingerprint.
+std::string store_with_identity(const std::filesystem::path& dir, const TestPki& pki, bool rsa,
+                                const char* passphrase = nullptr) {
+    KeyStore store(dir, KeyStore::no_policy(), kFast);
+    std::string fp =
+        store.import_identity(identity_p12(pki, rsa), SecureString("pw"))["fingerprint"];
+    if (passphrase) store.set_passphrase(SecureString(passphrase), std::nullopt);
+    return fp;
+}
+
 // Direct access to the store file, as another program (or an attacker with the file) has it.
 struct RawStore {
     sqlite3* db = nullptr;
@@ -144,12 +155,7 @@ TEST_CASE(
     const auto root = temp_root();
     const auto dir = root / "store";
     const auto pki = TestPki::make();
-    std::string fp;
-    {
-        KeyStore setup(dir, KeyStore::no_policy(), kFast);
-        fp = setup.import_identity(identity_p12(pki, true), SecureString("pw"))["fingerprint"];
-        setup.set_passphrase(SecureString("secret"), std::nullopt);
-    }
+    const std::string fp = store_with_identity(dir, pki, true, "secret");
     KeyStore store(dir, KeyStore::no_policy(), kFast);
     CHECK(code_of([&] { store.delete_identity(fp); }) == Code::Locked);
     CHECK(code_of([&] { store.import_certificate(pem_of(pki.ca.get()), true); }) == Code::Locked);
@@ -215,12 +221,7 @@ TEST_CASE("a store derived with a lower cost is upgraded at the next unlock, key
     const auto root = temp_root();
     const auto dir = root / "store";
     const auto pki = TestPki::make();
-    std::string fp;
-    {
-        KeyStore old(dir, KeyStore::no_policy(), kFast);
-        fp = old.import_identity(identity_p12(pki, false), SecureString("pw"))["fingerprint"];
-        old.set_passphrase(SecureString("secret"), std::nullopt);
-    }
+    const std::string fp = store_with_identity(dir, pki, false, "secret");
     CHECK(RawStore(dir).kdf()["n"] == 1024);
     {
         KeyStore current(dir);
@@ -241,11 +242,7 @@ TEST_CASE("a store of the first release (unbound verifier, N = 2^15) opens and i
     const auto root = temp_root();
     const auto dir = root / "store";
     const auto pki = TestPki::make();
-    std::string fp;
-    {
-        KeyStore store(dir, KeyStore::no_policy(), kFast);
-        fp = store.import_identity(identity_p12(pki, false), SecureString("pw"))["fingerprint"];
-    }
+    const std::string fp = store_with_identity(dir, pki, false);
     {
         // Rewrite it as the first release left it: {kdf, n, r, p, salt} and a verifier sealed with
         // the associated data "verifier", the key under the passphrase's key.
@@ -286,11 +283,7 @@ TEST_CASE(
     const auto root = temp_root();
     const auto dir = root / "store";
     const auto pki = TestPki::make();
-    std::string fp;
-    {
-        KeyStore store(dir, KeyStore::no_policy(), kFast);
-        fp = store.import_identity(identity_p12(pki, false), SecureString("pw"))["fingerprint"];
-    }
+    const std::string fp = store_with_identity(dir, pki, false);
     const json today = RawStore(dir).kdf();
     CHECK(today["n"] == sealing::kUnprotectedScryptN);
     CHECK(today["r"] == sealing::kUnprotectedScryptR);

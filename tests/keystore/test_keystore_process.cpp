@@ -184,28 +184,14 @@ TEST_CASE("eight processes importing and harvesting into one store at once lose 
     std::vector<std::vector<std::string>> certs(kProcesses);
     for (int p = 0; p < kProcesses; ++p) {
         auto key = make_ec_key("P-256");
-        auto cert = make_cert(key.get(),
-                              {"User " + std::to_string(p),
-                               {"user" + std::to_string(p) + "@example.org"},
-                               false,
-                               -1,
-                               365,
-                               "digitalSignature,keyAgreement",
-                               "emailProtection"},
-                              pki.ca.get(), pki.ca_key.get());
+        auto cert = pki.issue_ec(key.get(), "User " + std::to_string(p),
+                                 "user" + std::to_string(p) + "@example.org");
         p12s.push_back(make_pkcs12(key.get(), cert.get(), {pki.ca.get()}, "pw"));
         for (int c = 0; c < kCertsEach; ++c) {
             auto ck = make_ec_key("P-256");
             auto cc =
-                make_cert(ck.get(),
-                          {"Peer",
-                           {"peer" + std::to_string(p) + "-" + std::to_string(c) + "@example.net"},
-                           false,
-                           -1,
-                           365,
-                           "digitalSignature,keyAgreement",
-                           "emailProtection"},
-                          pki.ca.get(), pki.ca_key.get());
+                pki.issue_ec(ck.get(), "Peer",
+                             "peer" + std::to_string(p) + "-" + std::to_string(c) + "@example.net");
             certs[p].push_back(pem_of(cc.get()));
         }
     }

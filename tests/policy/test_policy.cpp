@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Organisation policy: each key with its allowed and refused cases, a malformed policy, and none.
 #include "e2e/host_process.h"
+#include "policy/signing.h"
 #include "util/base64.h"
 
 #include <doctest/doctest.h>
@@ -174,13 +175,7 @@ TEST_CASE("allow_user_trust_anchors: false refuses user roots and ignores ones a
     const auto shared = make_temp_dir("policy-shared");
     {
         HostProcess setup(shared / "store");
-        setup.request(
-            {{"id", 1},
-             {"op", "identities.import"},
-             {"args",
-              {{"pkcs12", base64::encode(keys("thunderbird/Alice.p12"))}, {"password", "nss"}}}});
-        const json s = setup.request(
-            {{"id", 2}, {"op", "message.sign"}, {"args", {{"mime", base64::encode(kMessage)}}}});
+        const json s = import_alice_and_sign(setup, keys("thunderbird/Alice.p12"), kMessage);
         signed_mime = Fixture::mime_of(s);
         setup.request({{"id", 3},
                        {"op", "certificates.import"},

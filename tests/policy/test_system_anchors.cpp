@@ -2,6 +2,7 @@
 // The system's trust anchors: found in the hashed certificate directory OpenSSL names (or the
 // bundle where there is none), trusted only while use_system_trust_anchors allows it.
 #include "e2e/host_process.h"
+#include "policy/signing.h"
 #include "util/base64.h"
 #include "util/ossl.h"
 
@@ -58,13 +59,7 @@ struct Roots {
         std::ofstream(unhashed / "TestCA.pem", std::ios::binary) << ca;
         std::ofstream(bundle, std::ios::binary) << ca;
         HostProcess setup(dir / "signer");
-        setup.request(
-            {{"id", 1},
-             {"op", "identities.import"},
-             {"args",
-              {{"pkcs12", base64::encode(keys("thunderbird/Alice.p12"))}, {"password", "nss"}}}});
-        const json s = setup.request(
-            {{"id", 2}, {"op", "message.sign"}, {"args", {{"mime", base64::encode(kMessage)}}}});
+        const json s = import_alice_and_sign(setup, keys("thunderbird/Alice.p12"), kMessage);
         REQUIRE(s.value("ok", false));
         base64::decode_append(s["result"]["mime"].get<std::string>(), signed_mime);
     }

@@ -163,11 +163,15 @@ TestPki TestPki::make(const std::string& rsa_email, const std::string& ec_email)
                             "emailProtection"},
                            p.ca.get(), p.ca_key.get());
     p.ec_key = make_ec_key("P-256");
-    p.ec_cert = make_cert(
-        p.ec_key.get(),
-        {"Bob", {ec_email}, false, -1, 365, "digitalSignature,keyAgreement", "emailProtection"},
-        p.ca.get(), p.ca_key.get());
+    p.ec_cert = p.issue_ec(p.ec_key.get(), "Bob", ec_email);
     return p;
+}
+
+ossl::X509Ptr TestPki::issue_ec(EVP_PKEY* key, const std::string& name,
+                                const std::string& email) const {
+    return make_cert(
+        key, {name, {email}, false, -1, 365, "digitalSignature,keyAgreement", "emailProtection"},
+        ca.get(), ca_key.get());
 }
 
 }  // namespace smime::test

@@ -47,6 +47,9 @@ struct TestPki {
     ossl::X509Ptr ca, rsa_cert, ec_cert;
     static TestPki make(const std::string& rsa_email = "alice@example.org",
                         const std::string& ec_email = "bob@example.org");
+    // A certificate for the EC key `key` (signing, key agreement, emailProtection, one year)
+    // issued by this CA to `name` at `email`.
+    ossl::X509Ptr issue_ec(EVP_PKEY* key, const std::string& name, const std::string& email) const;
 };
 
 }  // namespace smime::test

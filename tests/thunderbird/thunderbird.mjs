@@ -13,13 +13,13 @@
 // still shows verdicts and says why protected sending is unavailable. Screenshots go to the
 // artifacts folder; prints the click-to-sink times.
 import {execFileSync, spawn, spawnSync} from "node:child_process";
-import {createServer} from "node:net";
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from "node:fs";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
 import {randomBytes} from "node:crypto";
 import {makeFixtures, P12_PASSWORD, REPO, writeHostWrapper} from "../../extension/tests/browser/fixtures.mjs";
 import {hostBinary} from "../../extension/tests/framed-host.mjs";
+import {freePort, mozillaHome, stopBrowser, writeUserPrefs} from "../../extension/tests/browser/launch.mjs";
 import {Marionette} from "../../extension/tests/browser/marionette.mjs";
 import {startSmtpSink} from "./smtp-sink.mjs";
 
@@ -51,17 +51,7 @@ host(["identities.import", "--in", join(pki, "alice.p12"), "--password-env", "P1
 host(["certificates.import", "--certificate", "@" + join(pki, "root.pem"), "--trust-anchor"]);
 
 // HOME with the host manifest; the profile with the add-on, a local account and the SMTP sink.
-const home = join(work, "home");
-mkdirSync(join(home, ".mozilla/native-messaging-hosts"), {recursive: true});
-writeFileSync(join(home, ".mozilla/native-messaging-hosts/org.smimehost.native.json"), JSON.stringify({
-  name: "org.smimehost.native", description: "test", path: writeHostWrapper(work), type: "stdio", allowed_extensions: [ids.thunderbird_id],
-}));
-const freePort = () => new Promise((resolve) => {
-  const s = createServer().listen(0, "127.0.0.1", () => {
-    const p = s.address().port;
-    s.close(() => resolve(p));
-  });
-});
+const home = mozillaHome(work, writeHostWrapper(work), ids.thunderbird_id);
 mkdirSync(join(work, "tmp"));
 let tbLog = "";
 
@@ -90,7 +80,7 @@ async function makeProfile(name, extraPrefs = {}) {
     "mail.smtpserver.smtp1.authMethod": 1, "mail.smtpserver.smtp1.try_ssl": 0, "mail.smtpserver.smtp1.username": "",
     ...extraPrefs,
   };
-  writeFileSync(join(profile, "user.js"), Object.entries(prefs).map(([k, v]) => `user_pref(${JSON.stringify(k)}, ${JSON.stringify(v)});`).join("\n") + "\n");
+  writeUserPrefs(profile, Object.entries(prefs));
   return {profile, marionettePort};
 }
 
@@ -572,16 +562,7 @@ try {
   console.log("FAIL: " + (error.stack || error));
   console.log(tbLog.split("\n").filter((l) => /smime|JavaScript error|console\.(error|warn)|Error/i.test(l)).slice(-40).join("\n"));
 } finally {
-  try {
-    m?.close();
-  } catch {
-    // already closed
-  }
-  try {
-    process.kill(-tb.pid, "SIGTERM");
-  } catch {
-    // already gone
-  }
+  stopBrowser(m, tb);
   sink.close();
   if (!process.env.SMIME_KEEP_WORK) setTimeout(() => rmSync(work, {recursive: true, force: true}), 1000);
 }

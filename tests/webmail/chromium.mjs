@@ -6,14 +6,13 @@
 // Thunderbird's NSS decrypt and verify it, a Bcc recipient gets a copy of their own), open the
 // messages in the Maildir and see the right badges with no decrypted text in the webmail's DOM,
 // and an origin that was not granted gets no API. Prints the Send-to-SMTP and open-to-badge times.
-import {createRequire} from "node:module";
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from "node:fs";
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync} from "node:fs";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
 import {ARTIFACTS, checker, header, imapNewest, nssOpen, opensslOpen, ORIGIN, OTHER_ORIGIN, PASSWORD, REPO,
   setUp, sinkMessages, tearDown, USER, waitForSink} from "./common.mjs";
+import {launchChromium} from "../../extension/tests/browser/launch.mjs";
 
-const {chromium} = createRequire(join(REPO, "extension/package.json"))("playwright-core");
 const ids = JSON.parse(readFileSync(join(REPO, "extension/ids.json"), "utf8"));
 const EXT = join(REPO, "extension/dist/chromium");
 const BROWSER = process.env.CHROMIUM ?? ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find(existsSync);
@@ -25,22 +24,7 @@ mkdirSync(ARTIFACTS, {recursive: true});
 const work = mkdtempSync(join(tmpdir(), "smime-webmail-chromium-"));
 const {data, pki, wrapper, env} = setUp(work);
 
-const udd = join(work, "profile");
-mkdirSync(join(udd, "NativeMessagingHosts"), {recursive: true});
-writeFileSync(join(udd, "NativeMessagingHosts", "org.smimehost.native.json"), JSON.stringify({
-  name: "org.smimehost.native", description: "test", path: wrapper, type: "stdio",
-  allowed_origins: [`chrome-extension://${ids.chromium_id}/`],
-}));
-const context = await chromium.launchPersistentContext(udd, {
-  executablePath: BROWSER,
-  headless: false,
-  ignoreDefaultArgs: ["--disable-extensions"],
-  args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-features=DisableLoadExtensionCommandLineSwitch",
-    `--disable-extensions-except=${EXT}`, `--load-extension=${EXT}`],
-  viewport: {width: 1280, height: 900},
-});
+const context = await launchChromium(BROWSER, EXT, work, wrapper, ids.chromium_id, {viewport: {width: 1280, height: 900}});
 const extBase = `chrome-extension://${ids.chromium_id}/pages`;
 
 /** A screenshot saved and checked: a PNG of some size, and `selector`'s centre pixel near `rgb`. */

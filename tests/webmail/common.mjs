@@ -20,15 +20,7 @@ export const USER = "alice@example.test";
 export const PASSWORD = "alice-secret";
 export const ARTIFACTS = process.env.SMIME_WEBMAIL_ARTIFACTS ?? join(REPO, "build/webmail-artifacts");
 
-export function checker() {
-  let failures = 0;
-  const check = (ok, what) => {
-    console.log(`${ok ? "PASS" : "FAIL"}: ${what}`);
-    if (!ok) failures++;
-    return ok;
-  };
-  return {check, failures: () => failures};
-}
+export {checker} from "../../extension/tests/browser/fixtures.mjs";
 
 const openssl = (args, input) =>
   execFileSync("openssl", args, {input, env: {...process.env, OPENSSL_CONF: "/dev/null"}, maxBuffer: 1 << 30,

@@ -7,11 +7,10 @@
 // encrypted and not-for-me messages and see the badges with no decrypted text in the webmail's
 // DOM, and an origin that was not granted gets no API. Prints the Send-to-SMTP and open-to-badge
 // times.
-import {spawn} from "node:child_process";
-import {createServer} from "node:http";
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from "node:fs";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
+import {mozillaHome, startFirefox, stopBrowser} from "../../extension/tests/browser/launch.mjs";
 import {Marionette} from "../../extension/tests/browser/marionette.mjs";
 import {ARTIFACTS, checker, header, imapNewest, nssOpen, opensslOpen, ORIGIN, OTHER_ORIGIN, PASSWORD, REPO,
   setUp, sinkMessages, tearDown, USER, waitForSink} from "./common.mjs";
@@ -27,32 +26,8 @@ mkdirSync(ARTIFACTS, {recursive: true});
 const work = mkdtempSync(join(tmpdir(), "smime-webmail-firefox-"));
 const {pki, wrapper, env} = setUp(work);
 
-const home = join(work, "home");
-mkdirSync(join(home, ".mozilla/native-messaging-hosts"), {recursive: true});
-mkdirSync(join(home, ".mozilla/managed-storage"), {recursive: true});
-writeFileSync(join(home, ".mozilla/native-messaging-hosts/org.smimehost.native.json"), JSON.stringify({
-  name: "org.smimehost.native", description: "test", path: wrapper, type: "stdio", allowed_extensions: [ids.firefox_id],
-}));
-writeFileSync(join(home, `.mozilla/managed-storage/${ids.firefox_id}.json`), JSON.stringify({
-  name: ids.firefox_id, description: "webmail test policy", type: "storage", data: {page_api_origins: [ORIGIN]},
-}));
-const port = await new Promise((resolve) => {
-  const s = createServer().listen(0, "127.0.0.1", () => {
-    const p = s.address().port;
-    s.close(() => resolve(p));
-  });
-});
-const profile = join(work, "profile");
-mkdirSync(profile);
-writeFileSync(join(profile, "user.js"), [
-  ["marionette.port", port], ["xpinstall.signatures.required", false], ["browser.shell.checkDefaultBrowser", false],
-  ["browser.startup.homepage_override.mstone", "ignore"], ["datareporting.policy.dataSubmissionEnabled", false],
-  ["toolkit.telemetry.reportingpolicy.firstRun", false], ["app.update.enabled", false],
-  ["extensions.update.enabled", false], ["network.captive-portal-service.enabled", false],
-  ["browser.aboutwelcome.enabled", false], ["dom.disable_beforeunload", true],
-].map(([k, v]) => `user_pref(${JSON.stringify(k)}, ${JSON.stringify(v)});`).join("\n") + "\n");
-const firefox = spawn(FIREFOX, ["--headless", "--marionette", "-remote-allow-system-access", "--no-remote", "--profile", profile, "about:blank"],
-  {env: {...process.env, HOME: home, MOZ_HEADLESS_WIDTH: "1280", MOZ_HEADLESS_HEIGHT: "900"}, stdio: "ignore", detached: true});
+const home = mozillaHome(work, wrapper, ids.firefox_id, {description: "webmail test policy", data: {page_api_origins: [ORIGIN]}});
+const {firefox, port} = await startFirefox(FIREFOX, work, home, {width: 1280, height: 900, prefs: [["dom.disable_beforeunload", true]]});
 
 const HELPERS = `
 const $ = (s) => document.querySelector(s);
@@ -231,16 +206,7 @@ try {
   check(false, `the test stopped: ${String(e.message).split("\n")[0]}`);
   await shot("firefox-failure.png").catch(() => {});
 } finally {
-  try {
-    m?.close();
-  } catch {
-    // already closed
-  }
-  try {
-    process.kill(-firefox.pid, "SIGTERM");
-  } catch {
-    // already gone
-  }
+  stopBrowser(m, firefox);
   tearDown(env);
   if (!process.env.SMIME_KEEP_WORK) setTimeout(() => rmSync(work, {recursive: true, force: true}), 1000);
 }

@@ -6,25 +6,18 @@
 // banner; a script in an HTML body does not run and a remote image is not fetched until allowed.
 // Screenshots go to the artifacts folder and their content is checked. Prints the time from
 // "open" to the verdict shown for a 50 KB signed and a 10 MB encrypted message.
-import {chromium} from "playwright-core";
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from "node:fs";
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync} from "node:fs";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
-import {makeFixtures, P12_PASSWORD, REPO, startRemoteServer, writeHostWrapper} from "./fixtures.mjs";
+import {ARTIFACTS, checker, ids, makeFixtures, P12_PASSWORD, REPO, startRemoteServer, writeHostWrapper} from "./fixtures.mjs";
+import {CHROMIUM, launchChromium, pixelOf} from "./launch.mjs";
 
-const ids = JSON.parse(readFileSync(join(REPO, "extension/ids.json"), "utf8"));
 const EXT = join(REPO, "extension/dist/chromium");
-const ARTIFACTS = process.env.SMIME_EXTENSION_ARTIFACTS ?? join(REPO, "build/extension-artifacts");
-const BROWSER = process.env.CHROMIUM ?? ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find(existsSync);
 const PASSPHRASE = "correct horse battery staple";
 
-let failures = 0;
-function check(ok, what) {
-  console.log(`${ok ? "PASS" : "FAIL"}: ${what}`);
-  if (!ok) failures++;
-}
+const {check, failures} = checker();
 
-if (!BROWSER) throw new Error("chromium is not installed (installer/deps.sh --test installs it)");
+if (!CHROMIUM) throw new Error("chromium is not installed (installer/deps.sh --test installs it)");
 if (!existsSync(join(EXT, "manifest.json"))) throw new Error("build the extension first: npm run build");
 mkdirSync(ARTIFACTS, {recursive: true});
 const work = mkdtempSync(join(tmpdir(), "smime-ext-chromium-"));
@@ -34,25 +27,8 @@ const {hits, server, remoteBase} = await startRemoteServer();
 const data = makeFixtures(join(work, "data"), remoteBase);
 
 // The host, registered in the test profile, with its key store in a temporary folder.
-const udd = join(work, "profile");
-mkdirSync(join(udd, "NativeMessagingHosts"), {recursive: true});
-const wrapper = writeHostWrapper(work);
-writeFileSync(join(udd, "NativeMessagingHosts", "org.smimehost.native.json"), JSON.stringify({
-  name: "org.smimehost.native", description: "test", path: wrapper, type: "stdio",
-  allowed_origins: [`chrome-extension://${ids.chromium_id}/`],
-}));
-
-const context = await chromium.launchPersistentContext(udd, {
-  executablePath: BROWSER,
-  headless: false,
-  ignoreDefaultArgs: ["--disable-extensions"],
-  args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-features=DisableLoadExtensionCommandLineSwitch",
-    `--disable-extensions-except=${EXT}`, `--load-extension=${EXT}`],
-  viewport: {width: 1100, height: 1000},
-  acceptDownloads: true,
-});
+const context = await launchChromium(CHROMIUM, EXT, work, writeHostWrapper(work), ids.chromium_id,
+  {viewport: {width: 1100, height: 1000}, acceptDownloads: true});
 const base = `chrome-extension://${ids.chromium_id}/pages`;
 
 /** Checks a screenshot: a real PNG of some size, and the pixel in the banner's coloured left
@@ -64,17 +40,7 @@ async function checkScreenshot(page, name, selector, rgb) {
   const box = await page.locator(selector).boundingBox();
   check(box !== null && box.width > 200 && box.height > 20, `${name}: ${selector} is visible (${JSON.stringify(box)})`);
   if (!rgb || !box) return;
-  const pixel = await page.evaluate(async ({dataUrl, x, y}) => {
-    const img = new Image();
-    img.src = dataUrl;
-    await img.decode();
-    const canvas = document.createElement("canvas");
-    canvas.width = img.width;
-    canvas.height = img.height;
-    const ctx = canvas.getContext("2d");
-    ctx.drawImage(img, 0, 0);
-    return Array.from(ctx.getImageData(x, y, 1, 1).data.slice(0, 3));
-  }, {dataUrl: "data:image/png;base64," + png.toString("base64"), x: Math.round(box.x + 3), y: Math.round(box.y + box.height / 2)});
+  const pixel = await pixelOf(page, png, Math.round(box.x + 3), Math.round(box.y + box.height / 2));
   const close = pixel.every((v, i) => Math.abs(v - rgb[i]) <= 12);
   check(close, `${name}: banner border pixel ${pixel} is ${rgb}`);
 }
@@ -249,5 +215,5 @@ try {
   server.close();
   if (!process.env.SMIME_KEEP_WORK) rmSync(work, {recursive: true, force: true});
 }
-console.log(failures ? `${failures} check(s) failed` : "all chromium checks passed");
-process.exit(failures ? 1 : 0);
+console.log(failures() ? `${failures()} check(s) failed` : "all chromium checks passed");
+process.exit(failures() ? 1 : 0);

@@ -5,25 +5,17 @@
 // signed, tampered, untrusted and encrypted messages in the reader and check the banner, no script
 // runs and no remote image loads until allowed, passphrase set, lock and unlock. Screenshots go
 // to the artifacts folder; prints the open-to-verdict times.
-import {spawn} from "node:child_process";
-import {createServer} from "node:http";
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from "node:fs";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
-import {makeFixtures, P12_PASSWORD, REPO, startRemoteServer, writeHostWrapper} from "./fixtures.mjs";
+import {ARTIFACTS, checker, ids, makeFixtures, P12_PASSWORD, REPO, startRemoteServer, writeHostWrapper} from "./fixtures.mjs";
+import {FIREFOX, mozillaHome, startFirefox, stopBrowser} from "./launch.mjs";
 import {Marionette} from "./marionette.mjs";
 
-const ids = JSON.parse(readFileSync(join(REPO, "extension/ids.json"), "utf8"));
 const XPI = join(REPO, "extension/dist/smime-host-firefox.xpi");
-const ARTIFACTS = process.env.SMIME_EXTENSION_ARTIFACTS ?? join(REPO, "build/extension-artifacts");
-const FIREFOX = process.env.FIREFOX ?? ["/usr/bin/firefox-esr", "/usr/bin/firefox"].find(existsSync);
 const PASSPHRASE = "correct horse battery staple";
 
-let failures = 0;
-function check(ok, what) {
-  console.log(`${ok ? "PASS" : "FAIL"}: ${what}`);
-  if (!ok) failures++;
-}
+const {check, failures} = checker();
 
 if (!FIREFOX) throw new Error("firefox-esr is not installed (installer/deps.sh --test installs it)");
 if (!existsSync(XPI)) throw new Error("build the extension first: npm run build");
@@ -34,29 +26,8 @@ const {hits, server, remoteBase} = await startRemoteServer();
 const data = makeFixtures(join(work, "data"), remoteBase);
 
 // HOME for Firefox: the host manifest in ~/.mozilla/native-messaging-hosts.
-const home = join(work, "home");
-mkdirSync(join(home, ".mozilla/native-messaging-hosts"), {recursive: true});
-const wrapper = writeHostWrapper(work);
-writeFileSync(join(home, ".mozilla/native-messaging-hosts/org.smimehost.native.json"), JSON.stringify({
-  name: "org.smimehost.native", description: "test", path: wrapper, type: "stdio", allowed_extensions: [ids.firefox_id],
-}));
-const port = await new Promise((resolve) => {
-  const s = createServer().listen(0, "127.0.0.1", () => {
-    const p = s.address().port;
-    s.close(() => resolve(p));
-  });
-});
-const profile = join(work, "profile");
-mkdirSync(profile);
-writeFileSync(join(profile, "user.js"), [
-  ["marionette.port", port], ["xpinstall.signatures.required", false], ["browser.shell.checkDefaultBrowser", false],
-  ["browser.startup.homepage_override.mstone", "ignore"], ["datareporting.policy.dataSubmissionEnabled", false],
-  ["toolkit.telemetry.reportingpolicy.firstRun", false], ["app.update.enabled", false],
-  ["extensions.update.enabled", false], ["network.captive-portal-service.enabled", false],
-  ["browser.aboutwelcome.enabled", false],
-].map(([k, v]) => `user_pref(${JSON.stringify(k)}, ${JSON.stringify(v)});`).join("\n") + "\n");
-const firefox = spawn(FIREFOX, ["--headless", "--marionette", "-remote-allow-system-access", "--no-remote", "--profile", profile, "about:blank"],
-  {env: {...process.env, HOME: home, MOZ_HEADLESS_WIDTH: "1100", MOZ_HEADLESS_HEIGHT: "1000"}, stdio: "ignore", detached: true});
+const home = mozillaHome(work, writeHostWrapper(work), ids.firefox_id);
+const {firefox, port} = await startFirefox(FIREFOX, work, home, {width: 1100, height: 1000});
 
 // Helpers every page script gets: wait for a selector, text of an element, set a file input.
 const HELPERS = `
@@ -182,18 +153,9 @@ try {
   console.log(`TIMING firefox: open to verdict, median of 3, port open: 0.05 MB signed ${t50.toFixed(0)} ms; ` +
     `${(statSync(data.files.encrypted10m).size / 1e6).toFixed(2)} MB encrypted ${t10.toFixed(0)} ms`);
 } finally {
-  try {
-    m?.close();
-  } catch {
-    // already closed
-  }
-  try {
-    process.kill(-firefox.pid, "SIGTERM");
-  } catch {
-    // already gone
-  }
+  stopBrowser(m, firefox);
   server.close();
   if (!process.env.SMIME_KEEP_WORK) setTimeout(() => rmSync(work, {recursive: true, force: true}), 1000);
 }
-console.log(failures ? `${failures} check(s) failed` : "all firefox checks passed");
-setTimeout(() => process.exit(failures ? 1 : 0), 1500);
+console.log(failures() ? `${failures()} check(s) failed` : "all firefox checks passed");
+setTimeout(() => process.exit(failures() ? 1 : 0), 1500);

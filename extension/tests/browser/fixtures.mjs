@@ -14,6 +14,19 @@ import {hostBinary} from "../framed-host.mjs";
 
 export const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 export const P12_PASSWORD = "Alice-p12-password";
+export const ids = JSON.parse(readFileSync(join(REPO, "extension/ids.json"), "utf8"));
+export const ARTIFACTS = process.env.SMIME_EXTENSION_ARTIFACTS ?? join(REPO, "build/extension-artifacts");
+
+/** Prints each check as PASS or FAIL and counts the failures. */
+export function checker() {
+  let failures = 0;
+  const check = (ok, what) => {
+    console.log(`${ok ? "PASS" : "FAIL"}: ${what}`);
+    if (!ok) failures++;
+    return ok;
+  };
+  return {check, failures: () => failures};
+}
 
 function openssl(args, input) {
   return execFileSync("openssl", args, {input, env: {...process.env, OPENSSL_CONF: "/dev/null"}, maxBuffer: 1 << 30});

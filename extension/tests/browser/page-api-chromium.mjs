@@ -6,39 +6,25 @@
 // frame (the page's DOM never holds it; screenshots checked); another port of the same host gets
 // no answer; an origin the managed policy pre-grants works without a grant; an origin it forbids
 // gets nothing even though granted; revoking in the options page ends access.
-import {chromium} from "playwright-core";
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from "node:fs";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
-import {makeFixtures, REPO, startRemoteServer, writeHostWrapper} from "./fixtures.mjs";
-import {grantedScenarios, pageMessages, prepareStore, SECRET, startWebmail} from "./page-api-fixtures.mjs";
+import {ARTIFACTS, checker, ids, REPO, writeHostWrapper} from "./fixtures.mjs";
+import {CHROMIUM, launchChromium, pixelOf} from "./launch.mjs";
+import {grantedScenarios, SECRET, setUpPageApi} from "./page-api-fixtures.mjs";
 
-const ids = JSON.parse(readFileSync(join(REPO, "extension/ids.json"), "utf8"));
 const EXT = join(REPO, "extension/dist/chromium");
-const ARTIFACTS = process.env.SMIME_EXTENSION_ARTIFACTS ?? join(REPO, "build/extension-artifacts");
-const BROWSER = process.env.CHROMIUM ?? ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find(existsSync);
 // Chromium reads managed policy (here: the extension's managed storage, policy "3rdparty") only
 // from this system folder on Linux.
 const POLICY_DIR = process.env.CHROMIUM_POLICY_DIR ?? "/etc/chromium/policies/managed";
 
-let failures = 0;
-function check(ok, what) {
-  console.log(`${ok ? "PASS" : "FAIL"}: ${what}`);
-  if (!ok) failures++;
-}
+const {check, failures} = checker();
 
-if (!BROWSER) throw new Error("chromium is not installed (installer/deps.sh --test installs it)");
+if (!CHROMIUM) throw new Error("chromium is not installed (installer/deps.sh --test installs it)");
 if (!existsSync(join(EXT, "manifest.json"))) throw new Error("build the extension first: npm run build");
 mkdirSync(ARTIFACTS, {recursive: true});
 const work = mkdtempSync(join(tmpdir(), "smime-page-api-chromium-"));
-const dataDir = join(work, "data");
-const {server: remote, remoteBase} = await startRemoteServer();
-const data = makeFixtures(dataDir, remoteBase);
-prepareStore(join(work, "store"), dataDir);
-const messages = pageMessages(dataDir);
-const notForMe = readFileSync(data.files.notForMe).toString("latin1");
-
-const webmail = await startWebmail(4);
+const {dataDir, remote, messages, notForMe, webmail} = await setUpPageApi(work);
 const [granted, other, preGranted, forbidden] = webmail.origins;
 mkdirSync(POLICY_DIR, {recursive: true});
 const policyFile = join(POLICY_DIR, `smime-host-page-api-test-${process.pid}.json`);
@@ -46,21 +32,7 @@ writeFileSync(policyFile, JSON.stringify({"3rdparty": {extensions: {[ids.chromiu
   page_api_origins: [preGranted], page_api_forbidden_origins: [forbidden],
 }}}}));
 
-const udd = join(work, "profile");
-mkdirSync(join(udd, "NativeMessagingHosts"), {recursive: true});
-writeFileSync(join(udd, "NativeMessagingHosts", "org.smimehost.native.json"), JSON.stringify({
-  name: "org.smimehost.native", description: "test", path: writeHostWrapper(work), type: "stdio",
-  allowed_origins: [`chrome-extension://${ids.chromium_id}/`],
-}));
-const context = await chromium.launchPersistentContext(udd, {
-  executablePath: BROWSER,
-  headless: false,
-  ignoreDefaultArgs: ["--disable-extensions"],
-  args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-features=DisableLoadExtensionCommandLineSwitch",
-    `--disable-extensions-except=${EXT}`, `--load-extension=${EXT}`],
-  viewport: {width: 1100, height: 800},
-});
+const context = await launchChromium(CHROMIUM, EXT, work, writeHostWrapper(work), ids.chromium_id, {viewport: {width: 1100, height: 800}});
 const base = `chrome-extension://${ids.chromium_id}/pages`;
 const run = (page) => (name, args = {}) => page.evaluate(([n, a]) => window.webmail.run(n, a), [name, args]);
 
@@ -125,17 +97,7 @@ try {
   await page.screenshot({path: join(ARTIFACTS, "page-api-viewer-chromium.png")});
   const box = await frame.locator("#banner").boundingBox();
   const png = readFileSync(join(ARTIFACTS, "page-api-viewer-chromium.png"));
-  const pixel = await page.evaluate(async ({dataUrl, x, y}) => {
-    const img = new Image();
-    img.src = dataUrl;
-    await img.decode();
-    const canvas = document.createElement("canvas");
-    canvas.width = img.width;
-    canvas.height = img.height;
-    const ctx = canvas.getContext("2d");
-    ctx.drawImage(img, 0, 0);
-    return Array.from(ctx.getImageData(x, y, 1, 1).data.slice(0, 3));
-  }, {dataUrl: "data:image/png;base64," + png.toString("base64"), x: Math.round(box.x + 3), y: Math.round(box.y + box.height / 2)});
+  const pixel = await pixelOf(page, png, Math.round(box.x + 3), Math.round(box.y + box.height / 2));
   check(statSync(join(ARTIFACTS, "page-api-viewer-chromium.png")).size > 15_000 && pixel.every((v, i) => Math.abs(v - [30, 123, 52][i]) <= 12),
     `screenshot saved; the banner in the frame is green (${pixel})`);
 
@@ -195,5 +157,5 @@ try {
   remote.close();
   if (!process.env.SMIME_KEEP_WORK) rmSync(work, {recursive: true, force: true});
 }
-console.log(failures ? `${failures} check(s) failed` : "all page API checks passed in chromium");
-process.exit(failures ? 1 : 0);
+console.log(failures() ? `${failures()} check(s) failed` : "all page API checks passed in chromium");
+process.exit(failures() ? 1 : 0);

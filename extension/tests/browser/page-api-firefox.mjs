@@ -5,69 +5,32 @@
 // webmail on 127.0.0.1; the decrypted text only inside the extension's frame; another port, and
 // an origin the managed storage forbids, get nothing; a pre-granted origin works; revoking ends
 // access. Managed storage comes from the per-user managed-storage manifest Firefox reads.
-import {spawn} from "node:child_process";
-import {createServer} from "node:http";
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from "node:fs";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
-import {makeFixtures, REPO, startRemoteServer, writeHostWrapper} from "./fixtures.mjs";
+import {ARTIFACTS, checker, ids, REPO, writeHostWrapper} from "./fixtures.mjs";
+import {FIREFOX, mozillaHome, startFirefox, stopBrowser} from "./launch.mjs";
 import {Marionette} from "./marionette.mjs";
-import {grantedScenarios, pageMessages, pngPixel, prepareStore, SECRET, startWebmail} from "./page-api-fixtures.mjs";
+import {grantedScenarios, pngPixel, SECRET, setUpPageApi} from "./page-api-fixtures.mjs";
 
-const ids = JSON.parse(readFileSync(join(REPO, "extension/ids.json"), "utf8"));
 const XPI = join(REPO, "extension/dist/smime-host-firefox.xpi");
-const ARTIFACTS = process.env.SMIME_EXTENSION_ARTIFACTS ?? join(REPO, "build/extension-artifacts");
-const FIREFOX = process.env.FIREFOX ?? ["/usr/bin/firefox-esr", "/usr/bin/firefox"].find(existsSync);
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 
-let failures = 0;
-function check(ok, what) {
-  console.log(`${ok ? "PASS" : "FAIL"}: ${what}`);
-  if (!ok) failures++;
-}
+const {check, failures} = checker();
 
 if (!FIREFOX) throw new Error("firefox-esr is not installed (installer/deps.sh --test installs it)");
 if (!existsSync(XPI)) throw new Error("build the extension first: npm run build");
 mkdirSync(ARTIFACTS, {recursive: true});
 const work = mkdtempSync(join(tmpdir(), "smime-page-api-firefox-"));
-const dataDir = join(work, "data");
-const {server: remote, remoteBase} = await startRemoteServer();
-const data = makeFixtures(dataDir, remoteBase);
-prepareStore(join(work, "store"), dataDir);
-const messages = pageMessages(dataDir);
-const notForMe = readFileSync(data.files.notForMe).toString("latin1");
-const webmail = await startWebmail(4);
+const {dataDir, remote, messages, notForMe, webmail} = await setUpPageApi(work);
 const [granted, other, preGranted, forbidden] = webmail.origins;
 
 // HOME for Firefox: the host manifest, and the managed storage of the add-on (what an
 // administrator's policies.json "3rdparty" section or this manifest provides).
-const home = join(work, "home");
-mkdirSync(join(home, ".mozilla/native-messaging-hosts"), {recursive: true});
-mkdirSync(join(home, ".mozilla/managed-storage"), {recursive: true});
-writeFileSync(join(home, ".mozilla/native-messaging-hosts/org.smimehost.native.json"), JSON.stringify({
-  name: "org.smimehost.native", description: "test", path: writeHostWrapper(work), type: "stdio", allowed_extensions: [ids.firefox_id],
-}));
-writeFileSync(join(home, `.mozilla/managed-storage/${ids.firefox_id}.json`), JSON.stringify({
-  name: ids.firefox_id, description: "test policy", type: "storage",
-  data: {page_api_origins: [preGranted], page_api_forbidden_origins: [forbidden]},
-}));
-const port = await new Promise((resolve) => {
-  const s = createServer().listen(0, "127.0.0.1", () => {
-    const p = s.address().port;
-    s.close(() => resolve(p));
-  });
+const home = mozillaHome(work, writeHostWrapper(work), ids.firefox_id, {
+  description: "test policy", data: {page_api_origins: [preGranted], page_api_forbidden_origins: [forbidden]},
 });
-const profile = join(work, "profile");
-mkdirSync(profile);
-writeFileSync(join(profile, "user.js"), [
-  ["marionette.port", port], ["xpinstall.signatures.required", false], ["browser.shell.checkDefaultBrowser", false],
-  ["browser.startup.homepage_override.mstone", "ignore"], ["datareporting.policy.dataSubmissionEnabled", false],
-  ["toolkit.telemetry.reportingpolicy.firstRun", false], ["app.update.enabled", false],
-  ["extensions.update.enabled", false], ["network.captive-portal-service.enabled", false],
-  ["browser.aboutwelcome.enabled", false],
-].map(([k, v]) => `user_pref(${JSON.stringify(k)}, ${JSON.stringify(v)});`).join("\n") + "\n");
-const firefox = spawn(FIREFOX, ["--headless", "--marionette", "-remote-allow-system-access", "--no-remote", "--profile", profile, "about:blank"],
-  {env: {...process.env, HOME: home, MOZ_HEADLESS_WIDTH: "1100", MOZ_HEADLESS_HEIGHT: "800"}, stdio: "ignore", detached: true});
+const {firefox, port} = await startFirefox(FIREFOX, work, home, {width: 1100, height: 800});
 
 let m;
 /** Runs an async function body in the current document; `args` is its argument. */
@@ -194,19 +157,10 @@ try {
   const revoked = await run("connect", {timeoutMs: 1500});
   check(revoked.error?.code === "ERR_NOT_GRANTED", `after revoking, the page gets no answer: ${JSON.stringify(revoked)}`);
 } finally {
-  try {
-    m?.close();
-  } catch {
-    // already closed
-  }
-  try {
-    process.kill(-firefox.pid, "SIGTERM");
-  } catch {
-    // already gone
-  }
+  stopBrowser(m, firefox);
   webmail.close();
   remote.close();
   if (!process.env.SMIME_KEEP_WORK) setTimeout(() => rmSync(work, {recursive: true, force: true}), 1000);
 }
-console.log(failures ? `${failures} check(s) failed` : "all page API checks passed in firefox");
-setTimeout(() => process.exit(failures ? 1 : 0), 1500);
+console.log(failures() ? `${failures()} check(s) failed` : "all page API checks passed in firefox");
+setTimeout(() => process.exit(failures() ? 1 : 0), 1500);

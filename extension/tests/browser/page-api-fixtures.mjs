@@ -10,7 +10,7 @@ import {readFileSync, writeFileSync} from "node:fs";
 import {createServer} from "node:http";
 import {join} from "node:path";
 import {hostBinary} from "../framed-host.mjs";
-import {P12_PASSWORD, REPO} from "./fixtures.mjs";
+import {makeFixtures, P12_PASSWORD, REPO, startRemoteServer} from "./fixtures.mjs";
 
 const LIBRARY = join(REPO, "extension/dist/page-api/smime-webmail.js");
 const PAGE_SCRIPT = join(REPO, "extension/tests/browser/webmail-page.js");
@@ -21,6 +21,19 @@ const PAGE = `<!doctype html>
 <script src="/smime-webmail.js"></script><script src="/webmail-page.js"></script>
 <style>body{font-family:sans-serif;margin:8px} #viewer{width:1000px;height:640px;border:2px solid #888}</style>
 </head><body><h1>Test webmail</h1><div id="viewer"></div></body></html>`;
+
+/** What both page API tests start with in `work`: the test data and the remote server, the
+ * prepared key store, the test messages, and the test webmail under four origins. */
+export async function setUpPageApi(work) {
+  const dataDir = join(work, "data");
+  const {server: remote, remoteBase} = await startRemoteServer();
+  const data = makeFixtures(dataDir, remoteBase);
+  prepareStore(join(work, "store"), dataDir);
+  const messages = pageMessages(dataDir);
+  const notForMe = readFileSync(data.files.notForMe).toString("latin1");
+  const webmail = await startWebmail(4);
+  return {dataDir, remote, messages, notForMe, webmail};
+}
 
 /** One server per origin; every one serves the same webmail. */
 export async function startWebmail(count) {
