@@ -115,8 +115,16 @@ try {
   const refused = await run(page)("open", {message: messages.secretMail});
   check(codes.join() === "ERR_DECRYPT_FAILED,ERR_DECRYPT_FAILED,ERR_THROTTLED" && refused.error?.code === "ERR_THROTTLED",
     `the fourth failure and then a good message are refused: ${codes}, ${refused.error?.code}`);
-  frame = await viewerFrame(frame);
-  await frame.waitForSelector("body[data-state=error]", {timeout: 30_000});
+  // Each open replaces the viewer frame; the one found first may be replaced by a later open.
+  for (let attempt = 0; ; attempt++) {
+    frame = await viewerFrame(frame);
+    try {
+      await frame.waitForSelector("body[data-state=error]", {timeout: 30_000});
+      break;
+    } catch (error) {
+      if (attempt >= 3 || !frame.isDetached()) throw error;
+    }
+  }
   const budget = await frame.locator("#error").textContent();
   check(/allow it again/.test(budget) && !/ERR_/.test(budget), `the viewer says why and how it comes back: "${budget}"`);
 
