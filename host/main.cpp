@@ -8,11 +8,12 @@
 #include "protocol/limits.h"
 #include "protocol/session.h"
 #include "util/log.h"
+#include "util/print.h"
 #include "version.h"
 
 #include <openssl/crypto.h>
 
-#include <iostream>
+#include <string>
 #include <string_view>
 
 namespace {
@@ -99,6 +100,9 @@ int serve(smime::Caller caller) {
 
 int main(int argc, char** argv) {
     smime::platform::use_large_pages();
+    // OpenSSL's error strings take a fresh process almost a million instructions to load, for
+    // log lines only: the log gives OpenSSL's error codes instead (`openssl errstr` reads them).
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, nullptr);
     smime::log::init_from_environment();
     if (auto caller = browser_caller(argc, argv)) return serve(std::move(*caller));
     if (argc < 2) {
@@ -112,8 +116,8 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (command == "--version") {
-        std::cout << "smime-host " << smime::kVersion << " (protocol " << smime::kProtocolVersion
-                  << ")\n";
+        smime::print(std::string("smime-host ") + smime::kVersion + " (protocol " +
+                     std::to_string(smime::kProtocolVersion) + ")\n");
         return 0;
     }
     smime::platform::prepare_stdio();

@@ -10,12 +10,12 @@
 #include "util/base64.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/print.h"
 #include "version.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
-#include <iostream>
 #include <iterator>
 #include <map>
 #include <sstream>
@@ -191,7 +191,7 @@ Parsed parse_options(const Operation& op, int argc, char** argv) {
 }
 
 void print_operation_help(const Operation& op) {
-    std::cout << "smime-host " << op.name << ": " << op.summary << "\n\nOptions:\n";
+    print("smime-host " + op.name + ": " + op.summary + "\n\nOptions:\n");
     for (const auto& a : op.args) {
         std::string flag = a.name;
         std::replace(flag.begin(), flag.end(), '_', '-');
@@ -206,40 +206,37 @@ void print_operation_help(const Operation& op) {
             case ArgType::String: form = "--" + flag + " VALUE (or @FILE)"; break;
             default: form = "--" + flag + " VALUE"; break;
         }
-        std::cout << "  " << form << (a.required ? "  (required)" : "") << "\n      " << a.help
-                  << "\n";
+        print("  " + form + (a.required ? "  (required)" : "") + "\n      " + a.help + "\n");
     }
     if (!op.payload_result.empty())
-        std::cout << "  --out FILE\n      where to write the resulting " << op.payload_result
-                  << " (default stdout)\n";
-    std::cout << "  --passphrase-file FILE | --passphrase-env VAR\n      unlock the key store if "
-                 "this needs a "
-                 "private key (otherwise you are prompted)\n";
-    std::cout << "  --json\n      print the whole reply as JSON\n\nResult: " << op.result_help
-              << "\n";
+        print("  --out FILE\n      where to write the resulting " + op.payload_result +
+              " (default stdout)\n");
+    print(
+        "  --passphrase-file FILE | --passphrase-env VAR\n      unlock the key store if this "
+        "needs a private key (otherwise you are prompted)\n");
+    print("  --json\n      print the whole reply as JSON\n\nResult: " + op.result_help + "\n");
 }
 
 }  // namespace
 
 void print_usage() {
-    std::cout
-        << "smime-host " << kVersion
-        << ": S/MIME for Thunderbird and webmail, with keys kept on this machine.\n\n"
-           "Usage:\n"
-           "  smime-host <command> [options]   run one operation (see below)\n"
-           "  smime-host <command> --help      options of a command\n"
-           "  smime-host --stdio               serve the native messaging protocol on "
-           "stdin/stdout\n"
-           "  smime-host self-test             check this installation: a round trip as a browser "
-           "would\n"
-           "  smime-host --version\n\n"
-           "Browsers start it with their own arguments (chrome-extension://<id>/, or a manifest\n"
-           "path and an add-on id) and then speak the native messaging protocol.\n\nCommands:\n";
+    print(std::string("smime-host ") + kVersion +
+          ": S/MIME for Thunderbird and webmail, with keys kept on this machine.\n\n"
+          "Usage:\n"
+          "  smime-host <command> [options]   run one operation (see below)\n"
+          "  smime-host <command> --help      options of a command\n"
+          "  smime-host --stdio               serve the native messaging protocol on "
+          "stdin/stdout\n"
+          "  smime-host self-test             check this installation: a round trip as a browser "
+          "would\n"
+          "  smime-host --version\n\n"
+          "Browsers start it with their own arguments (chrome-extension://<id>/, or a manifest\n"
+          "path and an add-on id) and then speak the native messaging protocol.\n\nCommands:\n");
     for (const auto& [name, op] : registry().all()) {
         std::string line = "  " + name;
         for (const auto& alias : op.aliases) line += ", " + alias;
         if (line.size() < 32) line.resize(32, ' ');
-        std::cout << line << " " << op.summary << "\n";
+        print(line + " " + op.summary + "\n");
     }
 }
 
@@ -247,14 +244,14 @@ int run(int argc, char** argv) {
     const std::string command = argv[1];
     const Operation* op = registry().find(command);
     if (!op) {
-        std::cerr << "smime-host: unknown command '" << command << "' (see smime-host --help)\n";
+        print_error("smime-host: unknown command '" + command + "' (see smime-host --help)\n");
         return 2;
     }
     Parsed parsed;
     try {
         parsed = parse_options(*op, argc, argv);
     } catch (const Error& e) {
-        std::cerr << "smime-host " << op->name << ": " << e.what() << "\n";
+        print_error("smime-host " + op->name + ": " + e.what() + "\n");
         return 2;
     }
     if (parsed.help) {
@@ -308,35 +305,34 @@ int run(int argc, char** argv) {
         if (parsed.json_output) {
             if (reply.payload)
                 reply.result[op->payload_result] = base64::encode(reply.payload->join().str());
-            std::cout << json({{"ok", true}, {"result", reply.result}})
-                             .dump(2, ' ', false, json::error_handler_t::replace)
-                      << "\n";
+            print(json({{"ok", true}, {"result", reply.result}})
+                      .dump(2, ' ', false, json::error_handler_t::replace) +
+                  "\n");
             return 0;
         }
         if (reply.payload) {
             write_file(parsed.out_path.empty() ? "-" : parsed.out_path,
                        reply.payload->join().str());
             if (!reply.result.empty() && !parsed.out_path.empty())
-                std::cout << reply.result.dump(2, ' ', false, json::error_handler_t::replace)
-                          << "\n";
+                print(reply.result.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
             else if (!reply.result.empty())
-                std::cerr << reply.result.dump(2, ' ', false, json::error_handler_t::replace)
-                          << "\n";
+                print_error(reply.result.dump(2, ' ', false, json::error_handler_t::replace) +
+                            "\n");
         } else {
-            std::cout << reply.result.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+            print(reply.result.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
         }
         return 0;
     } catch (const Error& e) {
         if (parsed.json_output)
-            std::cout << envelope::error_reply(nullptr, e)
-                             .dump(2, ' ', false, json::error_handler_t::replace)
-                      << "\n";
-        std::cerr << "smime-host " << op->name << ": " << code_name(e.code()) << ": " << e.what()
-                  << "\n";
+            print(envelope::error_reply(nullptr, e)
+                      .dump(2, ' ', false, json::error_handler_t::replace) +
+                  "\n");
+        print_error("smime-host " + op->name + ": " + std::string(code_name(e.code())) + ": " +
+                    e.what() + "\n");
         return 1;
     } catch (const std::exception& e) {
         log::error(op->name + ": unexpected failure: " + e.what());
-        std::cerr << "smime-host " << op->name << ": ERR_INTERNAL: internal error\n";
+        print_error("smime-host " + op->name + ": ERR_INTERNAL: internal error\n");
         return 1;
     }
 }

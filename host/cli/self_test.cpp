@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
-#include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -28,6 +27,7 @@
 #include "protocol/limits.h"
 #include "util/base64.h"
 #include "util/ossl.h"
+#include "util/print.h"
 #include "util/text.h"
 #include "version.h"
 
@@ -413,12 +413,12 @@ std::vector<Step> steps() {
 }
 
 void print_help() {
-    std::cout
-        << "smime-host self-test: check this installation with a round trip through the native\n"
-           "messaging loop. Starts this binary as a browser would (caller chrome-extension://"
-        << kChromiumExtensionId
-        << "/,\npipes, framed JSON, a fresh temporary data directory), runs each step and prints\n"
-           "one line per step. Exit status 0 only if every step passed.\n";
+    print(std::string("smime-host self-test: check this installation with a round trip through the "
+                      "native\nmessaging loop. Starts this binary as a browser would (caller "
+                      "chrome-extension://") +
+          kChromiumExtensionId +
+          "/,\npipes, framed JSON, a fresh temporary data directory), runs each step and prints\n"
+          "one line per step. Exit status 0 only if every step passed.\n");
 }
 
 }  // namespace
@@ -430,7 +430,7 @@ int self_test(int argc, char** argv) {
             print_help();
             return 0;
         }
-        std::cerr << "smime-host self-test: unexpected argument '" << arg << "'\n";
+        print_error("smime-host self-test: unexpected argument '" + arg + "'\n");
         return 2;
     }
 
@@ -438,11 +438,11 @@ int self_test(int argc, char** argv) {
     try {
         executable = platform::executable_path();
     } catch (const std::exception& e) {
-        std::cerr << "smime-host self-test: " << e.what() << "\n";
+        print_error(std::string("smime-host self-test: ") + e.what() + "\n");
         return 1;
     }
     Run run(executable, std::string("chrome-extension://") + kChromiumExtensionId + "/");
-    std::cout << "smime-host self-test of " << executable.string() << "\n";
+    print("smime-host self-test of " + executable.string() + "\n");
 
     using Clock = std::chrono::steady_clock;
     const auto all_steps = steps();
@@ -453,7 +453,7 @@ int self_test(int argc, char** argv) {
         std::string title = step.title;
         if (title.size() < 26) title.resize(26, ' ');
         if (!failure.empty()) {
-            std::cout << "  - " << title << "      not run\n";
+            print("  - " + title + "      not run\n");
             continue;
         }
         const auto begin = Clock::now();
@@ -469,19 +469,20 @@ int self_test(int argc, char** argv) {
             std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begin).count();
         char timing[32];
         std::snprintf(timing, sizeof timing, "%5lld ms", static_cast<long long>(ms));
-        std::cout << "  " << (ok ? "\u2713 " : "\u2717 ") << title << timing << "  " << detail
-                  << "\n";
+        print("  " + std::string(ok ? "\u2713 " : "\u2717 ") + title + timing + "  " + detail +
+              "\n");
+        std::fflush(stdout);
         if (ok) ++passed;
         else failure = step.title + ": " + detail;
     }
     const auto total =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
     if (failure.empty()) {
-        std::cout << "self-test passed: " << passed << " of " << all_steps.size() << " steps in "
-                  << total << " ms\n";
+        print("self-test passed: " + std::to_string(passed) + " of " +
+              std::to_string(all_steps.size()) + " steps in " + std::to_string(total) + " ms\n");
         return 0;
     }
-    std::cout << "self-test FAILED at '" << failure << "'\n";
+    print("self-test FAILED at '" + failure + "'\n");
     return 1;
 }
 

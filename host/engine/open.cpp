@@ -23,9 +23,11 @@ namespace {
 
 // Content ciphers the default provider has. Others (RC2, DES) need the legacy provider, a shared
 // object that costs a fresh process more than decrypting a small message: loaded only for them.
+// The names are OpenSSL's long names, as content_encryption_algorithm gives them.
 bool in_default_provider(std::string_view algorithm) {
-    static constexpr std::string_view kDefault[] = {"aes128-cbc", "aes192-cbc", "aes256-cbc",
-                                                    "aes128-gcm", "aes256-gcm", "des-ede3-cbc"};
+    static constexpr std::string_view kDefault[] = {"aes-128-cbc", "aes-192-cbc", "aes-256-cbc",
+                                                    "aes-128-gcm", "aes-192-gcm", "aes-256-gcm",
+                                                    "des-ede3-cbc"};
     return std::find(std::begin(kDefault), std::end(kDefault), algorithm) != std::end(kDefault);
 }
 

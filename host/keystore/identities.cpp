@@ -194,13 +194,14 @@ std::string KeyStore::export_certificate(const std::string& fingerprint, bool wi
     return out;
 }
 
-engine::Identity KeyStore::load_identity(const std::string& fingerprint) {
+engine::Identity KeyStore::load_identity(const std::string& fingerprint, bool with_chain) {
     auto st = identity_row(db_, fingerprint, "sealed_key");
     engine::Identity id;
     id.certificate = stored::x509_from_der(st.blob(0));
     id.fingerprint = fingerprint;
     const SecureString plain = unseal_key(fingerprint, st.blob(1));
     id.private_key = stored::parse_pkcs8(plain);
+    if (!with_chain) return id;
     auto chain = db_.prepare(
         "SELECT c.der FROM identity_chain ic JOIN certificates c ON c.fingerprint = "
         "ic.certificate WHERE ic.identity = ? ORDER BY ic.position");
@@ -295,7 +296,7 @@ std::vector<engine::Identity> KeyStore::decryption_identities() {
             continue;
         }
         try {
-            out.push_back(load_identity(fp));
+            out.push_back(load_identity(fp, false));  // decrypting needs no issuers
         } catch (const Error& e) {
             if (e.code() != Code::Storage) throw;  // locked: the caller asks for the passphrase
             // One unreadable key must not stop the others (unseal_key logged which one).

@@ -117,6 +117,9 @@ private:
 
     enum class Source { Chain = 0, Harvested = 1, Imported = 2, Identity = 3 };
     void store_certificate(X509* cert, Source source, bool trust_anchor);
+    bool known(const std::string& fingerprint);
+    bool teaches_nothing(const engine::Harvest& learned, const std::vector<std::string>& addresses,
+                         bool preferred, const std::string& capabilities, std::int64_t now);
     std::vector<ossl::X509Ptr>
     own_trust_anchors();  // the policy's and the user's, not the system's
     bool has_identity(const std::string& fingerprint);
@@ -126,7 +129,8 @@ private:
     // (another process may have changed the passphrase). Throws Locked otherwise.
     SecureString current_key_in_transaction();
     SecureString unseal_key(const std::string& fingerprint, const std::string& sealed);
-    engine::Identity load_identity(const std::string& fingerprint);
+    // The identity with its private key and, if `with_chain`, its stored issuers.
+    engine::Identity load_identity(const std::string& fingerprint, bool with_chain = true);
     // Throws Error(Policy) if the policy refuses this identity (allowed_domains, min_rsa_bits).
     void check_identity_policy(X509* certificate) const;
     void check_identity_policy(const std::string& fingerprint);

@@ -81,6 +81,46 @@ std::vector<ossl::X509CrlPtr> KeyStore::crls() {
     return out;
 }
 
+bool KeyStore::known(const std::string& fingerprint) {
+    auto st = db_.prepare("SELECT 1 FROM certificates WHERE fingerprint = ?");
+    st.bind(1, fingerprint);
+    return st.step();
+}
+
+// Whether harvesting `learned` for `addresses` would change nothing but timestamps that are still
+// fresh (last_seen is kept to within kSeenResolution seconds). Reads only.
+bool KeyStore::teaches_nothing(const engine::Harvest& learned,
+                               const std::vector<std::string>& addresses, bool preferred,
+                               const std::string& capabilities, std::int64_t now) {
+    constexpr std::int64_t kSeenResolution = 3600;
+    const std::string fp = certinfo::fingerprint(learned.certificate.get());
+    auto cert = db_.prepare(
+        "SELECT source, seen_from, last_seen, capabilities FROM certificates WHERE fingerprint = "
+        "?");
+    cert.bind(1, fp);
+    if (!cert.step()) return false;
+    if (stored::source_rank(cert.text(0)) < static_cast<int>(Source::Harvested)) return false;
+    if (cert.is_null(1) || cert.text(1) != addresses.front()) return false;
+    if (cert.integer(2) < now - kSeenResolution) return false;
+    if (learned.good && !learned.capabilities.empty() &&
+        (cert.is_null(3) || cert.text(3) != capabilities))
+        return false;
+    for (const auto& address : addresses) {
+        // A preference counts from its newest statement: it is news unless it is the newest one
+        // for the address already.
+        auto row = db_.prepare(
+            "SELECT h.good, h.last_seen, h.preferred_at IS NOT NULL AND h.preferred_at >= "
+            "(SELECT max(preferred_at) FROM harvested_for WHERE email = ?1) "
+            "FROM harvested_for h WHERE h.email = ?1 AND h.fingerprint = ?2");
+        row.bind(1, address).bind(2, fp);
+        if (!row.step()) return false;
+        if (row.integer(0) < std::int64_t{learned.good}) return false;
+        if (row.integer(1) < now - kSeenResolution) return false;
+        if (preferred && row.integer(2) == 0) return false;
+    }
+    return true;
+}
+
 // Automatic key exchange. What one signature may teach is bounded, and tied to what it was checked
 // against: its signer's certificate becomes a candidate only for the addresses it matched (the
 // From address), the message's other certificates are kept only as issuers on the signer's path
@@ -109,21 +149,37 @@ void KeyStore::harvest(const engine::Harvest& learned) {
         if (addresses.empty()) return;
         const std::int64_t t = stored::now();
         const std::string capabilities = json(learned.capabilities).dump();
-        std::optional<pki::TrustMaterial> material;
-        db::Transaction tx(db_);
-        std::size_t kept = 0;
+        X509* preferred = learned.preferred_encryption_certificate.get();
+        const bool prefers_itself =
+            preferred && X509_cmp(preferred, learned.certificate.get()) == 0;
+        const bool other_preferred = preferred && !prefers_itself && learned.good;
         // Issuers join the store only when they validate to an anchor themselves: a look-alike
         // (the real intermediate's name and key identifier, signed by anyone) would otherwise be
-        // tried first on every later path and turn the real CA's signatures untrusted.
+        // tried first on every later path and turn the real CA's signatures untrusted. One the
+        // store holds already would only get a newer last_seen.
+        std::vector<X509*> new_issuers;
+        std::size_t kept = 0;
+        std::optional<pki::TrustMaterial> material;
         for (const auto& c : learned.chain) {
             if (kept == engine::Harvest::kMaxChain) break;
             if (!c || !sane(c.get()) || !(X509_get_extension_flags(c.get()) & EXFLAG_CA)) continue;
+            if (known(certinfo::fingerprint(c.get()))) {
+                ++kept;
+                continue;
+            }
             if (!trusted(c.get(), material)) continue;
-            store_certificate(c.get(), Source::Chain, false);
+            new_issuers.push_back(c.get());
             ++kept;
         }
+        // Most signed mail comes from correspondents the store knows: then nothing is written
+        // (a write is a transaction and, on a new write-ahead log, a sync to disk).
+        if (new_issuers.empty() && !other_preferred &&
+            teaches_nothing(learned, addresses, prefers_itself && learned.good, capabilities, t))
+            return;
+        db::Transaction tx(db_);
+        for (X509* c : new_issuers) store_certificate(c, Source::Chain, false);
         const auto candidate = [&](X509* cert, const std::vector<std::string>& for_addresses,
-                                   bool preferred) {
+                                   bool is_preferred) {
             store_certificate(cert, Source::Harvested, false);
             const std::string fp = certinfo::fingerprint(cert);
             for (const auto& address : for_addresses) {
@@ -135,7 +191,7 @@ void KeyStore::harvest(const engine::Harvest& learned) {
                     "coalesce(excluded.preferred_at, preferred_at), "
                     "last_seen = excluded.last_seen");
                 upsert.bind(1, address).bind(2, fp).bind(3, std::int64_t{learned.good}).bind(5, t);
-                if (preferred) upsert.bind(4, t);
+                if (is_preferred) upsert.bind(4, t);
                 else upsert.bind_null(4);
                 upsert.run();
             }
@@ -154,14 +210,10 @@ void KeyStore::harvest(const engine::Harvest& learned) {
                     .run();
             }
         };
-        X509* preferred = learned.preferred_encryption_certificate.get();
-        const bool prefers_itself =
-            preferred && X509_cmp(preferred, learned.certificate.get()) == 0;
         candidate(learned.certificate.get(), addresses, prefers_itself && learned.good);
         // The preferred certificate travels outside the signature: only one that validates to an
         // anchor now may stand for the signer's address.
-        if (preferred && !prefers_itself && learned.good && sane(preferred) &&
-            trusted(preferred, material)) {
+        if (other_preferred && sane(preferred) && trusted(preferred, material)) {
             const auto preferred_for =
                 named(certinfo::describe(preferred, stored::now()).emails, addresses);
             if (!preferred_for.empty()) candidate(preferred, preferred_for, true);

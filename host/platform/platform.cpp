@@ -4,12 +4,13 @@
 
 #include "util/error.h"
 #include "util/log.h"
+#include "util/print.h"
 
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
-#include <iostream>
 #include <system_error>
 
 #ifdef _WIN32
@@ -192,9 +193,19 @@ bool stdin_is_terminal() {
 #endif
 }
 
+namespace {
+
+// One line of stdin, without its line end.
+void read_line(std::string& line) {
+    for (int c = std::getchar(); c != EOF && c != '\n'; c = std::getchar())
+        line.push_back(static_cast<char>(c));
+}
+
+}  // namespace
+
 std::optional<std::string> read_secret_line(const std::string& prompt) {
     if (!stdin_is_terminal()) return std::nullopt;
-    std::cerr << prompt << std::flush;
+    print_error(prompt);
     std::string line;
 #ifndef _WIN32
     termios old_mode{};
@@ -204,12 +215,12 @@ std::optional<std::string> read_secret_line(const std::string& prompt) {
         silent.c_lflag &= ~static_cast<tcflag_t>(ECHO);
         ::tcsetattr(0, TCSAFLUSH, &silent);
     }
-    std::getline(std::cin, line);
+    read_line(line);
     if (have_mode) ::tcsetattr(0, TCSAFLUSH, &old_mode);
 #else
-    std::getline(std::cin, line);
+    read_line(line);
 #endif
-    std::cerr << '\n';
+    print_error("\n");
     return line;
 }
 

@@ -19,7 +19,9 @@ inline void info(std::string_view text) { write(Level::Info, text); }
 inline void warn(std::string_view text) { write(Level::Warn, text); }
 inline void error(std::string_view text) { write(Level::Error, text); }
 
-// Drains OpenSSL's error queue into the log (at warn level), prefixed with `context`.
+// Drains OpenSSL's error queue into the log (at warn level), prefixed with `context`. The host
+// does not load OpenSSL's error texts (main.cpp): a line then carries the numeric code, which
+// `openssl errstr` explains.
 void openssl_errors(std::string_view context);
 
 }  // namespace smime::log

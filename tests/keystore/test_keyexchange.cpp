@@ -373,3 +373,51 @@ TEST_CASE(
     store->harvest(weak);
     CHECK(chosen(*store, "bob@example.org")["certificate"]["capabilities"].size() == 3);
 }
+
+TEST_CASE("mail from a known correspondent that teaches nothing new writes nothing") {
+    Store store;
+    const auto pki = TestPki::make("someone@example.org", "other@example.org");
+    auto key = make_rsa_key(2048);
+    CertSpec spec = person("Bob", "bob@example.org");
+    spec.emails.push_back("carol@example.org");
+    auto bob = make_cert(key.get(), spec);
+    engine::Harvest mail = signature(bob.get(), "bob@example.org", true, false);
+    mail.chain.push_back(ossl::up_ref(pki.ca.get()));  // an issuer that validates to nothing
+    store->harvest(mail);
+    // Another connection sees data_version change when the store commits a write.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(store->path().c_str(), &db) == SQLITE_OK);
+    const auto version = [db] {
+        sqlite3_stmt* st = nullptr;
+        REQUIRE(sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, nullptr) == SQLITE_OK);
+        REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+        const auto v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        return v;
+    };
+    const auto before = version();
+    store->harvest(mail);
+    store->harvest(signature(bob.get(), "bob@example.org", true, false));
+    CHECK(version() == before);
+    SUBCASE("a good signature after untrusted ones is news") {
+        store->harvest(signature(bob.get(), "bob@example.org", true, true));
+        CHECK(version() != before);
+    }
+    SUBCASE("the same certificate From another of its addresses is news") {
+        store->harvest(signature(bob.get(), "carol@example.org", true, false));
+        CHECK(version() != before);
+    }
+    SUBCASE("new capabilities in a good signature are news, the same ones again are not") {
+        engine::Harvest good = signature(bob.get(), "bob@example.org", true, true);
+        good.capabilities = {"aes256-cbc"};
+        store->harvest(good);
+        const auto after = version();
+        CHECK(after != before);
+        store->harvest(good);
+        CHECK(version() == after);
+        good.capabilities = {"aes256-gcm", "aes256-cbc"};
+        store->harvest(good);
+        CHECK(version() != after);
+    }
+    sqlite3_close(db);
+}

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 
@@ -348,4 +349,59 @@ TEST_CASE(
     const json hello = bob.call("hello");
     CHECK(hello["result"]["protocol"] == 2);
     CHECK(hello["result"]["features"].size() >= 2);
+}
+
+namespace {
+
+// Whether OpenSSL's legacy provider (a shared object) is mapped into a running host.
+bool legacy_provider_loaded(int pid) {
+    std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+    REQUIRE(maps);
+    const std::string text((std::istreambuf_iterator<char>(maps)),
+                           std::istreambuf_iterator<char>());
+    return text.find("legacy.so") != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("AES mail is decrypted without the legacy provider; RC2 mail loads it") {
+    User alice("msg-alice-legacy");
+    alice.import("thunderbird/Alice.p12");
+    const std::string mail = message("From: alice@example.com\r\nTo: alice@example.com\r\n");
+    std::string encrypted, plain;
+    REQUIRE(code(alice.with_mime("message.encrypt", mail, json::object(), &encrypted)) == "ok");
+    // The certificate, for openssl to encrypt the same message with RC2.
+    const json listed = alice.call("identities.list");
+    REQUIRE(listed["ok"] == true);
+    const json exported = alice.call(
+        "identities.export_certificate",
+        {{"fingerprint", listed["result"]["identities"][0]["fingerprint"]}, {"chain", false}});
+    REQUIRE(exported["ok"] == true);
+    const auto dir = make_temp_dir("msg-legacy-files");
+    {
+        std::ofstream(dir / "alice.pem") << exported["result"]["pem"].get<std::string>();
+        std::ofstream(dir / "mail.eml", std::ios::binary) << mail;
+    }
+    const std::string openssl =
+        "openssl cms -encrypt -rc2 -provider legacy -provider default -in " +
+        (dir / "mail.eml").string() + " -out " + (dir / "rc2.eml").string() + " " +
+        (dir / "alice.pem").string();
+    REQUIRE(std::system(openssl.c_str()) == 0);
+    std::ifstream rc2_in(dir / "rc2.eml", std::ios::binary);
+    const std::string rc2((std::istreambuf_iterator<char>(rc2_in)),
+                          std::istreambuf_iterator<char>());
+    std::filesystem::remove_all(dir);
+
+    // Each in a fresh host process: what one decryption loads stays loaded.
+    alice.host = std::make_unique<HostProcess>(alice.home);
+    const json aes = alice.with_mime("message.decrypt", encrypted, json::object(), &plain);
+    REQUIRE(code(aes) == "ok");
+    CHECK(aes["result"]["status"]["layers"][0]["content_encryption"] == "aes-256-gcm");
+    CHECK_FALSE(legacy_provider_loaded(alice.host->pid()));
+
+    alice.host = std::make_unique<HostProcess>(alice.home);
+    const json old = alice.with_mime("message.decrypt", rc2, json::object(), &plain);
+    REQUIRE(code(old) == "ok");
+    CHECK(old["result"]["status"]["layers"][0]["content_encryption"] == "rc2-cbc");
+    CHECK(legacy_provider_loaded(alice.host->pid()));
 }
