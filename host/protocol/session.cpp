@@ -358,7 +358,6 @@ void Session::send_reply(const json& id, const Operation& op, Reply& reply) {
     }
     const Pieces& payload = *reply.payload;
     const std::string field = op.payload_result.empty() ? "data" : op.payload_result;
-    std::string gathered;  // a chunk that spans pieces
     if (payload.size() <= limits::kMaxInlineReplyPayload) {
         // The payload (often decrypted mail) goes straight into one wiped buffer, never through a
         // JSON string and its serialised copy: {"id":..,"ok":true,"result":{...,
@@ -375,8 +374,7 @@ void Session::send_reply(const json& id, const Operation& op, Reply& reply) {
         out += '"';
         out += field;
         out += "\":\"";
-        base64::encode_append(payload.range(0, payload.size(), gathered), out);
-        cleanse(gathered);
+        payload.append_base64(0, payload.size(), out);
         out += "\"}}";
         if (!writer_.write(out) && !writer_.failed())
             send_error(id, Error(Code::TooLarge, "reply too large for one frame",
@@ -394,17 +392,14 @@ void Session::send_reply(const json& id, const Operation& op, Reply& reply) {
     }
     const std::string id_text = dump(id);
     for (std::size_t i = 0; i < chunks; ++i) {
-        const std::string_view piece =
-            payload.range(i * limits::kReplyChunkRaw, limits::kReplyChunkRaw, gathered);
         scratch_.clear();
         scratch_ += "{\"id\":";
         scratch_ += id_text;
         scratch_ += ",\"chunk\":";
         scratch_ += std::to_string(i);
         scratch_ += ",\"data\":\"";
-        base64::encode_append(piece, scratch_);
+        payload.append_base64(i * limits::kReplyChunkRaw, limits::kReplyChunkRaw, scratch_);
         scratch_ += "\"}";
-        cleanse(gathered);
         if (!writer_.write(scratch_)) break;
     }
     cleanse(scratch_);

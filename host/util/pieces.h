@@ -4,7 +4,10 @@
 // tens of megabytes. Whoever returns a view makes sure its buffer outlives this object.
 #pragma once
 
+#include "util/base64.h"
 #include "util/secure.h"
+
+#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <deque>
@@ -59,6 +62,47 @@ public:
             start = end;
         }
         return scratch;
+    }
+
+    // Appends the base64 of the bytes [offset, offset + n) (clamped to the end) to `out`, piece
+    // by piece: the bytes are never gathered into one buffer (a reply chunk that spans pieces
+    // would otherwise need a fresh 768,000-byte copy, and fresh memory is slow to touch).
+    void append_base64(std::size_t offset, std::size_t n, std::string& out) const {
+        offset = std::min(offset, size_);
+        n = std::min(n, size_ - offset);
+        const std::size_t start_size = out.size();
+        out.resize(start_size + base64::encoded_size(n));
+        char* dst = out.data() + start_size;
+        unsigned char carry[3];  // bytes of a group of three that a piece boundary split
+        std::size_t carried = 0, start = 0;
+        for (const std::string_view piece : views_) {
+            if (n == 0) break;
+            const std::size_t end = start + piece.size();
+            if (offset < end) {
+                const std::size_t at = offset - start;
+                const std::size_t take = std::min(n, piece.size() - at);
+                const auto* p = reinterpret_cast<const unsigned char*>(piece.data() + at);
+                std::size_t left = take;
+                while (carried > 0 && carried < 3 && left > 0) {
+                    carry[carried++] = *p++;
+                    --left;
+                }
+                if (carried == 3) {
+                    base64::encode_to(carry, 3, dst);
+                    dst += 4;
+                    carried = 0;
+                }
+                const std::size_t whole = left / 3 * 3;
+                base64::encode_to(p, whole, dst);
+                dst += whole / 3 * 4;
+                for (std::size_t i = whole; i < left; ++i) carry[carried++] = p[i];
+                offset += take;
+                n -= take;
+            }
+            start = end;
+        }
+        if (carried > 0) base64::encode_to(carry, carried, dst);
+        OPENSSL_cleanse(carry, sizeof carry);
     }
 
     SecureString join() const {

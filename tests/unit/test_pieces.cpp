@@ -2,7 +2,11 @@
 // Pieces: owned buffers and borrowed views read back as one sequence of bytes.
 #include "util/pieces.h"
 
+#include "util/base64.h"
+
 #include <doctest/doctest.h>
+
+#include <vector>
 
 using namespace smime;
 
@@ -32,4 +36,28 @@ TEST_CASE("pieces: ranges within one piece are views, ranges across pieces are g
         std::string expected = std::string("head-0123456789-tail").substr(offset, 6);
         CHECK(moved.range(offset, 6, scratch) == expected);
     }
+}
+
+TEST_CASE("pieces: base64 of any range equals the base64 of its bytes, across piece boundaries") {
+    // Pieces of 1 to 7 bytes put every split of a group of three at a boundary.
+    std::string whole;
+    std::vector<std::string> parts;
+    for (int size = 1; size <= 7; ++size)
+        for (int k = 0; k < 3; ++k) {
+            std::string part;
+            for (int i = 0; i < size; ++i)
+                part.push_back(static_cast<char>((whole.size() + part.size()) * 37 % 251));
+            whole += part;
+            parts.push_back(part);
+        }
+    Pieces pieces;
+    for (const auto& part : parts) pieces.append_view(part);
+    REQUIRE(pieces.size() == whole.size());
+    for (std::size_t offset = 0; offset <= whole.size() + 2; ++offset)
+        for (std::size_t n : {0ul, 1ul, 2ul, 3ul, 4ul, 5ul, 11ul, 30ul, 1000ul}) {
+            std::string out = "prefix:";
+            pieces.append_base64(offset, n, out);
+            const std::string bytes = offset < whole.size() ? whole.substr(offset, n) : "";
+            CHECK(out == "prefix:" + base64::encode(bytes));
+        }
 }
