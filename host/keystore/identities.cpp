@@ -166,6 +166,10 @@ void KeyStore::delete_identity(const std::string& fingerprint) {
     if (db_.changes() == 0)
         throw Error(Code::NotFound, "no identity with this fingerprint",
                     {{"fingerprint", fingerprint}});
+    {
+        std::lock_guard lock(key_mutex_);
+        decoded_keys_.erase(fingerprint);
+    }
     // Keep the public certificate (mail to the user's own address can still be verified), but
     // only as an ordinary certificate.
     db_.prepare("UPDATE certificates SET source = 'imported' WHERE fingerprint = ?")
@@ -199,8 +203,7 @@ engine::Identity KeyStore::load_identity(const std::string& fingerprint, bool wi
     engine::Identity id;
     id.certificate = stored::x509_from_der(st.blob(0));
     id.fingerprint = fingerprint;
-    const SecureString plain = unseal_key(fingerprint, st.blob(1));
-    id.private_key = stored::parse_pkcs8(plain);
+    id.private_key = private_key(fingerprint, st.blob(1));
     if (!with_chain) return id;
     auto chain = db_.prepare(
         "SELECT c.der FROM identity_chain ic JOIN certificates c ON c.fingerprint = "

@@ -41,7 +41,7 @@ KeyStore::~KeyStore() {
     {
         std::lock_guard lock(key_mutex_);
         stopping_ = true;
-        kek_.wipe();
+        forget_keys();
     }
     key_changed_.notify_all();
     if (idle_watchdog_.joinable()) idle_watchdog_.join();

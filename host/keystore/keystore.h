@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -129,6 +130,10 @@ private:
     // (another process may have changed the passphrase). Throws Locked otherwise.
     SecureString current_key_in_transaction();
     SecureString unseal_key(const std::string& fingerprint, const std::string& sealed);
+    // The decoded private key of an identity whose stored sealed form is `sealed`.
+    ossl::PKeyPtr private_key(const std::string& fingerprint, const std::string& sealed);
+    // Wipes the key-encryption key and the keys decoded with it; key_mutex_ held.
+    void forget_keys() noexcept;
     // The identity with its private key and, if `with_chain`, its stored issuers.
     engine::Identity load_identity(const std::string& fingerprint, bool with_chain = true);
     // Throws Error(Policy) if the policy refuses this identity (allowed_domains, min_rsa_bits).
@@ -157,6 +162,15 @@ private:
     SecureString kek_;
     std::string kek_record_;
     std::chrono::steady_clock::time_point last_use_{};
+    // Private keys decoded while the key-encryption key is held, each with the sealed form it
+    // came from: a port kept open does not decode (and set up RSA blinding for) the same key for
+    // every message. An entry counts only while the store still holds that sealed form, and they
+    // all go with the key-encryption key (forget_keys).
+    struct DecodedKey {
+        std::string sealed;
+        ossl::PKeyPtr key;
+    };
+    std::map<std::string, DecodedKey> decoded_keys_;
     int idle_minutes_ = kDefaultIdleMinutes;
     bool stopping_ = false;
     std::thread idle_watchdog_;

@@ -124,14 +124,19 @@ bool KeyStore::is_unlocked() {
     std::lock_guard lock(key_mutex_);
     // The watchdog wipes on time; this covers the moment before it has run.
     if (!kek_.empty() && std::chrono::steady_clock::now() - last_use_ >= idle_timeout())
-        kek_.wipe();
+        forget_keys();
     return !kek_.empty();
 }
 
 void KeyStore::lock() noexcept {
     std::lock_guard lock(key_mutex_);
+    forget_keys();
+}
+
+void KeyStore::forget_keys() noexcept {
     kek_.wipe();
     kek_record_.clear();
+    decoded_keys_.clear();
 }
 
 void KeyStore::hold_key(SecureString key, std::string record) {
@@ -156,8 +161,7 @@ void KeyStore::watch_idle() {
         }
         const auto deadline = last_use_ + idle_timeout();
         if (std::chrono::steady_clock::now() >= deadline) {
-            kek_.wipe();
-            kek_record_.clear();
+            forget_keys();
             log::info("key store locked after idle timeout");
             continue;
         }
@@ -212,7 +216,7 @@ SecureString KeyStore::key_encryption_key() {
             last_use_ = std::chrono::steady_clock::now();
             return kek_;
         }
-        kek_.wipe();
+        forget_keys();
     }
     if (!try_auto_unlock())
         throw Error(Code::Locked, "the key store is locked: unlock it with your passphrase");
@@ -233,8 +237,7 @@ SecureString KeyStore::current_key_in_transaction() {
             return kek_;
         }
         if (fresh) log::info("the key store passphrase changed in another process; locking");
-        kek_.wipe();
-        kek_record_.clear();
+        forget_keys();
     }
     if (!record->protect && try_auto_unlock(false)) {
         std::lock_guard lock(key_mutex_);
@@ -377,6 +380,29 @@ void KeyStore::set_passphrase(const SecureString& new_passphrase,
     set_meta("failed_unlocks", "0");
     tx.commit();
     hold_key(std::move(new_key), key_record()->identity());
+}
+
+ossl::PKeyPtr KeyStore::private_key(const std::string& fingerprint, const std::string& sealed) {
+    {
+        std::lock_guard lock(key_mutex_);
+        const auto now = std::chrono::steady_clock::now();
+        if (!kek_.empty() && now - last_use_ < idle_timeout()) {
+            const auto it = decoded_keys_.find(fingerprint);
+            if (it != decoded_keys_.end() && it->second.sealed == sealed) {
+                last_use_ = now;
+                EVP_PKEY_up_ref(it->second.key.get());
+                return ossl::PKeyPtr(it->second.key.get());
+            }
+        }
+    }
+    const SecureString plain = unseal_key(fingerprint, sealed);
+    ossl::PKeyPtr key = stored::parse_pkcs8(plain);
+    std::lock_guard lock(key_mutex_);
+    if (!kek_.empty()) {
+        EVP_PKEY_up_ref(key.get());
+        decoded_keys_[fingerprint] = DecodedKey{sealed, ossl::PKeyPtr(key.get())};
+    }
+    return key;
 }
 
 SecureString KeyStore::unseal_key(const std::string& fingerprint, const std::string& sealed) {

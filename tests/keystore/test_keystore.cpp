@@ -18,6 +18,7 @@
 
 #include <filesystem>
 #include <random>
+#include <thread>
 
 using namespace smime;
 using namespace smime::test;
@@ -293,6 +294,40 @@ TEST_CASE("passphrase: set, lock, unlock, change, wrong passphrase, remove") {
     KeyStore third(dir, KeyStore::no_policy(), kFastKdf);
     CHECK(third.status()["protected"] == false);
     CHECK(third.identity(fp).private_key != nullptr);
+    std::filesystem::remove_all(dir.parent_path());
+}
+
+TEST_CASE("decoded private keys are kept only while the store is unlocked and unchanged") {
+    const auto dir = temp_store();
+    const KeyStoreTuning kFastKdf{1u << 10, std::chrono::milliseconds(300)};
+    const auto pki = TestPki::make();
+    KeyStore store(dir, KeyStore::no_policy(), kFastKdf);
+    const std::string fp =
+        store.import_identity(make_pkcs12(pki.rsa_key.get(), pki.rsa_cert.get(), {}, "pw"),
+                              SecureString("pw"))["fingerprint"];
+    store.set_passphrase(SecureString("first passphrase"), std::nullopt);
+    // While unlocked, the same decoded key serves every message.
+    const EVP_PKEY* first = store.identity(fp).private_key.get();
+    CHECK(store.identity(fp).private_key.get() == first);
+    CHECK(store.decryption_identities().at(0).private_key.get() == first);
+    SUBCASE("the idle timeout takes it with the passphrase's key") {
+        std::this_thread::sleep_for(std::chrono::milliseconds(600));
+        CHECK(code_of([&] { store.identity(fp); }) == Code::Locked);
+        CHECK(code_of([&] { store.decryption_identities(); }) == Code::Locked);
+    }
+    SUBCASE("a passphrase changed by another process is not bypassed") {
+        KeyStore other(dir, KeyStore::no_policy(), kFastKdf);
+        other.unlock(SecureString("first passphrase"), std::nullopt);
+        other.set_passphrase(SecureString("second"), SecureString("first passphrase"));
+        CHECK(code_of([&] { store.identity(fp); }) == Code::Locked);
+        store.unlock(SecureString("second"), std::nullopt);
+        CHECK(EVP_PKEY_eq(store.identity(fp).private_key.get(), pki.rsa_key.get()) == 1);
+    }
+    SUBCASE("a deleted identity's key is gone") {
+        store.delete_identity(fp);
+        CHECK(code_of([&] { store.identity(fp); }) == Code::NotFound);
+        CHECK(store.decryption_identities().empty());
+    }
     std::filesystem::remove_all(dir.parent_path());
 }
 
