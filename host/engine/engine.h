@@ -114,10 +114,13 @@ Pieces sign_pieces(std::string_view mime, const Identity& signer, const SignOpti
 std::string encrypt(std::string_view mime, const std::vector<Recipient>& recipients,
                     const EncryptOptions& options = {});
 
-// The inner message and what protected it.
+// The inner message and what protected it. `mime` is the outer header fields and the innermost
+// entity (the input when unprotected); given the input as a view, it may refer to the input's
+// bytes (a signed body that needs no change is not copied), so keep the input while using it.
 struct Opened {
-    SecureString mime;  // outer header fields + the innermost entity; the input when unprotected
+    Pieces mime;
     Status status;
+    std::string joined() const { return std::string(mime.join().str()); }  // as one string
 };
 
 // Unwraps every layer, decrypting with KeyProvider::decryption_identities() (asked only when an

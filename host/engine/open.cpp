@@ -360,7 +360,8 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
         walker.hand_over_harvests();
         // After the From check: only a signature that is good in every respect covers the content.
         warn_unauthenticated(walker.status);
-        opened.mime = SecureString(std::string(message));
+        if (owned) opened.mime.append(std::move(*owned));
+        else opened.mime.append_view(message);
         opened.status = std::move(walker.status);
         return opened;
     }
@@ -391,10 +392,21 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
             buffer->replace(0, body_offset, out);
             cleanse(out);
             cleanse(header.content_fields);
-            opened.mime = SecureString(std::move(*buffer));
+            opened.mime.append(SecureString(std::move(*buffer)));
             return opened;
         }
         out.resize(out.size() - header.content_fields.size() - 2);
+    }
+    // A body that stays as it is and lies in the caller's input is referred to, not copied.
+    const bool in_input =
+        entity && !owned && entity->body.data() >= message.data() &&
+        entity->body.data() + entity->body.size() <= message.data() + message.size();
+    if (keep_body && in_input) {
+        out.append(header.content_fields).append("\r\n");
+        cleanse(header.content_fields);
+        opened.mime.append(SecureString(std::move(out)));
+        opened.mime.append_view(entity->body);
+        return opened;
     }
     reserve_large(out, out.size() + inner.size() + inner.size() / 32 + 64);
     if (entity) {
@@ -414,7 +426,7 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
         mime::append_base64_lines(inner, out);
     }
     cleanse(header.content_fields);
-    opened.mime = SecureString(std::move(out));
+    opened.mime.append(SecureString(std::move(out)));
     return opened;
 }
 

@@ -325,9 +325,10 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms,
         BIO* keep;
         ~ChainGuard() { free_chain_upto(chain, keep); }
     } const guard{chain, content.get()};
-    // The content itself is needed only for an Ed25519 signer without signed attributes.
+    // The content itself is needed only for an Ed25519 signer without signed attributes; a
+    // detached one is at hand already, and is only read through the digests here.
     std::string encapsulated;
-    drain(chain, content_out ? content_out : &encapsulated);
+    drain(chain, detached ? nullptr : content_out ? content_out : &encapsulated);
     const std::string_view signed_content = detached      ? *detached
                                             : content_out ? std::string_view(*content_out)
                                                           : std::string_view(encapsulated);

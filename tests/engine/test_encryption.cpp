@@ -98,7 +98,7 @@ TEST_CASE(
 
     TestKeys keys = alice_keys();
     const Opened opened = decrypt(pkcs7_message(der), keys);
-    CHECK(opened.mime.str().find("900 EUR to account 42") != std::string::npos);
+    CHECK(opened.joined().find("900 EUR to account 42") != std::string::npos);
     nlohmann::json status = to_json(opened.status);
     CHECK(status["level"] == "encrypted");
     CHECK(status["layers"][0]["authenticated"] == false);
@@ -175,8 +175,7 @@ TEST_CASE("what decrypts: any MIME, text in any 8-bit charset; AEAD content of a
         // Not UTF-8, so handed over as bytes, unchanged.
         std::string body;
         REQUIRE(smime::base64::decode_lenient_append(
-            std::string_view(opened.mime.str()).substr(opened.mime.str().find("\r\n\r\n") + 4),
-            body));
+            std::string_view(opened.joined()).substr(opened.joined().find("\r\n\r\n") + 4), body));
         CHECK(body == latin1);
     }
     SUBCASE("KOI8-R, windows-1252 and ISO-2022-JP text") {
@@ -198,8 +197,7 @@ TEST_CASE("what decrypts: any MIME, text in any 8-bit charset; AEAD content of a
         const std::string bytes = noise(500, 11);
         const Opened opened = decrypt(for_alice(bytes, EVP_aes_256_gcm()), keys);
         CHECK(opened.status.layers.at(0).kind == LayerStatus::Kind::AuthEnveloped);
-        CHECK(opened.mime.str().find("Content-Type: application/octet-stream") !=
-              std::string::npos);
+        CHECK(opened.joined().find("Content-Type: application/octet-stream") != std::string::npos);
     }
 }
 
@@ -246,12 +244,12 @@ TEST_CASE("binary parts are never line-end converted in the opened message") {
     for (const std::string* entity : {&multipart, &single}) {
         TestKeys keys = alice_keys();
         const Opened opened = decrypt(for_alice(*entity), keys);
-        CHECK(opened.mime.str().find(binary) != std::string::npos);
+        CHECK(opened.joined().find(binary) != std::string::npos);
     }
     // Text with bare LF is still made canonical.
     TestKeys keys = alice_keys();
     const Opened text = decrypt(for_alice("Content-Type: text/plain\n\none\ntwo\n"), keys);
-    CHECK(text.mime.str().find("one\r\ntwo\r\n") != std::string::npos);
+    CHECK(text.joined().find("one\r\ntwo\r\n") != std::string::npos);
 }
 
 TEST_CASE("the content check: real content of every kind passes, noise almost never does") {

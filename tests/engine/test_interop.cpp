@@ -187,7 +187,7 @@ TEST_CASE_FIXTURE(Fixture, "we read what openssl cms writes") {
         const Opened opened =
             verify("From: " + who + "@example.test\r\n" + read_file(work("peer-signed.eml")), keys);
         CHECK(verdict(opened.status) == "good");
-        CHECK(opened.mime.str().find("From a peer, with love.") != std::string::npos);
+        CHECK(opened.joined().find("From a peer, with love.") != std::string::npos);
         CHECK(keys.harvested.size() == 1);
     }
     // Without the signer's certificate in the message (-nocerts): found in the store by issuer
@@ -256,7 +256,7 @@ TEST_CASE_FIXTURE(Fixture, "we read what openssl cms writes") {
         TestKeys keys = alice_and_bob();
         const Opened opened = decrypt(read_file(work("peer-enc.eml")), keys);
         CHECK(opened.status.level == Level::Encrypted);
-        CHECK(opened.mime.str().find("From a peer, with love.") != std::string::npos);
+        CHECK(opened.joined().find("From a peer, with love.") != std::string::npos);
     }
 }
 
@@ -350,14 +350,14 @@ TEST_CASE_FIXTURE(Fixture, "gpgsm: both directions") {
     opened =
         verify(pkcs7_message("alice", read_file(work("g-peer-opaque.der")), "signed-data"), keys);
     CHECK(verdict(opened.status) == "good");
-    CHECK(opened.mime.str().find("From a peer, with love.") != std::string::npos);
+    CHECK(opened.joined().find("From a peer, with love.") != std::string::npos);
 
     // gpgsm encrypts to RSA alice; we decrypt.
     REQUIRE(run(env + "gpgsm --batch -r alice@example.test --output " + work("g-peer-env.der") +
                 " --encrypt " + work("entity.txt")) == 0);
     opened =
         decrypt(pkcs7_message("alice", read_file(work("g-peer-env.der")), "enveloped-data"), keys);
-    CHECK(opened.mime.str().find("From a peer, with love.") != std::string::npos);
+    CHECK(opened.joined().find("From a peer, with love.") != std::string::npos);
     run(env + "gpgconf --kill all");
 }
 
@@ -433,14 +433,14 @@ TEST_CASE_FIXTURE(Fixture, "NSS cmsutil: both directions") {
     opened =
         verify(pkcs7_message("alice", read_file(work("n-peer-opaque.der")), "signed-data"), keys);
     CHECK(verdict(opened.status) == "good");
-    CHECK(opened.mime.str().find("From a peer, with love.") != std::string::npos);
+    CHECK(opened.joined().find("From a peer, with love.") != std::string::npos);
 
     // NSS encrypts to alice (RSA); we decrypt.
     REQUIRE(run("cmsutil -E -r alice@example.test -i " + work("entity.txt") + db + " -o " +
                 work("n-peer-env.der")) == 0);
     opened =
         decrypt(pkcs7_message("alice", read_file(work("n-peer-env.der")), "enveloped-data"), keys);
-    CHECK(opened.mime.str().find("From a peer, with love.") != std::string::npos);
+    CHECK(opened.joined().find("From a peer, with love.") != std::string::npos);
     // Known gap of cmsutil 3.87: it cannot encrypt to an EC certificate ("invalid algorithm").
     CHECK(run("cmsutil -E -r bob@example.test -i " + work("entity.txt") + db + " -o " +
               work("n-peer-ec.der")) != 0);
@@ -496,7 +496,7 @@ TEST_CASE_FIXTURE(Fixture, "Thunderbird's NSS: signed and encrypted both ways") 
                 work("tb-peer-env.der")) == 0);
     opened =
         decrypt(pkcs7_message("alice", read_file(work("tb-peer-env.der")), "enveloped-data"), keys);
-    CHECK(opened.mime.str().find("From a peer, with love.") != std::string::npos);
+    CHECK(opened.joined().find("From a peer, with love.") != std::string::npos);
 }
 
 // Header protection (RFC 9788) changes only what is inside the signed or encrypted entity: a

@@ -68,8 +68,8 @@ TEST_CASE("sign then verify: every digest, RSA PKCS#1 v1.5, RSA-PSS, ECDSA, deta
         CHECK(opened.status.signatures[0].valid_at_signing_time == true);
         CHECK(opened.status.signatures[0].signer->emails ==
               std::vector<std::string>{std::string(c.signer) + "@example.test"});
-        CHECK(contains(opened.mime.str(), "Hello, S/MIME."));
-        CHECK(contains(opened.mime.str(), "Subject: test"));
+        CHECK(contains(opened.joined(), "Hello, S/MIME."));
+        CHECK(contains(opened.joined(), "Subject: test"));
         CHECK(keys.identity_requests == 0);
         REQUIRE(keys.harvested.size() == 1);
         CHECK(keys.harvested[0].sender_address == std::string(c.signer) + "@example.test");
@@ -167,9 +167,9 @@ TEST_CASE("encrypt and decrypt: CBC, GCM, OAEP, ECDH, several recipients") {
             REQUIRE(opened.status.layers.size() == 1);
             CHECK(opened.status.layers[0].decrypted);
             CHECK(opened.status.layers[0].content_encryption == c.cipher);
-            CHECK(contains(opened.mime.str(), "Secret \xc3\xa9 text"));
-            CHECK(contains(opened.mime.str(), "Subject: test"));
-            CHECK(contains(opened.mime.str(), "Content-Type: text/plain; charset=utf-8"));
+            CHECK(contains(opened.joined(), "Secret \xc3\xa9 text"));
+            CHECK(contains(opened.joined(), "Subject: test"));
+            CHECK(contains(opened.joined(), "Content-Type: text/plain; charset=utf-8"));
         }
     }
 }
@@ -192,7 +192,7 @@ TEST_CASE("sign then encrypt (RSA and EC), decrypt verifies the inner signature"
         CHECK(opened.status.signatures.size() == 1);
         CHECK(opened.status.signatures[0].layer == 1);
         CHECK(verdict(opened.status) == "good");
-        CHECK(contains(opened.mime.str(), "Hello, S/MIME."));
+        CHECK(contains(opened.joined(), "Hello, S/MIME."));
         CHECK(keys.harvested.size() == 1);
 
         // verify() does not decrypt and does not ask for keys.
@@ -440,6 +440,6 @@ TEST_CASE(
     TestKeys keys = TestKeys::with_test_root();
     const Opened opened = verify(tampered, keys);
     CHECK(verdict(opened.status) == "good");  // RFC 8551 section 3.1.1: canonical form is signed
-    CHECK(opened.mime.str().find("AB\nCD") == std::string::npos);
-    CHECK(opened.mime.str().find("AB\r\nCD\r\n") != std::string::npos);
+    CHECK(opened.joined().find("AB\nCD") == std::string::npos);
+    CHECK(opened.joined().find("AB\r\nCD\r\n") != std::string::npos);
 }

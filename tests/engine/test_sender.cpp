@@ -99,10 +99,10 @@ TEST_CASE("header fields inside the signed content win over the outer ones") {
                    keys);
         CHECK(verdict(opened.status) == "address_mismatch");
         // One set of header fields, the protected ones.
-        CHECK(count(opened.mime.str(), "From:") == 1);
-        CHECK(count(opened.mime.str(), "Subject:") == 1);
-        CHECK(opened.mime.str().find("Subject: inner\r\n") != std::string::npos);
-        CHECK(opened.mime.str().find("From: bob@example.test\r\n") != std::string::npos);
+        CHECK(count(opened.joined(), "From:") == 1);
+        CHECK(count(opened.joined(), "Subject:") == 1);
+        CHECK(opened.joined().find("Subject: inner\r\n") != std::string::npos);
+        CHECK(opened.joined().find("From: bob@example.test\r\n") != std::string::npos);
     }
     // The other way round: the outer From was rewritten (a mailing list), the signed one is alice.
     TestKeys keys = TestKeys::with_test_root();
@@ -111,9 +111,9 @@ TEST_CASE("header fields inside the signed content win over the outer ones") {
                           "From: alice@example.test\r\nContent-Type: text/plain\r\n\r\nHi.\r\n"),
         keys);
     CHECK(verdict(opened.status) == "good");
-    CHECK(count(opened.mime.str(), "From:") == 1);
+    CHECK(count(opened.joined(), "From:") == 1);
     // An outer field the inner set does not have is kept.
-    CHECK(opened.mime.str().find("To: bob@example.test\r\n") != std::string::npos);
+    CHECK(opened.joined().find("To: bob@example.test\r\n") != std::string::npos);
 }
 
 TEST_CASE("from_check names the address and the problem") {
@@ -166,7 +166,7 @@ TEST_CASE("header_protection reports protected content and the outer fields that
     CHECK(opened.status.header_protection.is_protected);
     CHECK(opened.status.header_protection.differing_fields ==
           std::vector<std::string>{"reply-to", "subject"});
-    const std::string& mime = opened.mime.str();
+    const std::string& mime = opened.joined();
     CHECK(mime.find("Subject: the real one\r\n") != std::string::npos);
     CHECK(mime.find("[...]") == std::string::npos);  // neither the outer Subject nor HP-Outer
     CHECK(mime.find("Received: by relay.example.test\r\n") != std::string::npos);
@@ -201,7 +201,7 @@ TEST_CASE("protect_headers: sign, encrypt, sign then encrypt, read back") {
             CHECK(opened.status.header_protection.is_protected);
             CHECK(opened.status.header_protection.differing_fields ==
                   std::vector<std::string>{"bcc"});
-            CHECK(count(opened.mime.str(), "Subject:") == 1);
+            CHECK(count(opened.joined(), "Subject:") == 1);
         }
     }
     SUBCASE("encrypted, and signed then encrypted: hp=\"cipher\", Subject [...] outside") {
@@ -216,7 +216,7 @@ TEST_CASE("protect_headers: sign, encrypt, sign then encrypt, read back") {
             TestKeys keys = TestKeys::with_test_root();
             keys.identities.push_back(load_identity("bob"));
             const Opened opened = decrypt(text, keys);
-            const std::string& mime = opened.mime.str();
+            const std::string& mime = opened.joined();
             CHECK(mime.find("Subject: the Jones contract\r\n") != std::string::npos);
             CHECK(count(mime, "Subject:") == 1);
             CHECK(mime.find("hp=\"cipher\"") != std::string::npos);
@@ -275,7 +275,7 @@ TEST_CASE("an outer signature is checked against the From the opened message sho
     keys.identities.push_back(load_identity("alice"));
     const Opened opened = decrypt(text, keys);
     REQUIRE(opened.status.signatures.size() == 1);
-    CHECK(opened.mime.str().find("From: bob@example.test\r\n") != std::string::npos);
+    CHECK(opened.joined().find("From: bob@example.test\r\n") != std::string::npos);
     CHECK(verdict(opened.status) == "address_mismatch");
     CHECK(opened.status.signatures[0].from_check.address == "bob@example.test");
     // Verifying without decrypting shows the outer From, and there alice's signature is good.

@@ -224,15 +224,14 @@ TEST_CASE(
         const Opened opened = verify(
             signed_with_types(entity, NID_id_smime_ct_TSTInfo, NID_id_smime_ct_TSTInfo), keys);
         CHECK(verdict(opened.status) == "good");
-        CHECK(opened.mime.str().find("Content-Type: application/octet-stream") !=
-              std::string::npos);
-        CHECK(opened.mime.str().find("text/html") == std::string::npos);
+        CHECK(opened.joined().find("Content-Type: application/octet-stream") != std::string::npos);
+        CHECK(opened.joined().find("text/html") == std::string::npos);
     }
     SUBCASE("data, as every mail client signs") {
         TestKeys keys = TestKeys::with_test_root();
         const Opened opened =
             verify(signed_with_types(entity, NID_pkcs7_data, NID_pkcs7_data), keys);
         CHECK(verdict(opened.status) == "good");
-        CHECK(opened.mime.str().find("Content-Type: text/html") != std::string::npos);
+        CHECK(opened.joined().find("Content-Type: text/html") != std::string::npos);
     }
 }
