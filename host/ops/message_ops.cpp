@@ -87,7 +87,7 @@ public:
     engine::EntityDigester digester;
 };
 
-std::unique_ptr<PayloadObserver> observe_sign(Context& context, const json& args) {
+std::unique_ptr<SignObserver> observe_sign(Context& context, const json& args) {
     try {
         const engine::SignOptions options = sign_options(args, context.policy());
         // With protect_headers the signed entity starts with the header copy: nothing to digest
@@ -99,11 +99,10 @@ std::unique_ptr<PayloadObserver> observe_sign(Context& context, const json& args
     }
 }
 
-Reply sign(Context& context, Request& request) {
+Reply sign(Context& context, Request& request, SignObserver* observer) {
     context.policy().require_private_key_operations();
     const std::string_view text = request.payload.str();
     const mime::Entity message = mime::parse(text);
-    auto* observer = dynamic_cast<SignObserver*>(request.observer.get());
     const engine::Identity signer = signer_for(context, request.args, message);
     engine::EntityDigest digested;
     if (observer) digested = observer->digester.finish();
@@ -263,8 +262,8 @@ void register_message_ops(Registry& registry) {
         .result_help = "{mime (signed message), signer{fingerprint}}",
         .payload_result = "mime",
         .aliases = {"sign"},
-        .handler = sign,
-        .observe = observe_sign,
+        .handler = Observed<SignObserver>{observe_sign, sign}.handler(),
+        .observe = Observed<SignObserver>{observe_sign, sign}.observe(),
     });
     registry.add({
         .name = "message.encrypt",

@@ -85,6 +85,27 @@ struct Operation {
     json help() const;
 };
 
+// An operation's handler and the observer its `observe` makes, bound by type: the handler gets
+// that observer as the type that was made (nullptr when the payload came inline, or `make`
+// returned none), so it never has to find out at run time what it was given.
+template <class Observer>
+struct Observed {
+    std::unique_ptr<Observer> (*make)(Context&, const json& args);
+    Reply (*handle)(Context&, Request&, Observer*);
+
+    std::function<std::unique_ptr<PayloadObserver>(Context&, const json&)> observe() const {
+        return [make = make](Context& context, const json& args) {
+            return std::unique_ptr<PayloadObserver>(make(context, args));
+        };
+    }
+    Handler handler() const {
+        // Only `make` fills request.observer for this operation: it is an Observer.
+        return [handle = handle](Context& context, Request& request) {
+            return handle(context, request, static_cast<Observer*>(request.observer.get()));
+        };
+    }
+};
+
 class Registry {
 public:
     void add(Operation op);
