@@ -42,25 +42,13 @@ public:
     // one, else copied into `scratch` (which the caller wipes).
     std::string_view range(std::size_t offset, std::size_t n, std::string& scratch) const {
         scratch.clear();
-        offset = std::min(offset, size_);
-        n = std::min(n, size_ - offset);
-        std::size_t start = 0;
-        for (const std::string_view piece : views_) {
-            if (n == 0) break;
-            const std::size_t end = start + piece.size();
-            if (offset < end) {
-                const std::size_t at = offset - start;
-                const std::size_t take = std::min(n, piece.size() - at);
-                if (scratch.empty()) {
-                    if (take == n) return piece.substr(at, take);
-                    scratch.reserve(n);  // one buffer: a reallocation would free plaintext unwiped
-                }
-                scratch.append(piece.substr(at, take));
-                offset += take;
-                n -= take;
-            }
-            start = end;
-        }
+        std::vector<std::string_view> parts;
+        for_each_part(offset, n, [&](std::string_view part) { parts.push_back(part); });
+        if (parts.size() == 1) return parts.front();
+        std::size_t total = 0;
+        for (const auto part : parts) total += part.size();
+        scratch.reserve(total);  // one buffer: a reallocation would free plaintext unwiped
+        for (const auto part : parts) scratch.append(part);
         return scratch;
     }
 
@@ -68,39 +56,30 @@ public:
     // by piece: the bytes are never gathered into one buffer (a reply chunk that spans pieces
     // would otherwise need a fresh 768,000-byte copy, and fresh memory is slow to touch).
     void append_base64(std::size_t offset, std::size_t n, std::string& out) const {
-        offset = std::min(offset, size_);
-        n = std::min(n, size_ - offset);
+        std::size_t total = 0;
+        for_each_part(offset, n, [&](std::string_view part) { total += part.size(); });
         const std::size_t start_size = out.size();
-        out.resize(start_size + base64::encoded_size(n));
+        out.resize(start_size + base64::encoded_size(total));
         char* dst = out.data() + start_size;
         unsigned char carry[3];  // bytes of a group of three that a piece boundary split
-        std::size_t carried = 0, start = 0;
-        for (const std::string_view piece : views_) {
-            if (n == 0) break;
-            const std::size_t end = start + piece.size();
-            if (offset < end) {
-                const std::size_t at = offset - start;
-                const std::size_t take = std::min(n, piece.size() - at);
-                const auto* p = reinterpret_cast<const unsigned char*>(piece.data() + at);
-                std::size_t left = take;
-                while (carried > 0 && carried < 3 && left > 0) {
-                    carry[carried++] = *p++;
-                    --left;
-                }
-                if (carried == 3) {
-                    base64::encode_to(carry, 3, dst);
-                    dst += 4;
-                    carried = 0;
-                }
-                const std::size_t whole = left / 3 * 3;
-                base64::encode_to(p, whole, dst);
-                dst += whole / 3 * 4;
-                for (std::size_t i = whole; i < left; ++i) carry[carried++] = p[i];
-                offset += take;
-                n -= take;
+        std::size_t carried = 0;
+        for_each_part(offset, n, [&](std::string_view part) {
+            const auto* p = reinterpret_cast<const unsigned char*>(part.data());
+            std::size_t left = part.size();
+            while (carried > 0 && carried < 3 && left > 0) {
+                carry[carried++] = *p++;
+                --left;
             }
-            start = end;
-        }
+            if (carried == 3) {
+                base64::encode_to(carry, 3, dst);
+                dst += 4;
+                carried = 0;
+            }
+            const std::size_t whole = left / 3 * 3;
+            base64::encode_to(p, whole, dst);
+            dst += whole / 3 * 4;
+            for (std::size_t i = whole; i < left; ++i) carry[carried++] = p[i];
+        });
         if (carried > 0) base64::encode_to(carry, carried, dst);
         OPENSSL_cleanse(carry, sizeof carry);
     }
@@ -113,6 +92,26 @@ public:
     }
 
 private:
+    // Calls f(part) for each piece's share of the bytes [offset, offset + n), clamped to the end.
+    template <typename F>
+    void for_each_part(std::size_t offset, std::size_t n, F f) const {
+        offset = std::min(offset, size_);
+        n = std::min(n, size_ - offset);
+        std::size_t start = 0;
+        for (const std::string_view piece : views_) {
+            if (n == 0) break;
+            const std::size_t end = start + piece.size();
+            if (offset < end) {
+                const std::size_t at = offset - start;
+                const std::size_t take = std::min(n, piece.size() - at);
+                f(piece.substr(at, take));
+                offset += take;
+                n -= take;
+            }
+            start = end;
+        }
+    }
+
     void add(std::string_view piece) {
         if (piece.empty()) return;
         views_.push_back(piece);
