@@ -11,7 +11,7 @@ import {tmpdir} from "node:os";
 import {join} from "node:path";
 import {ARTIFACTS, checker, header, imapNewest, nssOpen, opensslOpen, ORIGIN, OTHER_ORIGIN, PASSWORD, REPO,
   setUp, sinkMessages, tearDown, USER, waitForSink} from "./common.mjs";
-import {launchChromium} from "../../extension/tests/browser/launch.mjs";
+import {launchChromium, pixelsOf} from "../../extension/tests/browser/launch.mjs";
 
 const ids = JSON.parse(readFileSync(join(REPO, "extension/ids.json"), "utf8"));
 const EXT = join(REPO, "extension/dist/chromium");
@@ -36,20 +36,10 @@ async function screenshot(page, name, selector, rgb) {
   const box = await page.locator(selector).first().boundingBox();
   if (!check(box !== null, `${name}: ${selector} is on screen`)) return;
   // How many pixels inside the element have the colour (icons are small shapes on white).
-  const matching = await page.evaluate(async ({dataUrl, box, rgb}) => {
-    const img = new Image();
-    img.src = dataUrl;
-    await img.decode();
-    const canvas = document.createElement("canvas");
-    canvas.width = img.width;
-    canvas.height = img.height;
-    const ctx = canvas.getContext("2d");
-    ctx.drawImage(img, 0, 0);
-    const d = ctx.getImageData(Math.round(box.x), Math.round(box.y), Math.max(1, Math.round(box.width)), Math.max(1, Math.round(box.height))).data;
-    let n = 0;
-    for (let i = 0; i < d.length; i += 4) if ([0, 1, 2].every((c) => Math.abs(d[i + c] - rgb[c]) <= 40)) n++;
-    return n;
-  }, {dataUrl: "data:image/png;base64," + png.toString("base64"), box, rgb});
+  const d = await pixelsOf(page, png, Math.round(box.x), Math.round(box.y), Math.max(1, Math.round(box.width)),
+    Math.max(1, Math.round(box.height)));
+  let matching = 0;
+  for (let i = 0; i < d.length; i += 4) if ([0, 1, 2].every((c) => Math.abs(d[i + c] - rgb[c]) <= 40)) matching++;
   check(matching >= 12, `${name}: ${selector} is drawn in ${rgb} (${matching} pixels)`);
 }
 

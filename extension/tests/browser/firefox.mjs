@@ -5,11 +5,10 @@
 // signed, tampered, untrusted and encrypted messages in the reader and check the banner, no script
 // runs and no remote image loads until allowed, passphrase set, lock and unlock. Screenshots go
 // to the artifacts folder; prints the open-to-verdict times.
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from "node:fs";
-import {tmpdir} from "node:os";
+import {readFileSync, rmSync, statSync, writeFileSync} from "node:fs";
 import {join} from "node:path";
 import {ARTIFACTS, checker, ids, makeFixtures, P12_PASSWORD, REPO, startRemoteServer, writeHostWrapper} from "./fixtures.mjs";
-import {FIREFOX, mozillaHome, startFirefox, stopBrowser} from "./launch.mjs";
+import {FIREFOX, firefoxTestSetup, installAddon, mozillaHome, startFirefox, stopBrowser} from "./launch.mjs";
 import {Marionette} from "./marionette.mjs";
 
 const XPI = join(REPO, "extension/dist/smime-host-firefox.xpi");
@@ -17,10 +16,7 @@ const PASSPHRASE = "correct horse battery staple";
 
 const {check, failures} = checker();
 
-if (!FIREFOX) throw new Error("firefox-esr is not installed (installer/deps.sh --test installs it)");
-if (!existsSync(XPI)) throw new Error("build the extension first: npm run build");
-mkdirSync(ARTIFACTS, {recursive: true});
-const work = mkdtempSync(join(tmpdir(), "smime-ext-firefox-"));
+const work = firefoxTestSetup(XPI, ARTIFACTS, "smime-ext-firefox-");
 
 const {hits, server, remoteBase} = await startRemoteServer();
 const data = makeFixtures(join(work, "data"), remoteBase);
@@ -58,12 +54,7 @@ async function page(body, args = {}) {
 
 try {
   m = await Marionette.open(port);
-  await m.command("WebDriver:NewSession", {capabilities: {}});
-  await m.command("Addon:Install", {path: XPI, temporary: true});
-  await m.command("Marionette:SetContext", {value: "chrome"});
-  const host = await m.run(`const resolve = arguments[0];
-    resolve(WebExtensionPolicy.getByID(${JSON.stringify(ids.firefox_id)}).mozExtensionHostname);`);
-  await m.command("Marionette:SetContext", {value: "content"});
+  const host = await installAddon(m, XPI, ids.firefox_id);
   const base = `moz-extension://${host}/pages`;
   check(/^[0-9a-f-]{36}$/.test(host), `the add-on ${ids.firefox_id} is installed (${host})`);
 

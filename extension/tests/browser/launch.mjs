@@ -2,7 +2,8 @@
 // Starting the browsers the tests drive: Firefox (and Thunderbird) profiles with the host manifest
 // and Marionette, Chromium with the unpacked extension and the host manifest in its profile.
 import {spawn} from "node:child_process";
-import {existsSync, mkdirSync, writeFileSync} from "node:fs";
+import {existsSync, mkdirSync, mkdtempSync, writeFileSync} from "node:fs";
+import {tmpdir} from "node:os";
 import {createServer} from "node:net";
 import {join} from "node:path";
 import {chromium} from "playwright-core";
@@ -19,6 +20,15 @@ export const freePort = () => new Promise((resolve) => {
 });
 
 /** Writes `prefs` (pairs of name and value) as the profile's user.js. */
+// The Firefox add-on file and a fresh work folder for a Firefox test; fails loudly when Firefox
+// or the built add-on is missing.
+export function firefoxTestSetup(xpi, artifacts, workPrefix) {
+  if (!FIREFOX) throw new Error("firefox-esr is not installed (installer/deps.sh --test installs it)");
+  if (!existsSync(xpi)) throw new Error("build the extension first: npm run build");
+  mkdirSync(artifacts, {recursive: true});
+  return mkdtempSync(join(tmpdir(), workPrefix));
+}
+
 export function writeUserPrefs(profile, prefs) {
   writeFileSync(join(profile, "user.js"), prefs.map(([k, v]) => `user_pref(${JSON.stringify(k)}, ${JSON.stringify(v)});`).join("\n") + "\n");
 }
@@ -58,6 +68,21 @@ export async function startFirefox(binary, work, home, {width, height, prefs = [
   return {firefox, port};
 }
 
+/**
+ * Starts a WebDriver session on the Marionette connection `m`, installs the add-on `xpi`
+ * temporarily and returns the moz-extension host name Firefox gave add-on `addonId`; `m` is left in
+ * the content context.
+ */
+export async function installAddon(m, xpi, addonId) {
+  await m.command("WebDriver:NewSession", {capabilities: {}});
+  await m.command("Addon:Install", {path: xpi, temporary: true});
+  await m.command("Marionette:SetContext", {value: "chrome"});
+  const host = await m.run(`const resolve = arguments[0];
+    resolve(WebExtensionPolicy.getByID(${JSON.stringify(addonId)}).mozExtensionHostname);`);
+  await m.command("Marionette:SetContext", {value: "content"});
+  return host;
+}
+
 /** Closes the Marionette connection `m` (if open) and ends the browser's process group. */
 export function stopBrowser(m, child) {
   try {
@@ -93,9 +118,12 @@ export async function launchChromium(binary, ext, work, wrapper, chromiumId, opt
   });
 }
 
-/** The colour of the pixel at `x`, `y` of the PNG `png`, decoded by the browser in `page`. */
-export function pixelOf(page, png, x, y) {
-  return page.evaluate(async ({dataUrl, x, y}) => {
+/**
+ * The RGBA bytes of the `width` x `height` rectangle at `x`, `y` of the PNG `png`, decoded by the
+ * browser in `page`.
+ */
+export function pixelsOf(page, png, x, y, width = 1, height = 1) {
+  return page.evaluate(async ({dataUrl, x, y, width, height}) => {
     const img = new Image();
     img.src = dataUrl;
     await img.decode();
@@ -104,6 +132,11 @@ export function pixelOf(page, png, x, y) {
     canvas.height = img.height;
     const ctx = canvas.getContext("2d");
     ctx.drawImage(img, 0, 0);
-    return Array.from(ctx.getImageData(x, y, 1, 1).data.slice(0, 3));
-  }, {dataUrl: "data:image/png;base64," + png.toString("base64"), x, y});
+    return Array.from(ctx.getImageData(x, y, width, height).data);
+  }, {dataUrl: "data:image/png;base64," + png.toString("base64"), x, y, width, height});
+}
+
+/** The colour of the pixel at `x`, `y` of the PNG `png`, decoded by the browser in `page`. */
+export async function pixelOf(page, png, x, y) {
+  return (await pixelsOf(page, png, x, y)).slice(0, 3);
 }

@@ -5,11 +5,10 @@
 // webmail on 127.0.0.1; the decrypted text only inside the extension's frame; another port, and
 // an origin the managed storage forbids, get nothing; a pre-granted origin works; revoking ends
 // access. Managed storage comes from the per-user managed-storage manifest Firefox reads.
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from "node:fs";
-import {tmpdir} from "node:os";
+import {readFileSync, rmSync, statSync, writeFileSync} from "node:fs";
 import {join} from "node:path";
 import {ARTIFACTS, checker, ids, REPO, writeHostWrapper} from "./fixtures.mjs";
-import {FIREFOX, mozillaHome, startFirefox, stopBrowser} from "./launch.mjs";
+import {FIREFOX, firefoxTestSetup, installAddon, mozillaHome, startFirefox, stopBrowser} from "./launch.mjs";
 import {Marionette} from "./marionette.mjs";
 import {grantedScenarios, pngPixel, SECRET, setUpPageApi} from "./page-api-fixtures.mjs";
 
@@ -18,10 +17,7 @@ const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 
 const {check, failures} = checker();
 
-if (!FIREFOX) throw new Error("firefox-esr is not installed (installer/deps.sh --test installs it)");
-if (!existsSync(XPI)) throw new Error("build the extension first: npm run build");
-mkdirSync(ARTIFACTS, {recursive: true});
-const work = mkdtempSync(join(tmpdir(), "smime-page-api-firefox-"));
+const work = firefoxTestSetup(XPI, ARTIFACTS, "smime-page-api-firefox-");
 const {dataDir, remote, messages, notForMe, webmail} = await setUpPageApi(work);
 const [granted, other, preGranted, forbidden] = webmail.origins;
 
@@ -54,12 +50,7 @@ const shot = async (name) => {
 
 try {
   m = await Marionette.open(port);
-  await m.command("WebDriver:NewSession", {capabilities: {}});
-  await m.command("Addon:Install", {path: XPI, temporary: true});
-  await m.command("Marionette:SetContext", {value: "chrome"});
-  const host = await m.run(`const resolve = arguments[0];
-    resolve(WebExtensionPolicy.getByID(${JSON.stringify(ids.firefox_id)}).mozExtensionHostname);`);
-  await m.command("Marionette:SetContext", {value: "content"});
+  const host = await installAddon(m, XPI, ids.firefox_id);
   const base = `moz-extension://${host}/pages`;
 
   // Two tabs: the webmail, and one for the extension's pages.
