@@ -56,6 +56,9 @@ struct VerifyOptions {
     bool allow_sha1 = false;  // SHA-1 signatures get weak_algorithm unless allowed (MD5 never is)
     int min_rsa_bits = 2048;  // smaller RSA (and DSA) signing keys get weak_algorithm
     std::optional<std::time_t> validation_time;  // default: now (see docs/protocol.md)
+    // Opened::mime may refer to the input's bytes instead of copying them (a large signed body
+    // is then not held twice): only for a caller that keeps the input while it uses the result.
+    bool refer_to_input = false;
 };
 
 // The digest of a message's content entity, worked out while the message was still arriving
@@ -115,8 +118,8 @@ std::string encrypt(std::string_view mime, const std::vector<Recipient>& recipie
                     const EncryptOptions& options = {});
 
 // The inner message and what protected it. `mime` is the outer header fields and the innermost
-// entity (the input when unprotected); given the input as a view, it may refer to the input's
-// bytes (a signed body that needs no change is not copied), so keep the input while using it.
+// entity (the input when unprotected); with VerifyOptions::refer_to_input it may refer to the
+// input's bytes (a signed body that needs no change is not copied).
 struct Opened {
     Pieces mime;
     Status status;

@@ -361,7 +361,8 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
         // After the From check: only a signature that is good in every respect covers the content.
         warn_unauthenticated(walker.status);
         if (owned) opened.mime.append(std::move(*owned));
-        else opened.mime.append_view(message);
+        else if (options.refer_to_input) opened.mime.append_view(message);
+        else opened.mime.append(SecureString(std::string(message)));
         opened.status = std::move(walker.status);
         return opened;
     }
@@ -399,7 +400,7 @@ Opened open_message(std::string_view message, SecureString* owned, KeyProvider& 
     }
     // A body that stays as it is and lies in the caller's input is referred to, not copied.
     const bool in_input =
-        entity && !owned && entity->body.data() >= message.data() &&
+        entity && !owned && options.refer_to_input && entity->body.data() >= message.data() &&
         entity->body.data() + entity->body.size() <= message.data() + message.size();
     if (keep_body && in_input) {
         out.append(header.content_fields).append("\r\n");

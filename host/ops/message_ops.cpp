@@ -221,6 +221,7 @@ Reply open(Context& context, Request& request, bool decrypt) {
     engine::VerifyOptions options;
     options.allow_sha1 = policy.allow_sha1_verification;
     options.min_rsa_bits = policy.min_rsa_bits;
+    options.refer_to_input = true;  // request.payload outlives the reply
     engine::Opened opened =
         decrypt ? engine::decrypt(std::move(request.payload), context.store(), options)
                 : engine::verify(request.payload.str(), context.store(), options);

@@ -78,6 +78,17 @@ TEST_CASE("sign then verify: every digest, RSA PKCS#1 v1.5, RSA-PSS, ECDSA, deta
         CHECK(keys.harvested[0].matched_addresses ==
               std::vector<std::string>{std::string(c.signer) + "@example.test"});
         CHECK(keys.harvested[0].good);
+        // Referring to the input: the same message, and a detached body is not copied.
+        VerifyOptions referring;
+        referring.refer_to_input = true;
+        TestKeys more_keys = TestKeys::with_test_root();
+        const Opened referred = verify(text, more_keys, referring);
+        CHECK(referred.joined() == opened.joined());
+        bool points_into_input = false;
+        for (const std::string_view piece : referred.mime.views())
+            points_into_input = points_into_input || (piece.data() >= text.data() &&
+                                                      piece.data() < text.data() + text.size());
+        CHECK(points_into_input == !c.opaque);
     }
 }
 
