@@ -287,6 +287,15 @@ std::vector<engine::Identity> KeyStore::decryption_identities() {
     std::vector<std::string> fps;
     auto st = db_.prepare("SELECT fingerprint FROM identities");
     while (st.step()) fps.push_back(st.text(0));
+    {
+        // Identities another process deleted take their decoded keys with them here too.
+        std::lock_guard lock(key_mutex_);
+        for (auto it = decoded_keys_.begin(); it != decoded_keys_.end();) {
+            if (std::find(fps.begin(), fps.end(), it->first) == fps.end())
+                it = decoded_keys_.erase(it);
+            else ++it;
+        }
+    }
     policy_.require_private_key_operations();
     std::vector<engine::Identity> out;
     std::optional<Error> refused;

@@ -106,11 +106,13 @@ bool KeyStore::teaches_nothing(const engine::Harvest& learned,
         (cert.is_null(3) || cert.text(3) != capabilities))
         return false;
     for (const auto& address : addresses) {
-        // A preference counts from its newest statement: it is news unless it is the newest one
-        // for the address already.
+        // A preference counts from its newest statement: it is news unless this certificate's
+        // is strictly newer than every other certificate's for the address (a tie in the same
+        // second would leave the order to other columns).
         auto row = db_.prepare(
-            "SELECT h.good, h.last_seen, h.preferred_at IS NOT NULL AND h.preferred_at >= "
-            "(SELECT max(preferred_at) FROM harvested_for WHERE email = ?1) "
+            "SELECT h.good, h.last_seen, h.preferred_at IS NOT NULL AND h.preferred_at > "
+            "coalesce((SELECT max(preferred_at) FROM harvested_for WHERE email = ?1 AND "
+            "fingerprint <> ?2), -1) "
             "FROM harvested_for h WHERE h.email = ?1 AND h.fingerprint = ?2");
         row.bind(1, address).bind(2, fp);
         if (!row.step()) return false;

@@ -142,6 +142,7 @@ void KeyStore::forget_keys() noexcept {
 void KeyStore::hold_key(SecureString key, std::string record) {
     {
         std::lock_guard lock(key_mutex_);
+        decoded_keys_.clear();  // decoded under the key this one replaces
         kek_ = std::move(key);
         kek_record_ = std::move(record);
         last_use_ = std::chrono::steady_clock::now();

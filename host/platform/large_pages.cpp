@@ -2,8 +2,8 @@
 // Large buffers on huge pages. A 25 MiB message passes through several buffers of its size
 // (the reassembled upload, the canonical form, the CMS output, the reply), and the kernel fills
 // each new page on first touch: with 4 KiB pages that is tens of thousands of page faults per
-// message, which on virtual machines costs more than the cryptography. Every allocation of
-// 256 KiB or more, from C++ and from OpenSSL, is therefore aligned to 2 MiB, rounded up to whole
+// message, which on virtual machines costs more than the cryptography. Every large allocation
+// (below), from C++ and from OpenSSL, is therefore aligned to 2 MiB, rounded up to whole
 // 2 MiB pages and marked MADV_HUGEPAGE, so the kernel backs it with huge pages where transparent
 // huge pages are available ("madvise" or "always", the common defaults). Only blocks that are
 // large anyway are affected; each may grow by less than 2 MiB.
@@ -47,16 +47,20 @@ namespace {
 
 #if !defined(SMIME_KEEP_ALLOCATOR)
 // A 4 KiB page costs a fault on first touch; on virtual machines a fault can cost 10 us or more,
-// so a 2 MiB huge page (one fault) is cheaper from some 64 KiB on. 256 KiB keeps small
-// allocations off them: each large block may waste up to 2 MiB of address space and memory.
+// so a 2 MiB huge page (one fault) is cheaper from some 64 KiB on. Each large block may waste up
+// to 2 MiB, so the host's own buffers (C++, few and sized by the message) go to huge pages from
+// 256 KiB, OpenSSL's from 768 KiB: how many large blocks OpenSSL makes follows the structure of
+// the input (one per large ASN.1 string), and a message must not make the host hold many times
+// its size.
 constexpr std::size_t kLargeBlock = std::size_t{256} << 10;
+constexpr std::size_t kLargeOpenSslBlock = std::size_t{768} << 10;
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
 
 // A large block starts on a 2 MiB boundary and spans whole 2 MiB pages: the kernel backs only
 // aligned 2 MiB ranges with huge pages, so an unaligned block would fault its two ragged ends
 // in 4 KiB pages (about 500 faults for each buffer).
-void* allocate(std::size_t n) noexcept {
-    if (n < kLargeBlock) return std::malloc(n == 0 ? 1 : n);
+void* allocate(std::size_t n, std::size_t large = kLargeBlock) noexcept {
+    if (n < large) return std::malloc(n == 0 ? 1 : n);
     if (n > SIZE_MAX - kHugePage) return nullptr;
     const std::size_t rounded = (n + kHugePage - 1) & ~(kHugePage - 1);
     void* p = std::aligned_alloc(kHugePage, rounded);
@@ -64,18 +68,18 @@ void* allocate(std::size_t n) noexcept {
     return p;
 }
 
-void* openssl_malloc(std::size_t n, const char*, int) { return allocate(n); }
+void* openssl_malloc(std::size_t n, const char*, int) { return allocate(n, kLargeOpenSslBlock); }
 void* openssl_realloc(void* p, std::size_t n, const char*, int) {
     if (n == 0) {  // OpenSSL's own realloc frees here; C leaves realloc(p, 0) to the platform
         std::free(p);
         return nullptr;
     }
-    if (!p) return allocate(n);
-    if (n < kLargeBlock) return std::realloc(p, n);
+    if (!p) return allocate(n, kLargeOpenSslBlock);
+    if (n < kLargeOpenSslBlock) return std::realloc(p, n);
     // Growing into a large block: move it to an aligned one (realloc would not keep alignment).
     const std::size_t old_size = malloc_usable_size(p);
     if (old_size >= n) return p;
-    void* q = allocate(n);
+    void* q = allocate(n, kLargeOpenSslBlock);
     if (!q) return nullptr;
     std::memcpy(q, p, old_size);
     std::free(p);

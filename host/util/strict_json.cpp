@@ -9,6 +9,8 @@
 // whole, so that errors (and their offsets) are those of the text as sent.
 #include "util/strict_json.h"
 
+#include "util/secure.h"
+
 #include <set>
 #include <vector>
 
@@ -20,10 +22,19 @@ using json = nlohmann::json;
 // Shorter strings are not worth the bookkeeping.
 constexpr std::size_t kLiftFrom = 256;
 
+// A request may carry secrets (a password beside a PKCS#12, a passphrase) and plaintext mail:
+// both copies are wiped when they go.
 struct Lifted {
     std::string skeleton;              // the text with lifted strings emptied
     std::vector<std::string> values;   // the lifted strings, in document order
     std::vector<std::size_t> indices;  // which string value (in document order) each one is
+    Lifted() = default;
+    Lifted(const Lifted&) = delete;
+    Lifted& operator=(const Lifted&) = delete;
+    ~Lifted() {
+        cleanse(skeleton);
+        for (auto& value : values) cleanse(value);
+    }
 };
 
 bool plain(unsigned char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; }
@@ -31,6 +42,7 @@ bool plain(unsigned char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '
 // Splits `text` into a skeleton and its long plain string values. Returns false (nothing lifted)
 // when the text is not shaped as expected, in which case the parser reads it whole.
 bool lift(std::string_view text, Lifted& out) {
+    out.skeleton.reserve(text.size());  // one buffer: growing would free copies unwiped
     std::size_t copied = 0, string_values = 0;
     for (std::size_t i = 0; i < text.size(); ++i) {
         if (text[i] != '"') continue;

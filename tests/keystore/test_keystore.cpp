@@ -328,6 +328,13 @@ TEST_CASE("decoded private keys are kept only while the store is unlocked and un
         CHECK(code_of([&] { store.identity(fp); }) == Code::NotFound);
         CHECK(store.decryption_identities().empty());
     }
+    SUBCASE("an identity another process deleted is gone here too") {
+        KeyStore other(dir, KeyStore::no_policy(), kFastKdf);
+        other.unlock(SecureString("first passphrase"), std::nullopt);
+        other.delete_identity(fp);
+        CHECK(store.decryption_identities().empty());
+        CHECK(code_of([&] { store.identity(fp); }) == Code::NotFound);
+    }
     std::filesystem::remove_all(dir.parent_path());
 }
 
