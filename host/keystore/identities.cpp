@@ -290,11 +290,9 @@ std::vector<engine::Identity> KeyStore::decryption_identities() {
     {
         // Identities another process deleted take their decoded keys with them here too.
         std::lock_guard lock(key_mutex_);
-        for (auto it = decoded_keys_.begin(); it != decoded_keys_.end();) {
-            if (std::find(fps.begin(), fps.end(), it->first) == fps.end())
-                it = decoded_keys_.erase(it);
-            else ++it;
-        }
+        std::erase_if(decoded_keys_, [&fps](const auto& entry) {
+            return std::find(fps.begin(), fps.end(), entry.first) == fps.end();
+        });
     }
     policy_.require_private_key_operations();
     std::vector<engine::Identity> out;

@@ -134,6 +134,8 @@ private:
     ossl::PKeyPtr private_key(const std::string& fingerprint, const std::string& sealed);
     // Wipes the key-encryption key and the keys decoded with it; key_mutex_ held.
     void forget_keys() noexcept;
+    // The key-encryption key is held and the idle time has not run out; key_mutex_ held.
+    bool key_is_fresh() const;
     // The identity with its private key and, if `with_chain`, its stored issuers.
     engine::Identity load_identity(const std::string& fingerprint, bool with_chain = true);
     // Throws Error(Policy) if the policy refuses this identity (allowed_domains, min_rsa_bits).

@@ -115,6 +115,10 @@ std::chrono::milliseconds KeyStore::idle_timeout() const {
     return std::chrono::minutes(idle_minutes_);
 }
 
+bool KeyStore::key_is_fresh() const {
+    return !kek_.empty() && std::chrono::steady_clock::now() - last_use_ < idle_timeout();
+}
+
 bool KeyStore::holds_key() const noexcept {
     std::lock_guard lock(key_mutex_);
     return !kek_.empty();
@@ -123,8 +127,7 @@ bool KeyStore::holds_key() const noexcept {
 bool KeyStore::is_unlocked() {
     std::lock_guard lock(key_mutex_);
     // The watchdog wipes on time; this covers the moment before it has run.
-    if (!kek_.empty() && std::chrono::steady_clock::now() - last_use_ >= idle_timeout())
-        forget_keys();
+    if (!key_is_fresh()) forget_keys();
     return !kek_.empty();
 }
 
@@ -213,7 +216,7 @@ bool KeyStore::try_auto_unlock(bool may_write) {
 SecureString KeyStore::key_encryption_key() {
     {
         std::lock_guard lock(key_mutex_);
-        if (!kek_.empty() && std::chrono::steady_clock::now() - last_use_ < idle_timeout()) {
+        if (key_is_fresh()) {
             last_use_ = std::chrono::steady_clock::now();
             return kek_;
         }
@@ -231,8 +234,7 @@ SecureString KeyStore::current_key_in_transaction() {
         throw Error(Code::Locked, "the key store is locked: unlock it with your passphrase");
     {
         std::lock_guard lock(key_mutex_);
-        const bool fresh =
-            !kek_.empty() && std::chrono::steady_clock::now() - last_use_ < idle_timeout();
+        const bool fresh = key_is_fresh();
         if (fresh && kek_record_ == record->identity()) {
             last_use_ = std::chrono::steady_clock::now();
             return kek_;
@@ -386,11 +388,10 @@ void KeyStore::set_passphrase(const SecureString& new_passphrase,
 ossl::PKeyPtr KeyStore::private_key(const std::string& fingerprint, const std::string& sealed) {
     {
         std::lock_guard lock(key_mutex_);
-        const auto now = std::chrono::steady_clock::now();
-        if (!kek_.empty() && now - last_use_ < idle_timeout()) {
+        if (key_is_fresh()) {
             const auto it = decoded_keys_.find(fingerprint);
             if (it != decoded_keys_.end() && it->second.sealed == sealed) {
-                last_use_ = now;
+                last_use_ = std::chrono::steady_clock::now();
                 EVP_PKEY_up_ref(it->second.key.get());
                 return ossl::PKeyPtr(it->second.key.get());
             }

@@ -256,6 +256,7 @@ const ArgSpec kProtectHeaders{
 }  // namespace
 
 void register_message_ops(Registry& registry) {
+    const Observed<SignObserver> signing{observe_sign, sign};
     registry.add({
         .name = "message.sign",
         .summary = "Sign a message with your identity for its From address (or the one named).",
@@ -263,8 +264,8 @@ void register_message_ops(Registry& registry) {
         .result_help = "{mime (signed message), signer{fingerprint}}",
         .payload_result = "mime",
         .aliases = {"sign"},
-        .handler = Observed<SignObserver>{observe_sign, sign}.handler(),
-        .observe = Observed<SignObserver>{observe_sign, sign}.observe(),
+        .handler = signing.handler(),
+        .observe = signing.observe(),
     });
     registry.add({
         .name = "message.encrypt",

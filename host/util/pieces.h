@@ -56,8 +56,7 @@ public:
     // by piece: the bytes are never gathered into one buffer (a reply chunk that spans pieces
     // would otherwise need a fresh 768,000-byte copy, and fresh memory is slow to touch).
     void append_base64(std::size_t offset, std::size_t n, std::string& out) const {
-        std::size_t total = 0;
-        for_each_part(offset, n, [&](std::string_view part) { total += part.size(); });
+        const std::size_t total = std::min(n, size_ - std::min(offset, size_));
         const std::size_t start_size = out.size();
         out.resize(start_size + base64::encoded_size(total));
         char* dst = out.data() + start_size;

@@ -314,17 +314,20 @@ try {
     attachmentName: "notes.txt", recipients: 1, shot: false});
   check(/no certificate/.test(refused.recipients[0] ?? ""), `a recipient without a certificate is listed so (${refused.recipients[0]})`);
   await send();
-  const refusal = await chrome(`
+  // A refused send: wait for the error badge on the compose window's button, read the error on the
+  // add-on's compose page, then close the window without sending; says whether it stayed open.
+  const sendRefusal = (tabId, badgeWait, settle) => chrome(`
     const cw = [...Services.wm.getEnumerator("msgcompose")].pop();
-    const button = await until(() => { const b = cw.document.querySelector('[id$="-composeAction-toolbarbutton"]'); return b?.getAttribute("badge") === "!" && b; }, 20000, "error badge");
-    await new Promise((r) => setTimeout(r, 1500));
+    await until(() => cw.document.querySelector('[id$="-composeAction-toolbarbutton"]')?.getAttribute("badge") === "!", args.badgeWait, "error badge");
+    await new Promise((r) => setTimeout(r, args.settle));
     const tab = win.gTabmail.openTab("contentTab", {url: args.base + "/pages/compose.html?tab=" + args.tabId});
     const q = await pageUntil(tab.browser, {one: {error: "#send-error"}}, (x) => x.state === "ready" && x.one.error, 20000, "error shown");
     win.gTabmail.closeTab(tab);
     const open = !cw.closed;
     cw.gMsgCompose.bodyModified = false; cw.gContentChanged = false; cw.SetContentAndBodyAsUnmodified?.();
     cw.close();
-    return {open, error: q.one.error, title: button.getAttribute("tooltiptext") || button.getAttribute("label")};`, {base, tabId: refused.tabId});
+    return {open, error: q.one.error};`, {base, tabId, badgeWait, settle});
+  const refusal = await sendRefusal(refused.tabId, 20000, 1500);
   check(refusal.open && /Not sent: there is no certificate to encrypt for nobody@example\.test/.test(refusal.error) && sink.messages.length === 0,
     `encrypting for a recipient without a certificate: not sent, window open, "${refusal.error}"`);
   await waitClosed();
@@ -373,17 +376,7 @@ try {
   const listed = await compose({to: "Team <Team>", bcc: "", subject: "To the list", base, body: "<p>team</p>", attachment,
     attachmentName: "notes.txt", recipients: 0, shot: false});
   await send();
-  const listRefusal = await chrome(`
-    const cw = [...Services.wm.getEnumerator("msgcompose")].pop();
-    await until(() => cw.document.querySelector('[id$="-composeAction-toolbarbutton"]')?.getAttribute("badge") === "!", 30000, "error badge");
-    await new Promise((r) => setTimeout(r, 1000));
-    const tab = win.gTabmail.openTab("contentTab", {url: args.base + "/pages/compose.html?tab=" + args.tabId});
-    const q = await pageUntil(tab.browser, {one: {error: "#send-error"}}, (x) => x.state === "ready" && x.one.error, 20000, "error shown");
-    win.gTabmail.closeTab(tab);
-    const open = !cw.closed;
-    cw.gMsgCompose.bodyModified = false; cw.gContentChanged = false; cw.SetContentAndBodyAsUnmodified?.();
-    cw.close();
-    return {open, error: q.one.error};`, {base, tabId: listed.tabId});
+  const listRefusal = await sendRefusal(listed.tabId, 30000, 1000);
   check(listRefusal.open && /no certificate to encrypt for nobody@example\.test/.test(listRefusal.error) && sink.messages.length === 0,
     `a mailing list with a member without a certificate: not sent, "${listRefusal.error}"`);
   await waitClosed();
