@@ -11,8 +11,9 @@
 #   core:     ctest on the default build, all but the installer tests
 #   browsers: tests/extension/run.sh, then tests/webmail/run.sh and tests/thunderbird/run.sh,
 #             then the installer tests (they copy extension/dist, which the browser stages build)
-#   builds:   the sanitize build and its suites, the fuzz build and its run, and the README's
-#             install command in a copy of the tree (it runs npm ci and builds in its own folders)
+#   builds:   the sanitize build (clang; the suites and the fuzzers in one tree), its suites and
+#             the fuzzers' run side by side, and the README's install command in a copy of the tree
+#             (it runs npm ci and builds in its own folders)
 # Each stage's output goes to build/ci-logs/<stage>.log (printed when it fails); every stage
 # prints its wall time and a table of them closes the run.
 set -euo pipefail
@@ -61,7 +62,7 @@ readme_install() {
 # hand-managed memory. The installer's packaging, shellcheck and id checks run once, above.
 sanitize_tests() {
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        ctest --preset sanitize -E '^installer_(ids|shellcheck)$'
+        ctest --preset sanitize -E '^(installer_(ids|shellcheck)|fuzz_.*)$'
 }
 
 # A lane goes on after a failed stage where the next one does not depend on it, so one run
@@ -80,14 +81,10 @@ browsers_lane() {
 
 builds_lane() {
     local pids=() status=0 pid
-    if stage sanitize-build fresh_build sanitize; then
+    if stage sanitize-build fresh_build sanitize -DSMIME_FUZZ_SECONDS="$FUZZ_SECONDS"; then
         stage sanitize-tests sanitize_tests &
         pids+=($!)
-    else
-        status=1
-    fi
-    if stage fuzz-build fresh_build fuzz -DSMIME_FUZZ_SECONDS="$FUZZ_SECONDS"; then
-        stage fuzz-run ctest --preset fuzz &
+        stage fuzz-run ctest --preset sanitize -R '^fuzz_' &
         pids+=($!)
     else
         status=1

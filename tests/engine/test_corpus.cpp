@@ -498,7 +498,8 @@ TEST_CASE("pyca/cryptography enveloped vectors") {
         {"enveloped-aes-256-cbc.pem", "Hello world!"},
         {"enveloped-rsa-oaep.pem", "Hello, world!"},
         {"enveloped-triple-des.pem", "Hello, World!"}};
-    for (const auto& [file, text] : cases) {
+    for (const auto& [name, text] : cases) {
+        const char* file = name;  // not the binding itself: CAPTURE takes it in a lambda
         CAPTURE(file);
         const Opened opened = decrypt(
             wrap(read_file(data_file(std::string(kPyca) + "/pkcs7/" + file)), "enveloped-data"),

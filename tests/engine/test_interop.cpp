@@ -180,7 +180,8 @@ TEST_CASE_FIXTURE(Fixture, "we read what openssl cms writes") {
                       " -keyopt rsa_padding_mode:pss -md sha512"},
         {"bob", "openssl cms -sign -binary -in " + work("entity.txt") + ec_signer + " -md sha384"},
     };
-    for (const auto& [who, command] : signs) {
+    for (const auto& [who, signing] : signs) {
+        const std::string& command = signing;  // a plain reference: CAPTURE takes it in a lambda
         CAPTURE(command);
         REQUIRE(run(command + " -out " + work("peer-signed.eml")) == 0);
         TestKeys keys = TestKeys::with_test_root();

@@ -167,7 +167,9 @@ TEST_CASE("encrypt and decrypt: CBC, GCM, OAEP, ECDH, several recipients") {
         CHECK(contains(encrypted, c.smime_type));
         CHECK(!contains(encrypted, "Secret"));
         CHECK(contains(encrypted, "Subject: test\r\n"));
-        for (const auto& [name, caps] : c.recipients) {
+        for (const auto& entry : c.recipients) {
+            const std::string& name =
+                entry.first;  // a plain reference: CAPTURE takes it in a lambda
             CAPTURE(name);
             TestKeys keys = TestKeys::with_test_root();
             keys.identities.push_back(load_identity("dave"));  // not a recipient: skipped

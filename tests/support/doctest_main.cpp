@@ -1,4 +1,4 @@
 // SPDX-License-Identifier: MIT
-// doctest entry point for the key store tests.
+// doctest's entry point, compiled once and linked into every test program.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>

@@ -1,4 +1,0 @@
-// SPDX-License-Identifier: MIT
-// doctest entry point for the end-to-end tests.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-#include <doctest/doctest.h>
