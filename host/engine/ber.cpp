@@ -81,28 +81,62 @@ std::optional<std::string_view> child(std::string_view in, int n) {
     }
 }
 
-bool indefinite(std::string_view element) {
-    const auto e = read_header(element);
-    return e && !e->length;
+// Appends a header for `tag` with a definite `length` (X.690 section 8.1.3, DER form).
+void append_header(std::string& out, unsigned char tag, std::size_t length) {
+    out += static_cast<char>(tag);
+    if (length < 0x80) {
+        out += static_cast<char>(length);
+        return;
+    }
+    unsigned char bytes[sizeof(std::size_t)];
+    std::size_t count = 0;
+    for (std::size_t n = length; n > 0; n >>= 8) bytes[count++] = static_cast<unsigned char>(n);
+    out += static_cast<char>(0x80 | count);
+    while (count > 0) out += static_cast<char>(bytes[--count]);
 }
 
 }  // namespace
 
+bool names_enveloped_data(std::string_view prefix) {
+    // ContentInfo ::= SEQUENCE { contentType OBJECT IDENTIFIER, ... }: the SEQUENCE's header
+    // (its length may reach past the prefix), then the OID whole.
+    if (prefix.size() < 2 || static_cast<unsigned char>(prefix[0]) != 0x30) return false;
+    const auto first = static_cast<unsigned char>(prefix[1]);
+    std::size_t pos = 2;
+    if (first > 0x80) pos += first & 0x7f;
+    static constexpr std::string_view kEnveloped("\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x03",
+                                                 11);
+    static constexpr std::string_view kAuthEnveloped(
+        "\x06\x0b\x2a\x86\x48\x86\xf7\x0d\x01\x09\x10\x01\x17", 13);
+    const std::string_view rest = prefix.substr(std::min(pos, prefix.size()));
+    return rest.substr(0, kEnveloped.size()) == kEnveloped ||
+           rest.substr(0, kAuthEnveloped.size()) == kAuthEnveloped;
+}
+
 std::optional<DetachedContent> detach_encrypted_content(std::string_view der) {
-    if (!indefinite(der)) return std::nullopt;
-    const auto info = contents(der);
+    // The elements around encryptedContent, outermost first: ContentInfo, its [0] EXPLICIT,
+    // the (Auth)EnvelopedData SEQUENCE and the EncryptedContentInfo SEQUENCE.
+    std::string_view around[4];
+    const auto info_size = element_size(der, 0);
+    if (!info_size) return std::nullopt;
+    around[0] = der.substr(0, *info_size);
+    const auto info = contents(around[0]);
     const auto explicit_content = info ? child(*info, 1) : std::nullopt;
-    if (!explicit_content || !indefinite(*explicit_content)) return std::nullopt;
-    const auto inner = contents(*explicit_content);
-    if (!inner || !indefinite(*inner)) return std::nullopt;
-    const auto enveloped = contents(*inner);
+    if (!explicit_content) return std::nullopt;
+    around[1] = *explicit_content;
+    const auto inner = contents(around[1]);
+    const auto sequence = inner ? child(*inner, 0) : std::nullopt;
+    if (!sequence) return std::nullopt;
+    around[2] = *sequence;
+    const auto enveloped = contents(around[2]);
     if (!enveloped) return std::nullopt;
     const auto second = child(*enveloped, 1);
     if (!second) return std::nullopt;
     const int index = static_cast<unsigned char>((*second)[0]) == 0xa0 ? 3 : 2;
     const auto eci = child(*enveloped, index);
-    if (!eci || !indefinite(*eci)) return std::nullopt;
-    const auto eci_contents = contents(*eci);
+    if (!eci) return std::nullopt;
+    around[3] = *eci;
+    const auto eci_contents = contents(around[3]);
     const auto encrypted = eci_contents ? child(*eci_contents, 2) : std::nullopt;
     if (!encrypted) return std::nullopt;
     const auto header = read_header(*encrypted);
@@ -123,9 +157,25 @@ std::optional<DetachedContent> detach_encrypted_content(std::string_view der) {
     } else {
         return std::nullopt;
     }
-    const std::size_t before = static_cast<std::size_t>(encrypted->data() - der.data());
-    result.structure.reserve(der.size() - encrypted->size());
-    result.structure.append(der.substr(0, before)).append(der.substr(before + encrypted->size()));
+    // The object without the field: an element of definite length around it gets a header for
+    // its new length (which the shorter headers inside it shorten too); an indefinite one keeps
+    // its own. Worked out from the inside.
+    std::string headers[4];
+    std::size_t removed = encrypted->size();
+    for (std::size_t i = 4; i-- > 0;) {
+        const auto e = read_header(around[i]);
+        if (!e) return std::nullopt;
+        if (e->length) append_header(headers[i], e->tag, *e->length - removed);
+        else headers[i].assign(around[i].substr(0, e->header));
+        removed += e->header - headers[i].size();
+    }
+    result.structure.reserve(der.size() - encrypted->size() + 16);
+    for (std::size_t i = 0; i < 4; ++i) {
+        result.structure.append(headers[i]);
+        const char* next = i + 1 < 4 ? around[i + 1].data() : encrypted->data();
+        result.structure.append(around[i].data() + read_header(around[i])->header, next);
+    }
+    result.structure.append(encrypted->data() + encrypted->size(), der.data() + der.size());
     return result;
 }
 

@@ -20,12 +20,17 @@ std::optional<std::string> content_encryption_algorithm(std::string_view der);
 // that field (OPTIONAL in RFC 5652 section 6.1, i.e. "detached"), `ciphertext` the pieces of the
 // content in order (views into the input). Parsing `structure` is cheap and decrypting reads the
 // ciphertext straight from the input: OpenSSL's decoder would otherwise copy (and, for the
-// chunked encoding streaming producers write, re-copy per chunk) the whole content. Only done
-// when every enclosing element has indefinite length, so no length changes; otherwise nullopt.
+// chunked encoding streaming producers write, re-copy per chunk) the whole content. Enclosing
+// elements of definite length get headers for their new lengths. nullopt when the object does
+// not have that shape (OpenSSL then parses it whole).
 struct DetachedContent {
     std::string structure;
     std::vector<std::string_view> ciphertext;
 };
 std::optional<DetachedContent> detach_encrypted_content(std::string_view der);
+
+// Whether `prefix`, the first bytes of a ContentInfo (some 20 are enough), names EnvelopedData or
+// AuthEnvelopedData as its content type.
+bool names_enveloped_data(std::string_view prefix);
 
 }  // namespace smime::engine

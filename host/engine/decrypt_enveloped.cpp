@@ -102,22 +102,37 @@ const std::vector<Identity>& IdentityCache::get() {
     return *identities_;
 }
 
-SecureString decrypt_enveloped(CMS_ContentInfo* cms, BIO* detached, IdentityCache& identities,
-                               std::size_t size_hint, bool authenticated) {
-    bool matched = false;
+namespace {
+
+// Pins the RecipientInfo to the first identity that has one.
+void select_recipient(CMS_ContentInfo* cms, IdentityCache& identities) {
     for (const Identity& identity : identities.get()) {
         if (!identity.certificate || !identity.private_key) continue;
         ERR_set_mark();
         if (CMS_decrypt_set1_pkey_and_peer(cms, identity.private_key.get(),
                                            identity.certificate.get(), nullptr) == 1) {
             ERR_pop_to_mark();
-            matched = true;
-            break;
+            return;
         }
         ERR_pop_to_mark();
     }
-    if (!matched) decrypt_failed("no RecipientInfo for any identity");
+    decrypt_failed("no RecipientInfo for any identity");
+}
 
+// Judged even when the padding was wrong: both failures take the same time (see above).
+void judge(bool decrypted, bool authenticated, std::string& plaintext) {
+    const bool plausible = authenticated || plausible_content(plaintext);
+    if (decrypted && plausible) return;
+    OPENSSL_cleanse(plaintext.data(), plaintext.capacity());
+    plaintext.clear();
+    decrypt_failed("content decryption");
+}
+
+}  // namespace
+
+SecureString decrypt_enveloped(CMS_ContentInfo* cms, BIO* detached, IdentityCache& identities,
+                               std::size_t size_hint, bool authenticated) {
+    select_recipient(cms, identities);
     SecureString plaintext;
     reserve_large(plaintext.mutable_str(), size_hint);
     bool decrypted = false;
@@ -125,13 +140,21 @@ SecureString decrypt_enveloped(CMS_ContentInfo* cms, BIO* detached, IdentityCach
         const ossl::BioPtr sink = string_sink(plaintext.mutable_str());
         decrypted = CMS_decrypt(cms, nullptr, nullptr, detached, sink.get(), CMS_BINARY) == 1;
     }
-    // Judged even when the padding was wrong: both failures take the same time (see above).
-    const bool plausible = authenticated || plausible_content(plaintext.str());
-    if (!decrypted || !plausible) {
-        plaintext.wipe();
-        decrypt_failed("content decryption");
-    }
+    judge(decrypted, authenticated, plaintext.mutable_str());
     return plaintext;
+}
+
+void decrypt_enveloped_in_place(CMS_ContentInfo* cms, BIO* detached, IdentityCache& identities,
+                                bool authenticated, std::string& buffer) {
+    select_recipient(cms, identities);
+    std::size_t written = 0;
+    bool decrypted = false;
+    {
+        const ossl::BioPtr sink = front_sink(buffer.data(), buffer.size(), written, detached);
+        decrypted = CMS_decrypt(cms, nullptr, nullptr, detached, sink.get(), CMS_BINARY) == 1;
+    }
+    buffer.resize(written);  // the capacity, and the bytes beyond, stay: wiped with the buffer
+    judge(decrypted, authenticated, buffer);
 }
 
 }  // namespace smime::engine

@@ -31,6 +31,14 @@ private:
 SecureString decrypt_enveloped(CMS_ContentInfo* cms, BIO* detached, IdentityCache& identities,
                                std::size_t size_hint, bool authenticated);
 
+// The same, in place: `buffer` holds the message being decrypted and, when `detached` is given,
+// the ciphertext it reads. The content is written over the buffer from its start, never reaching
+// ciphertext still to be read (content is never longer than the ciphertext it comes from), and
+// the buffer is left holding just the content: a large message is held once, not encoded,
+// decoded and decrypted at once.
+void decrypt_enveloped_in_place(CMS_ContentInfo* cms, BIO* detached, IdentityCache& identities,
+                                bool authenticated, std::string& buffer);
+
 // Whether decrypted, unauthenticated content can be real: a MIME entity (a header of text fields
 // and any body at all) or text in any 8-bit charset, as opposed to the noise a wrong content key
 // gives. Reads a fixed prefix in one pass without early exit (see decrypt_enveloped.cpp).

@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -142,6 +143,47 @@ const BIO_METHOD* views_method() {
     return method.get();
 }
 
+// The first byte a views source has not yielded yet, or nullptr when it has yielded them all.
+const char* views_unread(BIO* source) {
+    const auto* views = static_cast<const Views*>(BIO_get_data(source));
+    for (std::size_t i = views->index; i < views->parts.size(); ++i) {
+        const std::size_t offset = i == views->index ? views->offset : 0;
+        if (offset < views->parts[i].size()) return views->parts[i].data() + offset;
+    }
+    return nullptr;
+}
+
+struct Front {
+    char* begin = nullptr;
+    std::size_t capacity = 0;
+    std::size_t* written = nullptr;
+    BIO* unread = nullptr;
+};
+
+int front_write(BIO* bio, const char* data, int size) {
+    if (size <= 0) return 0;
+    const auto* front = static_cast<const Front*>(BIO_get_data(bio));
+    const auto n = static_cast<std::size_t>(size);
+    if (front->capacity - *front->written < n) return -1;
+    char* const at = front->begin + *front->written;
+    // Refused rather than overwriting bytes the source has still to yield.
+    if (const char* const next = front->unread ? views_unread(front->unread) : nullptr) {
+        const auto unread = reinterpret_cast<std::uintptr_t>(next);
+        if (unread >= reinterpret_cast<std::uintptr_t>(front->begin) &&
+            unread < reinterpret_cast<std::uintptr_t>(at) + n)
+            return -1;
+    }
+    std::memcpy(at, data, n);
+    *front->written += n;
+    return size;
+}
+
+const BIO_METHOD* front_method() {
+    static const MethodPtr method =
+        make_method<Front>("smime front sink", front_write, nullptr, sink_ctrl);
+    return method.get();
+}
+
 }  // namespace
 
 ossl::BioPtr views_source(std::vector<std::string_view> parts) {
@@ -157,6 +199,14 @@ ossl::BioPtr string_sink(std::string& target) {
     ossl::BioPtr bio(BIO_new(sink_method()));
     if (!bio) throw Error(Code::Internal, "cannot create a BIO");
     BIO_set_data(bio.get(), &target);
+    return bio;
+}
+
+ossl::BioPtr front_sink(char* begin, std::size_t capacity, std::size_t& written, BIO* unread) {
+    ossl::BioPtr bio(BIO_new(front_method()));
+    if (!bio) throw Error(Code::Internal, "cannot create a BIO");
+    written = 0;
+    BIO_set_data(bio.get(), new Front{begin, capacity, &written, unread});
     return bio;
 }
 

@@ -14,6 +14,11 @@ namespace smime::engine {
 // A write-only BIO that appends to `target` (which must outlive it).
 ossl::BioPtr string_sink(std::string& target);
 
+// A write-only BIO that writes from `begin` on, at most `capacity` bytes, counting them in
+// `written`; for content decrypted in place, in front of its own ciphertext. A write that would
+// reach a byte `unread` (a views_source, or nullptr) has still to yield fails instead.
+ossl::BioPtr front_sink(char* begin, std::size_t capacity, std::size_t& written, BIO* unread);
+
 // A write-only BIO that appends what it is given to `target` as base64 in CRLF lines of 76
 // characters, as a MIME body; finish_base64_lines writes the last, shorter line.
 ossl::BioPtr base64_lines_sink(std::string& target);

@@ -161,10 +161,13 @@ private:
     }
 
     std::optional<std::string_view> pkcs7_layer(const mime::Entity& entity) {
-        std::string der;
-        if (!mime::decode_body(entity.body, mime::transfer_encoding(entity), der)) {
+        const std::string encoding = mime::transfer_encoding(entity);
+        std::string decoded;
+        const std::optional<std::string_view> in_place = decode_in_place(entity.body, encoding);
+        if (!in_place && !mime::decode_body(entity.body, encoding, decoded)) {
             throw Error(Code::BadMessage, "the S/MIME part's transfer encoding is malformed");
         }
+        const std::string_view der = in_place ? *in_place : std::string_view(decoded);
         // Decrypting: parse the structure without its (large) encrypted content where possible.
         std::optional<DetachedContent> detached;
         if (mode_ == Mode::Decrypt) detached = detach_encrypted_content(der);
@@ -207,13 +210,23 @@ private:
             const std::string algorithm = content_encryption_algorithm(der).value_or("");
             if (!in_default_provider(algorithm)) ensure_legacy_provider();
             std::string& content = keep();
-            release_input(entity.body);
             const ossl::BioPtr ciphertext = detached ? views_source(detached->ciphertext) : nullptr;
-            // Room for the header fields that go in front of the content in the same buffer.
-            SecureString plaintext =
-                decrypt_enveloped(cms.get(), ciphertext.get(), identities_,
-                                  der.size() + kHeaderRoom, status.layers[layer].authenticated);
-            content.swap(plaintext.mutable_str());
+            if (in_place) {
+                // The message's buffer becomes the content's.
+                std::string& message = owned_->mutable_str();
+                decrypt_enveloped_in_place(cms.get(), ciphertext.get(), identities_,
+                                           status.layers[layer].authenticated, message);
+                content.swap(message);
+                owned_ = nullptr;
+                released_ = true;
+            } else {
+                release_input(entity.body);
+                // Room for the header fields that go in front of the content in the same buffer.
+                SecureString plaintext =
+                    decrypt_enveloped(cms.get(), ciphertext.get(), identities_,
+                                      der.size() + kHeaderRoom, status.layers[layer].authenticated);
+                content.swap(plaintext.mutable_str());
+            }
             status.layers[layer].decrypted = true;
             status.layers[layer].content_encryption = algorithm;
             return content;
@@ -267,6 +280,42 @@ private:
     }
 
     std::string& keep() { return buffers_.emplace_back().mutable_str(); }
+
+    bool owns(std::string_view part) const {
+        return owned_ && part.data() >= owned_->data() &&
+               part.data() + part.size() <= owned_->data() + owned_->size();
+    }
+
+    // Decrypting the message we were given, whose (outermost) encrypted part this is: its body is
+    // decoded where it lies, and decrypting writes the content over it
+    // (decrypt_enveloped_in_place), so a large message is held once instead of encoded, decoded and
+    // decrypted at once. Only for enveloped data, the one layer after which the message is not
+    // needed again; base64 and unencoded bodies only. The DER, in the message's buffer; nullopt:
+    // decode a copy.
+    std::optional<std::string_view> decode_in_place(std::string_view body,
+                                                    const std::string& encoding) {
+        if (mode_ != Mode::Decrypt || !owns(body)) return std::nullopt;
+        const bool base64 = encoding == "base64";
+        if (!base64 && encoding != "7bit" && encoding != "8bit" && encoding != "binary")
+            return std::nullopt;
+        if (!base64) return names_enveloped_data(body) ? std::optional(body) : std::nullopt;
+        // The content type from the first 64 base64 characters (16 whole groups).
+        std::size_t cut = 0;
+        for (int characters = 0; cut < body.size() && characters < 64; ++cut) {
+            const char c = body[cut];
+            characters += c == ' ' || c == '\t' || c == '\r' || c == '\n' ? 0 : 1;
+        }
+        unsigned char prefix[64];  // 48 bytes at most
+        const auto prefix_size = base64::decode_lenient_to(body.substr(0, cut), prefix);
+        if (!prefix_size || !names_enveloped_data(std::string_view(
+                                reinterpret_cast<const char*>(prefix), *prefix_size)))
+            return std::nullopt;
+        char* const at = owned_->mutable_str().data() + (body.data() - owned_->data());
+        const auto size = base64::decode_lenient_to(body, reinterpret_cast<unsigned char*>(at));
+        if (!size)
+            throw Error(Code::BadMessage, "the S/MIME part's transfer encoding is malformed");
+        return std::string_view(at, *size);
+    }
 
     // Once the outer encrypted body is decoded, the message we were given (when it is ours to
     // free) is not needed any more: let it go, so a large message is not held encoded and decoded

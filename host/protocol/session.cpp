@@ -391,6 +391,8 @@ void Session::send_reply(const json& id, const Operation& op, Reply& reply) {
         return;
     }
     const std::string id_text = dump(id);
+    // Room for a whole chunk frame at once: growing it in steps would hold two buffers at the end.
+    scratch_.reserve(id_text.size() + 48 + base64::encoded_size(limits::kReplyChunkRaw));
     for (std::size_t i = 0; i < chunks; ++i) {
         scratch_.clear();
         scratch_ += "{\"id\":";

@@ -8,6 +8,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -237,18 +238,17 @@ bool decode_append(std::string_view text, std::string& out) {
     return (bad & kBad) == 0;
 }
 
-bool decode_lenient_append(std::string_view text, std::string& out) {
-    const std::size_t start = out.size();
-    reserve_large(out, start + text.size() / 4 * 3 + 3);
-    out.resize(start + text.size() / 4 * 3 + 3);
-    auto* dst = reinterpret_cast<unsigned char*>(out.data() + start);
+std::optional<std::size_t> decode_lenient_to(std::string_view text, unsigned char* dst) {
+    unsigned char* const begin = dst;
     unsigned quad = 0;
     int have = 0;
     std::size_t pad = 0;
+    // A group's bytes are stored after its fourth character is read: three bytes for at least
+    // four characters, so with dst == text.data() the stores stay behind the reading.
     for (const char ch : text) {
         const unsigned char v = kLenientDecode[static_cast<unsigned char>(ch)];
         if (v < 64) {
-            if (pad) return false;  // data after padding
+            if (pad) return std::nullopt;  // data after padding
             quad = (quad << 6) | v;
             if (++have == 4) {
                 *dst++ = static_cast<unsigned char>(quad >> 16);
@@ -262,17 +262,26 @@ bool decode_lenient_append(std::string_view text, std::string& out) {
         } else if (ch == '=') {
             ++pad;
         } else {
-            return false;
+            return std::nullopt;
         }
     }
     // Some producers drop the final padding; accept a partial group of 2 or 3 characters.
-    if (have == 1) return false;
+    if (have == 1) return std::nullopt;
     if (have == 2) *dst++ = static_cast<unsigned char>(quad >> 4);
     if (have == 3) {
         *dst++ = static_cast<unsigned char>(quad >> 10);
         *dst++ = static_cast<unsigned char>(quad >> 2);
     }
-    out.resize(static_cast<std::size_t>(reinterpret_cast<char*>(dst) - out.data()));
+    return static_cast<std::size_t>(dst - begin);
+}
+
+bool decode_lenient_append(std::string_view text, std::string& out) {
+    const std::size_t start = out.size();
+    reserve_large(out, start + text.size() / 4 * 3 + 3);
+    out.resize(start + text.size() / 4 * 3 + 3);
+    const auto size = decode_lenient_to(text, reinterpret_cast<unsigned char*>(out.data() + start));
+    if (!size) return false;
+    out.resize(start + *size);
     return true;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,5 +25,9 @@ bool decode_append(std::string_view text, std::string& out);
 // Lenient decoding for MIME bodies and PEM: skips whitespace (RFC 2045 section 6.8) and accepts a
 // missing final padding. False on any other character or data after padding.
 bool decode_lenient_append(std::string_view text, std::string& out);
+// The same into `dst`, which has room for text.size() / 4 * 3 + 3 bytes or is text.data() itself
+// (decoding in place: the bytes are never more than the characters they come from). The decoded
+// size, or nullopt on bad input.
+std::optional<std::size_t> decode_lenient_to(std::string_view text, unsigned char* dst);
 
 }  // namespace smime::base64
