@@ -108,7 +108,26 @@ struct Views {
     std::vector<std::string_view> parts;
     std::size_t index = 0;
     std::size_t offset = 0;
+    // A part given back as it is read (consuming_views_source): its bytes in the caller's buffer,
+    // and how far they have been given back.
+    std::size_t consumed = std::numeric_limits<std::size_t>::max();
+    char* writable = nullptr;
+    std::size_t released = 0;
 };
+
+// Given back in steps of this many bytes (each costs a system call), and only from parts of
+// some size: a small message goes with its buffer.
+constexpr std::size_t kReleaseStep = 1u << 20;
+constexpr std::size_t kReleasedFrom = 4u << 20;
+
+void release_read(Views& views) {
+    if (views.index != views.consumed && views.index != views.consumed + 1) return;
+    const std::size_t read =
+        views.index == views.consumed ? views.offset : views.parts[views.consumed].size();
+    if (read - views.released < kReleaseStep && read < views.parts[views.consumed].size()) return;
+    wipe_and_release(views.writable + views.released, views.writable + read);
+    views.released = read;
+}
 
 int views_read(BIO* bio, char* out, int size) {
     auto* views = static_cast<Views*>(BIO_get_data(bio));
@@ -124,6 +143,7 @@ int views_read(BIO* bio, char* out, int size) {
             ++views->index;
             views->offset = 0;
         }
+        if (views->writable) release_read(*views);
     }
     return total;
 }
@@ -192,6 +212,17 @@ ossl::BioPtr views_source(std::vector<std::string_view> parts) {
     auto views = std::make_unique<Views>();
     views->parts = std::move(parts);
     BIO_set_data(bio.get(), views.release());
+    return bio;
+}
+
+ossl::BioPtr consuming_views_source(std::vector<std::string_view> parts, std::size_t consumed,
+                                    char* writable) {
+    ossl::BioPtr bio = views_source(std::move(parts));
+    auto* views = static_cast<Views*>(BIO_get_data(bio.get()));
+    if (consumed < views->parts.size() && views->parts[consumed].size() >= kReleasedFrom) {
+        views->consumed = consumed;
+        views->writable = writable;
+    }
     return bio;
 }
 

@@ -27,6 +27,12 @@ void finish_base64_lines(BIO* sink);
 // A read-only BIO yielding `parts` one after the other (the views must outlive it): lets CMS read
 // header fields and a body that are not contiguous without copying them together.
 ossl::BioPtr views_source(std::vector<std::string_view> parts);
+// The same, giving part `consumed` back as it is read: that part's bytes, at `writable` in a
+// buffer the caller owns and will not read again, are wiped and their pages returned to the
+// system every few MiB (wipe_and_release), so a large message and what is made of it are not
+// held in full at once.
+ossl::BioPtr consuming_views_source(std::vector<std::string_view> parts, std::size_t consumed,
+                                    char* writable);
 
 // Parses DER (or BER) ContentInfo. Throws Error(BadMessage).
 ossl::CmsPtr read_cms(std::string_view der);

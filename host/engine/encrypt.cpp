@@ -62,8 +62,12 @@ void add_recipient(CMS_ContentInfo* cms, const Recipient& recipient) {
 
 }  // namespace
 
-std::string encrypt(std::string_view mime_text, const std::vector<Recipient>& recipients,
-                    const EncryptOptions& options) {
+namespace {
+
+// `consumable`, when given, holds `mime_text` and is given back as it is encrypted.
+std::string encrypt_message(std::string_view mime_text, SecureString* consumable,
+                            const std::vector<Recipient>& recipients,
+                            const EncryptOptions& options) {
     if (recipients.empty()) {
         throw Error(Code::NoCertificate, "no recipients", {{"addresses", nlohmann::json::array()}});
     }
@@ -110,7 +114,17 @@ std::string encrypt(std::string_view mime_text, const std::vector<Recipient>& re
             "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n"
             "Content-Description: S/MIME Encrypted Message\r\n\r\n");
     {
-        const ossl::BioPtr in = views_source(content);
+        // The message's own body is given back as it is read; a content made apart from it (a
+        // signed or canonical copy) lets the whole message go now.
+        const bool body_in_message =
+            consumable && content.size() == 3 && content[2].data() >= consumable->data() &&
+            content[2].data() + content[2].size() <= consumable->data() + consumable->size();
+        if (consumable && content.size() == 1) consumable->wipe_and_free();
+        const ossl::BioPtr in =
+            body_in_message ? consuming_views_source(content, 2,
+                                                     consumable->mutable_str().data() +
+                                                         (content[2].data() - consumable->data()))
+                            : views_source(content);
         const ossl::BioPtr sink = base64_lines_sink(out);
         if (!i2d_CMS_bio_stream(sink.get(), cms.get(), in.get(), static_cast<int>(flags))) {
             encryption_failed("encrypting the content");
@@ -119,6 +133,18 @@ std::string encrypt(std::string_view mime_text, const std::vector<Recipient>& re
     }
     entity.wipe();
     return out;
+}
+
+}  // namespace
+
+std::string encrypt(std::string_view mime_text, const std::vector<Recipient>& recipients,
+                    const EncryptOptions& options) {
+    return encrypt_message(mime_text, nullptr, recipients, options);
+}
+
+std::string encrypt(SecureString& message, const std::vector<Recipient>& recipients,
+                    const EncryptOptions& options) {
+    return encrypt_message(message.str(), &message, recipients, options);
 }
 
 }  // namespace smime::engine

@@ -116,6 +116,11 @@ Pieces sign_pieces(std::string_view mime, const Identity& signer, const SignOpti
 // (details.addresses) for an empty list or an unusable certificate.
 std::string encrypt(std::string_view mime, const std::vector<Recipient>& recipients,
                     const EncryptOptions& options = {});
+// The same, consuming `mime`: its bytes are wiped, and their memory given back, as they are
+// encrypted, so a large message and its encrypted form are not held in full at once. The caller
+// still owns the buffer (freeing it later) but must not read it again, even when this throws.
+std::string encrypt(SecureString& mime, const std::vector<Recipient>& recipients,
+                    const EncryptOptions& options = {});
 
 // The inner message and what protected it. `mime` is the outer header fields and the innermost
 // entity (the input when unprotected); with VerifyOptions::refer_to_input it may refer to the

@@ -201,10 +201,11 @@ Reply encrypt(Context& context, Request& request) {
     }
     bool has_bcc = false;
     for (const auto& field : message.fields) has_bcc = has_bcc || mime::iequals(field.name, "Bcc");
+    // Encryption consumes the message (wiping it as it goes); the request, which frees it, outlives
+    // the reply. With Bcc fields it is a copy without them, which replaces the request's own.
+    if (has_bcc) request.payload = SecureString(without_bcc(text, message));
     Reply reply;
-    reply.payload =
-        SecureString(has_bcc ? engine::encrypt(without_bcc(text, message), recipients, options)
-                             : engine::encrypt(text, recipients, options));
+    reply.payload = SecureString(engine::encrypt(request.payload, recipients, options));
     json names = json::array();
     for (const auto& r : recipients) names.push_back(r.address);
     reply.result["recipients"] = names;

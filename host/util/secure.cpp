@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Locking the pages of a secret's buffer in memory, where the platform has mlock.
+// Locking the pages of a secret's buffer in memory, where the platform has mlock; giving wiped
+// pages back.
 #include "util/secure.h"
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -19,6 +20,19 @@ void SecureString::lock_pages() noexcept {
     const auto begin = reinterpret_cast<std::uintptr_t>(value_.data()) & ~mask;
     const auto end = reinterpret_cast<std::uintptr_t>(value_.data()) + value_.capacity() + 1;
     (void)::mlock(reinterpret_cast<void*>(begin), end - begin);
+#endif
+}
+
+void wipe_and_release(char* begin, char* end) noexcept {
+    if (end <= begin) return;
+    OPENSSL_cleanse(begin, static_cast<std::size_t>(end - begin));
+#if defined(__unix__) || defined(__APPLE__)
+    const long page = ::sysconf(_SC_PAGESIZE);
+    if (page <= 0) return;
+    const auto size = static_cast<std::uintptr_t>(page);
+    const auto first = (reinterpret_cast<std::uintptr_t>(begin) + size - 1) / size * size;
+    const auto last = reinterpret_cast<std::uintptr_t>(end) / size * size;
+    if (last > first) (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 #endif
 }
 

@@ -72,4 +72,10 @@ inline void cleanse(std::string& buffer) noexcept {
     OPENSSL_cleanse(buffer.data(), buffer.capacity());
 }
 
+// Wipes [begin, end) and gives the whole pages inside it back to the system, which reads them as
+// zeros afterwards: for a large buffer consumed front to back whose owner still frees it later
+// (its own wipe then touches zero pages). Only the memory the pages take is returned, where the
+// platform can; the wiping is done everywhere.
+void wipe_and_release(char* begin, char* end) noexcept;
+
 }  // namespace smime

@@ -3,9 +3,12 @@
 // decoded where it lies and the content decrypted over it. Checked against the copying path for
 // both length encodings (definite, as `openssl cms` writes; indefinite, as streaming producers
 // write), every length-of-length step, both ciphers and the transfer encodings; and the parts it
-// rests on: detaching the encrypted content and the sink that must not overtake its source.
+// rests on: detaching the encrypted content and the sink that must not overtake its source. And
+// encryption of a message handed over, which wipes it (giving its memory back) as it reads it.
 #include <doctest/doctest.h>
 #include <openssl/cms.h>
+
+#include <algorithm>
 
 #include "engine/ber.h"
 #include "engine/der.h"
@@ -161,4 +164,31 @@ TEST_CASE("the in-place sink never writes over bytes its source has still to yie
     CHECK(written == 24);
     CHECK(buffer.substr(0, 24) == "0123456789abcdefghijklmn");
     CHECK(buffer.substr(24) == "........");
+}
+
+TEST_CASE("a message handed to encryption is wiped as it is read, and encrypts as a copy does") {
+    TestKeys keys = alice_keys();
+    std::string body;
+    for (int line = 0; body.size() < (6u << 20); ++line)
+        body += "line " + std::to_string(line) + " of a long message, canonical CRLF\r\n";
+    for (const bool canonical : {true, false}) {
+        CAPTURE(canonical);
+        std::string text = message("alice", body);
+        if (!canonical) text += "a bare LF\n";  // encrypted from a canonical copy
+        const std::size_t body_at = text.find("\r\n\r\n") + 4;
+        SecureString consumed(text);
+        const std::string encrypted = encrypt(consumed, recipients(recipient("alice")));
+        if (canonical) {
+            // Read in place: the body's bytes are wiped, the caller still holds the buffer.
+            REQUIRE(consumed.size() == text.size());
+            CHECK(std::all_of(consumed.data() + body_at, consumed.data() + consumed.size(),
+                              [](char c) { return c == 0; }));
+        } else {
+            CHECK(consumed.empty());  // let go as soon as the copy was made
+        }
+        const std::string copied = encrypt(text, recipients(recipient("alice")));
+        CHECK(decrypt(encrypted, keys).joined() == decrypt(copied, keys).joined());
+        CHECK(decrypt(encrypted, keys).joined().find("line 1000 of a long message") !=
+              std::string::npos);
+    }
 }
