@@ -37,7 +37,9 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-constexpr int kReplyTimeoutMs = 10'000;
+// Generous: stretching a passphrase with scrypt (N >= 2^17) takes seconds on a slow or busy
+// machine, longer under a sanitizer; the limit only ends a step that hangs.
+constexpr int kReplyTimeoutMs = 30'000;
 constexpr int kExitTimeoutMs = 2'000;  // Chrome kills a host 2 s after closing its stdin
 constexpr std::size_t kEchoBytes = 4 * 1024 * 1024 + 1234;  // several chunks, the last one short
 

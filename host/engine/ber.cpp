@@ -118,7 +118,7 @@ std::optional<DetachedContent> detach_encrypted_content(std::string_view der) {
     // the (Auth)EnvelopedData SEQUENCE and the EncryptedContentInfo SEQUENCE.
     std::string_view around[4];
     const auto info_size = element_size(der, 0);
-    if (!info_size) return std::nullopt;
+    if (!info_size || !names_enveloped_data(der)) return std::nullopt;
     around[0] = der.substr(0, *info_size);
     const auto info = contents(around[0]);
     const auto explicit_content = info ? child(*info, 1) : std::nullopt;
@@ -136,9 +136,19 @@ std::optional<DetachedContent> detach_encrypted_content(std::string_view der) {
     const auto eci = child(*enveloped, index);
     if (!eci) return std::nullopt;
     around[3] = *eci;
+    // The shape RFC 5652 gives them: [0] EXPLICIT, then SEQUENCEs.
+    const auto tag = [](std::string_view element) {
+        return static_cast<unsigned char>(element[0]);
+    };
+    if (tag(around[1]) != 0xa0 || tag(around[2]) != 0x30 || tag(around[3]) != 0x30)
+        return std::nullopt;
     const auto eci_contents = contents(around[3]);
     const auto encrypted = eci_contents ? child(*eci_contents, 2) : std::nullopt;
-    if (!encrypted) return std::nullopt;
+    // encryptedContent is the last field: anything after it would be left for OpenSSL to judge
+    // apart from the content it belongs with.
+    if (!encrypted ||
+        encrypted->data() + encrypted->size() != eci_contents->data() + eci_contents->size())
+        return std::nullopt;
     const auto header = read_header(*encrypted);
     if (!header) return std::nullopt;
 

@@ -124,9 +124,17 @@ void release_read(Views& views) {
     if (views.index != views.consumed && views.index != views.consumed + 1) return;
     const std::size_t read =
         views.index == views.consumed ? views.offset : views.parts[views.consumed].size();
-    if (read - views.released < kReleaseStep && read < views.parts[views.consumed].size()) return;
-    wipe_and_release(views.writable + views.released, views.writable + read);
-    views.released = read;
+    const std::size_t size = views.parts[views.consumed].size();
+    if (read - views.released < kReleaseStep && read < size) return;
+    // Up to a page boundary (64 KiB: a multiple of every common page size) until the end, so no
+    // page straddles two steps and stays behind.
+    std::size_t upto = read;
+    if (read < size) {
+        const auto end = reinterpret_cast<std::uintptr_t>(views.writable + read);
+        upto = read - static_cast<std::size_t>(end % (64u << 10));
+    }
+    wipe_and_release(views.writable + views.released, views.writable + upto);
+    views.released = upto;
 }
 
 int views_read(BIO* bio, char* out, int size) {

@@ -202,7 +202,8 @@ Reply encrypt(Context& context, Request& request) {
     bool has_bcc = false;
     for (const auto& field : message.fields) has_bcc = has_bcc || mime::iequals(field.name, "Bcc");
     // Encryption consumes the message (wiping it as it goes); the request, which frees it, outlives
-    // the reply. With Bcc fields it is a copy without them, which replaces the request's own.
+    // the reply. With Bcc fields it is a copy without them, which replaces the request's own:
+    // `text` and `message` refer to freed bytes from here on and must not be read again.
     if (has_bcc) request.payload = SecureString(without_bcc(text, message));
     Reply reply;
     reply.payload = SecureString(engine::encrypt(request.payload, recipients, options));

@@ -53,6 +53,21 @@ std::string wrapped(std::string_view der, bool gcm, bool binary) {
     return out;
 }
 
+// A DER element: `tag`, the definite length of `contents`, `contents`.
+std::string tlv(unsigned char tag, std::string_view contents) {
+    std::string out(1, static_cast<char>(tag));
+    if (contents.size() < 0x80) {
+        out += static_cast<char>(contents.size());
+    } else {
+        std::string length;
+        for (std::size_t n = contents.size(); n > 0; n >>= 8)
+            length.insert(length.begin(), static_cast<char>(n & 0xff));
+        out += static_cast<char>(0x80 | length.size());
+        out += length;
+    }
+    return out.append(contents);
+}
+
 TestKeys alice_keys() {
     TestKeys keys = TestKeys::with_test_root();
     keys.identities.push_back(load_identity("alice"));
@@ -143,6 +158,35 @@ TEST_CASE("detaching the encrypted content leaves the rest of a DER object as DE
                                                              "\x86\xf7\x0d\x01\x07\x02",
                                                              13)));  // signed-data
     CHECK_FALSE(smime::engine::names_enveloped_data("\x30"));
+}
+
+TEST_CASE("only an (Auth)EnvelopedData of the standard shape has its content detached") {
+    using smime::engine::detach_encrypted_content;
+    const std::string enveloped_oid("\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x03", 11);
+    const std::string signed_oid("\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02", 11);
+    const std::string data_oid("\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x01", 11);
+    const std::string head = tlv(0x02, "\x00") + tlv(0x31, "");  // version, recipientInfos
+    const std::string algorithm = tlv(0x30, tlv(0x06, "\x60\x86\x48\x01\x65\x03\x04\x01\x2a"));
+    const auto object = [&](const std::string& oid, const std::string& eci_tail,
+                            unsigned char explicit_tag = 0xa0) {
+        return tlv(0x30, oid + tlv(explicit_tag,
+                                   tlv(0x30, head + tlv(0x30, data_oid + algorithm + eci_tail))));
+    };
+    const std::string ciphertext(300, 'c');  // long enough that every length changes form
+    const std::string field = tlv(0x80, ciphertext);
+
+    const auto detached = detach_encrypted_content(object(enveloped_oid, field));
+    REQUIRE(detached);
+    REQUIRE(detached->ciphertext.size() == 1);
+    CHECK(detached->ciphertext[0] == ciphertext);
+    CHECK(detached->structure == object(enveloped_oid, ""));  // the same object without it
+
+    // Anything else is left whole to OpenSSL, which judges it as it is.
+    CHECK_FALSE(detach_encrypted_content(object(signed_oid, field)));
+    CHECK_FALSE(detach_encrypted_content(object(enveloped_oid, field + tlv(0x80, "second"))));
+    CHECK_FALSE(detach_encrypted_content(object(enveloped_oid, field + tlv(0x04, "junk"))));
+    CHECK_FALSE(detach_encrypted_content(object(enveloped_oid, field, 0xa1)));
+    CHECK_FALSE(detach_encrypted_content(object(enveloped_oid, tlv(0x04, ciphertext))));
 }
 
 TEST_CASE("the in-place sink never writes over bytes its source has still to yield") {
