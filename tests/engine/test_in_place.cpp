@@ -175,7 +175,8 @@ TEST_CASE("only an (Auth)EnvelopedData of the standard shape has its content det
     const std::string ciphertext(300, 'c');  // long enough that every length changes form
     const std::string field = tlv(0x80, ciphertext);
 
-    const auto detached = detach_encrypted_content(object(enveloped_oid, field));
+    const std::string whole = object(enveloped_oid, field);
+    const auto detached = detach_encrypted_content(whole);  // views into `whole`
     REQUIRE(detached);
     REQUIRE(detached->ciphertext.size() == 1);
     CHECK(detached->ciphertext[0] == ciphertext);
