@@ -171,10 +171,12 @@ std::optional<DetachedContent> detach_encrypted_content(std::string_view der) {
     // its new length (which the shorter headers inside it shorten too); an indefinite one keeps
     // its own. Worked out from the inside.
     std::string headers[4];
+    std::size_t old_header[4];
     std::size_t removed = encrypted->size();
     for (std::size_t i = 4; i-- > 0;) {
         const auto e = read_header(around[i]);
         if (!e) return std::nullopt;
+        old_header[i] = e->header;
         if (e->length) append_header(headers[i], e->tag, *e->length - removed);
         else headers[i].assign(around[i].substr(0, e->header));
         removed += e->header - headers[i].size();
@@ -183,7 +185,7 @@ std::optional<DetachedContent> detach_encrypted_content(std::string_view der) {
     for (std::size_t i = 0; i < 4; ++i) {
         result.structure.append(headers[i]);
         const char* next = i + 1 < 4 ? around[i + 1].data() : encrypted->data();
-        result.structure.append(around[i].data() + read_header(around[i])->header, next);
+        result.structure.append(around[i].data() + old_header[i], next);
     }
     result.structure.append(encrypted->data() + encrypted->size(), der.data() + der.size());
     return result;

@@ -299,14 +299,9 @@ private:
         if (!base64 && encoding != "7bit" && encoding != "8bit" && encoding != "binary")
             return std::nullopt;
         if (!base64) return names_enveloped_data(body) ? std::optional(body) : std::nullopt;
-        // The content type from the first 64 base64 characters (16 whole groups).
-        std::size_t cut = 0;
-        for (int characters = 0; cut < body.size() && characters < 64; ++cut) {
-            const char c = body[cut];
-            characters += c == ' ' || c == '\t' || c == '\r' || c == '\n' ? 0 : 1;
-        }
-        unsigned char prefix[64];  // 48 bytes at most
-        const auto prefix_size = base64::decode_lenient_to(body.substr(0, cut), prefix);
+        // The content type from the first 16 groups (48 bytes).
+        unsigned char prefix[48];
+        const auto prefix_size = base64::decode_lenient_to(body, prefix, 16);
         if (!prefix_size || !names_enveloped_data(std::string_view(
                                 reinterpret_cast<const char*>(prefix), *prefix_size)))
             return std::nullopt;
@@ -321,9 +316,7 @@ private:
     // free) is not needed any more: let it go, so a large message is not held encoded and decoded
     // at once while the plaintext grows. Only before decrypting, whose result replaces it.
     void release_input(std::string_view body) {
-        if (!owned_ || body.data() < owned_->data() ||
-            body.data() >= owned_->data() + owned_->size())
-            return;
+        if (!owns(body)) return;
         owned_->wipe_and_free();
         owned_ = nullptr;
         released_ = true;

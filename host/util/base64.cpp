@@ -238,11 +238,13 @@ bool decode_append(std::string_view text, std::string& out) {
     return (bad & kBad) == 0;
 }
 
-std::optional<std::size_t> decode_lenient_to(std::string_view text, unsigned char* dst) {
+std::optional<std::size_t> decode_lenient_to(std::string_view text, unsigned char* dst,
+                                             std::size_t max_groups) {
     unsigned char* const begin = dst;
     unsigned quad = 0;
     int have = 0;
     std::size_t pad = 0;
+    std::size_t groups = 0;
     // A group's bytes are stored after its fourth character is read: three bytes for at least
     // four characters, so with dst == text.data() the stores stay behind the reading.
     for (const char ch : text) {
@@ -256,6 +258,7 @@ std::optional<std::size_t> decode_lenient_to(std::string_view text, unsigned cha
                 *dst++ = static_cast<unsigned char>(quad);
                 have = 0;
                 quad = 0;
+                if (++groups == max_groups) break;
             }
         } else if (v == 0xfe) {
             continue;

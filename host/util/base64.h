@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,7 +28,9 @@ bool decode_append(std::string_view text, std::string& out);
 bool decode_lenient_append(std::string_view text, std::string& out);
 // The same into `dst`, which has room for text.size() / 4 * 3 + 3 bytes or is text.data() itself
 // (decoding in place: the bytes are never more than the characters they come from). The decoded
-// size, or nullopt on bad input.
-std::optional<std::size_t> decode_lenient_to(std::string_view text, unsigned char* dst);
+// size, or nullopt on bad input. With `max_groups`, stops after that many whole groups (3 bytes
+// each) without reading further: the start of a long text.
+std::optional<std::size_t> decode_lenient_to(std::string_view text, unsigned char* dst,
+                                             std::size_t max_groups = SIZE_MAX);
 
 }  // namespace smime::base64
