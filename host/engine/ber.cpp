@@ -4,7 +4,9 @@
 
 #include <openssl/objects.h>
 
+#include <array>
 #include <memory>
+#include <span>
 #include <vector>
 
 namespace smime::engine {
@@ -95,30 +97,61 @@ void append_header(std::string& out, unsigned char tag, std::size_t length) {
     while (count > 0) out += static_cast<char>(bytes[--count]);
 }
 
-}  // namespace
+// `der` without `field`, which lies inside each of `around` (outermost first, each inside the one
+// before): an element of definite length around it gets a header for its new length (which the
+// shorter headers inside it shorten too); an indefinite one keeps its own. Worked out from the
+// inside.
+std::optional<std::string> without(std::string_view der, std::span<const std::string_view> around,
+                                   std::string_view field) {
+    constexpr std::size_t kMaxAround = 4;
+    if (around.empty() || around.size() > kMaxAround) return std::nullopt;
+    std::string headers[kMaxAround];
+    std::size_t old_header[kMaxAround];
+    std::size_t removed = field.size();
+    for (std::size_t i = around.size(); i-- > 0;) {
+        const auto e = read_header(around[i]);
+        if (!e) return std::nullopt;
+        old_header[i] = e->header;
+        if (e->length) append_header(headers[i], e->tag, *e->length - removed);
+        else headers[i].assign(around[i].substr(0, e->header));
+        removed += e->header - headers[i].size();
+    }
+    std::string out;
+    out.reserve(der.size() - field.size() + 16);
+    out.append(der.data(), around[0].data());
+    for (std::size_t i = 0; i < around.size(); ++i) {
+        out.append(headers[i]);
+        const char* next = i + 1 < around.size() ? around[i + 1].data() : field.data();
+        out.append(around[i].data() + old_header[i], next);
+    }
+    out.append(field.data() + field.size(), der.data() + der.size());
+    return out;
+}
 
-bool names_enveloped_data(std::string_view prefix) {
-    // ContentInfo ::= SEQUENCE { contentType OBJECT IDENTIFIER, ... }: the SEQUENCE's header
-    // (its length may reach past the prefix), then the OID whole.
+// Whether the ContentInfo starting `prefix` has `oid` (its whole DER element) as content type:
+// ContentInfo ::= SEQUENCE { contentType OBJECT IDENTIFIER, ... }, the SEQUENCE's header (its
+// length may reach past the prefix), then the OID.
+bool names_content_type(std::string_view prefix, std::string_view oid) {
     if (prefix.size() < 2 || static_cast<unsigned char>(prefix[0]) != 0x30) return false;
     const auto first = static_cast<unsigned char>(prefix[1]);
     std::size_t pos = 2;
     if (first > 0x80) pos += first & 0x7f;
-    static constexpr std::string_view kEnveloped("\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x03",
-                                                 11);
-    static constexpr std::string_view kAuthEnveloped(
-        "\x06\x0b\x2a\x86\x48\x86\xf7\x0d\x01\x09\x10\x01\x17", 13);
-    const std::string_view rest = prefix.substr(std::min(pos, prefix.size()));
-    return rest.substr(0, kEnveloped.size()) == kEnveloped ||
-           rest.substr(0, kAuthEnveloped.size()) == kAuthEnveloped;
+    return prefix.substr(std::min(pos, prefix.size())).substr(0, oid.size()) == oid;
 }
 
-std::optional<DetachedContent> detach_encrypted_content(std::string_view der) {
-    // The elements around encryptedContent, outermost first: ContentInfo, its [0] EXPLICIT,
-    // the (Auth)EnvelopedData SEQUENCE and the EncryptedContentInfo SEQUENCE.
-    std::string_view around[4];
+constexpr std::string_view kSignedData("\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02", 11);
+constexpr std::string_view kEnvelopedData("\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x03", 11);
+constexpr std::string_view kAuthEnvelopedData(
+    "\x06\x0b\x2a\x86\x48\x86\xf7\x0d\x01\x09\x10\x01\x17", 13);
+
+unsigned char tag_of(std::string_view element) { return static_cast<unsigned char>(element[0]); }
+
+// The elements a ContentInfo's content lies in, outermost first: the ContentInfo itself, its
+// [0] EXPLICIT and the content's SEQUENCE, in the shape RFC 5652 gives them.
+std::optional<std::array<std::string_view, 3>> content_path(std::string_view der) {
+    std::array<std::string_view, 3> around;
     const auto info_size = element_size(der, 0);
-    if (!info_size || !names_enveloped_data(der)) return std::nullopt;
+    if (!info_size) return std::nullopt;
     around[0] = der.substr(0, *info_size);
     const auto info = contents(around[0]);
     const auto explicit_content = info ? child(*info, 1) : std::nullopt;
@@ -128,20 +161,64 @@ std::optional<DetachedContent> detach_encrypted_content(std::string_view der) {
     const auto sequence = inner ? child(*inner, 0) : std::nullopt;
     if (!sequence) return std::nullopt;
     around[2] = *sequence;
-    const auto enveloped = contents(around[2]);
+    if (tag_of(around[1]) != 0xa0 || tag_of(around[2]) != 0x30) return std::nullopt;
+    return around;
+}
+
+}  // namespace
+
+bool names_enveloped_data(std::string_view prefix) {
+    return names_content_type(prefix, kEnvelopedData) ||
+           names_content_type(prefix, kAuthEnvelopedData);
+}
+
+std::optional<DetachedCertificates> detach_certificates(std::string_view der) {
+    if (!names_content_type(der, kSignedData)) return std::nullopt;
+    const auto around = content_path(der);
+    const auto signed_data = around ? contents((*around)[2]) : std::nullopt;
+    if (!signed_data) return std::nullopt;
+    // SignedData ::= SEQUENCE { version INTEGER, digestAlgorithms SET, encapContentInfo SEQUENCE,
+    // certificates [0] IMPLICIT CertificateSet OPTIONAL, crls [1] IMPLICIT OPTIONAL, signerInfos }
+    static constexpr unsigned char kTags[] = {0x02, 0x31, 0x30, 0xa0};
+    std::string_view field;
+    for (std::size_t pos = 0, i = 0; i < std::size(kTags); ++i) {
+        if (pos >= signed_data->size()) return std::nullopt;
+        const auto size = element_size(signed_data->substr(pos), 0);
+        if (!size || tag_of(signed_data->substr(pos)) != kTags[i]) return std::nullopt;
+        field = signed_data->substr(pos, *size);
+        pos += *size;
+    }
+    const auto entries = contents(field);
+    if (!entries || entries->empty()) return std::nullopt;
+    DetachedCertificates result;
+    for (std::size_t pos = 0; pos < entries->size();) {
+        const auto size = element_size(entries->substr(pos), 0);
+        // Certificate ::= SEQUENCE; the other CertificateChoices are context-tagged.
+        if (!size || tag_of(entries->substr(pos)) != 0x30 ||
+            result.certificates.size() == kMaxDetachedCertificates)
+            return std::nullopt;
+        result.certificates.push_back(entries->substr(pos, *size));
+        pos += *size;
+    }
+    auto structure = without(der, *around, field);
+    if (!structure) return std::nullopt;
+    result.structure = std::move(*structure);
+    return result;
+}
+
+std::optional<DetachedContent> detach_encrypted_content(std::string_view der) {
+    // The elements around encryptedContent, outermost first: ContentInfo, its [0] EXPLICIT,
+    // the (Auth)EnvelopedData SEQUENCE and the EncryptedContentInfo SEQUENCE.
+    if (!names_enveloped_data(der)) return std::nullopt;
+    const auto path = content_path(der);
+    const auto enveloped = path ? contents((*path)[2]) : std::nullopt;
     if (!enveloped) return std::nullopt;
+    // version, originatorInfo [0] IMPLICIT OPTIONAL, recipientInfos, encryptedContentInfo, ...
     const auto second = child(*enveloped, 1);
     if (!second) return std::nullopt;
-    const int index = static_cast<unsigned char>((*second)[0]) == 0xa0 ? 3 : 2;
-    const auto eci = child(*enveloped, index);
-    if (!eci) return std::nullopt;
-    around[3] = *eci;
-    // The shape RFC 5652 gives them: [0] EXPLICIT, then SEQUENCEs.
-    const auto tag = [](std::string_view element) {
-        return static_cast<unsigned char>(element[0]);
-    };
-    if (tag(around[1]) != 0xa0 || tag(around[2]) != 0x30 || tag(around[3]) != 0x30)
-        return std::nullopt;
+    const auto eci = child(*enveloped, tag_of(*second) == 0xa0 ? 3 : 2);
+    if (!eci || tag_of(*eci) != 0x30) return std::nullopt;
+    const std::string_view around[4] = {(*path)[0], (*path)[1], (*path)[2], *eci};
     const auto eci_contents = contents(around[3]);
     const auto encrypted = eci_contents ? child(*eci_contents, 2) : std::nullopt;
     // encryptedContent is the last field: anything after it would be left for OpenSSL to judge
@@ -167,27 +244,9 @@ std::optional<DetachedContent> detach_encrypted_content(std::string_view der) {
     } else {
         return std::nullopt;
     }
-    // The object without the field: an element of definite length around it gets a header for
-    // its new length (which the shorter headers inside it shorten too); an indefinite one keeps
-    // its own. Worked out from the inside.
-    std::string headers[4];
-    std::size_t old_header[4];
-    std::size_t removed = encrypted->size();
-    for (std::size_t i = 4; i-- > 0;) {
-        const auto e = read_header(around[i]);
-        if (!e) return std::nullopt;
-        old_header[i] = e->header;
-        if (e->length) append_header(headers[i], e->tag, *e->length - removed);
-        else headers[i].assign(around[i].substr(0, e->header));
-        removed += e->header - headers[i].size();
-    }
-    result.structure.reserve(der.size() - encrypted->size() + 16);
-    for (std::size_t i = 0; i < 4; ++i) {
-        result.structure.append(headers[i]);
-        const char* next = i + 1 < 4 ? around[i + 1].data() : encrypted->data();
-        result.structure.append(around[i].data() + old_header[i], next);
-    }
-    result.structure.append(encrypted->data() + encrypted->size(), der.data() + der.size());
+    auto structure = without(der, around, *encrypted);
+    if (!structure) return std::nullopt;
+    result.structure = std::move(*structure);
     return result;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // A minimal BER reader for the few CMS fields OpenSSL has no accessor for (the content-encryption
-// algorithm of EnvelopedData / AuthEnvelopedData). Bounds-checked; never trusts a length.
+// algorithm of EnvelopedData / AuthEnvelopedData), and for taking a field out of a CMS object
+// before OpenSSL parses it. Bounds-checked; never trusts a length.
 #pragma once
 
 #include <openssl/asn1.h>
@@ -28,6 +29,19 @@ struct DetachedContent {
     std::vector<std::string_view> ciphertext;
 };
 std::optional<DetachedContent> detach_encrypted_content(std::string_view der);
+
+// A SignedData with its certificates field taken out: `structure` is the object without it (the
+// field is OPTIONAL, RFC 5652 section 5.1), `certificates` each entry's DER in order (views into
+// the input). The same certificates come with every message a correspondent signs, and parsing
+// them (their public keys above all) is most of parsing a small SignedData: the caller can take
+// them from a cache. nullopt unless the field is there with 1 to kMaxDetachedCertificates entries,
+// each a plain X.509 certificate (the other CertificateChoices are left to OpenSSL).
+constexpr std::size_t kMaxDetachedCertificates = 16;
+struct DetachedCertificates {
+    std::string structure;
+    std::vector<std::string_view> certificates;
+};
+std::optional<DetachedCertificates> detach_certificates(std::string_view der);
 
 // Whether `prefix`, the first bytes of a ContentInfo (some 20 are enough), names EnvelopedData or
 // AuthEnvelopedData as its content type.

@@ -2,12 +2,17 @@
 // DER and BIO plumbing for the engine.
 #include "engine/der.h"
 
+#include "engine/ber.h"
+#include "engine/certificate_cache.h"
 #include "mime/encoding.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/secure.h"
 #include "util/text.h"
 
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -265,9 +270,45 @@ void finish_base64_lines(BIO* sink) {
     state->carried = 0;
 }
 
+namespace {
+
+// Up to this size the SignedData is copied without its certificates: the copy costs far less than
+// the parse it saves, and a larger object's content outweighs its certificates anyway.
+constexpr std::size_t kMaxSharingCopy = 1024 * 1024;
+
+// A SignedData parsed without its certificates, which come from the cache instead, in the
+// message's order. nullptr when that does not give what parsing the object whole gives:
+// certificates that do not parse, or one the same as another (CMS_add1_cert refuses a second).
+ossl::CmsPtr read_sharing_certificates(std::string_view der) {
+    const auto detached = detach_certificates(der);
+    if (!detached) return nullptr;
+    std::vector<ossl::X509Ptr> certs;
+    certs.reserve(detached->certificates.size());
+    for (const std::string_view cert_der : detached->certificates) {
+        certs.push_back(cached_certificate(cert_der));
+        if (!certs.back()) return nullptr;
+    }
+    const auto* p = reinterpret_cast<const unsigned char*>(detached->structure.data());
+    ossl::CmsPtr cms(
+        d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(detached->structure.size())));
+    if (!cms || OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_signed) return nullptr;
+    for (const auto& cert : certs) {
+        if (CMS_add1_cert(cms.get(), cert.get()) != 1) return nullptr;
+    }
+    return cms;
+}
+
+}  // namespace
+
 ossl::CmsPtr read_cms(std::string_view der) {
     if (der.empty() || der.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
         throw Error(Code::BadMessage, "CMS object empty or too large");
+    }
+    if (der.size() <= kMaxSharingCopy) {
+        ERR_set_mark();
+        ossl::CmsPtr cms = read_sharing_certificates(der);
+        ERR_pop_to_mark();
+        if (cms) return cms;
     }
     const auto* p = reinterpret_cast<const unsigned char*>(der.data());
     ossl::CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(der.size())));

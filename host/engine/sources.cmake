@@ -3,6 +3,7 @@
 target_sources(smime_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/ber.cpp
   ${CMAKE_CURRENT_LIST_DIR}/capabilities.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/certificate_cache.cpp
   ${CMAKE_CURRENT_LIST_DIR}/decrypt_enveloped.cpp
   ${CMAKE_CURRENT_LIST_DIR}/der.cpp
   ${CMAKE_CURRENT_LIST_DIR}/encrypt.cpp

@@ -216,4 +216,18 @@ int run(const std::string& command, std::string* output) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+std::string tlv(unsigned char tag, std::string_view contents) {
+    std::string out(1, static_cast<char>(tag));
+    if (contents.size() < 0x80) {
+        out += static_cast<char>(contents.size());
+    } else {
+        std::string length;
+        for (std::size_t n = contents.size(); n > 0; n >>= 8)
+            length.insert(length.begin(), static_cast<char>(n & 0xff));
+        out += static_cast<char>(0x80 | length.size());
+        out += length;
+    }
+    return out.append(contents);
+}
+
 }  // namespace test

@@ -62,6 +62,9 @@ public:
 std::string verdict(const Status& status, std::size_t index = 0);
 std::vector<std::string> reasons(const Status& status, std::size_t index = 0);
 
+// A DER element: `tag`, the definite length of `contents`, `contents`.
+std::string tlv(unsigned char tag, std::string_view contents);
+
 // Runs a shell command; returns its exit status and collects stdout+stderr into `output`.
 int run(const std::string& command, std::string* output = nullptr);
 

@@ -53,21 +53,6 @@ std::string wrapped(std::string_view der, bool gcm, bool binary) {
     return out;
 }
 
-// A DER element: `tag`, the definite length of `contents`, `contents`.
-std::string tlv(unsigned char tag, std::string_view contents) {
-    std::string out(1, static_cast<char>(tag));
-    if (contents.size() < 0x80) {
-        out += static_cast<char>(contents.size());
-    } else {
-        std::string length;
-        for (std::size_t n = contents.size(); n > 0; n >>= 8)
-            length.insert(length.begin(), static_cast<char>(n & 0xff));
-        out += static_cast<char>(0x80 | length.size());
-        out += length;
-    }
-    return out.append(contents);
-}
-
 TestKeys alice_keys() {
     TestKeys keys = TestKeys::with_test_root();
     keys.identities.push_back(load_identity("alice"));
