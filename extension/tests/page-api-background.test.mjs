@@ -14,6 +14,10 @@ globalThis.chrome = {
     managed: {get: async () => ({})},
   },
 };
+// Results for the viewer expire on a timer a minute long. The timers are kept here instead, so a
+// test can fire them, and the file does not wait a minute at its end for the ones left.
+const timers = [];
+globalThis.setTimeout = (callback, ms) => timers.push({callback, ms});
 const {PageApi, MAX_BCC_COPIES} = await import("../dist/units/page-background.mjs");
 
 const b64 = (text) => Buffer.from(text, "latin1").toString("base64");
@@ -104,4 +108,16 @@ test("protect makes at most MAX_BCC_COPIES Bcc copies and each one counts agains
   // The burst is 60 requests: two protects took 2 + 50, so 8 copies are left.
   r = await protect();
   assert.equal(r.error.code, "ERR_THROTTLED");
+});
+
+test("a result the viewer does not take is gone after a minute; a taken one is gone at once", async () => {
+  const api = new PageApi(host(() => opened));
+  timers.length = 0;
+  const first = (await open(api, ENCRYPTED)).result.token;
+  const second = (await open(api, ENCRYPTED)).result.token;
+  assert.deepEqual(timers.map((t) => t.ms), [60_000, 60_000], "one expiry a result, a minute each");
+  assert.equal(api.take(first).status.level, "encrypted");
+  assert.throws(() => api.take(first), (e) => e.code === "ERR_NOT_FOUND", "taken once only");
+  timers[1].callback();
+  assert.throws(() => api.take(second), (e) => e.code === "ERR_NOT_FOUND", "expired");
 });
