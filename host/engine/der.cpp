@@ -280,8 +280,14 @@ constexpr std::size_t kMaxSharingCopy = 1024 * 1024;
 // message's order. nullptr when that does not give what parsing the object whole gives:
 // certificates that do not parse, or one the same as another (CMS_add1_cert refuses a second).
 ossl::CmsPtr read_sharing_certificates(std::string_view der) {
-    const auto detached = detach_certificates(der);
+    auto detached = detach_certificates(der);
     if (!detached) return nullptr;
+    // The copy holds the signed content, which may be decrypted mail: wiped like the engine's own
+    // buffers of content.
+    struct Wipe {
+        std::string& copy;
+        ~Wipe() { cleanse(copy); }
+    } const wipe{detached->structure};
     std::vector<ossl::X509Ptr> certs;
     certs.reserve(detached->certificates.size());
     for (const std::string_view cert_der : detached->certificates) {

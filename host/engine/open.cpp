@@ -162,12 +162,12 @@ private:
 
     std::optional<std::string_view> pkcs7_layer(const mime::Entity& entity) {
         const std::string encoding = mime::transfer_encoding(entity);
-        std::string decoded;
+        SecureString decoded;  // the object holds the content, which may be decrypted mail
         const std::optional<std::string_view> in_place = decode_in_place(entity.body, encoding);
-        if (!in_place && !mime::decode_body(entity.body, encoding, decoded)) {
+        if (!in_place && !mime::decode_body(entity.body, encoding, decoded.mutable_str())) {
             throw Error(Code::BadMessage, "the S/MIME part's transfer encoding is malformed");
         }
-        const std::string_view der = in_place ? *in_place : std::string_view(decoded);
+        const std::string_view der = in_place ? *in_place : std::string_view(decoded.str());
         // Decrypting: parse the structure without its (large) encrypted content where possible.
         std::optional<DetachedContent> detached;
         if (mode_ == Mode::Decrypt) detached = detach_encrypted_content(der);
