@@ -21,6 +21,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -113,33 +114,17 @@ struct Views {
     std::vector<std::string_view> parts;
     std::size_t index = 0;
     std::size_t offset = 0;
-    // A part given back as it is read (consuming_views_source): its bytes in the caller's buffer,
-    // and how far they have been given back.
+    // A part given back as it is read (consuming_views_source), and its bytes in the caller's
+    // buffer.
     std::size_t consumed = std::numeric_limits<std::size_t>::max();
-    char* writable = nullptr;
-    std::size_t released = 0;
+    std::optional<ReleaseBehind> release;
 };
 
-// Given back in steps of this many bytes (each costs a system call), and only from parts of
-// some size: a small message goes with its buffer.
-constexpr std::size_t kReleaseStep = 1u << 20;
-constexpr std::size_t kReleasedFrom = 4u << 20;
-
 void release_read(Views& views) {
-    if (views.index != views.consumed && views.index != views.consumed + 1) return;
-    const std::size_t read =
-        views.index == views.consumed ? views.offset : views.parts[views.consumed].size();
-    const std::size_t size = views.parts[views.consumed].size();
-    if (read - views.released < kReleaseStep && read < size) return;
-    // Up to a page boundary (64 KiB: a multiple of every common page size) until the end, so no
-    // page straddles two steps and stays behind.
-    std::size_t upto = read;
-    if (read < size) {
-        const auto end = reinterpret_cast<std::uintptr_t>(views.writable + read);
-        upto = read - static_cast<std::size_t>(end % (64u << 10));
-    }
-    wipe_and_release(views.writable + views.released, views.writable + upto);
-    views.released = upto;
+    if (!views.release) return;
+    if (views.index == views.consumed) views.release->done_upto(views.offset);
+    else if (views.index == views.consumed + 1)
+        views.release->done_upto(views.parts[views.consumed].size());
 }
 
 int views_read(BIO* bio, char* out, int size) {
@@ -156,7 +141,7 @@ int views_read(BIO* bio, char* out, int size) {
             ++views->index;
             views->offset = 0;
         }
-        if (views->writable) release_read(*views);
+        release_read(*views);
     }
     return total;
 }
@@ -232,11 +217,34 @@ ossl::BioPtr consuming_views_source(std::vector<std::string_view> parts, std::si
                                     char* writable) {
     ossl::BioPtr bio = views_source(std::move(parts));
     auto* views = static_cast<Views*>(BIO_get_data(bio.get()));
-    if (consumed < views->parts.size() && views->parts[consumed].size() >= kReleasedFrom) {
+    if (consumed < views->parts.size() &&
+        views->parts[consumed].size() >= ReleaseBehind::kReleasedFrom) {
         views->consumed = consumed;
-        views->writable = writable;
+        views->release.emplace(writable, views->parts[consumed].size());
     }
     return bio;
+}
+
+bool released_all(BIO* source) {
+    const auto* views = static_cast<const Views*>(BIO_get_data(source));
+    return views->release && views->release->all_released();
+}
+
+ReleaseBehind::ReleaseBehind(char* begin, std::size_t size) : begin_(begin), size_(size) {}
+
+void ReleaseBehind::done_upto(std::size_t read) {
+    read = std::min(read, size_);
+    if (read <= released_ || (read - released_ < kReleaseStep && read < size_)) return;
+    // Up to a page boundary (64 KiB: a multiple of every common page size) until the end, so no
+    // page straddles two steps and stays behind.
+    std::size_t upto = read;
+    if (read < size_) {
+        const auto end = reinterpret_cast<std::uintptr_t>(begin_ + read);
+        upto = read - static_cast<std::size_t>(end % (64u << 10));
+    }
+    if (upto <= released_) return;
+    wipe_and_release(begin_ + released_, begin_ + upto);
+    released_ = upto;
 }
 
 ossl::BioPtr string_sink(std::string& target) {

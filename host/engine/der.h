@@ -33,6 +33,29 @@ ossl::BioPtr views_source(std::vector<std::string_view> parts);
 // held in full at once.
 ossl::BioPtr consuming_views_source(std::vector<std::string_view> parts, std::size_t consumed,
                                     char* writable);
+// Whether a consuming_views_source has wiped and given back all of its part.
+bool released_all(BIO* source);
+
+// Gives a buffer the caller will not read again back to the system behind whatever reads it:
+// wiped and its pages released (wipe_and_release) in steps of kReleaseStep ending on 64 KiB
+// boundaries, the last one at its end. Each step costs a system call; buffers under
+// kReleasedFrom are better left to go with their owner.
+class ReleaseBehind {
+public:
+    static constexpr std::size_t kReleaseStep = 1u << 20;
+    static constexpr std::size_t kReleasedFrom = 4u << 20;
+
+    ReleaseBehind(char* begin, std::size_t size);
+    // The first `read` bytes are done with.
+    void done_upto(std::size_t read);
+    // Whether every byte has been wiped and given back.
+    bool all_released() const { return released_ == size_; }
+
+private:
+    char* begin_;
+    std::size_t size_;
+    std::size_t released_ = 0;
+};
 
 // Parses DER (or BER) ContentInfo. Throws Error(BadMessage).
 ossl::CmsPtr read_cms(std::string_view der);

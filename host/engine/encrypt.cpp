@@ -17,6 +17,7 @@
 #include <openssl/rsa.h>
 
 #include <algorithm>
+#include <optional>
 
 namespace smime::engine {
 namespace {
@@ -78,10 +79,27 @@ std::string encrypt_message(std::string_view mime_text, SecureString* consumable
     // signing, the signed entity (signing needs 7-bit safe content, encryption alone does not).
     SecureString entity;
     std::vector<std::string_view> content;
+    // Whether the message's body has been given back as it was copied (the message must then not
+    // be wiped whole now: that would bring its pages back while the copy is held).
+    bool message_released = false;
     if (options.sign_with) {
         reserve_large(entity.mutable_str(), split.body.size() + split.body.size() / 16 + 16384);
-        append_signed_entity([&](std::string& target) { mime::append_entity(split, true, target); },
-                             split.body.size(), *options.sign_with, options.sign_options,
+        std::optional<ReleaseBehind> release;
+        if (consumable && split.body.size() >= ReleaseBehind::kReleasedFrom &&
+            split.body.data() >= consumable->data() &&
+            split.body.data() + split.body.size() <= consumable->data() + consumable->size()) {
+            release.emplace(
+                consumable->mutable_str().data() + (split.body.data() - consumable->data()),
+                split.body.size());
+        }
+        const auto write = [&](std::string& target) {
+            if (!release) return mime::append_entity(split, true, target);
+            mime::append_entity(split, true, target, [&](std::string_view copied) {
+                release->done_upto(copied.size());
+                message_released = true;
+            });
+        };
+        append_signed_entity(write, split.body.size(), *options.sign_with, options.sign_options,
                              entity.mutable_str());
         content = {entity.str()};
     } else if (mime::body_ready(split, false)) {
@@ -119,17 +137,22 @@ std::string encrypt_message(std::string_view mime_text, SecureString* consumable
         const bool body_in_message =
             consumable && content.size() == 3 && content[2].data() >= consumable->data() &&
             content[2].data() + content[2].size() <= consumable->data() + consumable->size();
-        if (consumable && content.size() == 1) consumable->wipe_and_free();
+        if (consumable && content.size() == 1 && !message_released) consumable->wipe_and_free();
+        // A content of our own (signed or canonical copy) is given back as it is read, too.
         const ossl::BioPtr in =
-            body_in_message ? consuming_views_source(content, 2,
-                                                     consumable->mutable_str().data() +
-                                                         (content[2].data() - consumable->data()))
-                            : views_source(content);
+            body_in_message       ? consuming_views_source(content, 2,
+                                                           consumable->mutable_str().data() +
+                                                               (content[2].data() - consumable->data()))
+            : content.size() == 1 ? consuming_views_source(content, 0, entity.mutable_str().data())
+                                  : views_source(content);
         const ossl::BioPtr sink = base64_lines_sink(out);
         if (!i2d_CMS_bio_stream(sink.get(), cms.get(), in.get(), static_cast<int>(flags))) {
             encryption_failed("encrypting the content");
         }
         finish_base64_lines(sink.get());
+        // Every byte of a copy given back is wiped already; wiping it whole again would only
+        // bring its pages back.
+        if (content.size() == 1 && released_all(in.get())) std::string().swap(entity.mutable_str());
     }
     entity.wipe();
     return out;

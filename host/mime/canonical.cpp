@@ -8,6 +8,8 @@
 #include "util/error.h"
 #include "util/large_buffer.h"
 
+#include <algorithm>
+
 namespace smime::mime {
 namespace {
 
@@ -109,13 +111,29 @@ bool body_ready(const Split& split, bool seven_bit) {
 }
 
 void append_entity(const Split& split, bool seven_bit, std::string& out) {
+    append_entity(split, seven_bit, out, nullptr);
+}
+
+void append_entity(const Split& split, bool seven_bit, std::string& out,
+                   const std::function<void(std::string_view copied)>& copied) {
     const TextScan scan = scan_text(split.body);
     if (!seven_bit || scan.transport_safe) {
         reserve_large(out, out.size() + split.content_fields.size() + split.body.size() +
                                split.body.size() / 32 + 2);
         out.append(split.content_fields).append("\r\n");
-        if (scan.crlf) out.append(split.body);
-        else append_crlf(split.body, out);
+        if (!scan.crlf) {
+            append_crlf(split.body, out);
+        } else if (!copied) {
+            out.append(split.body);
+        } else {
+            constexpr std::size_t kStep = 1u << 20;
+            for (std::size_t at = 0; at < split.body.size();) {
+                const std::size_t n = std::min(kStep, split.body.size() - at);
+                out.append(split.body.substr(at, n));
+                at += n;
+                copied(split.body.substr(0, at));
+            }
+        }
         return;
     }
     // Re-encoding needs the whole entity parsed as one.

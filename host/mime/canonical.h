@@ -6,6 +6,7 @@
 
 #include "util/secure.h"
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,12 @@ bool body_ready(const Split& split, bool seven_bit);
 
 // Appends the entity (content fields, an empty line, the body) in canonical form.
 void append_entity(const Split& split, bool seven_bit, std::string& out);
+
+// The same; when the body goes in as it is, it is copied in steps of some MiB and `copied` is
+// called with the part of `split.body` copied so far after each, so the caller can let the source
+// go behind the copy. Not called when the body is converted instead.
+void append_entity(const Split& split, bool seven_bit, std::string& out,
+                   const std::function<void(std::string_view copied)>& copied);
 
 // With `seven_bit`, 8-bit and binary leaf parts are re-encoded: text as quoted-printable, anything
 // else as base64. Throws Error(BadMessage) for unparseable MIME or nesting deeper than kMaxDepth.

@@ -222,3 +222,37 @@ TEST_CASE("a message handed to encryption is wiped as it is read, and encrypts a
               std::string::npos);
     }
 }
+
+TEST_CASE("a message handed to signing and encryption is wiped as it is copied, and opens good") {
+    TestKeys keys = alice_keys();
+    const Identity alice = load_identity("alice");
+    EncryptOptions options;
+    options.sign_with = &alice;
+    std::string body;
+    for (int line = 0; body.size() < (6u << 20); ++line)
+        body += "line " + std::to_string(line) + " of a long message, canonical CRLF\r\n";
+    for (const bool canonical : {true, false}) {
+        CAPTURE(canonical);
+        std::string text = message("alice", body);
+        if (!canonical) text += "a bare LF\n";  // converted into the signed entity instead
+        const std::size_t body_at = text.find("\r\n\r\n") + 4;
+        SecureString consumed(text);
+        const std::string encrypted = encrypt(consumed, recipients(recipient("alice")), options);
+        if (canonical) {
+            // Given back behind the copy into the signed entity: the body's bytes are wiped, the
+            // header fields (read after signing) are not, and the caller still holds the buffer.
+            REQUIRE(consumed.size() == text.size());
+            CHECK(std::all_of(consumed.data() + body_at, consumed.data() + consumed.size(),
+                              [](char c) { return c == 0; }));
+            CHECK(std::string_view(consumed.data(), body_at) ==
+                  std::string_view(text).substr(0, body_at));
+        } else {
+            CHECK(consumed.empty());  // let go whole once the signed copy was made
+        }
+        const Opened opened = decrypt(encrypted, keys);
+        CHECK(verdict(opened.status) == "good");
+        const std::string content = opened.joined();
+        CHECK(content.find("line 1000 of a long message") != std::string::npos);
+        CHECK(content.find(body.substr(body.size() - 200)) != std::string::npos);
+    }
+}
