@@ -2,6 +2,8 @@
 // Test helpers (see support.h).
 #include "support.h"
 
+#include <doctest/doctest.h>
+
 #include "pki/cert_info.h"
 #include "util/providers.h"
 
@@ -214,6 +216,17 @@ int run(const std::string& command, std::string* output) {
     const int status = pclose(pipe);
     if (output) *output = std::move(collected);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string cms_output(CMS_ContentInfo* cms, BIO* in, unsigned flags) {
+    REQUIRE(cms);
+    ossl::BioPtr out(BIO_new(BIO_s_mem()));
+    if (flags & CMS_STREAM) {
+        REQUIRE(i2d_CMS_bio_stream(out.get(), cms, in, static_cast<int>(flags)) == 1);
+    } else {
+        REQUIRE(i2d_CMS_bio(out.get(), cms) == 1);
+    }
+    return ossl::bio_contents(out.get());
 }
 
 std::string tlv(unsigned char tag, std::string_view contents) {

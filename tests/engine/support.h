@@ -5,6 +5,8 @@
 
 #include "engine/engine.h"
 
+#include <openssl/cms.h>
+
 #include <string>
 #include <vector>
 
@@ -61,6 +63,10 @@ public:
 // The first signature's verdict name, or "none".
 std::string verdict(const Status& status, std::size_t index = 0);
 std::vector<std::string> reasons(const Status& status, std::size_t index = 0);
+
+// The encoding of `cms` made from `in`: streamed indefinite-length BER when `flags` has
+// CMS_STREAM (as streaming producers write), else definite-length DER (as `openssl cms` writes).
+std::string cms_output(CMS_ContentInfo* cms, BIO* in, unsigned flags);
 
 // A DER element: `tag`, the definite length of `contents`, `contents`.
 std::string tlv(unsigned char tag, std::string_view contents);

@@ -29,14 +29,7 @@ std::string enveloped_for_alice(std::string_view plaintext, const EVP_CIPHER* ci
     const ossl::BioPtr in = ossl::memory_bio(plaintext);
     const unsigned flags = CMS_BINARY | (streamed ? CMS_STREAM : 0u);
     const ossl::CmsPtr cms(CMS_encrypt(certs.get(), in.get(), cipher, flags));
-    REQUIRE(cms);
-    ossl::BioPtr out(BIO_new(BIO_s_mem()));
-    if (streamed) {
-        REQUIRE(i2d_CMS_bio_stream(out.get(), cms.get(), in.get(), static_cast<int>(flags)) == 1);
-    } else {
-        REQUIRE(i2d_CMS_bio(out.get(), cms.get()) == 1);
-    }
-    return ossl::bio_contents(out.get());
+    return cms_output(cms.get(), in.get(), flags);
 }
 
 std::string wrapped(std::string_view der, bool gcm, bool binary) {
@@ -196,63 +189,45 @@ TEST_CASE("the in-place sink never writes over bytes its source has still to yie
     CHECK(buffer.substr(24) == "........");
 }
 
-TEST_CASE("a message handed to encryption is wiped as it is read, and encrypts as a copy does") {
-    TestKeys keys = alice_keys();
-    std::string body;
-    for (int line = 0; body.size() < (6u << 20); ++line)
-        body += "line " + std::to_string(line) + " of a long message, canonical CRLF\r\n";
-    for (const bool canonical : {true, false}) {
-        CAPTURE(canonical);
-        std::string text = message("alice", body);
-        if (!canonical) text += "a bare LF\n";  // encrypted from a canonical copy
-        const std::size_t body_at = text.find("\r\n\r\n") + 4;
-        SecureString consumed(text);
-        const std::string encrypted = encrypt(consumed, recipients(recipient("alice")));
-        if (canonical) {
-            // Read in place: the body's bytes are wiped, the caller still holds the buffer.
-            REQUIRE(consumed.size() == text.size());
-            CHECK(std::all_of(consumed.data() + body_at, consumed.data() + consumed.size(),
-                              [](char c) { return c == 0; }));
-        } else {
-            CHECK(consumed.empty());  // let go as soon as the copy was made
-        }
-        const std::string copied = encrypt(text, recipients(recipient("alice")));
-        CHECK(decrypt(encrypted, keys).joined() == decrypt(copied, keys).joined());
-        CHECK(decrypt(encrypted, keys).joined().find("line 1000 of a long message") !=
-              std::string::npos);
-    }
-}
-
-TEST_CASE("a message handed to signing and encryption is wiped as it is copied, and opens good") {
+TEST_CASE(
+    "a message handed to encryption, or to signing and encryption, is wiped as it is read or "
+    "copied, and opens as a copy does") {
     TestKeys keys = alice_keys();
     const Identity alice = load_identity("alice");
-    EncryptOptions options;
-    options.sign_with = &alice;
     std::string body;
     for (int line = 0; body.size() < (6u << 20); ++line)
         body += "line " + std::to_string(line) + " of a long message, canonical CRLF\r\n";
-    for (const bool canonical : {true, false}) {
-        CAPTURE(canonical);
-        std::string text = message("alice", body);
-        if (!canonical) text += "a bare LF\n";  // converted into the signed entity instead
-        const std::size_t body_at = text.find("\r\n\r\n") + 4;
-        SecureString consumed(text);
-        const std::string encrypted = encrypt(consumed, recipients(recipient("alice")), options);
-        if (canonical) {
-            // Given back behind the copy into the signed entity: the body's bytes are wiped, the
-            // header fields (read after signing) are not, and the caller still holds the buffer.
-            REQUIRE(consumed.size() == text.size());
-            CHECK(std::all_of(consumed.data() + body_at, consumed.data() + consumed.size(),
-                              [](char c) { return c == 0; }));
-            CHECK(std::string_view(consumed.data(), body_at) ==
-                  std::string_view(text).substr(0, body_at));
-        } else {
-            CHECK(consumed.empty());  // let go whole once the signed copy was made
+    for (const bool sign : {false, true}) {
+        for (const bool canonical : {true, false}) {
+            CAPTURE(sign);
+            CAPTURE(canonical);
+            EncryptOptions options;
+            if (sign) options.sign_with = &alice;
+            std::string text = message("alice", body);
+            if (!canonical) text += "a bare LF\n";  // encrypted (or signed) from a canonical copy
+            const std::size_t body_at = text.find("\r\n\r\n") + 4;
+            SecureString consumed(text);
+            const std::string encrypted =
+                encrypt(consumed, recipients(recipient("alice")), options);
+            if (canonical) {
+                // Read in place, or given back behind the copy into the signed entity: the body's
+                // bytes are wiped, the header fields (read after signing) are not, and the caller
+                // still holds the buffer.
+                REQUIRE(consumed.size() == text.size());
+                CHECK(std::all_of(consumed.data() + body_at, consumed.data() + consumed.size(),
+                                  [](char c) { return c == 0; }));
+                CHECK(std::string_view(consumed.data(), body_at) ==
+                      std::string_view(text).substr(0, body_at));
+            } else {
+                CHECK(consumed.empty());  // let go whole as soon as the copy was made
+            }
+            const Opened opened = decrypt(encrypted, keys);
+            const std::string copied = encrypt(text, recipients(recipient("alice")), options);
+            if (sign) CHECK(verdict(opened.status) == "good");
+            else CHECK(opened.joined() == decrypt(copied, keys).joined());
+            const std::string content = opened.joined();
+            CHECK(content.find("line 1000 of a long message") != std::string::npos);
+            CHECK(content.find(body.substr(body.size() - 200)) != std::string::npos);
         }
-        const Opened opened = decrypt(encrypted, keys);
-        CHECK(verdict(opened.status) == "good");
-        const std::string content = opened.joined();
-        CHECK(content.find("line 1000 of a long message") != std::string::npos);
-        CHECK(content.find(body.substr(body.size() - 200)) != std::string::npos);
     }
 }

@@ -32,14 +32,7 @@ std::string signed_by_alice(std::string_view content, bool streamed, bool detach
         CMS_BINARY | (streamed ? CMS_STREAM : 0u) | (detached ? CMS_DETACHED : 0u);
     const ossl::CmsPtr cms(
         CMS_sign(alice.certificate.get(), alice.private_key.get(), chain.get(), in.get(), flags));
-    REQUIRE(cms);
-    ossl::BioPtr out(BIO_new(BIO_s_mem()));
-    if (streamed) {
-        REQUIRE(i2d_CMS_bio_stream(out.get(), cms.get(), in.get(), static_cast<int>(flags)) == 1);
-    } else {
-        REQUIRE(i2d_CMS_bio(out.get(), cms.get()) == 1);
-    }
-    return ossl::bio_contents(out.get());
+    return cms_output(cms.get(), in.get(), flags);
 }
 
 std::string encoded(CMS_ContentInfo* cms) {
