@@ -181,24 +181,30 @@ std::optional<DetachedCertificates> detach_certificates(std::string_view der) {
     // certificates [0] IMPLICIT CertificateSet OPTIONAL, crls [1] IMPLICIT OPTIONAL, signerInfos }
     static constexpr unsigned char kTags[] = {0x02, 0x31, 0x30, 0xa0};
     std::string_view field;
-    for (std::size_t pos = 0, i = 0; i < std::size(kTags); ++i) {
+    std::size_t pos = 0;
+    for (const unsigned char tag : kTags) {
         if (pos >= signed_data->size()) return std::nullopt;
         const auto size = element_size(signed_data->substr(pos), 0);
-        if (!size || tag_of(signed_data->substr(pos)) != kTags[i]) return std::nullopt;
+        if (!size || tag_of(signed_data->substr(pos)) != tag) return std::nullopt;
         field = signed_data->substr(pos, *size);
         pos += *size;
     }
+    // What follows must be crls [1] or signerInfos: a second field tagged [0] (in any form) would
+    // take the removed one's place, where the whole object is refused.
+    if (pos >= signed_data->size() ||
+        (tag_of(signed_data->substr(pos)) != 0xa1 && tag_of(signed_data->substr(pos)) != 0x31))
+        return std::nullopt;
     const auto entries = contents(field);
     if (!entries || entries->empty()) return std::nullopt;
     DetachedCertificates result;
-    for (std::size_t pos = 0; pos < entries->size();) {
-        const auto size = element_size(entries->substr(pos), 0);
+    for (std::size_t at = 0; at < entries->size();) {
+        const auto size = element_size(entries->substr(at), 0);
         // Certificate ::= SEQUENCE; the other CertificateChoices are context-tagged.
-        if (!size || tag_of(entries->substr(pos)) != 0x30 ||
+        if (!size || tag_of(entries->substr(at)) != 0x30 ||
             result.certificates.size() == kMaxDetachedCertificates)
             return std::nullopt;
-        result.certificates.push_back(entries->substr(pos, *size));
-        pos += *size;
+        result.certificates.push_back(entries->substr(at, *size));
+        at += *size;
     }
     auto structure = without(der, *around, field);
     if (!structure) return std::nullopt;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // A SignedData parsed with its certificates taken from the process's cache gives the object
 // parsing it whole gives: both length encodings, attached and detached content, every byte of the
-// object changed or cut short. Shapes the shortcut does not take are parsed whole, and the cache
-// keeps one object per DER, within its bound.
+// object changed, taken out or cut short, a field put in anywhere. Shapes the shortcut does not
+// take are parsed whole, and the cache keeps one object per DER, within its bound.
 #include <doctest/doctest.h>
 #include <openssl/cms.h>
 #include <openssl/ec.h>
@@ -91,11 +91,13 @@ std::string pki_der(const std::string& name) {
 
 // A degenerate SignedData (no signers) with `certificates` as the contents of its certificates
 // field, or without the field when nullopt.
-std::string certs_only(std::optional<std::string> certificates) {
+// `after` goes right after the certificates field.
+std::string certs_only(std::optional<std::string> certificates, std::string_view after = "") {
     const std::string signed_oid = tlv(0x06, "\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02");
     const std::string data_oid = tlv(0x06, "\x2a\x86\x48\x86\xf7\x0d\x01\x07\x01");
     std::string fields = tlv(0x02, "\x01") + tlv(0x31, "") + tlv(0x30, data_oid);
     if (certificates) fields += tlv(0xa0, *certificates);
+    fields.append(after);
     fields += tlv(0x31, "");
     return tlv(0x30, signed_oid + tlv(0xa0, tlv(0x30, fields)));
 }
@@ -196,6 +198,36 @@ TEST_CASE("shapes the shortcut does not take are parsed whole, with the same res
             CHECK(parsed_by_host(der) == parsed_whole(der));
         }
     }
+    SUBCASE("a second field tagged [0] after the certificates: refused either way") {
+        // It would take the removed field's place; OpenSSL refuses the whole object.
+        for (const std::string_view second :
+             {std::string_view("\xa0\x00", 2), std::string_view("\x80\x00", 2),
+              std::string_view("\xbf\x00\x00", 3), std::string_view("\xa0\x80\x00\x00", 4)}) {
+            const std::string der = certs_only(alice, second);
+            CHECK_FALSE(detach_certificates(der));
+            CHECK(parsed_whole(der).empty());
+            CHECK_THROWS_AS(read_cms(der), smime::Error);
+        }
+        // The same in a message alice signed (streamed: no enclosing length to redo).
+        const std::string der = signed_by_alice(message("alice"), true, false);
+        const auto taken = detach_certificates(der);
+        REQUIRE(taken);
+        const std::string_view last = taken->certificates.back();
+        auto end = static_cast<std::size_t>(last.data() + last.size() - der.data());
+        if (der[end] == 0) end += 2;  // the field's own end-of-contents
+        REQUIRE((der[end] == '\xa1' || der[end] == '\x31'));
+        const std::string crafted =
+            der.substr(0, end) + std::string("\xa0\x00", 2) + der.substr(end);
+        CHECK_FALSE(detach_certificates(crafted));
+        CHECK(parsed_whole(crafted).empty());
+        CHECK_THROWS_AS(read_cms(crafted), smime::Error);
+    }
+    SUBCASE("crls after the certificates") {
+        const std::string der = certs_only(alice, tlv(0xa1, ""));
+        CHECK(detach_certificates(der));
+        CHECK(!parsed_whole(der).empty());
+        CHECK(parsed_by_host(der) == parsed_whole(der));
+    }
     SUBCASE("more certificates than the shortcut takes") {
         std::string many;
         for (long i = 0; i <= static_cast<long>(kMaxDetachedCertificates); ++i) {
@@ -209,8 +241,8 @@ TEST_CASE("shapes the shortcut does not take are parsed whole, with the same res
 }
 
 TEST_CASE(
-    "every byte of the structure changed, every length cut short: the shortcut agrees with "
-    "the whole parse") {
+    "every byte of the structure changed or taken out, every length cut short, a field put in "
+    "anywhere: the shortcut agrees with the whole parse") {
     for (const bool streamed : {false, true}) {
         CAPTURE(streamed);
         const std::string der =
@@ -244,6 +276,9 @@ TEST_CASE(
                 compare(variant, i);
             }
             compare(std::string_view(der).substr(0, i), i);
+            // A byte taken out, and an empty [0] element put in (a field out of its place).
+            compare(der.substr(0, i) + der.substr(i + 1), i);
+            compare(der.substr(0, i) + std::string("\xa0\x00", 2) + der.substr(i), i);
         }
         CAPTURE(checked);
         CAPTURE(first_disagreement);
