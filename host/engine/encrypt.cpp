@@ -79,9 +79,6 @@ std::string encrypt_message(std::string_view mime_text, SecureString* consumable
     // signing, the signed entity (signing needs 7-bit safe content, encryption alone does not).
     SecureString entity;
     std::vector<std::string_view> content;
-    // Whether the message's body has been given back as it was copied (the message must then not
-    // be wiped whole now: that would bring its pages back while the copy is held).
-    bool message_released = false;
     if (options.sign_with) {
         reserve_large(entity.mutable_str(), split.body.size() + split.body.size() / 16 + 16384);
         std::optional<ReleaseBehind> release;
@@ -92,16 +89,23 @@ std::string encrypt_message(std::string_view mime_text, SecureString* consumable
                 consumable->mutable_str().data() + (split.body.data() - consumable->data()),
                 split.body.size());
         }
+        bool written = false;
         const auto write = [&](std::string& target) {
             if (!release) return mime::append_entity(split, true, target);
+            // The signer writes the entity again only if its random boundary occurs in it (2^-96);
+            // a body given back cannot be copied twice: refuse rather than sign what is left.
+            if (written) throw Error(Code::Internal, "the message cannot be signed again");
+            written = true;
             mime::append_entity(split, true, target, [&](std::string_view copied) {
                 release->done_upto(copied.size());
-                message_released = true;
             });
         };
         append_signed_entity(write, split.body.size(), *options.sign_with, options.sign_options,
                              entity.mutable_str());
         content = {entity.str()};
+        // The body is wiped and its pages given back already: the rest of the message goes now,
+        // without bringing those pages back (split.body is not read again).
+        if (release && release->all_released()) consumable->wipe_rest_and_free(split.body);
     } else if (mime::body_ready(split, false)) {
         content = {split.content_fields, "\r\n", split.body};
     } else {
@@ -137,7 +141,7 @@ std::string encrypt_message(std::string_view mime_text, SecureString* consumable
         const bool body_in_message =
             consumable && content.size() == 3 && content[2].data() >= consumable->data() &&
             content[2].data() + content[2].size() <= consumable->data() + consumable->size();
-        if (consumable && content.size() == 1 && !message_released) consumable->wipe_and_free();
+        if (consumable && content.size() == 1) consumable->wipe_and_free();
         // A content of our own (signed or canonical copy) is given back as it is read, too.
         const ossl::BioPtr in =
             body_in_message       ? consuming_views_source(content, 2,
@@ -150,9 +154,12 @@ std::string encrypt_message(std::string_view mime_text, SecureString* consumable
             encryption_failed("encrypting the content");
         }
         finish_base64_lines(sink.get());
-        // Every byte of a copy given back is wiped already; wiping it whole again would only
-        // bring its pages back.
-        if (content.size() == 1 && released_all(in.get())) std::string().swap(entity.mutable_str());
+        // Every byte given back is wiped already; wiping it again would only bring its pages
+        // back. The message (with its body given back) goes now rather than with the request.
+        if (released_all(in.get())) {
+            if (body_in_message) consumable->wipe_rest_and_free(content[2]);
+            else entity.wipe_rest_and_free(entity.str());
+        }
     }
     entity.wipe();
     return out;

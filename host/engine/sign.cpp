@@ -199,19 +199,19 @@ void append_signature_part(std::string_view boundary, const std::string& der, st
 void append_signed_entity(const EntityWriter& write_entity, std::size_t size_hint,
                           const Identity& signer, const SignOptions& options, std::string& out) {
     if (options.opaque) {
-        std::string entity;
-        reserve_large(entity, size_hint + size_hint / 32 + 256);
-        write_entity(entity);
-        const ossl::BioPtr in = ossl::memory_bio(entity);
-        std::string der = signed_data_der(in.get(), entity.size(), signer, options, false);
-        cleanse(entity);
+        // Both hold the content, and are wiped on every way out.
+        SecureString entity;
+        reserve_large(entity.mutable_str(), size_hint + size_hint / 32 + 256);
+        write_entity(entity.mutable_str());
+        const ossl::BioPtr in = ossl::memory_bio(entity.str());
+        const SecureString der(signed_data_der(in.get(), entity.size(), signer, options, false));
+        entity.wipe_and_free();
         reserve_large(out, out.size() + der.size() * 4 / 3 + der.size() / 28 + 256);
         out.append(
             "Content-Type: application/pkcs7-mime; smime-type=signed-data; name=\"smime.p7m\"\r\n"
             "Content-Transfer-Encoding: base64\r\n"
             "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n\r\n");
-        mime::append_base64_lines(der, out);
-        cleanse(der);
+        mime::append_base64_lines(der.str(), out);
         return;
     }
     const std::size_t mark = out.size();

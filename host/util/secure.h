@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -55,6 +56,19 @@ public:
     // Wipes, and gives the memory back (wipe() keeps the capacity for reuse).
     void wipe_and_free() noexcept {
         wipe();
+        std::string().swap(value_);
+    }
+    // The same when the bytes of `wiped` (a range of this buffer, or empty) were wiped already,
+    // their pages given back (wipe_and_release): only the rest is wiped, so those pages are not
+    // brought back just to be wiped again.
+    void wipe_rest_and_free(std::string_view wiped) noexcept {
+        char* begin = value_.data();
+        char* end = begin + value_.capacity();
+        const char* from = wiped.empty() ? end : wiped.data();
+        const char* to = wiped.empty() ? end : wiped.data() + wiped.size();
+        if (from < begin || to > end || from > to) from = to = end;  // not ours: wipe it all
+        OPENSSL_cleanse(begin, static_cast<std::size_t>(from - begin));
+        OPENSSL_cleanse(begin + (to - begin), static_cast<std::size_t>(end - to));
         std::string().swap(value_);
     }
 
