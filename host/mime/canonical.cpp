@@ -116,10 +116,18 @@ void append_entity(const Split& split, bool seven_bit, std::string& out) {
 
 void append_entity(const Split& split, bool seven_bit, std::string& out,
                    const std::function<void(std::string_view copied)>& copied) {
+    // Room for the entity and for what a signer appends after it (the closing boundary and the
+    // signature part): growing `out` later would free a block holding the content unwiped.
+    constexpr std::size_t kRoomAfter = 16384;
     const TextScan scan = scan_text(split.body);
     if (!seven_bit || scan.transport_safe) {
-        reserve_large(out, out.size() + split.content_fields.size() + split.body.size() +
-                               split.body.size() / 32 + 2);
+        // Each bare LF gains a CR.
+        const std::size_t added =
+            scan.crlf
+                ? 0
+                : static_cast<std::size_t>(std::count(split.body.begin(), split.body.end(), '\n'));
+        reserve_large(out, out.size() + split.content_fields.size() + 2 + split.body.size() +
+                               added + kRoomAfter);
         out.append(split.content_fields).append("\r\n");
         if (!scan.crlf) {
             append_crlf(split.body, out);
@@ -140,7 +148,8 @@ void append_entity(const Split& split, bool seven_bit, std::string& out,
     std::string whole;
     whole.reserve(split.content_fields.size() + 2 + split.body.size());
     whole.append(split.content_fields).append("\r\n").append(split.body);
-    reserve_large(out, out.size() + whole.size() + whole.size() / 3);
+    // Quoted-printable is at most three characters a byte, with a soft line break every 75.
+    reserve_large(out, out.size() + whole.size() / 75 * 234 + 234 + kRoomAfter);
     append_entity(whole, seven_bit, out, 0);
     cleanse(whole);
 }

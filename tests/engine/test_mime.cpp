@@ -207,3 +207,39 @@ TEST_CASE("the text scanner agrees with the line-by-line rules, wherever block e
         }
     }
 }
+
+TEST_CASE("the canonical entity is written into room reserved once, with room for a signature") {
+    // Growing the buffer later would free a block holding the content without wiping it.
+    const std::string lf_lines = [] {
+        std::string body;
+        while (body.size() < 300000) body += "a line with a bare LF\n\n";
+        return body;
+    }();
+    const std::string eight_bit = [] {
+        std::string body;
+        while (body.size() < 300000) body += "\xe4\xf6\xfc\xff\xe9 high bytes only\r\n";
+        return body;
+    }();
+    for (const auto& [body, seven_bit] :
+         {std::pair{lf_lines, false}, std::pair{lf_lines, true}, std::pair{eight_bit, true}}) {
+        const bool seven = seven_bit;
+        CAPTURE(seven);
+        const std::string message =
+            "From: a@example.test\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\n" +
+            body;
+        const Split parts = split(message);
+        std::string out = "multipart head\r\n";
+        out.reserve(64);
+        append_entity(parts, seven, out);
+        const std::size_t capacity = out.capacity();
+        CHECK(out.size() > body.size());
+        CHECK(capacity >= out.size() + 12000);  // the signature part fits without growing
+        // Written as it is (CRs added): exactly that much was reserved, before the first byte. A
+        // buffer that had to grow while being written would have doubled.
+        if (body == lf_lines) CHECK(capacity < out.size() + 20000);
+        const char* before = out.data();
+        out.append(12000, 's');
+        CHECK(out.data() == before);
+    }
+}
