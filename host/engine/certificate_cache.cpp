@@ -49,7 +49,8 @@ ossl::X509Ptr cached_certificate(std::string_view der) {
     ossl::X509Ptr cert = parse(der);
     if (!cert) return nullptr;
     const std::lock_guard lock(c.mutex);
-    if (c.by_der.contains(key)) return ossl::up_ref(c.by_der[key].get());
+    if (const auto found = c.by_der.find(key); found != c.by_der.end())
+        return ossl::up_ref(found->second.get());
     if (c.order.size() == kMaxCachedCertificates) {
         c.by_der.erase(c.order.front());
         c.order.pop_front();

@@ -292,19 +292,15 @@ ossl::CmsPtr read_sharing_certificates(std::string_view der) {
     if (!detached) return nullptr;
     // The copy holds the signed content, which may be decrypted mail: wiped like the engine's own
     // buffers of content.
-    struct Wipe {
-        std::string& copy;
-        ~Wipe() { cleanse(copy); }
-    } const wipe{detached->structure};
+    const SecureString structure(std::move(detached->structure));
     std::vector<ossl::X509Ptr> certs;
     certs.reserve(detached->certificates.size());
     for (const std::string_view cert_der : detached->certificates) {
         certs.push_back(cached_certificate(cert_der));
         if (!certs.back()) return nullptr;
     }
-    const auto* p = reinterpret_cast<const unsigned char*>(detached->structure.data());
-    ossl::CmsPtr cms(
-        d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(detached->structure.size())));
+    const auto* p = reinterpret_cast<const unsigned char*>(structure.data());
+    ossl::CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(structure.size())));
     if (!cms || OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_signed) return nullptr;
     for (const auto& cert : certs) {
         if (CMS_add1_cert(cms.get(), cert.get()) != 1) return nullptr;

@@ -80,11 +80,10 @@ std::string encrypt_message(std::string_view mime_text, SecureString* consumable
     SecureString entity;
     std::vector<std::string_view> content;
     if (options.sign_with) {
-        reserve_large(entity.mutable_str(), split.body.size() + split.body.size() / 16 + 16384);
+        // append_signed_entity and append_entity reserve the entity's room themselves.
         std::optional<ReleaseBehind> release;
         if (consumable && split.body.size() >= ReleaseBehind::kReleasedFrom &&
-            split.body.data() >= consumable->data() &&
-            split.body.data() + split.body.size() <= consumable->data() + consumable->size()) {
+            consumable->holds(split.body)) {
             release.emplace(
                 consumable->mutable_str().data() + (split.body.data() - consumable->data()),
                 split.body.size());
@@ -139,8 +138,7 @@ std::string encrypt_message(std::string_view mime_text, SecureString* consumable
         // The message's own body is given back as it is read; a content made apart from it (a
         // signed or canonical copy) lets the whole message go now.
         const bool body_in_message =
-            consumable && content.size() == 3 && content[2].data() >= consumable->data() &&
-            content[2].data() + content[2].size() <= consumable->data() + consumable->size();
+            consumable && content.size() == 3 && consumable->holds(content[2]);
         if (consumable && content.size() == 1) consumable->wipe_and_free();
         // A content of our own (signed or canonical copy) is given back as it is read, too.
         const ossl::BioPtr in =

@@ -281,10 +281,7 @@ private:
 
     std::string& keep() { return buffers_.emplace_back().mutable_str(); }
 
-    bool owns(std::string_view part) const {
-        return owned_ && part.data() >= owned_->data() &&
-               part.data() + part.size() <= owned_->data() + owned_->size();
-    }
+    bool owns(std::string_view part) const { return owned_ && owned_->holds(part); }
 
     // Decrypting the message we were given, whose (outermost) encrypted part this is: its body is
     // decoded where it lies, and decrypting writes the content over it

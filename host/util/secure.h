@@ -44,6 +44,11 @@ public:
     const char* data() const noexcept { return value_.data(); }
     std::size_t size() const noexcept { return value_.size(); }
     bool empty() const noexcept { return value_.empty(); }
+    // Whether `part` lies within this buffer's bytes.
+    bool holds(std::string_view part) const noexcept {
+        return part.data() >= value_.data() &&
+               part.data() + part.size() <= value_.data() + value_.size();
+    }
 
     void wipe() noexcept {
         OPENSSL_cleanse(value_.data(), value_.capacity());
@@ -64,9 +69,9 @@ public:
     void wipe_rest_and_free(std::string_view wiped) noexcept {
         char* begin = value_.data();
         char* end = begin + value_.capacity();
-        const char* from = wiped.empty() ? end : wiped.data();
-        const char* to = wiped.empty() ? end : wiped.data() + wiped.size();
-        if (from < begin || to > end || from > to) from = to = end;  // not ours: wipe it all
+        const bool ours = !wiped.empty() && holds(wiped);
+        const char* from = ours ? wiped.data() : end;  // not ours: wipe it all
+        const char* to = ours ? wiped.data() + wiped.size() : end;
         OPENSSL_cleanse(begin, static_cast<std::size_t>(from - begin));
         OPENSSL_cleanse(begin + (to - begin), static_cast<std::size_t>(end - to));
         std::string().swap(value_);
