@@ -155,13 +155,6 @@ bool is_dot_atom(std::string_view text) {
     return true;
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 // An RFC 2047 encoded-word in UTF-8, US-ASCII or ISO-8859-1, decoded to UTF-8; nullopt for any
 // other atom, another charset, or a decoding with control characters in it.
 std::optional<std::string> decode_encoded_word(std::string_view atom) {
@@ -185,7 +178,7 @@ std::optional<std::string> decode_encoded_word(std::string_view atom) {
                 raw.push_back(' ');
             } else if (text[i] == '=') {
                 if (i + 2 >= text.size()) return std::nullopt;
-                const int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
+                const int hi = text::hex_digit(text[i + 1]), lo = text::hex_digit(text[i + 2]);
                 if (hi < 0 || lo < 0) return std::nullopt;
                 raw.push_back(static_cast<char>(hi * 16 + lo));
                 i += 2;

@@ -5,6 +5,7 @@
 #include "util/base64.h"
 #include "util/cpu.h"
 #include "util/large_buffer.h"
+#include "util/text.h"
 
 #include <algorithm>
 #include <array>
@@ -244,13 +245,6 @@ void append_quoted_printable(std::string_view text, std::string& out) {
 
 namespace {
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
 void decode_quoted_printable(std::string_view text, std::string& out) {
     out.reserve(out.size() + text.size());
     for (std::size_t i = 0; i < text.size(); ++i) {
@@ -267,8 +261,8 @@ void decode_quoted_printable(std::string_view text, std::string& out) {
             i = j;
             continue;
         }
-        if (i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
-            out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
+        if (i + 2 < text.size() && text::hex_digit(text[i + 1]) >= 0 && text::hex_digit(text[i + 2]) >= 0) {
+            out.push_back(static_cast<char>(text::hex_digit(text[i + 1]) * 16 + text::hex_digit(text[i + 2])));
             i += 2;
         } else {
             out.push_back(c);

@@ -2,6 +2,7 @@
 // The serving host under pressure and attack, as real processes: memory limits (prlimit), upload
 // budget, core dumps and dumpability, locked memory, and numbers the parser cannot hold.
 #include "e2e/host_process.h"
+#include "support/files.h"
 #include "util/base64.h"
 
 #include <doctest/doctest.h>
@@ -16,11 +17,6 @@
 using namespace smime::test;
 
 namespace {
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 std::string code(const json& reply) {
     return reply.value("ok", false) ? "ok" : reply["error"]["code"].get<std::string>();
@@ -134,7 +130,7 @@ TEST_CASE("the serving host is not dumpable and writes no core file") {
 
 TEST_CASE("the key-encryption key and unsealed keys are in locked memory") {
     const auto dir = make_temp_dir("locked");
-    const std::string alice = read_file(std::string(SMIME_TEST_KEYS) + "/thunderbird/Alice.p12");
+    const std::string alice = test_key("thunderbird/Alice.p12");
     REQUIRE_FALSE(alice.empty());
     HostProcess host(dir);
     REQUIRE(code(host.request({{"id", 1}, {"op", "hello"}})) == "ok");

@@ -191,6 +191,17 @@ void TestKeys::harvest(const Harvest& learned) {
     harvested.push_back(std::move(copy));
 }
 
+smime::Code alice_decrypt_error(const std::string& text) {
+    TestKeys keys = TestKeys::with_test_root();
+    keys.identities.push_back(load_identity("alice"));
+    try {
+        decrypt(text, keys);
+    } catch (const smime::Error& e) {
+        return e.code();
+    }
+    return smime::Code::Internal;
+}
+
 std::string verdict(const Status& status, std::size_t index) {
     if (index >= status.signatures.size()) return "none";
     return std::string(verdict_name(status.signatures[index].verdict));

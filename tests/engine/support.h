@@ -4,6 +4,7 @@
 #pragma once
 
 #include "engine/engine.h"
+#include "util/error.h"
 
 #include <openssl/cms.h>
 
@@ -59,6 +60,10 @@ public:
     std::vector<ossl::X509Ptr> certificates_with_serial(const std::string& serial_hex) override;
     void harvest(const Harvest& learned) override;
 };
+
+// The code decrypting `text` with alice's identity (and the test root trusted) fails with;
+// Internal when it decrypts.
+smime::Code alice_decrypt_error(const std::string& text);
 
 // The first signature's verdict name, or "none".
 std::string verdict(const Status& status, std::size_t index = 0);

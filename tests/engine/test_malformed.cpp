@@ -14,17 +14,6 @@ using namespace test;
 
 namespace {
 
-smime::Code failure(const std::string& text) {
-    TestKeys keys = TestKeys::with_test_root();
-    keys.identities.push_back(load_identity("alice"));
-    try {
-        decrypt(text, keys);
-    } catch (const smime::Error& e) {
-        return e.code();
-    }
-    return smime::Code::Internal;  // "no error" for these tests
-}
-
 std::string pkcs7(const std::string& der) {
     std::string out =
         "Content-Type: application/pkcs7-mime; "
@@ -47,28 +36,28 @@ TEST_CASE("truncated messages") {
             CAPTURE(fraction);
             const std::string cut = text->substr(
                 0, static_cast<std::size_t>(static_cast<double>(text->size()) * fraction));
-            const smime::Code code = failure(cut);
+            const smime::Code code = alice_decrypt_error(cut);
             CHECK((code == smime::Code::BadMessage || code == smime::Code::DecryptFailed));
         }
     }
 }
 
 TEST_CASE("missing boundaries, bogus lengths, garbage") {
-    CHECK(failure("Content-Type: multipart/signed; "
+    CHECK(alice_decrypt_error("Content-Type: multipart/signed; "
                   "protocol=\"application/pkcs7-signature\"\r\n\r\n--x\r\n") ==
           smime::Code::BadMessage);
-    CHECK(failure("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; "
+    CHECK(alice_decrypt_error("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; "
                   "boundary=x\r\n\r\n"
                   "--x\r\nhi\r\n--x--\r\n") == smime::Code::BadMessage);
-    CHECK(failure(pkcs7("")) == smime::Code::BadMessage);
-    CHECK(failure(pkcs7("\x30\x84\x7f\xff\xff\xff\x06\x09")) ==
+    CHECK(alice_decrypt_error(pkcs7("")) == smime::Code::BadMessage);
+    CHECK(alice_decrypt_error(pkcs7("\x30\x84\x7f\xff\xff\xff\x06\x09")) ==
           smime::Code::BadMessage);  // length past the end
-    CHECK(failure(pkcs7(std::string("\x30\x80\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02\xa0\x80",
+    CHECK(alice_decrypt_error(pkcs7(std::string("\x30\x80\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02\xa0\x80",
                                     15))) == smime::Code::BadMessage);  // indefinite, cut
-    CHECK(failure(pkcs7(std::string(1000, '\xff'))) == smime::Code::BadMessage);
-    CHECK(failure("Content-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: "
+    CHECK(alice_decrypt_error(pkcs7(std::string(1000, '\xff'))) == smime::Code::BadMessage);
+    CHECK(alice_decrypt_error("Content-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: "
                   "base64\r\n\r\n!!!!\r\n") == smime::Code::BadMessage);
-    CHECK(failure("Content-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: "
+    CHECK(alice_decrypt_error("Content-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: "
                   "x-bogus\r\n\r\nAAAA\r\n") == smime::Code::BadMessage);
 }
 
@@ -79,7 +68,7 @@ TEST_CASE("huge nesting is capped") {
     opaque.opaque = true;
     std::string text = message("alice");
     for (int i = 0; i < 12; ++i) text = sign(text, alice, opaque).str();
-    CHECK(failure(text) == smime::Code::BadMessage);
+    CHECK(alice_decrypt_error(text) == smime::Code::BadMessage);
     // Deep multipart nesting when signing.
     std::string deep = "Content-Type: text/plain\r\n\r\n\xc3\xa9\r\n";
     for (int i = 0; i < 40; ++i) {
@@ -107,7 +96,7 @@ TEST_CASE(
                 "From: alice@example.test\r\nContent-Type: application/pkcs7-mime; smime-type=") +
             declared + "\r\nContent-Transfer-Encoding: base64\r\n\r\n";
         smime::mime::append_base64_lines(der, text);
-        CHECK(failure(text) == smime::Code::BadMessage);
+        CHECK(alice_decrypt_error(text) == smime::Code::BadMessage);
         CHECK_THROWS_AS(inspect(text), smime::Error);
         TestKeys keys;
         CHECK_THROWS_AS(verify(text, keys), smime::Error);
@@ -118,7 +107,7 @@ TEST_CASE(
         const std::string text =
             std::string("Content-Type: application/pkcs7-mime; smime-type=") + declared +
             "\r\nContent-Transfer-Encoding: base64\r\n\r\nSGVsbG8sIHdvcmxkIQ==\r\n";
-        CHECK(failure(text) == smime::Code::BadMessage);
+        CHECK(alice_decrypt_error(text) == smime::Code::BadMessage);
         CHECK_THROWS_AS(inspect(text), smime::Error);
     }
 }

@@ -32,10 +32,6 @@ std::filesystem::path temp_store() {
     return dir / "store";
 }
 
-std::string keys(const std::string& rel) {
-    return read_file(std::string(SMIME_TEST_KEYS) + "/" + rel);
-}
-
 bool has_warning(const json& identity, const std::string& code) {
     for (const auto& w : identity["warnings"])
         if (w["code"] == code) return true;
@@ -49,13 +45,13 @@ std::int64_t count(KeyStore& store, const char* what) {
 // An RFC 4134 key (PKCS#8 DER) and certificate (DER) packed into a PKCS#12 for import.
 std::string rfc4134_pkcs12(const std::string& key_file, const std::string& cert_file,
                            const std::string& password) {
-    const std::string key_der = keys("rfc4134/" + key_file),
-                      cert_der = keys("rfc4134/" + cert_file);
+    const std::string key_der = test_key("rfc4134/" + key_file),
+                      cert_der = test_key("rfc4134/" + cert_file);
     const auto* kp = reinterpret_cast<const unsigned char*>(key_der.data());
     ossl::PKeyPtr key(d2i_AutoPrivateKey(nullptr, &kp, static_cast<long>(key_der.size())));
     REQUIRE(key != nullptr);
     auto cert = certinfo::parse(cert_der);
-    auto carl = certinfo::parse(keys("rfc4134/CarlRSASelf.cer"));
+    auto carl = certinfo::parse(test_key("rfc4134/CarlRSASelf.cer"));
     return make_pkcs12(key.get(), cert.get(), {carl.get()}, password);
 }
 
@@ -100,7 +96,7 @@ TEST_CASE("PKCS#12 files as real users have them import, with their warnings") {
 
     SUBCASE("Thunderbird's modern files (PBES2/AES-256, HMAC-SHA-256), RSA and EC") {
         const json alice =
-            store.import_identity(keys("thunderbird/Alice.p12"), SecureString("nss"));
+            store.import_identity(test_key("thunderbird/Alice.p12"), SecureString("nss"));
         CHECK(alice["emails"] ==
               json::array({"alice@example.com"}));  // from the subject's emailAddress
         CHECK(alice["key"]["type"] == "RSA");
@@ -109,21 +105,21 @@ TEST_CASE("PKCS#12 files as real users have them import, with their warnings") {
         CHECK(alice["fingerprint"].get<std::string>().size() == 64);
         CHECK_FALSE(has_warning(alice, "expired"));
         const json ec =
-            store.import_identity(keys("thunderbird/Alice-ec.p12"), SecureString("nss"));
+            store.import_identity(test_key("thunderbird/Alice-ec.p12"), SecureString("nss"));
         CHECK(ec["key"]["type"] == "EC");
         CHECK(ec["key"]["bits"] == 384);
         CHECK(ec["chain_length"].get<int>() >= 1);  // the EC test CA travels in the file
-        const json eve = store.import_identity(keys("thunderbird/Eve.p12"), SecureString("nss"));
+        const json eve = store.import_identity(test_key("thunderbird/Eve.p12"), SecureString("nss"));
         CHECK(eve["emails"].size() >= 3);  // SAN addresses plus the subject's
         const json fran =
-            store.import_identity(keys("thunderbird/Fran.p12"), SecureString("nss"));  // 3DES
+            store.import_identity(test_key("thunderbird/Fran.p12"), SecureString("nss"));  // 3DES
         CHECK(fran["emails"] == json::array({"fran@example.com"}));
         CHECK(count(store, "identities") == 4);
     }
     SUBCASE("Thunderbird's 2019 legacy files: empty password, RC2-40 certificate bags, expired") {
         for (const char* name : {"Alice", "Bob", "Dave", "Eve"}) {
             const json id = store.import_identity(
-                keys(std::string("thunderbird-2019/") + name + ".p12"), SecureString());
+                test_key(std::string("thunderbird-2019/") + name + ".p12"), SecureString());
             CHECK(has_warning(id, "expired"));
         }
         CHECK(count(store, "identities") == 4);
@@ -142,11 +138,11 @@ TEST_CASE("PKCS#12 files as real users have them import, with their warnings") {
     }
     SUBCASE(
         "Bouncy Castle: johndoe.p12 (empty password, expired) and a legacy re-export of key.pem") {
-        const json john = store.import_identity(keys("bouncycastle/johndoe.p12"), SecureString());
+        const json john = store.import_identity(test_key("bouncycastle/johndoe.p12"), SecureString());
         CHECK(john["emails"] == json::array({"john.doe@example.net"}));
         CHECK(has_warning(john, "expired"));
-        auto cert = certinfo::parse(keys("bouncycastle/cert.pem"));
-        const std::string key_pem = keys("bouncycastle/key.pem");
+        auto cert = certinfo::parse(test_key("bouncycastle/cert.pem"));
+        const std::string key_pem = test_key("bouncycastle/key.pem");
         auto bio = ossl::memory_bio(key_pem);
         ossl::PKeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
         REQUIRE(key != nullptr);
@@ -168,10 +164,10 @@ TEST_CASE("bad PKCS#12 input: clear errors and nothing stored") {
     CHECK(code_of([&] { store.import_identity(good, SecureString("wrong")); }) ==
           Code::BadPassword);
     CHECK(code_of([&] {
-              store.import_identity(keys("thunderbird/Alice.p12"), SecureString(""));
+              store.import_identity(test_key("thunderbird/Alice.p12"), SecureString(""));
           }) == Code::BadPassword);
     CHECK(code_of([&] {
-              store.import_identity(keys("thunderbird-2019/Alice.p12"), SecureString("x"));
+              store.import_identity(test_key("thunderbird-2019/Alice.p12"), SecureString("x"));
           }) == Code::BadPassword);
     CHECK(code_of([&] {
               store.import_identity("not a pkcs12 file at all", SecureString("secret"));
@@ -435,7 +431,7 @@ TEST_CASE(
 TEST_CASE("a backup is a PKCS#12 that imports again, under its own password") {
     const auto dir = temp_store();
     KeyStore store(dir);
-    const json id = store.import_identity(keys("thunderbird/Alice-ec.p12"), SecureString("nss"));
+    const json id = store.import_identity(test_key("thunderbird/Alice-ec.p12"), SecureString("nss"));
     const std::string p12 = store.backup(id["fingerprint"], SecureString("backup password"));
     const engine::Identity back = pkcs12::read(p12, SecureString("backup password"));
     CHECK(back.fingerprint == id["fingerprint"]);

@@ -20,10 +20,6 @@ using namespace smime::test;
 
 namespace {
 
-std::string keys(const std::string& rel) {
-    return read_file(std::string(SMIME_TEST_KEYS) + "/" + rel);
-}
-
 json import_request(int id, const std::string& p12, const std::string& password) {
     return {{"id", id},
             {"op", "identities.import"},
@@ -76,12 +72,12 @@ bool contains(const std::string& haystack, const std::string& needle) {
 TEST_CASE("key store operations over the protocol") {
     const auto home = make_temp_dir("ks-proto");
     HostProcess host(home);
-    json r = host.request(import_request(1, keys("thunderbird/Bob.p12"), "nss"));
+    json r = host.request(import_request(1, test_key("thunderbird/Bob.p12"), "nss"));
     REQUIRE(r["ok"] == true);
     const std::string fp = r["result"]["fingerprint"];
     CHECK(r["result"]["emails"] == json::array({"bob@example.com"}));
 
-    r = host.request(import_request(2, keys("thunderbird/Bob.p12"), "Tr0ub4dor&3"));
+    r = host.request(import_request(2, test_key("thunderbird/Bob.p12"), "Tr0ub4dor&3"));
     CHECK(r["error"]["code"] == "ERR_BAD_PASSWORD");
     CHECK_FALSE(contains(r.dump(), "Tr0ub4dor"));  // the password is not echoed
     r = host.request({{"id", 3},
@@ -132,7 +128,7 @@ TEST_CASE("key store operations over the protocol") {
 TEST_CASE("the command line imports with the password from a file and backs up") {
     const auto home = make_temp_dir("ks-cli");
     const auto p12 = home / "alice.p12";
-    { std::ofstream(p12, std::ios::binary) << keys("thunderbird/Alice.p12"); }
+    { std::ofstream(p12, std::ios::binary) << test_key("thunderbird/Alice.p12"); }
     { std::ofstream(home / "pw") << "nss\n"; }
     { std::ofstream(home / "backup-pw") << "backup password\n"; }
     const std::string bin = SMIME_HOST_BINARY_FOR_CLI;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The message operations through real host processes, each user with a store of their own.
 #include "e2e/host_process.h"
+#include "support/files.h"
 #include "util/base64.h"
 
 #include <doctest/doctest.h>
@@ -14,12 +15,6 @@ using namespace smime;
 using namespace smime::test;
 
 namespace {
-
-std::string keys(const std::string& rel) {
-    std::ifstream in(std::string(SMIME_TEST_KEYS) + "/" + rel, std::ios::binary);
-    REQUIRE(in);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 // One user: a host process over a store of their own.
 struct User {
@@ -37,10 +32,10 @@ struct User {
     }
     void import(const std::string& p12) {
         REQUIRE(call("identities.import",
-                     {{"pkcs12", base64::encode(keys(p12))}, {"password", "nss"}})["ok"] == true);
+                     {{"pkcs12", base64::encode(test_key(p12))}, {"password", "nss"}})["ok"] == true);
     }
     void trust_test_ca() {
-        REQUIRE(call("certificates.import", {{"certificate", keys("thunderbird/TestCA.pem")},
+        REQUIRE(call("certificates.import", {{"certificate", test_key("thunderbird/TestCA.pem")},
                                              {"trust_anchor", true}})["ok"] == true);
     }
     // Sends `mime` chunked, as an extension does for large mail; returns the reply and its payload.

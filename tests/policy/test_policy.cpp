@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Organisation policy: each key with its allowed and refused cases, a malformed policy, and none.
 #include "e2e/host_process.h"
+#include "support/files.h"
 #include "policy/signing.h"
 #include "util/base64.h"
 
@@ -16,12 +17,6 @@ using namespace smime::test;
 
 namespace {
 
-std::string read(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE(in);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-std::string keys(const std::string& rel) { return read(std::string(SMIME_TEST_KEYS) + "/" + rel); }
 
 const std::string kMessage =
     "From: Alice <alice@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: policy\r\n\r\nHello "
@@ -50,7 +45,7 @@ struct Fixture {
     }
     json import(const std::string& p12, const std::string& password = "nss") {
         return call("identities.import",
-                    {{"pkcs12", base64::encode(keys(p12))}, {"password", password}});
+                    {{"pkcs12", base64::encode(test_key(p12))}, {"password", password}});
     }
     json with_mime(const std::string& op, const std::string& mime, json args = json::object()) {
         args["mime"] = base64::encode(mime);
@@ -75,7 +70,7 @@ bool has_reason(const json& verify_reply, const std::string& reason) {
     return false;
 }
 
-std::string pem_of_test_ca() { return keys("thunderbird/TestCA.pem"); }
+std::string pem_of_test_ca() { return test_key("thunderbird/TestCA.pem"); }
 
 }  // namespace
 
@@ -138,7 +133,7 @@ TEST_CASE("allowed_domains limits identity import to the organisation's domains"
     CHECK(code(f.import("thunderbird/Alice.p12")) == "ok");  // alice@example.com
     const json other =
         f.call("identities.import",
-               {{"pkcs12", base64::encode(keys("bouncycastle/johndoe.p12"))}, {"password", ""}});
+               {{"pkcs12", base64::encode(test_key("bouncycastle/johndoe.p12"))}, {"password", ""}});
     CHECK(code(other) == "ERR_POLICY");  // john.doe@example.net
     CHECK(other["error"]["details"]["addresses"] == json::array({"john.doe@example.net"}));
 }
@@ -175,7 +170,7 @@ TEST_CASE("allow_user_trust_anchors: false refuses user roots and ignores ones a
     const auto shared = make_temp_dir("policy-shared");
     {
         HostProcess setup(shared / "store");
-        const json s = import_alice_and_sign(setup, keys("thunderbird/Alice.p12"), kMessage);
+        const json s = import_alice_and_sign(setup, test_key("thunderbird/Alice.p12"), kMessage);
         signed_mime = Fixture::mime_of(s);
         setup.request({{"id", 3},
                        {"op", "certificates.import"},
@@ -297,7 +292,7 @@ TEST_CASE("allow_sha1_verification decides whether old SHA-1 signatures are weak
         (dir / "signed.eml").string() + "'";
     REQUIRE(std::system(cmd.c_str()) == 0);
     const std::string headers = "From: Alice <alice@example.com>\r\n";
-    const std::string signed_mime = headers + read((dir / "signed.eml").string());
+    const std::string signed_mime = headers + read_file((dir / "signed.eml").string());
     {
         Fixture strict(json{{"trust_anchors", {pem_of_test_ca()}}});
         const json v = strict.with_mime("message.verify", signed_mime);
@@ -316,7 +311,7 @@ TEST_CASE("allow_key_backup: false refuses the command-line backup") {
     const auto dir = make_temp_dir("policy-backup");
     { std::ofstream(dir / "pw") << "nss\n"; }
     { std::ofstream(dir / "bpw") << "backup password\n"; }
-    { std::ofstream(dir / "alice.p12", std::ios::binary) << keys("thunderbird/Alice.p12"); }
+    { std::ofstream(dir / "alice.p12", std::ios::binary) << test_key("thunderbird/Alice.p12"); }
     { std::ofstream(dir / "deny.json") << R"({"allow_key_backup": false})"; }
     { std::ofstream(dir / "allow.json") << R"({"allow_key_backup": true})"; }
     const std::string bin = SMIME_HOST_BINARY_FOR_CLI;
@@ -325,13 +320,13 @@ TEST_CASE("allow_key_backup: false refuses the command-line backup") {
                          "' --password-file '" + (dir / "pw").string() + "' > '" +
                          (dir / "id.json").string() + "'")
                             .c_str()) == 0);
-    const std::string fp = json::parse(read((dir / "id.json").string()))["fingerprint"];
+    const std::string fp = json::parse(read_file((dir / "id.json").string()))["fingerprint"];
     const std::string backup = bin + " backup --fingerprint " + fp + " --password-file '" +
                                (dir / "bpw").string() + "' --out '" + (dir / "b.p12").string() +
                                "' 2>'" + (dir / "err").string() + "'";
     CHECK(std::system((home + "SMIME_HOST_POLICY='" + (dir / "deny.json").string() + "' " + backup)
                           .c_str()) != 0);
-    CHECK(read((dir / "err").string()).find("ERR_POLICY") != std::string::npos);
+    CHECK(read_file((dir / "err").string()).find("ERR_POLICY") != std::string::npos);
     CHECK(std::system((home + "SMIME_HOST_POLICY='" + (dir / "allow.json").string() + "' " + backup)
                           .c_str()) == 0);
     std::filesystem::remove_all(dir);
@@ -341,14 +336,14 @@ TEST_CASE("the command line honours the policy too") {
     const auto dir = make_temp_dir("policy-cli");
     { std::ofstream(dir / "off.json") << R"({"enabled": false})"; }
     { std::ofstream(dir / "pw") << "nss\n"; }
-    { std::ofstream(dir / "alice.p12", std::ios::binary) << keys("thunderbird/Alice.p12"); }
+    { std::ofstream(dir / "alice.p12", std::ios::binary) << test_key("thunderbird/Alice.p12"); }
     const std::string cmd = "SMIME_HOST_HOME='" + (dir / "store").string() +
                             "' SMIME_HOST_POLICY='" + (dir / "off.json").string() + "' " +
                             SMIME_HOST_BINARY_FOR_CLI + " import --in '" +
                             (dir / "alice.p12").string() + "' --password-file '" +
                             (dir / "pw").string() + "' 2>'" + (dir / "err").string() + "'";
     CHECK(std::system(cmd.c_str()) != 0);
-    CHECK(read((dir / "err").string()).find("ERR_POLICY") != std::string::npos);
+    CHECK(read_file((dir / "err").string()).find("ERR_POLICY") != std::string::npos);
     std::filesystem::remove_all(dir);
 }
 
@@ -357,7 +352,7 @@ TEST_CASE(
     const auto dir = make_temp_dir("policy-backup-off");
     { std::ofstream(dir / "pw") << "nss\n"; }
     { std::ofstream(dir / "bpw") << "backup password\n"; }
-    { std::ofstream(dir / "alice.p12", std::ios::binary) << keys("thunderbird/Alice.p12"); }
+    { std::ofstream(dir / "alice.p12", std::ios::binary) << test_key("thunderbird/Alice.p12"); }
     { std::ofstream(dir / "off.json") << R"({"enabled": false})"; }
     { std::ofstream(dir / "broken.json") << R"({"enabled": tru)"; }
     {
@@ -370,7 +365,7 @@ TEST_CASE(
                          "' --password-file '" + (dir / "pw").string() + "' > '" +
                          (dir / "id.json").string() + "'")
                             .c_str()) == 0);
-    const std::string fp = json::parse(read((dir / "id.json").string()))["fingerprint"];
+    const std::string fp = json::parse(read_file((dir / "id.json").string()))["fingerprint"];
     for (const char* policy : {"off.json", "broken.json", "dup.json"}) {
         CAPTURE(policy);
         std::filesystem::remove(dir / "b.p12");
@@ -379,7 +374,7 @@ TEST_CASE(
                                 (dir / "bpw").string() + "' --out '" + (dir / "b.p12").string() +
                                 "' 2>'" + (dir / "err").string() + "'";
         CHECK(std::system(cmd.c_str()) != 0);
-        CHECK(read((dir / "err").string()).find("ERR_POLICY") != std::string::npos);
+        CHECK(read_file((dir / "err").string()).find("ERR_POLICY") != std::string::npos);
         CHECK_FALSE(std::filesystem::exists(dir / "b.p12"));
     }
     std::filesystem::remove_all(dir);
@@ -397,7 +392,7 @@ TEST_CASE("allowed_domains and min_rsa_bits also hold for identities stored befo
             {{"id", 1},
              {"op", "identities.import"},
              {"args",
-              {{"pkcs12", base64::encode(keys("thunderbird/Alice.p12"))}, {"password", "nss"}}}});
+              {{"pkcs12", base64::encode(test_key("thunderbird/Alice.p12"))}, {"password", "nss"}}}});
         const json e =
             setup.request({{"id", 2},
                            {"op", "message.encrypt"},

@@ -2,6 +2,7 @@
 // The system's trust anchors: found in the hashed certificate directory OpenSSL names (or the
 // bundle where there is none), trusted only while use_system_trust_anchors allows it.
 #include "e2e/host_process.h"
+#include "support/files.h"
 #include "policy/signing.h"
 #include "util/base64.h"
 #include "util/ossl.h"
@@ -19,14 +20,8 @@ using namespace smime::test;
 
 namespace {
 
-std::string read(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE(in);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-std::string keys(const std::string& rel) { return read(std::string(SMIME_TEST_KEYS) + "/" + rel); }
 
-const std::string kMessage =
+const std::string kRootsMessage =
     "From: Alice <alice@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: "
     "roots\r\n\r\nHello.\r\n";
 
@@ -52,14 +47,14 @@ struct Roots {
     std::string signed_mime;
 
     Roots() {
-        const std::string ca = keys("thunderbird/TestCA.pem");
+        const std::string ca = test_key("thunderbird/TestCA.pem");
         std::filesystem::create_directories(hashed);
         std::filesystem::create_directories(unhashed);
         std::ofstream(hashed / hashed_name(ca), std::ios::binary) << ca;
         std::ofstream(unhashed / "TestCA.pem", std::ios::binary) << ca;
         std::ofstream(bundle, std::ios::binary) << ca;
         HostProcess setup(dir / "signer");
-        const json s = import_alice_and_sign(setup, keys("thunderbird/Alice.p12"), kMessage);
+        const json s = import_alice_and_sign(setup, test_key("thunderbird/Alice.p12"), kRootsMessage);
         REQUIRE(s.value("ok", false));
         base64::decode_append(s["result"]["mime"].get<std::string>(), signed_mime);
     }

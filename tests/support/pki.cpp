@@ -142,12 +142,6 @@ std::string pem_of_key(EVP_PKEY* key) {
     return ossl::bio_contents(bio.get());
 }
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot read " + path);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 TestPki TestPki::make(const std::string& rsa_email, const std::string& ec_email) {
     TestPki p;
     p.ca_key = make_rsa_key(2048);

@@ -2,6 +2,7 @@
 // Test PKI made on the fly with OpenSSL: keys, CA and user certificates, PKCS#12 files.
 #pragma once
 
+#include "support/files.h"
 #include "util/ossl.h"
 
 #include <string>
@@ -39,7 +40,6 @@ std::string make_mismatched_pkcs12(EVP_PKEY* key, X509* other_cert, const std::s
 std::string pem_of(X509* cert);
 std::string der_of_key(EVP_PKEY* key);  // PKCS#8 DER
 std::string pem_of_key(EVP_PKEY* key);  // PKCS#8 PEM
-std::string read_file(const std::string& path);
 
 // A small self-contained PKI: a root CA and two users (RSA and EC) with emailProtection.
 struct TestPki {
