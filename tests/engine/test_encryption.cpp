@@ -197,7 +197,8 @@ TEST_CASE(
     // one time in 256.
     for (unsigned seed = 1; seed <= 20; ++seed) {
         CAPTURE(seed);
-        CHECK(alice_decrypt_error(for_alice(noise(64 + seed * 37, seed))) == smime::Code::DecryptFailed);
+        CHECK(alice_decrypt_error(for_alice(noise(64 + seed * 37, seed))) ==
+              smime::Code::DecryptFailed);
     }
     // Corrupt ciphertext and a wrong key give the same code and message. The flipped bit is the
     // top bit of the padding length (the last byte of the next-to-last block is XORed into it), so

@@ -44,21 +44,23 @@ TEST_CASE("truncated messages") {
 
 TEST_CASE("missing boundaries, bogus lengths, garbage") {
     CHECK(alice_decrypt_error("Content-Type: multipart/signed; "
-                  "protocol=\"application/pkcs7-signature\"\r\n\r\n--x\r\n") ==
+                              "protocol=\"application/pkcs7-signature\"\r\n\r\n--x\r\n") ==
           smime::Code::BadMessage);
-    CHECK(alice_decrypt_error("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; "
-                  "boundary=x\r\n\r\n"
-                  "--x\r\nhi\r\n--x--\r\n") == smime::Code::BadMessage);
+    CHECK(alice_decrypt_error(
+              "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; "
+              "boundary=x\r\n\r\n"
+              "--x\r\nhi\r\n--x--\r\n") == smime::Code::BadMessage);
     CHECK(alice_decrypt_error(pkcs7("")) == smime::Code::BadMessage);
     CHECK(alice_decrypt_error(pkcs7("\x30\x84\x7f\xff\xff\xff\x06\x09")) ==
           smime::Code::BadMessage);  // length past the end
-    CHECK(alice_decrypt_error(pkcs7(std::string("\x30\x80\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02\xa0\x80",
-                                    15))) == smime::Code::BadMessage);  // indefinite, cut
+    CHECK(alice_decrypt_error(
+              pkcs7(std::string("\x30\x80\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02\xa0\x80",
+                                15))) == smime::Code::BadMessage);  // indefinite, cut
     CHECK(alice_decrypt_error(pkcs7(std::string(1000, '\xff'))) == smime::Code::BadMessage);
     CHECK(alice_decrypt_error("Content-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: "
-                  "base64\r\n\r\n!!!!\r\n") == smime::Code::BadMessage);
+                              "base64\r\n\r\n!!!!\r\n") == smime::Code::BadMessage);
     CHECK(alice_decrypt_error("Content-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: "
-                  "x-bogus\r\n\r\nAAAA\r\n") == smime::Code::BadMessage);
+                              "x-bogus\r\n\r\nAAAA\r\n") == smime::Code::BadMessage);
 }
 
 TEST_CASE("huge nesting is capped") {

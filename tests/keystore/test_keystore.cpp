@@ -109,7 +109,8 @@ TEST_CASE("PKCS#12 files as real users have them import, with their warnings") {
         CHECK(ec["key"]["type"] == "EC");
         CHECK(ec["key"]["bits"] == 384);
         CHECK(ec["chain_length"].get<int>() >= 1);  // the EC test CA travels in the file
-        const json eve = store.import_identity(test_key("thunderbird/Eve.p12"), SecureString("nss"));
+        const json eve =
+            store.import_identity(test_key("thunderbird/Eve.p12"), SecureString("nss"));
         CHECK(eve["emails"].size() >= 3);  // SAN addresses plus the subject's
         const json fran =
             store.import_identity(test_key("thunderbird/Fran.p12"), SecureString("nss"));  // 3DES
@@ -138,7 +139,8 @@ TEST_CASE("PKCS#12 files as real users have them import, with their warnings") {
     }
     SUBCASE(
         "Bouncy Castle: johndoe.p12 (empty password, expired) and a legacy re-export of key.pem") {
-        const json john = store.import_identity(test_key("bouncycastle/johndoe.p12"), SecureString());
+        const json john =
+            store.import_identity(test_key("bouncycastle/johndoe.p12"), SecureString());
         CHECK(john["emails"] == json::array({"john.doe@example.net"}));
         CHECK(has_warning(john, "expired"));
         auto cert = certinfo::parse(test_key("bouncycastle/cert.pem"));
@@ -431,7 +433,8 @@ TEST_CASE(
 TEST_CASE("a backup is a PKCS#12 that imports again, under its own password") {
     const auto dir = temp_store();
     KeyStore store(dir);
-    const json id = store.import_identity(test_key("thunderbird/Alice-ec.p12"), SecureString("nss"));
+    const json id =
+        store.import_identity(test_key("thunderbird/Alice-ec.p12"), SecureString("nss"));
     const std::string p12 = store.backup(id["fingerprint"], SecureString("backup password"));
     const engine::Identity back = pkcs12::read(p12, SecureString("backup password"));
     CHECK(back.fingerprint == id["fingerprint"]);

@@ -31,8 +31,8 @@ struct User {
         return host->request({{"id", id++}, {"op", op}, {"args", std::move(args)}});
     }
     void import(const std::string& p12) {
-        REQUIRE(call("identities.import",
-                     {{"pkcs12", base64::encode(test_key(p12))}, {"password", "nss"}})["ok"] == true);
+        REQUIRE(call("identities.import", {{"pkcs12", base64::encode(test_key(p12))},
+                                           {"password", "nss"}})["ok"] == true);
     }
     void trust_test_ca() {
         REQUIRE(call("certificates.import", {{"certificate", test_key("thunderbird/TestCA.pem")},

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Organisation policy: each key with its allowed and refused cases, a malformed policy, and none.
 #include "e2e/host_process.h"
-#include "support/files.h"
 #include "policy/signing.h"
+#include "support/files.h"
 #include "util/base64.h"
 
 #include <doctest/doctest.h>
@@ -16,7 +16,6 @@ using namespace smime;
 using namespace smime::test;
 
 namespace {
-
 
 const std::string kMessage =
     "From: Alice <alice@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: policy\r\n\r\nHello "
@@ -131,9 +130,9 @@ TEST_CASE("enabled: false turns off import and private-key operations, not verif
 TEST_CASE("allowed_domains limits identity import to the organisation's domains") {
     Fixture f(json{{"allowed_domains", {"example.com"}}});
     CHECK(code(f.import("thunderbird/Alice.p12")) == "ok");  // alice@example.com
-    const json other =
-        f.call("identities.import",
-               {{"pkcs12", base64::encode(test_key("bouncycastle/johndoe.p12"))}, {"password", ""}});
+    const json other = f.call(
+        "identities.import",
+        {{"pkcs12", base64::encode(test_key("bouncycastle/johndoe.p12"))}, {"password", ""}});
     CHECK(code(other) == "ERR_POLICY");  // john.doe@example.net
     CHECK(other["error"]["details"]["addresses"] == json::array({"john.doe@example.net"}));
 }
@@ -388,11 +387,11 @@ TEST_CASE("allowed_domains and min_rsa_bits also hold for identities stored befo
     std::string encrypted_mime;
     {
         HostProcess setup(shared / "store");
-        setup.request(
-            {{"id", 1},
-             {"op", "identities.import"},
-             {"args",
-              {{"pkcs12", base64::encode(test_key("thunderbird/Alice.p12"))}, {"password", "nss"}}}});
+        setup.request({{"id", 1},
+                       {"op", "identities.import"},
+                       {"args",
+                        {{"pkcs12", base64::encode(test_key("thunderbird/Alice.p12"))},
+                         {"password", "nss"}}}});
         const json e =
             setup.request({{"id", 2},
                            {"op", "message.encrypt"},

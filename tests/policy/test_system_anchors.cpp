@@ -2,8 +2,8 @@
 // The system's trust anchors: found in the hashed certificate directory OpenSSL names (or the
 // bundle where there is none), trusted only while use_system_trust_anchors allows it.
 #include "e2e/host_process.h"
-#include "support/files.h"
 #include "policy/signing.h"
+#include "support/files.h"
 #include "util/base64.h"
 #include "util/ossl.h"
 
@@ -19,7 +19,6 @@ using namespace smime;
 using namespace smime::test;
 
 namespace {
-
 
 const std::string kRootsMessage =
     "From: Alice <alice@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: "
@@ -54,7 +53,8 @@ struct Roots {
         std::ofstream(unhashed / "TestCA.pem", std::ios::binary) << ca;
         std::ofstream(bundle, std::ios::binary) << ca;
         HostProcess setup(dir / "signer");
-        const json s = import_alice_and_sign(setup, test_key("thunderbird/Alice.p12"), kRootsMessage);
+        const json s =
+            import_alice_and_sign(setup, test_key("thunderbird/Alice.p12"), kRootsMessage);
         REQUIRE(s.value("ok", false));
         base64::decode_append(s["result"]["mime"].get<std::string>(), signed_mime);
     }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Test inputs read from disk: any whole file, and the shared keys and certificates in tests/data/keys.
+// Test inputs read from disk: any whole file, and the shared keys and certificates in
+// tests/data/keys.
 #pragma once
 
 #include <string>
