@@ -6,16 +6,19 @@
 # exercise memory handling again under ASan+UBSan, then a short bounded run of the fuzzers
 # (tests/fuzz-long.sh runs them for longer). Exits non-zero on any failure.
 #
-# After the default build, three lanes run side by side, because most test time is spent waiting
-# on browsers and child processes rather than on the CPU:
-#   core:     ctest on the default build, all but the installer tests
-#   browsers: tests/extension/run.sh, then tests/webmail/run.sh and tests/thunderbird/run.sh,
-#             then the installer tests (they copy extension/dist, which the browser stages build)
-#   builds:   the sanitize build (clang; the suites and the fuzzers in one tree), its suites and
-#             the fuzzers' run side by side, and the README's install command in a copy of the tree
-#             (it runs npm ci and builds in its own folders)
+# The default build and the extension's build (npm ci, the three packages) run side by side; then
+# four lanes, because much of the test time is spent waiting on browsers and child processes:
+#   core:      ctest on the default build, all but the installer tests; then the installer tests
+#              (they copy extension/dist)
+#   extension: tests/extension/run.sh (checks, node tests, Chromium and Firefox ESR)
+#   mail:      tests/webmail/run.sh, then tests/thunderbird/run.sh (when present)
+#   builds:    the sanitize build (clang; the suites and the fuzzers in one tree), its suites and
+#              the fuzzers' run side by side, and the README's install command in a copy of the tree
+#              (it runs npm ci and builds in its own folders)
+# The browser stages use the extension build made once up front (SMIME_EXTENSION_PREBUILT=1).
 # Each stage's output goes to build/ci-logs/<stage>.log (printed when it fails); every stage
-# prints its wall time and a table of them closes the run.
+# prints its wall time and the CPU time (user + system) of everything it ran, and a table of them
+# closes the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,16 +30,19 @@ started=$SECONDS
 rm -rf "$logs"
 mkdir -p "$logs"
 
-# stage NAME COMMAND...: runs COMMAND with its output in the stage's log; records the wall time.
+# stage NAME COMMAND...: runs COMMAND with its output in the stage's log; records the wall time
+# and the CPU time of the command and every process it waited for.
 stage() {
-    local name="$1" begin=$SECONDS
+    local name="$1" begin=$SECONDS cpu TIMEFORMAT='%U %S'
     shift
     echo "== $name: started"
-    if "$@" >"$logs/$name.log" 2>&1; then
-        echo "$name ok $((SECONDS - begin))" >>"$logs/timings"
-        echo "== $name: passed in $((SECONDS - begin)) s"
+    if { time "$@" >"$logs/$name.log" 2>&1; } 2>"$logs/$name.cpu"; then
+        cpu="$(awk '{ printf "%d", $1 + $2 }' "$logs/$name.cpu")"
+        echo "$name ok $((SECONDS - begin)) $cpu" >>"$logs/timings"
+        echo "== $name: passed in $((SECONDS - begin)) s (CPU $cpu s)"
     else
-        echo "$name FAILED $((SECONDS - begin))" >>"$logs/timings"
+        cpu="$(awk '{ printf "%d", $1 + $2 }' "$logs/$name.cpu")"
+        echo "$name FAILED $((SECONDS - begin)) $cpu" >>"$logs/timings"
         echo "== $name: FAILED after $((SECONDS - begin)) s; the end of $logs/$name.log:" >&2
         tail -n 80 "$logs/$name.log" >&2
         return 1
@@ -47,6 +53,11 @@ fresh_build() {
     local preset="$1"
     shift
     rm -rf "build/$preset" && cmake --preset "$preset" "$@" && cmake --build --preset "$preset" -j "$JOBS"
+}
+
+# The extension and the add-on built once for every browser stage.
+extension_build() {
+    (cd extension && npm ci --no-audit --no-fund && npm run build)
 }
 
 # The README's install command as a user runs it from a clone: in a copy of the tracked files, so
@@ -67,15 +78,20 @@ sanitize_tests() {
 
 # A lane goes on after a failed stage where the next one does not depend on it, so one run
 # reports every failure; its exit status says whether any stage failed.
-browsers_lane() {
+core_lane() {
+    local status=0
+    stage core-tests ctest --preset default -E '^installer_' || status=1
+    stage installer-tests ctest --preset default -R '^installer_' || status=1
+    return "$status"
+}
+
+mail_lane() {
     local status=0 suite
-    stage extension tests/extension/run.sh || status=1
     for suite in webmail thunderbird; do
         if [[ -e "tests/$suite/run.sh" ]]; then
             stage "$suite" "tests/$suite/run.sh" || status=1
         fi
     done
-    stage installer-tests ctest --preset default -R '^installer_' || status=1
     return "$status"
 }
 
@@ -95,8 +111,11 @@ builds_lane() {
 }
 
 summary() {
-    echo "== stage timings (wall seconds; the lanes overlap)"
-    if [[ -f "$logs/timings" ]]; then awk '{ printf "   %-16s %-7s %6d s\n", $1, $2, $3 }' "$logs/timings"; fi
+    echo "== stage timings (wall and CPU seconds; the lanes overlap)"
+    if [[ -f "$logs/timings" ]]; then
+        awk '{ printf "   %-16s %-7s %6d s  CPU %6d s\n", $1, $2, $3, $4; cpu += $4 }
+             END { printf "   %-24s       CPU %6d s\n", "all stages", cpu }' "$logs/timings"
+    fi
     echo "== total: $((SECONDS - started)) s"
 }
 trap summary EXIT
@@ -107,14 +126,25 @@ status=0
 pids=()
 stage format tests/check-format.sh &
 format_pid=$!
-stage default-build fresh_build default
-stage core-tests ctest --preset default -E '^installer_' &
+stage extension-build extension_build &
+extension_build_pid=$!
+build_status=0
+stage default-build fresh_build default || build_status=1
+wait "$extension_build_pid" || build_status=1
+wait "$format_pid" || status=1
+if ((build_status != 0)); then
+    echo "== the default build or the extension build FAILED; no tests run" >&2
+    exit 1
+fi
+export SMIME_EXTENSION_PREBUILT=1
+core_lane &
 pids+=($!)
-browsers_lane &
+stage extension tests/extension/run.sh &
+pids+=($!)
+mail_lane &
 pids+=($!)
 builds_lane &
 pids+=($!)
-wait "$format_pid" || status=1
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 
 if ((status != 0)); then
