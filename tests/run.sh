@@ -6,15 +6,16 @@
 # exercise memory handling again under ASan+UBSan, then a short bounded run of the fuzzers
 # (tests/fuzz-long.sh runs them for longer). Exits non-zero on any failure.
 #
-# The default build and the extension's build (npm ci, the three packages) run side by side; then
-# four lanes, because much of the test time is spent waiting on browsers and child processes:
+# Two phases, each of stages side by side. First every build, which only needs the CPU: the default
+# build, the sanitize build (clang; the suites and the fuzzers in one tree), the extension's build
+# (npm ci, the three packages) and the README's install command in a copy of the tree (npm ci and a
+# Release build in its own folders, then its self-test). Then the tests, in lanes, because much of
+# their time is spent waiting on browsers and child processes; no compiler competes with the
+# browsers any more:
 #   core:      ctest on the default build, all but the installer tests; then the installer tests
-#              (they copy extension/dist)
 #   extension: tests/extension/run.sh (checks, node tests, Chromium and Firefox ESR)
 #   mail:      tests/webmail/run.sh, then tests/thunderbird/run.sh (when present)
-#   builds:    the sanitize build (clang; the suites and the fuzzers in one tree), its suites and
-#              the fuzzers' run side by side, and the README's install command in a copy of the tree
-#              (it runs npm ci and builds in its own folders)
+#   sanitize:  the suites under ASan+UBSan and the fuzzers' bounded run
 # The browser stages use the extension build made once up front (SMIME_EXTENSION_PREBUILT=1).
 # Each stage's output goes to build/ci-logs/<stage>.log (printed when it fails); every stage
 # prints its wall time and the CPU time (user + system) of everything it ran, and a table of them
@@ -95,18 +96,12 @@ mail_lane() {
     return "$status"
 }
 
-builds_lane() {
-    local pids=() status=0 pid
-    if stage sanitize-build fresh_build sanitize -DSMIME_FUZZ_SECONDS="$FUZZ_SECONDS"; then
-        stage sanitize-tests sanitize_tests &
-        pids+=($!)
-        stage fuzz-run ctest --preset sanitize -R '^fuzz_' &
-        pids+=($!)
-    else
-        status=1
-    fi
-    stage readme-install readme_install || status=1
-    for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+sanitize_lane() {
+    local status=0
+    stage sanitize-tests sanitize_tests &
+    local tests_pid=$!
+    stage fuzz-run ctest --preset sanitize -R '^fuzz_' || status=1
+    wait "$tests_pid" || status=1
     return "$status"
 }
 
@@ -125,17 +120,25 @@ stage deps ./installer/deps.sh --test
 status=0
 pids=()
 stage format tests/check-format.sh &
-format_pid=$!
+pids+=($!)
+# The README's install command is checked on its own: the tests below do not need it.
+stage readme-install readme_install &
+pids+=($!)
+builds=()
 stage extension-build extension_build &
-extension_build_pid=$!
-build_status=0
-stage default-build fresh_build default || build_status=1
-wait "$extension_build_pid" || build_status=1
-wait "$format_pid" || status=1
-if ((build_status != 0)); then
-    echo "== the default build or the extension build FAILED; no tests run" >&2
-    exit 1
-fi
+builds+=($!)
+stage sanitize-build fresh_build sanitize -DSMIME_FUZZ_SECONDS="$FUZZ_SECONDS" &
+builds+=($!)
+stage default-build fresh_build default &
+builds+=($!)
+for pid in "${builds[@]}"; do
+    if ! wait "$pid"; then
+        echo "== a build FAILED; no tests run" >&2
+        wait
+        exit 1
+    fi
+done
+
 export SMIME_EXTENSION_PREBUILT=1
 core_lane &
 pids+=($!)
@@ -143,7 +146,7 @@ stage extension tests/extension/run.sh &
 pids+=($!)
 mail_lane &
 pids+=($!)
-builds_lane &
+sanitize_lane &
 pids+=($!)
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 

@@ -191,9 +191,14 @@ void TestKeys::harvest(const Harvest& learned) {
     harvested.push_back(std::move(copy));
 }
 
-smime::Code alice_decrypt_error(const std::string& text) {
+TestKeys alice_keys() {
     TestKeys keys = TestKeys::with_test_root();
     keys.identities.push_back(load_identity("alice"));
+    return keys;
+}
+
+smime::Code alice_decrypt_error(const std::string& text) {
+    TestKeys keys = alice_keys();
     try {
         decrypt(text, keys);
     } catch (const smime::Error& e) {

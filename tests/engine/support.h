@@ -61,8 +61,10 @@ public:
     void harvest(const Harvest& learned) override;
 };
 
-// The code decrypting `text` with alice's identity (and the test root trusted) fails with;
-// Internal when it decrypts.
+// The generated PKI's root as the anchor, and alice's identity.
+TestKeys alice_keys();
+
+// The code decrypting `text` with alice_keys() fails with; Internal when it decrypts.
 smime::Code alice_decrypt_error(const std::string& text);
 
 // The first signature's verdict name, or "none".

@@ -48,12 +48,6 @@ std::string for_alice(std::string_view plaintext, const EVP_CIPHER* cipher = EVP
                          aead ? "authEnveloped-data" : "enveloped-data");
 }
 
-TestKeys alice_keys() {
-    TestKeys keys = TestKeys::with_test_root();
-    keys.identities.push_back(load_identity("alice"));
-    return keys;
-}
-
 std::string noise(std::size_t size, unsigned seed) {
     std::mt19937 random(seed);
     std::string out(size, '\0');

@@ -46,12 +46,6 @@ std::string wrapped(std::string_view der, bool gcm, bool binary) {
     return out;
 }
 
-TestKeys alice_keys() {
-    TestKeys keys = TestKeys::with_test_root();
-    keys.identities.push_back(load_identity("alice"));
-    return keys;
-}
-
 }  // namespace
 
 TEST_CASE("a message handed over decrypts in its own buffer exactly as a copy does") {

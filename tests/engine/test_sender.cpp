@@ -14,11 +14,11 @@ using namespace test;
 
 namespace {
 
-const char* const kEntity = "Content-Type: text/plain; charset=utf-8\r\n\r\nHello.\r\n";
+const char* const kPlainEntity = "Content-Type: text/plain; charset=utf-8\r\n\r\nHello.\r\n";
 
 // A message with these header fields (each line ending in CRLF), signed by alice as sign() does.
 Status alice_signed(const std::string& header_fields) {
-    const std::string text = header_fields + "MIME-Version: 1.0\r\n" + kEntity;
+    const std::string text = header_fields + "MIME-Version: 1.0\r\n" + kPlainEntity;
     TestKeys keys = TestKeys::with_test_root();
     return verify(sign(text, load_identity("alice")).str(), keys).status;
 }

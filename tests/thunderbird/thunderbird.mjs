@@ -479,7 +479,7 @@ try {
     MailServices.compose.OpenComposeWindow(null, hdr, folder.getUriForMsg(hdr), Ci.nsIMsgCompType.Reply, Ci.nsIMsgCompFormat.Default,
       MailServices.accounts.allIdentities[0], null, null);
     const cw = await until(() => [...Services.wm.getEnumerator("msgcompose")].find((w) => !before.has(w) && w.gMsgCompose && w.GetCurrentEditor?.()), 30000, "reply window");
-    await until(() => cw.document.querySelector('[id$="-composeAction-toolbarbutton"]')?.getAttribute("badge") === "E", 15000, "encrypt on by default");
+    await until(() => cw.document.querySelector('[id$="-composeAction-toolbarbutton"]')?.getAttribute("badge") === "E", 60000, "encrypt on by default");
     cw.goDoCommand("cmd_sendNow");
     return {messageId: hdr.messageId, replied: !!(hdr.flags & Ci.nsMsgMessageFlags.Replied)};`);
   await sink.waitFor(beforeReply + 1);
