@@ -6,16 +6,16 @@
 # exercise memory handling again under ASan+UBSan, then a short bounded run of the fuzzers
 # (tests/fuzz-long.sh runs them for longer). Exits non-zero on any failure.
 #
-# Two phases, each of stages side by side. First every build, which only needs the CPU: the default
-# build, the sanitize build (clang; the suites and the fuzzers in one tree), the extension's build
-# (npm ci, the three packages) and the README's install command in a copy of the tree (npm ci and a
-# Release build in its own folders, then its self-test). Then the tests, in lanes, because much of
-# their time is spent waiting on browsers and child processes; no compiler competes with the
-# browsers any more:
-#   core:      ctest on the default build, all but the installer tests; then the installer tests
-#   extension: tests/extension/run.sh (checks, node tests, Chromium and Firefox ESR)
-#   mail:      tests/webmail/run.sh, then tests/thunderbird/run.sh (when present)
-#   sanitize:  the suites under ASan+UBSan and the fuzzers' bounded run
+# The default build and the extension's build (npm ci, the three packages) run first, side by
+# side; then three lanes, because much of the test time is spent waiting on browsers and child
+# processes:
+#   core:     ctest on the default build, all but the installer tests
+#   browsers: tests/extension/run.sh, then tests/webmail/run.sh and tests/thunderbird/run.sh (when
+#             present), then the installer tests. One browser stage at a time: the installer tests
+#             write system-wide host manifests, which must not meet another stage's browser.
+#   builds:   the sanitize build (clang; the suites and the fuzzers in one tree), its suites and
+#             the fuzzers' run side by side, and the README's install command in a copy of the tree
+#             (it runs npm ci and builds in its own folders)
 # The browser stages use the extension build made once up front (SMIME_EXTENSION_PREBUILT=1).
 # Each stage's output goes to build/ci-logs/<stage>.log (printed when it fails); every stage
 # prints its wall time and the CPU time (user + system) of everything it ran, and a table of them
@@ -79,29 +79,30 @@ sanitize_tests() {
 
 # A lane goes on after a failed stage where the next one does not depend on it, so one run
 # reports every failure; its exit status says whether any stage failed.
-core_lane() {
-    local status=0
-    stage core-tests ctest --preset default -E '^installer_' || status=1
-    stage installer-tests ctest --preset default -R '^installer_' || status=1
-    return "$status"
-}
-
-mail_lane() {
+browsers_lane() {
     local status=0 suite
+    stage extension tests/extension/run.sh || status=1
     for suite in webmail thunderbird; do
         if [[ -e "tests/$suite/run.sh" ]]; then
             stage "$suite" "tests/$suite/run.sh" || status=1
         fi
     done
+    stage installer-tests ctest --preset default -R '^installer_' || status=1
     return "$status"
 }
 
-sanitize_lane() {
-    local status=0
-    stage sanitize-tests sanitize_tests &
-    local tests_pid=$!
-    stage fuzz-run ctest --preset sanitize -R '^fuzz_' || status=1
-    wait "$tests_pid" || status=1
+builds_lane() {
+    local pids=() status=0 pid
+    if stage sanitize-build fresh_build sanitize -DSMIME_FUZZ_SECONDS="$FUZZ_SECONDS"; then
+        stage sanitize-tests sanitize_tests &
+        pids+=($!)
+        stage fuzz-run ctest --preset sanitize -R '^fuzz_' &
+        pids+=($!)
+    else
+        status=1
+    fi
+    stage readme-install readme_install || status=1
+    for pid in "${pids[@]}"; do wait "$pid" || status=1; done
     return "$status"
 }
 
@@ -121,32 +122,17 @@ status=0
 pids=()
 stage format tests/check-format.sh &
 pids+=($!)
-# The README's install command is checked on its own: the tests below do not need it.
-stage readme-install readme_install &
-pids+=($!)
-builds=()
 stage extension-build extension_build &
-builds+=($!)
-stage sanitize-build fresh_build sanitize -DSMIME_FUZZ_SECONDS="$FUZZ_SECONDS" &
-builds+=($!)
-stage default-build fresh_build default &
-builds+=($!)
-for pid in "${builds[@]}"; do
-    if ! wait "$pid"; then
-        echo "== a build FAILED; no tests run" >&2
-        wait
-        exit 1
-    fi
-done
+extension_build_pid=$!
+stage default-build fresh_build default || { wait; exit 1; }
+wait "$extension_build_pid" || { wait; exit 1; }
 
 export SMIME_EXTENSION_PREBUILT=1
-core_lane &
+stage core-tests ctest --preset default -E '^installer_' &
 pids+=($!)
-stage extension tests/extension/run.sh &
+browsers_lane &
 pids+=($!)
-mail_lane &
-pids+=($!)
-sanitize_lane &
+builds_lane &
 pids+=($!)
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 
