@@ -32,12 +32,15 @@ rm -rf "$logs"
 mkdir -p "$logs"
 
 # stage NAME COMMAND...: runs COMMAND with its output in the stage's log; records the wall time
-# and the CPU time of the command and every process it waited for.
+# and the CPU time of the command and every process it waited for. The clock runs in a subshell of
+# its own: a shell that also has other stages in the background would count those that end
+# meanwhile. COMMAND runs as an `if` condition, where `set -e` does not apply: a function staged
+# here chains its steps with &&.
 stage() {
-    local name="$1" begin=$SECONDS cpu TIMEFORMAT='%U %S'
+    local name="$1" begin=$SECONDS cpu
     shift
     echo "== $name: started"
-    if { time "$@" >"$logs/$name.log" 2>&1; } 2>"$logs/$name.cpu"; then
+    if (TIMEFORMAT='%U %S' && time "$@" >"$logs/$name.log" 2>&1) 2>"$logs/$name.cpu"; then
         cpu="$(awk '{ printf "%d", $1 + $2 }' "$logs/$name.cpu")"
         echo "$name ok $((SECONDS - begin)) $cpu" >>"$logs/timings"
         echo "== $name: passed in $((SECONDS - begin)) s (CPU $cpu s)"
