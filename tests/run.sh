@@ -34,23 +34,22 @@ mkdir -p "$logs"
 # stage NAME COMMAND...: runs COMMAND with its output in the stage's log; records the wall time
 # and the CPU time of the command and every process it waited for. The clock runs in a subshell of
 # its own: a shell that also has other stages in the background would count those that end
-# meanwhile. COMMAND runs as an `if` condition, where `set -e` does not apply: a function staged
+# meanwhile. COMMAND runs on the left of `||`, where `set -e` does not apply: a function staged
 # here chains its steps with &&.
 stage() {
-    local name="$1" begin=$SECONDS cpu
+    local name="$1" begin=$SECONDS cpu result=ok
     shift
     echo "== $name: started"
-    if (TIMEFORMAT='%U %S' && time "$@" >"$logs/$name.log" 2>&1) 2>"$logs/$name.cpu"; then
-        cpu="$(awk '{ printf "%d", $1 + $2 }' "$logs/$name.cpu")"
-        echo "$name ok $((SECONDS - begin)) $cpu" >>"$logs/timings"
+    (TIMEFORMAT='%U %S' && time "$@" >"$logs/$name.log" 2>&1) 2>"$logs/$name.cpu" || result=FAILED
+    cpu="$(awk '{ printf "%d", $1 + $2 }' "$logs/$name.cpu")"
+    echo "$name $result $((SECONDS - begin)) $cpu" >>"$logs/timings"
+    if [[ "$result" == ok ]]; then
         echo "== $name: passed in $((SECONDS - begin)) s (CPU $cpu s)"
-    else
-        cpu="$(awk '{ printf "%d", $1 + $2 }' "$logs/$name.cpu")"
-        echo "$name FAILED $((SECONDS - begin)) $cpu" >>"$logs/timings"
-        echo "== $name: FAILED after $((SECONDS - begin)) s; the end of $logs/$name.log:" >&2
-        tail -n 80 "$logs/$name.log" >&2
-        return 1
+        return 0
     fi
+    echo "== $name: FAILED after $((SECONDS - begin)) s; the end of $logs/$name.log:" >&2
+    tail -n 80 "$logs/$name.log" >&2
+    return 1
 }
 
 fresh_build() {

@@ -261,10 +261,10 @@ void decode_quoted_printable(std::string_view text, std::string& out) {
             i = j;
             continue;
         }
-        if (i + 2 < text.size() && text::hex_digit(text[i + 1]) >= 0 &&
-            text::hex_digit(text[i + 2]) >= 0) {
-            out.push_back(static_cast<char>(text::hex_digit(text[i + 1]) * 16 +
-                                            text::hex_digit(text[i + 2])));
+        const int hi = i + 2 < text.size() ? text::hex_digit(text[i + 1]) : -1;
+        const int lo = hi >= 0 ? text::hex_digit(text[i + 2]) : -1;
+        if (lo >= 0) {
+            out.push_back(static_cast<char>(hi * 16 + lo));
             i += 2;
         } else {
             out.push_back(c);

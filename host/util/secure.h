@@ -67,13 +67,13 @@ public:
     // their pages given back (wipe_and_release): only the rest is wiped, so those pages are not
     // brought back just to be wiped again.
     void wipe_rest_and_free(std::string_view wiped) noexcept {
-        char* begin = value_.data();
-        char* end = begin + value_.capacity();
-        const bool ours = !wiped.empty() && holds(wiped);
-        const char* from = ours ? wiped.data() : end;  // not ours: wipe it all
-        const char* to = ours ? wiped.data() + wiped.size() : end;
-        OPENSSL_cleanse(begin, static_cast<std::size_t>(from - begin));
-        OPENSSL_cleanse(begin + (to - begin), static_cast<std::size_t>(end - to));
+        const std::size_t capacity = value_.capacity();
+        const bool ours = !wiped.empty() && holds(wiped);  // not ours: wipe it all
+        const std::size_t from =
+            ours ? static_cast<std::size_t>(wiped.data() - value_.data()) : capacity;
+        const std::size_t to = ours ? from + wiped.size() : capacity;
+        OPENSSL_cleanse(value_.data(), from);
+        OPENSSL_cleanse(value_.data() + to, capacity - to);
         std::string().swap(value_);
     }
 

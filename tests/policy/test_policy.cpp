@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <iterator>
 
 using namespace smime;
 using namespace smime::test;

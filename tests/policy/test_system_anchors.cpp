@@ -13,7 +13,6 @@
 
 #include <cstdio>
 #include <fstream>
-#include <iterator>
 
 using namespace smime;
 using namespace smime::test;

@@ -7,8 +7,6 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 
 namespace smime::test {
