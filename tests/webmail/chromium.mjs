@@ -161,7 +161,9 @@ try {
   check(main && main.rcpt_to.length === 1 && copy && copy.rcpt_to.length === 1,
     `one message to bob and a separate one to erin (Bcc): ${JSON.stringify(small.messages.map((m) => m.rcpt_to))}`);
   const uploaded = small.uploads.find((u) => u.url.includes("_kind=main"))?.body;
-  check(uploaded && main && Buffer.compare(uploaded, main.eml) === 0, "the SMTP bytes are exactly the host's output (as the extension handed it to the page)");
+  const firstDifference = uploaded && main ? [...uploaded].findIndex((byte, i) => byte !== main.eml[i]) : -1;
+  check(uploaded && main && Buffer.compare(uploaded, main.eml) === 0, "the SMTP bytes are exactly the host's output (as the extension handed it to the page)" +
+    ` (uploads seen: ${small.uploads.length}; uploaded ${uploaded?.length ?? "nothing"}, at the sink ${main?.eml.length ?? "nothing"} bytes; first difference at ${firstDifference})`);
   check(main && main.mail_from === USER, "the envelope sender is alice");
   check(main && header(main.eml, "Bcc").length === 0 && !main.eml.includes("erin@example.test"), "the message to bob does not name the Bcc recipient");
   check(main && /application\/(x-)?pkcs7-mime/.test(header(main.eml, "Content-Type")[0] ?? ""), "the message is S/MIME enveloped data");
