@@ -7,15 +7,17 @@
 # (tests/fuzz-long.sh runs them for longer). Exits non-zero on any failure.
 #
 # The default build and the extension's build (npm ci, the three packages) run first, side by
-# side; then three lanes, because much of the test time is spent waiting on browsers and child
+# side; then four lanes, because much of the test time is spent waiting on browsers and child
 # processes:
-#   core:     ctest on the default build, all but the installer tests
-#   browsers: tests/extension/run.sh, then tests/webmail/run.sh and tests/thunderbird/run.sh (when
-#             present), then the installer tests. One browser stage at a time: the installer tests
-#             write system-wide host manifests, which must not meet another stage's browser.
-#   builds:   the sanitize build (clang; the suites and the fuzzers in one tree), its suites and
-#             the fuzzers' run side by side, and the README's install command in a copy of the tree
-#             (it runs npm ci and builds in its own folders)
+#   core:      ctest on the default build, all but the installer tests
+#   extension: tests/extension/run.sh, then the installer tests. The installer tests compare the
+#              system-wide folders before and after, and the extension's page API test writes a
+#              managed policy file into one of them, so the two never run at once.
+#   mail:      tests/webmail/run.sh, then tests/thunderbird/run.sh (when present); they write
+#              nothing outside their temporary folders.
+#   builds:    the sanitize build (clang; the suites and the fuzzers in one tree), its suites and
+#              the fuzzers' run side by side, and the README's install command in a copy of the
+#              tree (it runs npm ci and builds in its own folders)
 # The browser stages use the extension build made once up front (SMIME_EXTENSION_PREBUILT=1).
 # Each stage's output goes to build/ci-logs/<stage>.log (printed when it fails); every stage
 # prints its wall time and the CPU time (user + system) of everything it ran, and a table of them
@@ -73,23 +75,31 @@ readme_install() {
 }
 
 # The suites where the sanitizers find things: everything that runs our code on untrusted or
-# hand-managed memory. The installer's packaging, shellcheck and id checks run once, above.
+# hand-managed memory, in process or in a host it starts. Left to the default build: the installer's
+# checks, the self-test (a round trip through engine code the engine suite covers) and the
+# key store's multi-process suite (SQLite locking and killed processes; its store code runs under
+# the sanitizers in the other key store suites).
 sanitize_tests() {
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        ctest --preset sanitize -E '^(installer_(ids|shellcheck)|fuzz_.*)$'
+        ctest --preset sanitize -E '^(installer_.*|keystore_process|fuzz_.*)$'
 }
 
 # A lane goes on after a failed stage where the next one does not depend on it, so one run
 # reports every failure; its exit status says whether any stage failed.
-browsers_lane() {
-    local status=0 suite
+extension_lane() {
+    local status=0
     stage extension tests/extension/run.sh || status=1
+    stage installer-tests ctest --preset default -R '^installer_' || status=1
+    return "$status"
+}
+
+mail_lane() {
+    local status=0 suite
     for suite in webmail thunderbird; do
         if [[ -e "tests/$suite/run.sh" ]]; then
             stage "$suite" "tests/$suite/run.sh" || status=1
         fi
     done
-    stage installer-tests ctest --preset default -R '^installer_' || status=1
     return "$status"
 }
 
@@ -132,7 +142,9 @@ wait "$extension_build_pid" || { wait; exit 1; }
 export SMIME_EXTENSION_PREBUILT=1
 stage core-tests ctest --preset default -E '^installer_' &
 pids+=($!)
-browsers_lane &
+extension_lane &
+pids+=($!)
+mail_lane &
 pids+=($!)
 builds_lane &
 pids+=($!)

@@ -7,7 +7,9 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include <atomic>
 #include <stdexcept>
+#include <vector>
 
 namespace smime::test {
 namespace {
@@ -23,9 +25,34 @@ void add_ext(X509* cert, X509* issuer, int nid, const std::string& value) {
     X509_add_ext(cert, ext, -1);
     X509_EXTENSION_free(ext);
 }
+
+// Generating an RSA-2048 key takes 50-500 ms and the key store suites need dozens, so 2048-bit keys
+// come from a pool made once with `openssl genpkey` (SMIME_TEST_RSA_POOL). Each call hands out the
+// next key of the pool: keys asked for one after the other differ, and no test case uses anywhere
+// near as many as the pool holds.
+const std::vector<ossl::PKeyPtr>& rsa_2048_pool() {
+    static const std::vector<ossl::PKeyPtr> pool = [] {
+        std::vector<ossl::PKeyPtr> keys;
+        ossl::BioPtr bio(BIO_new_file(SMIME_TEST_RSA_POOL, "r"));
+        check(bio != nullptr, "cannot open the RSA key pool " SMIME_TEST_RSA_POOL);
+        while (EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr))
+            keys.emplace_back(key);
+        ERR_clear_error();  // the end of the file reads as a PEM error
+        check(keys.size() >= 32, "the RSA key pool holds fewer than 32 keys");
+        return keys;
+    }();
+    return pool;
+}
 }  // namespace
 
 ossl::PKeyPtr make_rsa_key(int bits) {
+    if (bits == 2048) {
+        static std::atomic<std::size_t> next{0};
+        const auto& pool = rsa_2048_pool();
+        EVP_PKEY* key = pool[next++ % pool.size()].get();
+        check(EVP_PKEY_up_ref(key) == 1, "RSA key reference");
+        return ossl::PKeyPtr(key);
+    }
     ossl::PKeyPtr key(EVP_RSA_gen(static_cast<unsigned>(bits)));
     check(key != nullptr, "RSA key");
     return key;
