@@ -6,9 +6,8 @@
 # exercise memory handling again under ASan+UBSan, then a short bounded run of the fuzzers
 # (tests/fuzz-long.sh runs them for longer). Exits non-zero on any failure.
 #
-# Three things start at once: the default build, the extension's build (npm ci, the three
-# packages) and the builds lane, which needs neither. When the two builds are done, three more
-# lanes start beside it, because much of the test time is spent waiting on browsers and child
+# The default build and the extension's build (npm ci, the three packages) run first, side by
+# side; then four lanes, because much of the test time is spent waiting on browsers and child
 # processes:
 #   core:      ctest on the default build, all but the installer tests
 #   extension: tests/extension/run.sh, then the installer tests. The installer tests compare the
@@ -18,9 +17,7 @@
 #              nothing outside their temporary folders.
 #   builds:    the sanitize build (clang; the suites and the fuzzers in one tree), its suites and
 #              the fuzzers' run side by side, and the README's install command in a copy of the
-#              tree (it runs npm ci and builds in its own folders). This lane only keeps the
-#              processors busy, so it runs at the lowest priority: the other lanes mostly wait on
-#              browsers and child processes, and they get a processor as soon as they want one.
+#              tree (it runs npm ci and builds in its own folders)
 # The browser stages use the extension build made once up front (SMIME_EXTENSION_PREBUILT=1).
 # Each stage's output goes to build/ci-logs/<stage>.log (printed when it fails); every stage
 # prints its wall time and the CPU time (user + system) of everything it ran, and a table of them
@@ -108,7 +105,6 @@ mail_lane() {
 
 builds_lane() {
     local pids=() status=0 pid
-    renice -n 19 -p "$BASHPID" >/dev/null
     if stage sanitize-build fresh_build sanitize -DSMIME_FUZZ_SECONDS="$FUZZ_SECONDS"; then
         stage sanitize-tests sanitize_tests &
         pids+=($!)
@@ -138,8 +134,6 @@ status=0
 pids=()
 stage format tests/check-format.sh &
 pids+=($!)
-builds_lane &
-pids+=($!)
 stage extension-build extension_build &
 extension_build_pid=$!
 stage default-build fresh_build default || { wait; exit 1; }
@@ -151,6 +145,8 @@ pids+=($!)
 extension_lane &
 pids+=($!)
 mail_lane &
+pids+=($!)
+builds_lane &
 pids+=($!)
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 
