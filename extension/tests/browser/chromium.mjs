@@ -190,10 +190,12 @@ try {
   const unlocked = await open(data.files.encrypted);
   check(unlocked.state === "shown" && unlocked.headline === "Encrypted", "after unlocking, the encrypted message opens");
 
-  // --- timing: from "open" (file handed over) to the verdict shown, port already open ---
-  async function time(file) {
+  // --- timing: from "open" (file handed over) to the verdict shown, port already open. The 10 MB
+  // message opens once: it shows that a message of that size gets through; its time is a figure
+  // to read, not a benchmark (the host's own are in tests/bench/). ---
+  async function time(file, count) {
     const runs = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < count; i++) {
       const r = await open(file);
       if (r.state !== "shown") throw new Error("timing run failed: " + r.error);
       runs.push(await reader.evaluate(() => performance.measure("v", "open", "verdict").duration));
@@ -202,13 +204,13 @@ try {
       }
     }
     runs.sort((a, b) => a - b);
-    return runs[1];
+    return runs[Math.floor(count / 2)];
   }
-  const t50 = await time(data.files.signed50k);
-  const t10 = await time(data.files.encrypted10m);
+  const t50 = await time(data.files.signed50k, 3);
+  const t10 = await time(data.files.encrypted10m, 1);
   const size = (f) => (statSync(f).size / 1e6).toFixed(2);
-  console.log(`TIMING chromium: open to verdict, median of 3, port open: ${size(data.files.signed50k)} MB signed ${t50.toFixed(0)} ms; ` +
-    `${size(data.files.encrypted10m)} MB encrypted ${t10.toFixed(0)} ms`);
+  console.log(`TIMING chromium: open to verdict, port open: ${size(data.files.signed50k)} MB signed ${t50.toFixed(0)} ms (median of 3); ` +
+    `${size(data.files.encrypted10m)} MB encrypted ${t10.toFixed(0)} ms (one run)`);
   check(t50 < 10_000 && t10 < 90_000, "both open within the request timeouts");
 } finally {
   await context.close();

@@ -130,19 +130,21 @@ try {
   check(pass.wrong === "The passphrase is wrong.", "passphrase set, store locked, a wrong passphrase refused in words, unlocked");
 
   await m.command("WebDriver:Navigate", {url: `${base}/reader.html`});
-  const time = async (file) => {
+  // The 10 MB message opens once: it shows that a message of that size gets through; its time is
+  // a figure to read, not a benchmark (the host's own are in tests/bench/).
+  const time = async (file, count) => {
     const runs = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < count; i++) {
       const r = await open(file);
       if (r.state !== "shown") throw new Error("timing run failed: " + r.error);
       runs.push(r.ms);
     }
-    return runs.sort((a, b) => a - b)[1];
+    return runs.sort((a, b) => a - b)[Math.floor(count / 2)];
   };
-  const t50 = await time(data.files.signed50k);
-  const t10 = await time(data.files.encrypted10m);
-  console.log(`TIMING firefox: open to verdict, median of 3, port open: 0.05 MB signed ${t50.toFixed(0)} ms; ` +
-    `${(statSync(data.files.encrypted10m).size / 1e6).toFixed(2)} MB encrypted ${t10.toFixed(0)} ms`);
+  const t50 = await time(data.files.signed50k, 3);
+  const t10 = await time(data.files.encrypted10m, 1);
+  console.log(`TIMING firefox: open to verdict, port open: 0.05 MB signed ${t50.toFixed(0)} ms (median of 3); ` +
+    `${(statSync(data.files.encrypted10m).size / 1e6).toFixed(2)} MB encrypted ${t10.toFixed(0)} ms (one run)`);
 } finally {
   stopBrowser(m, firefox);
   server.close();
