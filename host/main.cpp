@@ -64,17 +64,10 @@ std::size_t upload_budget() {
 }
 
 // The serving process holds the key-encryption key and unsealed private keys: keep them out of
-// core files and swap. OpenSSL's secure heap (mlock'ed, excluded from core dumps, guard pages)
-// then holds the private BIGNUMs of decoded keys (RSA d, p, q, CRT values; EC private scalars).
+// core files. Their memory is locked where it is made (SecureString::lock_pages, and OpenSSL's
+// secure heap the first time a private key is decoded: smime::use_secure_heap).
 void protect_secrets() {
     smime::platform::forbid_core_dumps();
-    constexpr std::size_t kSecureHeap = std::size_t{1} << 20;  // some 300 RSA-4096 keys at once
-    const int secure = CRYPTO_secure_malloc_init(kSecureHeap, 16);
-    if (secure == 0)
-        smime::log::warn(
-            "OpenSSL's secure heap is not available; private keys use ordinary memory");
-    else if (secure == 2)
-        smime::log::warn("OpenSSL's secure heap could not be locked in memory (RLIMIT_MEMLOCK)");
 }
 
 int serve(smime::Caller caller) {

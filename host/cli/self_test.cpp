@@ -28,6 +28,7 @@
 #include "util/base64.h"
 #include "util/ossl.h"
 #include "util/print.h"
+#include "util/secure.h"
 #include "util/text.h"
 #include "version.h"
 
@@ -310,6 +311,7 @@ ossl::X509Ptr make_certificate(EVP_PKEY* key, const char* name, X509* issuer, EV
 ThrowawayPki& pki() {
     static ThrowawayPki p = [] {
         ThrowawayPki made;
+        use_secure_heap();
         made.ca_key.reset(EVP_RSA_gen(2048));
         made.user_key.reset(EVP_RSA_gen(2048));
         expect(made.ca_key && made.user_key, "cannot generate test keys");

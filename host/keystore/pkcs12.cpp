@@ -41,6 +41,7 @@ engine::Identity read(std::string_view der, const SecureString& password) {
     EVP_PKEY* key = nullptr;
     X509* cert = nullptr;
     STACK_OF(X509)* ca = nullptr;
+    use_secure_heap();
     if (PKCS12_parse(p12.get(), pass, &key, &cert, &ca) != 1) {
         log::openssl_errors("PKCS#12");
         if (!PKCS12_mac_present(p12.get()))

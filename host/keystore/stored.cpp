@@ -43,6 +43,7 @@ std::string pkcs8_der(EVP_PKEY* key) {
 }
 
 ossl::PKeyPtr parse_pkcs8(const SecureString& der) {
+    use_secure_heap();
     const auto* p = reinterpret_cast<const unsigned char*>(der.data());
     EVP_PKEY* key = d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(der.size()));
     if (!key) throw Error(Code::Storage, "a stored private key cannot be decoded");

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Locking the pages of a secret's buffer in memory, where the platform has mlock; giving wiped
-// pages back.
+// pages back; OpenSSL's secure heap.
 #include "util/secure.h"
+
+#include "util/log.h"
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <sys/mman.h>
@@ -9,6 +11,7 @@
 #endif
 
 #include <cstdint>
+#include <mutex>
 
 namespace smime {
 
@@ -34,6 +37,18 @@ void wipe_and_release(char* begin, char* end) noexcept {
     const auto last = reinterpret_cast<std::uintptr_t>(end) / size * size;
     if (last > first) (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 #endif
+}
+
+void use_secure_heap() noexcept {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        constexpr std::size_t kSecureHeap = std::size_t{1} << 20;  // some 300 RSA-4096 keys at once
+        const int secure = CRYPTO_secure_malloc_init(kSecureHeap, 16);
+        if (secure == 0)
+            log::warn("OpenSSL's secure heap is not available; private keys use ordinary memory");
+        else if (secure == 2)
+            log::warn("OpenSSL's secure heap could not be locked in memory (RLIMIT_MEMLOCK)");
+    });
 }
 
 }  // namespace smime
