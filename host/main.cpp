@@ -66,9 +66,7 @@ std::size_t upload_budget() {
 // The serving process holds the key-encryption key and unsealed private keys: keep them out of
 // core files. Their memory is locked where it is made (SecureString::lock_pages, and OpenSSL's
 // secure heap the first time a private key is decoded: smime::use_secure_heap).
-void protect_secrets() {
-    smime::platform::forbid_core_dumps();
-}
+void protect_secrets() { smime::platform::forbid_core_dumps(); }
 
 int serve(smime::Caller caller) {
     using namespace smime;
