@@ -6,15 +6,13 @@
 # exercise memory handling again under ASan+UBSan, then a short bounded run of the fuzzers
 # (tests/fuzz-long.sh runs them for longer). Exits non-zero on any failure.
 #
-# The host (alone, in the default tree) and the extension's build (npm ci, the three packages) come
-# first, side by side; then four lanes, because much of the test time is spent waiting on browsers
-# and child processes:
-#   core:      the rest of the default build (the test programs), then ctest on it, all but the
-#              installer tests
-#   extension: tests/extension/run.sh, then (once the default build is done) the installer tests.
-#              The installer tests compare the system-wide folders before and after, and the
-#              extension's page API test writes a managed policy file into one of them, so the two
-#              never run at once.
+# The default build and the extension's build (npm ci, the three packages) run first, side by
+# side; then four lanes, because much of the test time is spent waiting on browsers and child
+# processes:
+#   core:      ctest on the default build, all but the installer tests
+#   extension: tests/extension/run.sh, then the installer tests. The installer tests compare the
+#              system-wide folders before and after, and the extension's page API test writes a
+#              managed policy file into one of them, so the two never run at once.
 #   mail:      tests/webmail/run.sh, then tests/thunderbird/run.sh (when present); they write
 #              nothing outside their temporary folders.
 #   builds:    the sanitize build (clang; the suites, the fuzzers and, compiled only there, the
@@ -63,29 +61,6 @@ fresh_build() {
     rm -rf "build/$preset" && cmake --preset "$preset" "$@" && cmake --build --preset "$preset" -j "$JOBS"
 }
 
-# The host alone, from a fresh default tree: all the browser stages need of the C++ build.
-host_build() {
-    rm -rf build/default && cmake --preset default -DSMIME_HOST_BENCHMARKS=OFF &&
-        cmake --build --preset default -j "$JOBS" --target smime-host
-}
-
-# The rest of the default tree (the test programs), then its suites. The installer tests wait for
-# this build: they run in the default tree too.
-core_lane() {
-    if stage default-build cmake --build --preset default -j "$JOBS"; then
-        touch "$logs/default-build.ok"
-        stage core-tests ctest --preset default -E '^installer_'
-    else
-        touch "$logs/default-build.failed"
-        return 1
-    fi
-}
-
-await_default_build() {
-    until [[ -e "$logs/default-build.ok" || -e "$logs/default-build.failed" ]]; do sleep 2; done
-    [[ -e "$logs/default-build.ok" ]]
-}
-
 # The extension and the add-on built once for every browser stage.
 extension_build() {
     (cd extension && npm ci --no-audit --no-fund && npm run build)
@@ -116,11 +91,7 @@ sanitize_tests() {
 extension_lane() {
     local status=0
     stage extension tests/extension/run.sh || status=1
-    if await_default_build; then
-        stage installer-tests ctest --preset default -R '^installer_' || status=1
-    else
-        status=1
-    fi
+    stage installer-tests ctest --preset default -R '^installer_' || status=1
     return "$status"
 }
 
@@ -167,11 +138,11 @@ stage format tests/check-format.sh &
 pids+=($!)
 stage extension-build extension_build &
 extension_build_pid=$!
-stage host-build host_build || { wait; exit 1; }
+stage default-build fresh_build default -DSMIME_HOST_BENCHMARKS=OFF || { wait; exit 1; }
 wait "$extension_build_pid" || { wait; exit 1; }
 
 export SMIME_EXTENSION_PREBUILT=1
-core_lane &
+stage core-tests ctest --preset default -E '^installer_' &
 pids+=($!)
 extension_lane &
 pids+=($!)
