@@ -19,7 +19,8 @@
 #              benchmark programs in one tree), its suites and the fuzzers' run side by side, and
 #              the README's install command in a copy of the tree (it runs npm ci and builds in
 #              its own folders)
-# The browser stages use the extension build made once up front (SMIME_EXTENSION_PREBUILT=1).
+# The browser stages use the extension build (and its checks) made once up front
+# (SMIME_EXTENSION_PREBUILT=1).
 # Each stage's output goes to build/ci-logs/<stage>.log (printed when it fails); every stage
 # prints its wall time and the CPU time (user + system) of everything it ran, and a table of them
 # closes the run.
@@ -61,9 +62,13 @@ fresh_build() {
     rm -rf "build/$preset" && cmake --preset "$preset" "$@" && cmake --build --preset "$preset" -j "$JOBS"
 }
 
-# The extension and the add-on built once for every browser stage.
+# The extension and the add-on built once for every browser stage, and the checks that need
+# neither a browser nor the host (ids, type check, lint, web-ext lint), while the default build
+# leaves a processor partly idle.
 extension_build() {
-    (cd extension && npm ci --no-audit --no-fund && npm run build)
+    extension/check-ids.sh &&
+        (cd extension && npm ci --no-audit --no-fund && npm run typecheck && npm run lint &&
+            npm run build && npm run lint:mozilla)
 }
 
 # The README's install command as a user runs it from a clone: in a copy of the tracked files, so

@@ -6,18 +6,22 @@
 # real host, and the webmail page API on a test page in both browsers.
 # Screenshots land in build/extension-artifacts/. Needs the host built (SMIME_HOST_BINARY or
 # build/default/host/smime-host), Chromium and Firefox ESR (installer/deps.sh --test).
-# SMIME_EXTENSION_PREBUILT=1 (tests/run.sh) uses the npm ci and build already made in extension/.
+# SMIME_EXTENSION_PREBUILT=1 (tests/run.sh) uses the npm ci, build and static checks already made
+# in extension/ (tests/run.sh runs them up front, beside the default build) and goes on from the
+# node tests, which need the host.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 export SMIME_HOST_BINARY="${SMIME_HOST_BINARY:-$root/build/default/host/smime-host}"
 [[ -x "$SMIME_HOST_BINARY" ]] || { echo "extension tests: no host at $SMIME_HOST_BINARY; build it first" >&2; exit 1; }
 cd "$root/extension"
-"$root/extension/check-ids.sh"
-if [[ "${SMIME_EXTENSION_PREBUILT:-}" != 1 ]]; then npm ci --no-audit --no-fund; fi
-npm run typecheck
-npm run lint
-if [[ "${SMIME_EXTENSION_PREBUILT:-}" != 1 ]]; then npm run build; fi
-npm run lint:mozilla
+if [[ "${SMIME_EXTENSION_PREBUILT:-}" != 1 ]]; then
+    "$root/extension/check-ids.sh"
+    npm ci --no-audit --no-fund
+    npm run typecheck
+    npm run lint
+    npm run build
+    npm run lint:mozilla
+fi
 npm test
 node tests/browser/chromium.mjs
 node tests/browser/firefox.mjs
