@@ -12,6 +12,7 @@
 #include "util/large_buffer.h"
 #include "util/log.h"
 #include "util/providers.h"
+#include "util/secure.h"
 
 #include <openssl/ec.h>
 #include <openssl/rsa.h>
@@ -40,6 +41,9 @@ void add_recipient(CMS_ContentInfo* cms, const Recipient& recipient) {
         throw Error(Code::NoCertificate, "no usable certificate for a recipient",
                     {{"addresses", nlohmann::json::array({recipient.address})}});
     }
+    // Key agreement with an EC recipient makes an ephemeral private key: its private number
+    // belongs in the secure heap like any other.
+    if (type == EVP_PKEY_EC) use_secure_heap();
     const bool oaep = type == EVP_PKEY_RSA && advertised(recipient, "rsaes-oaep");
     const bool tune = oaep || type == EVP_PKEY_EC;
     CMS_RecipientInfo* ri = CMS_add1_recipient_cert(cms, recipient.certificate.get(),

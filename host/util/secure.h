@@ -83,10 +83,11 @@ private:
 
 // Sets up OpenSSL's secure heap (1 MiB, locked against swap, left out of core dumps, between
 // guard pages), which then holds the private numbers of every key decoded or made afterwards (RSA
-// d, p, q and CRT values; EC private scalars). Call it before decoding or making a private key; it
-// acts once per process and warns in the log when the heap cannot be had or locked. Not done at
-// start-up: locking the heap costs a fresh process most of a millisecond, and a process that only
-// verifies or encrypts never needs it.
+// d, p, q and CRT values; EC private scalars). Call it before decoding or making a private key
+// (an ephemeral one too, as key agreement with an EC recipient makes); it acts once per process and
+// warns in the log when the heap cannot be had or locked. Not done at start-up: locking the heap
+// costs a fresh process most of a millisecond, and a process that only verifies, or encrypts to
+// RSA recipients, never needs it.
 void use_secure_heap() noexcept;
 
 // Wipes a plain buffer in place; for std::string or std::vector holding a secret briefly.

@@ -130,24 +130,64 @@ TEST_CASE("the key-encryption key and unsealed keys are in locked memory") {
     const auto dir = make_temp_dir("locked");
     const std::string alice = test_key("thunderbird/Alice.p12");
     REQUIRE_FALSE(alice.empty());
+    // Nothing is locked before a private key is needed: OpenSSL's secure heap (1 MiB), for the
+    // private numbers of keys, is set up when the first one is decoded.
+    {
+        HostProcess host(dir);
+        REQUIRE(code(host.request({{"id", 1}, {"op", "hello"}})) == "ok");
+        CHECK(vm_locked_kib(host.pid()) == 0);
+        REQUIRE(code(host.request(
+                    {{"id", 2},
+                     {"op", "identities.import"},
+                     {"args", {{"pkcs12", smime::base64::encode(alice)}, {"password", "nss"}}}})) ==
+                "ok");
+        CHECK(vm_locked_kib(host.pid()) >= 1024);  // to decode the PKCS#12's key
+    }
+    // A fresh process that signs decodes the stored key: the heap, and the pages of the derived
+    // and the unsealed key.
     HostProcess host(dir);
     REQUIRE(code(host.request({{"id", 1}, {"op", "hello"}})) == "ok");
-    // Nothing is locked before a private key is needed: OpenSSL's secure heap, for the private
-    // numbers of decoded keys, is set up when the first one is decoded.
     CHECK(vm_locked_kib(host.pid()) == 0);
-    REQUIRE(code(host.request(
-                {{"id", 2},
-                 {"op", "identities.import"},
-                 {"args", {{"pkcs12", smime::base64::encode(alice)}, {"password", "nss"}}}})) ==
-            "ok");
     const std::string message =
         "From: Alice <alice@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: "
         "x\r\n\r\nHello.\r\n";
-    REQUIRE(code(host.request({{"id", 3},
+    REQUIRE(code(host.request({{"id", 2},
                                {"op", "message.sign"},
                                {"args", {{"mime", smime::base64::encode(message)}}}})) == "ok");
-    // The secure heap (1 MiB), and the pages of the derived and the unsealed key.
     CHECK(vm_locked_kib(host.pid()) > 1024);
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("encrypting locks memory only when it makes a private key: for an EC recipient") {
+    const auto dir = make_temp_dir("locked-encrypt");
+    {
+        HostProcess host(dir);
+        for (const char* p12 : {"thunderbird/Alice.p12", "thunderbird/Fran-ec.p12"}) {
+            const std::string file = test_key(p12);
+            REQUIRE_FALSE(file.empty());
+            REQUIRE(
+                code(host.request(
+                    {{"id", 1},
+                     {"op", "identities.import"},
+                     {"args", {{"pkcs12", smime::base64::encode(file)}, {"password", "nss"}}}})) ==
+                "ok");
+        }
+    }
+    const std::string message =
+        "From: Alice <alice@example.com>\r\nTo: x@example.com\r\nSubject: x\r\n\r\nHi.\r\n";
+    const auto locked_after_encrypting_to = [&](const char* recipient) {
+        HostProcess host(dir);
+        REQUIRE(code(host.request({{"id", 1},
+                                   {"op", "message.encrypt"},
+                                   {"args",
+                                    {{"mime", smime::base64::encode(message)},
+                                     {"recipients", {recipient}}}}})) == "ok");
+        return vm_locked_kib(host.pid());
+    };
+    // RSA key transport needs no private key: nothing is locked.
+    CHECK(locked_after_encrypting_to("alice@example.com") == 0);
+    // Key agreement makes an ephemeral EC private key: its number goes into the secure heap.
+    CHECK(locked_after_encrypting_to("Fran-ec@example.com") >= 1024);
     std::filesystem::remove_all(dir);
 }
 
