@@ -63,14 +63,12 @@ std::size_t upload_budget() {
     return smime::limits::kDefaultUploadBudget;
 }
 
-// The serving process holds the key-encryption key and unsealed private keys: keep them out of
-// core files. Their memory is locked where it is made (SecureString::lock_pages, and OpenSSL's
-// secure heap the first time a private key is decoded: smime::use_secure_heap).
-void protect_secrets() { smime::platform::forbid_core_dumps(); }
-
 int serve(smime::Caller caller) {
     using namespace smime;
-    protect_secrets();
+    // The serving process holds the key-encryption key and unsealed private keys: keep them out
+    // of core files. Their memory is locked where it is made (SecureString::lock_pages, and
+    // OpenSSL's secure heap when the first private key is decoded: use_secure_heap).
+    platform::forbid_core_dumps();
     platform::prepare_stdio();
     log::info("serving native messaging for " + caller.describe());
     std::filesystem::path home;

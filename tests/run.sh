@@ -62,15 +62,6 @@ fresh_build() {
     rm -rf "build/$preset" && cmake --preset "$preset" "$@" && cmake --build --preset "$preset" -j "$JOBS"
 }
 
-# The extension and the add-on built once for every browser stage, and the checks that need
-# neither a browser nor the host (ids, type check, lint, web-ext lint), while the default build
-# leaves a processor partly idle.
-extension_build() {
-    extension/check-ids.sh &&
-        (cd extension && npm ci --no-audit --no-fund && npm run typecheck && npm run lint &&
-            npm run build && npm run lint:mozilla)
-}
-
 # The README's install command as a user runs it from a clone: in a copy of the tracked files, so
 # its npm ci and Release build touch nothing the other stages use.
 readme_install() {
@@ -141,7 +132,9 @@ status=0
 pids=()
 stage format tests/check-format.sh &
 pids+=($!)
-stage extension-build extension_build &
+# The extension and the add-on built once for every browser stage, with the checks that need
+# neither a browser nor the host, while the default build leaves a processor partly idle.
+stage extension-build tests/extension/run.sh --prepare &
 extension_build_pid=$!
 stage default-build fresh_build default -DSMIME_HOST_BENCHMARKS=OFF || { wait; exit 1; }
 wait "$extension_build_pid" || { wait; exit 1; }

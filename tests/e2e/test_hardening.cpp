@@ -34,6 +34,16 @@ long vm_locked_kib(int pid) {
     return std::stol(line.substr(6));
 }
 
+// Imports one of the shared test keys' PKCS#12 files (password "nss"); the reply's code.
+std::string import_identity(HostProcess& host, const char* p12) {
+    const std::string file = test_key(p12);
+    REQUIRE_FALSE(file.empty());
+    return code(
+        host.request({{"id", "import"},
+                      {"op", "identities.import"},
+                      {"args", {{"pkcs12", smime::base64::encode(file)}, {"password", "nss"}}}}));
+}
+
 std::string chunk_frame(const json& id, std::size_t index, const std::string& encoded) {
     return frame_bytes("{\"id\":" + id.dump() + ",\"chunk\":" + std::to_string(index) +
                        ",\"data\":\"" + encoded + "\"}");
@@ -128,19 +138,13 @@ TEST_CASE("the serving host is not dumpable and writes no core file") {
 
 TEST_CASE("the key-encryption key and unsealed keys are in locked memory") {
     const auto dir = make_temp_dir("locked");
-    const std::string alice = test_key("thunderbird/Alice.p12");
-    REQUIRE_FALSE(alice.empty());
     // Nothing is locked before a private key is needed: OpenSSL's secure heap (1 MiB), for the
     // private numbers of keys, is set up when the first one is decoded.
     {
         HostProcess host(dir);
         REQUIRE(code(host.request({{"id", 1}, {"op", "hello"}})) == "ok");
         CHECK(vm_locked_kib(host.pid()) == 0);
-        REQUIRE(code(host.request(
-                    {{"id", 2},
-                     {"op", "identities.import"},
-                     {"args", {{"pkcs12", smime::base64::encode(alice)}, {"password", "nss"}}}})) ==
-                "ok");
+        REQUIRE(import_identity(host, "thunderbird/Alice.p12") == "ok");
         CHECK(vm_locked_kib(host.pid()) >= 1024);  // to decode the PKCS#12's key
     }
     // A fresh process that signs decodes the stored key: the heap, and the pages of the derived
@@ -162,16 +166,8 @@ TEST_CASE("encrypting locks memory only when it makes a private key: for an EC r
     const auto dir = make_temp_dir("locked-encrypt");
     {
         HostProcess host(dir);
-        for (const char* p12 : {"thunderbird/Alice.p12", "thunderbird/Fran-ec.p12"}) {
-            const std::string file = test_key(p12);
-            REQUIRE_FALSE(file.empty());
-            REQUIRE(
-                code(host.request(
-                    {{"id", 1},
-                     {"op", "identities.import"},
-                     {"args", {{"pkcs12", smime::base64::encode(file)}, {"password", "nss"}}}})) ==
-                "ok");
-        }
+        for (const char* p12 : {"thunderbird/Alice.p12", "thunderbird/Fran-ec.p12"})
+            REQUIRE(import_identity(host, p12) == "ok");
     }
     const std::string message =
         "From: Alice <alice@example.com>\r\nTo: x@example.com\r\nSubject: x\r\n\r\nHi.\r\n";

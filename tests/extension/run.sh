@@ -6,15 +6,13 @@
 # real host, and the webmail page API on a test page in both browsers.
 # Screenshots land in build/extension-artifacts/. Needs the host built (SMIME_HOST_BINARY or
 # build/default/host/smime-host), Chromium and Firefox ESR (installer/deps.sh --test).
-# SMIME_EXTENSION_PREBUILT=1 (tests/run.sh) uses the npm ci, build and static checks already made
-# in extension/ (tests/run.sh runs them up front, beside the default build) and goes on from the
-# node tests, which need the host.
+# `run.sh --prepare` runs only what needs neither a browser nor the host (npm ci, ids, type check,
+# lint, the builds, web-ext lint); tests/run.sh runs it up front, beside the default build, and
+# then this script with SMIME_EXTENSION_PREBUILT=1, which goes on from the node tests.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-export SMIME_HOST_BINARY="${SMIME_HOST_BINARY:-$root/build/default/host/smime-host}"
-[[ -x "$SMIME_HOST_BINARY" ]] || { echo "extension tests: no host at $SMIME_HOST_BINARY; build it first" >&2; exit 1; }
 cd "$root/extension"
-if [[ "${SMIME_EXTENSION_PREBUILT:-}" != 1 ]]; then
+if [[ "${1:-}" == --prepare || "${SMIME_EXTENSION_PREBUILT:-}" != 1 ]]; then
     "$root/extension/check-ids.sh"
     npm ci --no-audit --no-fund
     npm run typecheck
@@ -22,6 +20,9 @@ if [[ "${SMIME_EXTENSION_PREBUILT:-}" != 1 ]]; then
     npm run build
     npm run lint:mozilla
 fi
+if [[ "${1:-}" == --prepare ]]; then exit 0; fi
+export SMIME_HOST_BINARY="${SMIME_HOST_BINARY:-$root/build/default/host/smime-host}"
+[[ -x "$SMIME_HOST_BINARY" ]] || { echo "extension tests: no host at $SMIME_HOST_BINARY; build it first" >&2; exit 1; }
 npm test
 node tests/browser/chromium.mjs
 node tests/browser/firefox.mjs
