@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Installs what smime-host needs from Debian/Ubuntu packages: `deps.sh` for building (the host and
 # the browser extension), `deps.sh --test` adds what the test suite uses (clang and lld for the
-# sanitizer build and fuzzing, interoperability peers, and for the installer tests: the browsers,
+# sanitizer build and fuzzing; ccache, through which the README's install in the test run reuses
+# the default build's objects; interoperability peers; for the installer tests: the browsers,
 # lintian and file for the .deb, shellcheck; clang-format for the layout check; for the webmail
 # tests: Roundcube from Debian's packages, PHP's command-line server (php8.2-cgi keeps the "php"
 # dependency from pulling in Apache) and Dovecot).
@@ -17,7 +18,7 @@ node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 
 if ! command -v npm >/dev/null || ((node_major < 18)); then
     build_packages+=(nodejs npm)
 fi
-test_packages=(doctest-dev libboost-dev libboost-filesystem-dev clang libclang-rt-14-dev lld gpgsm libnss3-tools sqlite3
+test_packages=(doctest-dev libboost-dev libboost-filesystem-dev clang libclang-rt-14-dev lld ccache gpgsm libnss3-tools sqlite3
     chromium firefox-esr thunderbird lintian file shellcheck clang-format-14
     roundcube-core roundcube-sqlite3 php8.2-cli php8.2-cgi dovecot-imapd python3)
 

@@ -35,6 +35,15 @@ started=$SECONDS
 rm -rf "$logs"
 mkdir -p "$logs"
 
+# The README's install builds the host again, in Release in a copy of the tree, with the compiler
+# and flags of the default build but for -Werror. A compiler cache, emptied at the start of every
+# run, hands it the default build's objects: paths under the checkout are hashed relative to each
+# build folder, and __FILE__ is relative to the source tree (-fmacro-prefix-map, whose
+# tree-specific argument is left out of the hash), so the copy's compilations match the
+# checkout's. The sanitize build has flags of its own and does not use the cache.
+export CCACHE_DIR="$PWD/build/ccache" CCACHE_BASEDIR="$PWD" CCACHE_IGNOREOPTIONS="-Werror -fmacro-prefix-map=*"
+rm -rf "$CCACHE_DIR"
+
 # stage NAME COMMAND...: runs COMMAND with its output in the stage's log; records the wall time
 # and the CPU time of the command and every process it waited for. The clock runs in a subshell of
 # its own: a shell that also has other stages in the background would count those that end
@@ -63,12 +72,14 @@ fresh_build() {
 }
 
 # The README's install command as a user runs it from a clone: in a copy of the tracked files, so
-# its npm ci and Release build touch nothing the other stages use.
+# its npm ci and Release build touch nothing the other stages use. Its compilations go through the
+# compiler cache (see above); the log ends with how many the cache answered.
 readme_install() {
     local copy="build/readme-install"
     rm -rf "$copy" && mkdir -p "$copy" &&
         git ls-files -z | tar --null --ignore-failed-read -T - -cf - | tar -xf - -C "$copy" &&
-        "$copy/tests/installer/test-readme-install.sh"
+        CMAKE_CXX_COMPILER_LAUNCHER=ccache "$copy/tests/installer/test-readme-install.sh" &&
+        ccache --show-stats
 }
 
 # The suites where the sanitizers find things: everything that runs our code on untrusted or
@@ -136,7 +147,7 @@ pids+=($!)
 # neither a browser nor the host, while the default build leaves a processor partly idle.
 stage extension-build tests/extension/run.sh --prepare &
 extension_build_pid=$!
-stage default-build fresh_build default -DSMIME_HOST_BENCHMARKS=OFF || { wait; exit 1; }
+stage default-build fresh_build default -DSMIME_HOST_BENCHMARKS=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache || { wait; exit 1; }
 wait "$extension_build_pid" || { wait; exit 1; }
 
 export SMIME_EXTENSION_PREBUILT=1
