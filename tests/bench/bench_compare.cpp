@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/utsname.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <csignal>
@@ -519,6 +520,7 @@ int main(int argc, char** argv) {
     std::string host =
         host_binary().string();  // --host: another build of the host, to compare builds
     std::vector<std::string> sizes = {"10KiB", "1MiB", "25MiB"}, ops;
+    std::string save;  // --save DIR: the store, every case's inputs and commands, kept to rerun
     std::string command = argv[0];
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -533,12 +535,16 @@ int main(int argc, char** argv) {
         else if (a == "--starts") starts = std::stoi(value());
         else if (a == "--pki") pki = value();
         else if (a == "--host") host = value();
+        else if (a == "--save") save = value();
         else {
             std::printf(
                 "usage: bench_compare [--sizes 10KiB,1MiB,25MiB] [--ops "
                 "sign,verify,encrypt,decrypt,sign+encrypt,echo]\n"
                 "                     [--runs 9] [--warm 101] [--starts 21] [--pki DIR] [--host "
-                "PATH]\n");
+                "PATH]\n"
+                "                     [--save DIR]  (keeps the store and each case's inputs and "
+                "commands in DIR,\n"
+                "                                    to repeat a case under perf or strace)\n");
             return a == "--help" ? 0 : 2;
         }
         command += " " + a;
@@ -553,7 +559,9 @@ int main(int argc, char** argv) {
         if (!known.count(s)) fail("unknown size " + s + " (10KiB, 100KiB, 1MiB, 10MiB, 25MiB)");
 
     const auto work = make_temp_dir("bench-compare");
-    const auto home = work / "home";
+    const auto home = save.empty() ? work / "home" : std::filesystem::absolute(save) / "home";
+    if (!save.empty() && std::filesystem::exists(save) && !std::filesystem::is_empty(save))
+        fail("--save " + save + ": give a new or empty folder");
     std::filesystem::create_directories(home);
     ::setenv("SMIME_HOST_HOME", home.c_str(), 1);  // inherited by every host the spawner starts
     const std::string load_before = file_line("/proc/loadavg", nullptr);
@@ -722,6 +730,20 @@ int main(int argc, char** argv) {
                                : both ? "message.encrypt"
                                       : "message." + c.op,
                                echo ? "data" : "mime", *c.input, both ? "\"sign\":true," : "");
+            if (!save.empty()) {
+                std::string name = label + "-" + c.op + "-" + c.input_name;
+                std::replace(name.begin(), name.end(), '\'', '_');
+                std::replace(name.begin(), name.end(), '+', '_');
+                write_file(save + "/" + name + ".frames", frames);
+                write_file(save + "/" + name + ".in", *c.input);
+                std::string lines = "SMIME_HOST_HOME=" + home.string() + " " +
+                                    first_line(bench.host_command) + " < " + name + ".frames\n";
+                if (!c.openssl.empty())
+                    lines += (c.openssl[0] == "sh" ? "sh -c '" + c.openssl[2] + "'"
+                                                   : first_line(c.openssl)) +
+                             " < " + name + ".in\n";
+                std::ofstream(save + "/commands.txt", std::ios::app) << lines;
+            }
             std::vector<Run> host_runs, openssl_runs;
             std::string verdict = "-";
             for (int r = 0; r < runs; ++r) {
