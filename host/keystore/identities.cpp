@@ -202,6 +202,7 @@ engine::Identity KeyStore::load_identity(const std::string& fingerprint, bool wi
     auto st = identity_row(db_, fingerprint, "sealed_key");
     engine::Identity id;
     id.certificate = stored::x509_from_der(st.blob(0));
+    check_identity_policy(id.certificate.get());  // before its key is unsealed
     id.fingerprint = fingerprint;
     id.private_key = private_key(fingerprint, st.blob(1));
     if (!with_chain) return id;
@@ -221,19 +222,9 @@ void KeyStore::check_identity_policy(X509* certificate) const {
     policy_.check_identity_key(info.key_type, info.key_bits);
 }
 
-void KeyStore::check_identity_policy(const std::string& fingerprint) {
-    auto st = db_.prepare("SELECT der FROM certificates WHERE fingerprint = ?");
-    st.bind(1, fingerprint);
-    if (!st.step())
-        throw Error(Code::NotFound, "no identity with this fingerprint",
-                    {{"fingerprint", fingerprint}});
-    check_identity_policy(stored::x509_from_der(st.blob(0)).get());
-}
-
 engine::Identity KeyStore::identity(const std::string& fingerprint) {
     stored::check_fingerprint(fingerprint);
     policy_.require_private_key_operations();
-    check_identity_policy(fingerprint);
     return load_identity(fingerprint);
 }
 
@@ -267,7 +258,6 @@ engine::Identity KeyStore::signing_identity(const std::string& email) {
                     "no active identity for " + email + ": import your certificate and key first",
                     {{"address", email}});
     policy_.require_private_key_operations();
-    check_identity_policy(*fp);
     return load_identity(*fp);
 }
 
@@ -299,17 +289,14 @@ std::vector<engine::Identity> KeyStore::decryption_identities() {
     std::optional<Error> refused;
     for (const auto& fp : fps) {
         try {
-            check_identity_policy(fp);
-        } catch (const Error& e) {
-            if (e.code() != Code::Policy) throw;
-            refused = e;  // not offered to the decryption; said so if nothing else can decrypt
-            continue;
-        }
-        try {
             out.push_back(load_identity(fp, false));  // decrypting needs no issuers
         } catch (const Error& e) {
-            if (e.code() != Code::Storage) throw;  // locked: the caller asks for the passphrase
-            // One unreadable key must not stop the others (unseal_key logged which one).
+            // Refused by the policy: not offered to the decryption; said so if nothing else can
+            // decrypt.
+            if (e.code() == Code::Policy) refused = e;
+            // Locked: the caller asks for the passphrase. One unreadable key must not stop the
+            // others (unseal_key logged which one).
+            else if (e.code() != Code::Storage) throw;
         }
     }
     if (out.empty() && refused) throw *refused;

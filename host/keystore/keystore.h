@@ -136,11 +136,11 @@ private:
     void forget_keys() noexcept;
     // The key-encryption key is held and the idle time has not run out; key_mutex_ held.
     bool key_is_fresh() const;
-    // The identity with its private key and, if `with_chain`, its stored issuers.
+    // The identity with its private key and, if `with_chain`, its stored issuers. Throws
+    // Error(Policy), before the key is unsealed, if the policy refuses the identity.
     engine::Identity load_identity(const std::string& fingerprint, bool with_chain = true);
     // Throws Error(Policy) if the policy refuses this identity (allowed_domains, min_rsa_bits).
     void check_identity_policy(X509* certificate) const;
-    void check_identity_policy(const std::string& fingerprint);
     json describe_identity(const std::string& fingerprint);
     void reserve_unlock_attempt();
     std::optional<KeyRecord> key_record();
