@@ -28,9 +28,11 @@ if (args[0] === "--units") {
       "page-background": join(root, "src/page-api/background.ts"),
       "tb-mime": join(root, "src/thunderbird/mime.ts"),
       "tb-sequence": join(root, "src/thunderbird/sequence.ts"),
+      "tb-compose": join(root, "src/thunderbird/compose.ts"),
     },
     outdir: join(root, "dist", "units"),
     outExtension: {".js": ".mjs"},
+    define: {__TARGET__: JSON.stringify("thunderbird")},  // the one unit that asks (tb-compose) runs there
     bundle: true,
     splitting: true,  // one copy of each shared module, so error classes match across units
     format: "esm",

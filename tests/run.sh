@@ -12,11 +12,10 @@
 #   core:      ctest on the default build, all but the installer tests
 #   extension: tests/extension/run.sh, then the installer tests. The installer tests compare the
 #              system-wide folders before and after, and the extension's page API test writes a
-#              managed policy file into one of them, so the two never run at once. Then the
-#              benchmark programs are compiled in the default build (never run here: they print
-#              figures), when little else is left to run.
+#              managed policy file into one of them, so the two never run at once.
 #   mail:      tests/webmail/run.sh, then tests/thunderbird/run.sh (when present); they write
-#              nothing outside their temporary folders.
+#              nothing outside their temporary folders. Then the benchmark programs are compiled in
+#              the default build (never run here: they print figures); this lane ends first.
 #   builds:    the sanitize build (clang; the suites and the fuzzers in one tree), its suites and
 #              the fuzzers' run side by side, and
 #              the README's install command in a copy of the tree (it runs npm ci and builds in
@@ -102,7 +101,6 @@ extension_lane() {
     local status=0
     stage extension tests/extension/run.sh || status=1
     stage installer-tests ctest --preset default -R '^installer_' || status=1
-    stage benchmarks-build cmake --build --preset default -j "$JOBS" --target benchmarks || status=1
     return "$status"
 }
 
@@ -113,6 +111,7 @@ mail_lane() {
             stage "$suite" "tests/$suite/run.sh" || status=1
         fi
     done
+    stage benchmarks-build cmake --build --preset default -j "$JOBS" --target benchmarks || status=1
     return "$status"
 }
 

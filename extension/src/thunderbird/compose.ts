@@ -64,21 +64,24 @@ function allRecipients(details: ComposeDetails): string[] {
   return [...new Set([...addressList(details.to), ...addressList(details.cc), ...addressList(details.bcc)])];
 }
 
-/** Asks the host about recipients whose list changed since the last look. */
+/**
+ * Asks the host about recipients whose list changed since the last look. The list counts as seen
+ * only once the host answered: after a failed request the next look asks again.
+ */
 async function refreshRecipients(client: HostClient, tabId: number, details?: ComposeDetails): Promise<ComposeState> {
   const s = await stateOf(tabId);
   const d = details ?? await messenger.compose.getComposeDetails(tabId);
   const addresses = allRecipients(d);
   const key = addresses.join(",");
   if (key !== s.key) {
-    s.key = key;
-    if (!addresses.length) {
-      s.recipients = [];
-    } else {
+    let recipients: RecipientState[] = [];
+    if (addresses.length) {
       const r = await client.request<{recipients: {address: string; can_encrypt: boolean; certificate: {trusted?: boolean} | null}[]}>(
         "recipients.status", {addresses});
-      s.recipients = r.recipients.map((x) => ({address: x.address, canEncrypt: x.can_encrypt, trusted: x.certificate?.trusted === true}));
+      recipients = r.recipients.map((x) => ({address: x.address, canEncrypt: x.can_encrypt, trusted: x.certificate?.trusted === true}));
     }
+    s.key = key;
+    s.recipients = recipients;
   }
   return s;
 }

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+// The Thunderbird add-on's compose state: which recipients can receive encrypted mail, and so
+// whether the message will be encrypted. A failed question to the host must be asked again.
+import {test} from "node:test";
+import assert from "node:assert/strict";
+
+// The few MailExtension calls the compose state makes, before the module reads the globals.
+const recipients = {to: ["Bob <bob@example.test>"], cc: [], bcc: []};
+globalThis.browser = {
+  storage: {local: {get: async (defaults) => ({...defaults})}},
+  i18n: {getMessage: () => "", getUILanguage: () => "en"},
+};
+globalThis.messenger = {compose: {getComposeDetails: async () => recipients}};
+const {composeView} = await import("../dist/units/tb-compose.mjs");
+
+function host() {
+  const h = {failing: true, asked: 0};
+  h.client = {
+    request: async (op, args) => {
+      assert.equal(op, "recipients.status");
+      h.asked += 1;
+      if (h.failing) throw new Error("the host is restarting");
+      return {recipients: args.addresses.map((address) => ({address, can_encrypt: true, certificate: {trusted: true}}))};
+    },
+  };
+  return h;
+}
+
+test("after a failed recipients.status the next look asks again, and encryption turns on", async () => {
+  const h = host();
+  const first = await composeView(h.client, 11);
+  assert.equal(first.encrypt, false, "nothing known yet: not encrypted");
+  assert.deepEqual(first.recipients, []);
+  h.failing = false;
+  const second = await composeView(h.client, 11);
+  assert.equal(h.asked, 2, "the same recipients are asked about again after the failure");
+  assert.equal(second.encrypt, true);
+  assert.deepEqual(second.recipients, [{address: "bob@example.test", canEncrypt: true, trusted: true}]);
+  await composeView(h.client, 11);
+  assert.equal(h.asked, 2, "an answered list is not asked about again while it is unchanged");
+});
