@@ -88,11 +88,10 @@ readme_install() {
 # build: the installer's checks, the self-test (a round trip through engine code the engine suite
 # covers) and the key store's multi-process suite (SQLite locking and killed processes; its store
 # code runs under the sanitizers in the other key store suites, its command line in the policy
-# suite). Three at a time: the suites wait on the processes they start, and this stage ends the
-# run with the processors to itself (alone: 56 s against 69 s two at a time).
+# suite).
 sanitize_tests() {
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        ctest --preset sanitize -j 3 -E '^(installer_.*|keystore_process|fuzz_.*)$'
+        ctest --preset sanitize -E '^(installer_.*|keystore_process|fuzz_.*)$'
 }
 
 # A lane goes on after a failed stage where the next one does not depend on it, so one run

@@ -286,9 +286,19 @@ std::string gpgsm_home() {
             &fingerprint) == 0);
     write_file(home + "/trustlist.txt",
                fingerprint.substr(0, fingerprint.find('\n')) + " S relax\n");
-    REQUIRE(run("echo | " + env +
-                "gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 --import " +
-                pki_file("alice-legacy.p12")) == 0);
+    // Importing a private key goes through gpg-agent, which gpgsm starts and then waits a few
+    // seconds for; on a loaded machine that wait can run out. Start the agent first, try the
+    // import up to three times, and show gpgsm's words if it still fails.
+    run(env + "gpgconf --launch gpg-agent");
+    std::string import_output;
+    int import_status = -1;
+    for (int attempt = 0; attempt < 3 && import_status != 0; ++attempt)
+        import_status = run(
+            "echo | " + env + "gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 --import " +
+                pki_file("alice-legacy.p12"),
+            &import_output);
+    CAPTURE(import_output);
+    REQUIRE(import_status == 0);
     REQUIRE(run(env + "gpgsm --batch --import " + pki_file("bob.pem")) == 0);
     return env;
 }
