@@ -32,7 +32,6 @@ if (args[0] === "--units") {
     },
     outdir: join(root, "dist", "units"),
     outExtension: {".js": ".mjs"},
-    define: {__TARGET__: JSON.stringify("thunderbird")},  // the one unit that asks (tb-compose) runs there
     bundle: true,
     splitting: true,  // one copy of each shared module, so error classes match across units
     format: "esm",

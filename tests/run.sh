@@ -42,7 +42,9 @@ mkdir -p "$logs"
 # build folder, and __FILE__ is relative to the source tree (-fmacro-prefix-map, whose
 # tree-specific argument is left out of the hash), so the copy's compilations match the
 # checkout's. The sanitize build has flags of its own and does not use the cache.
-export CCACHE_DIR="$PWD/build/ccache" CCACHE_BASEDIR="$PWD" CCACHE_IGNOREOPTIONS="-Werror -fmacro-prefix-map=*"
+# The real path: CMake hands the compiler real paths, which must start with the base folder.
+checkout="$(pwd -P)"
+export CCACHE_DIR="$checkout/build/ccache" CCACHE_BASEDIR="$checkout" CCACHE_IGNOREOPTIONS="-Werror -fmacro-prefix-map=*"
 rm -rf "$CCACHE_DIR"
 
 # stage NAME COMMAND...: runs COMMAND with its output in the stage's log; records the wall time

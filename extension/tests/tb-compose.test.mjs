@@ -5,13 +5,14 @@ import {test} from "node:test";
 import assert from "node:assert/strict";
 
 // The few MailExtension calls the compose state makes, before the module reads the globals.
+globalThis.__TARGET__ = "thunderbird";
 const recipients = {to: ["Bob <bob@example.test>"], cc: [], bcc: []};
 globalThis.browser = {
   storage: {local: {get: async (defaults) => ({...defaults})}},
   i18n: {getMessage: () => "", getUILanguage: () => "en"},
 };
 globalThis.messenger = {compose: {getComposeDetails: async () => recipients}};
-const {composeView} = await import("../dist/units/tb-compose.mjs");
+const {composeView, refreshRecipients} = await import("../dist/units/tb-compose.mjs");
 
 function host() {
   const h = {failing: true, asked: 0};
@@ -38,4 +39,15 @@ test("after a failed recipients.status the next look asks again, and encryption 
   assert.deepEqual(second.recipients, [{address: "bob@example.test", canEncrypt: true, trusted: true}]);
   await composeView(h.client, 11);
   assert.equal(h.asked, 2, "an answered list is not asked about again while it is unchanged");
+});
+
+test("after a failure the once-a-second look waits before asking again; the user's look asks at once", async () => {
+  const h = host();
+  await assert.rejects(refreshRecipients(h.client, 12, undefined, true), /restarting/);
+  await refreshRecipients(h.client, 12, undefined, true);
+  assert.equal(h.asked, 1, "the next second's look does not ask again yet");
+  h.failing = false;
+  const view = await composeView(h.client, 12);
+  assert.equal(h.asked, 2, "opening the compose popup asks at once");
+  assert.equal(view.encrypt, true);
 });

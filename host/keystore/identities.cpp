@@ -294,9 +294,10 @@ std::vector<engine::Identity> KeyStore::decryption_identities() {
             // Refused by the policy: not offered to the decryption; said so if nothing else can
             // decrypt.
             if (e.code() == Code::Policy) refused = e;
-            // Locked: the caller asks for the passphrase. One unreadable key must not stop the
-            // others (unseal_key logged which one).
+            // Locked: the caller asks for the passphrase.
             else if (e.code() != Code::Storage) throw;
+            // One unreadable certificate or key must not stop the others.
+            else log::warn("identity " + fp + " left out of decrypting: " + e.what());
         }
     }
     if (out.empty() && refused) throw *refused;

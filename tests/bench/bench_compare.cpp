@@ -674,10 +674,17 @@ int main(int argc, char** argv) {
     };
     const std::vector<std::string> sign_encrypt_cmd = {
         "sh", "-c", joined(sign_cmd) + " | " + joined(encrypt_cmd)};
+    // Paths under the current folder are printed relative to it, so the output can be quoted.
+    const std::string here = std::filesystem::current_path().string() + "/";
+    auto shown = [&here](std::string line) {
+        for (std::size_t at = 0; (at = line.find(here, at)) != std::string::npos;)
+            line.erase(at, here.size());
+        return line;
+    };
     std::printf("openssl commands (stdin and stdout are pipes):\n  %s\n  %s\n  %s\n  %s\n  %s\n\n",
-                first_line(sign_cmd).c_str(), first_line(verify_cmd).c_str(),
-                first_line(encrypt_cmd).c_str(), first_line(decrypt_cmd).c_str(),
-                sign_encrypt_cmd[2].c_str());
+                shown(first_line(sign_cmd)).c_str(), shown(first_line(verify_cmd)).c_str(),
+                shown(first_line(encrypt_cmd)).c_str(), shown(first_line(decrypt_cmd)).c_str(),
+                shown(sign_encrypt_cmd[2]).c_str());
 
     std::vector<Row> rows;
     std::printf("%-6s %-12s %-9s %8s %10s %7s  %-9s %10s %10s %9s  %s\n", "size", "op", "input",

@@ -37,6 +37,10 @@ interface ComposeState {
   encrypt: boolean | null;
   recipients: RecipientState[];
   key: string;
+  /** The newest recipients.status asked for this tab: an older answer arriving later is dropped. */
+  asked: number;
+  /** A list the host failed to answer for, and when the once-a-second look may ask again. */
+  retry?: {key: string; failures: number; at: number};
   error?: string;
   sending?: boolean;
   autosaved: Set<number>;
@@ -54,7 +58,7 @@ async function stateOf(tabId: number): Promise<ComposeState> {
   let s = states.get(tabId);
   if (!s) {
     const d = await defaults();
-    s = {sign: d.signAll, encrypt: null, recipients: [], key: "", autosaved: new Set()};
+    s = {sign: d.signAll, encrypt: null, recipients: [], key: "", asked: 0, autosaved: new Set()};
     states.set(tabId, s);
   }
   return s;
@@ -64,24 +68,38 @@ function allRecipients(details: ComposeDetails): string[] {
   return [...new Set([...addressList(details.to), ...addressList(details.cc), ...addressList(details.bcc)])];
 }
 
+const RETRY_MAX_MS = 60_000;
+
 /**
  * Asks the host about recipients whose list changed since the last look. The list counts as seen
- * only once the host answered: after a failed request the next look asks again.
+ * only once the host answered, so a failed request is asked again: at once when the user looks
+ * (the popup, sending), and from the once-a-second look after 1, 2, 4 ... up to 60 seconds.
  */
-async function refreshRecipients(client: HostClient, tabId: number, details?: ComposeDetails): Promise<ComposeState> {
+export async function refreshRecipients(client: HostClient, tabId: number, details?: ComposeDetails,
+  polling = false): Promise<ComposeState> {
   const s = await stateOf(tabId);
   const d = details ?? await messenger.compose.getComposeDetails(tabId);
   const addresses = allRecipients(d);
   const key = addresses.join(",");
-  if (key !== s.key) {
-    let recipients: RecipientState[] = [];
+  if (key === s.key) return s;
+  if (polling && s.retry?.key === key && Date.now() < s.retry.at) return s;
+  const ticket = ++s.asked;
+  let recipients: RecipientState[] = [];
+  try {
     if (addresses.length) {
       const r = await client.request<{recipients: {address: string; can_encrypt: boolean; certificate: {trusted?: boolean} | null}[]}>(
         "recipients.status", {addresses});
       recipients = r.recipients.map((x) => ({address: x.address, canEncrypt: x.can_encrypt, trusted: x.certificate?.trusted === true}));
     }
+  } catch (e) {
+    const failures = s.retry?.key === key ? s.retry.failures + 1 : 1;
+    s.retry = {key, failures, at: Date.now() + Math.min(RETRY_MAX_MS, 1000 * 2 ** (failures - 1))};
+    throw e;
+  }
+  if (ticket === s.asked) {
     s.key = key;
     s.recipients = recipients;
+    s.retry = undefined;
   }
   return s;
 }
@@ -251,7 +269,7 @@ export function startCompose(client: HostClient): void {
   // No API reports recipient changes: look at the open compose tabs once a second.
   const poll = async (): Promise<void> => {
     for (const tab of await messenger.tabs.query({type: "messageCompose"}).catch(() => [])) {
-      const s = await refreshRecipients(client, tab.id).catch(() => null);
+      const s = await refreshRecipients(client, tab.id, undefined, true).catch(() => null);
       if (s && !s.sending) await showOnAction(tab.id).catch(() => undefined);
     }
     setTimeout(() => void poll(), POLL_MS);
