@@ -17,9 +17,8 @@
 #              nothing outside their temporary folders. Then the benchmark programs are compiled in
 #              the default build (never run here: they print figures); this lane ends first.
 #   builds:    the sanitize build (clang; the suites and the fuzzers in one tree), its suites and
-#              the fuzzers' run side by side, and
-#              the README's install command in a copy of the tree (it runs npm ci and builds in
-#              its own folders)
+#              the fuzzers' run side by side, and the README's install command in a copy of the
+#              tree (it runs npm ci and builds in its own folders)
 # The browser stages use the extension build (and its checks) made once up front
 # (SMIME_EXTENSION_PREBUILT=1).
 # Each stage's output goes to build/ci-logs/<stage>.log (printed when it fails); every stage
@@ -41,8 +40,8 @@ mkdir -p "$logs"
 # run, hands it the default build's objects: paths under the checkout are hashed relative to each
 # build folder, and __FILE__ is relative to the source tree (-fmacro-prefix-map, whose
 # tree-specific argument is left out of the hash), so the copy's compilations match the
-# checkout's. The sanitize build has flags of its own and does not use the cache.
-# The real path: CMake hands the compiler real paths, which must start with the base folder.
+# checkout's. The base is the checkout's real path, as CMake hands the compiler real paths. The
+# sanitize build has flags of its own and does not use the cache.
 checkout="$(pwd -P)"
 export CCACHE_DIR="$checkout/build/ccache" CCACHE_BASEDIR="$checkout" CCACHE_IGNOREOPTIONS="-Werror -fmacro-prefix-map=*"
 rm -rf "$CCACHE_DIR"
