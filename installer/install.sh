@@ -533,13 +533,19 @@ do_install() {
                 if command -v apt-get >/dev/null 2>&1; then
                     "$source_dir/installer/deps.sh"
                 else
-                    echo "install: no apt-get here; make sure cmake, a C++20 compiler, OpenSSL 3, nlohmann-json," \
-                        "SQLite 3 and jq are installed"
+                    echo "install: no apt-get here; make sure cmake, ninja, a C++20 compiler, OpenSSL 3," \
+                        "nlohmann-json, SQLite 3 and jq are installed"
                 fi
             fi
             # A user's compiler may warn where ours does not: warnings do not stop an install.
             local log="$build_dir/install-build.log"
             mkdir -p "$build_dir"
+            # A build folder from before the presets used Ninja: CMake will not switch generators
+            # in place, so its cache goes (the objects are rebuilt).
+            if [[ -f "$build_dir/CMakeCache.txt" ]] &&
+                ! grep -qx 'CMAKE_GENERATOR:INTERNAL=Ninja' "$build_dir/CMakeCache.txt"; then
+                rm -rf "$build_dir/CMakeCache.txt" "$build_dir/CMakeFiles"
+            fi
             echo "Building smime-host (Release) in $(pretty "$build_dir") (a minute or two; log: $(pretty "$log"))"
             if ! (cd "$source_dir" && cmake --preset release -DSMIME_HOST_WARNINGS_AS_ERRORS=OFF &&
                 cmake --build --preset release -j "$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)") >"$log" 2>&1; then

@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The whole test suite from a clean checkout: dependencies, the C++ layout check, a fresh build,
-# unit, end-to-end and installer tests, the browser extension's checks and browser tests (and the
-# other browser stages under tests/*/run.sh), the README's install command, the suites that
-# exercise memory handling again under ASan+UBSan, then a short bounded run of the fuzzers
-# (tests/fuzz-long.sh runs them for longer). Exits non-zero on any failure.
+# The whole test suite from a clean checkout: dependencies, the C++ layout check, the C++ suites
+# (each run once: under ASan+UBSan where the sanitizers find things, the rest in the default
+# build), installer tests, the browser extension's checks and browser tests (and the other browser
+# stages under tests/*/run.sh), the README's install command, then a short bounded run of the
+# fuzzers (tests/fuzz-long.sh runs them for longer). Exits non-zero on any failure.
 #
-# The default build and the extension's build (npm ci, the three packages) run first, side by
-# side; then four lanes, because much of the test time is spent waiting on browsers and child
-# processes:
-#   core:      ctest on the default build, all but the installer tests
-#   extension: tests/extension/run.sh, then the installer tests. The installer tests compare the
-#              system-wide folders before and after, and the extension's page API test writes a
-#              managed policy file into one of them, so the two never run at once.
+# The default build (the host as users get it, and the few suites that cannot run under the
+# sanitizers: SMIME_HOST_SUITES=unsanitized) and the extension's build (npm ci, the three
+# packages) run first, side by side; then four lanes, because much of the test time is spent
+# waiting on browsers and child processes:
+#   default:   the benchmark programs compiled in the default build (never run here: they print
+#              figures), then ctest there: the installer tests (one at a time, as they share the
+#              system-wide manifest folders), the key store's multi-process suite and the
+#              end-to-end cases on real memory limits
+#   extension: tests/extension/run.sh
 #   mail:      tests/webmail/run.sh, then tests/thunderbird/run.sh (when present); they write
-#              nothing outside their temporary folders. Then the benchmark programs are compiled in
-#              the default build (never run here: they print figures); this lane ends first.
+#              nothing outside their temporary folders
 #   builds:    the sanitize build (clang; the suites and the fuzzers in one tree), its suites and
 #              the fuzzers' run side by side, and the README's install command in a copy of the
 #              tree (it runs npm ci and builds in its own folders)
@@ -85,11 +86,12 @@ readme_install() {
 }
 
 # The suites where the sanitizers find things: everything that runs our code on untrusted or
-# hand-managed memory, in process or in a host or command line it starts. Left to the default
-# build: the installer's checks, the self-test (a round trip through engine code the engine suite
-# covers) and the key store's multi-process suite (SQLite locking and killed processes; its store
-# code runs under the sanitizers in the other key store suites, its command line in the policy
-# suite).
+# hand-managed memory, in process or in a host or command line it starts. The default build has
+# the rest: the installer's checks, the self-test (a round trip through engine code the engine
+# suite covers), the key store's multi-process suite (SQLite locking and killed processes; its
+# store code runs under the sanitizers in the other key store suites, its command line in the
+# policy suite) and the end-to-end cases on real memory limits, which AddressSanitizer's shadow
+# memory defeats.
 sanitize_tests() {
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --preset sanitize -E '^(installer_.*|keystore_process|fuzz_.*)$'
@@ -97,13 +99,6 @@ sanitize_tests() {
 
 # A lane goes on after a failed stage where the next one does not depend on it, so one run
 # reports every failure; its exit status says whether any stage failed.
-extension_lane() {
-    local status=0
-    stage extension tests/extension/run.sh || status=1
-    stage installer-tests ctest --preset default -R '^installer_' || status=1
-    return "$status"
-}
-
 mail_lane() {
     local status=0 suite
     for suite in webmail thunderbird; do
@@ -111,7 +106,16 @@ mail_lane() {
             stage "$suite" "tests/$suite/run.sh" || status=1
         fi
     done
+    return "$status"
+}
+
+# The benchmark programs are compiled (never run here: they print figures) before the tests of the
+# default build, as the .deb test's cpack brings that tree up to date and must not build in it
+# at the same time.
+default_lane() {
+    local status=0
     stage benchmarks-build cmake --build --preset default -j "$JOBS" --target benchmarks || status=1
+    stage default-tests ctest --preset default || status=1
     return "$status"
 }
 
@@ -150,13 +154,13 @@ pids+=($!)
 # neither a browser nor the host, while the default build leaves a processor partly idle.
 stage extension-build tests/extension/run.sh --prepare &
 extension_build_pid=$!
-stage default-build fresh_build default -DSMIME_HOST_BENCHMARKS=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache || { wait; exit 1; }
+stage default-build fresh_build default -DSMIME_HOST_SUITES=unsanitized -DSMIME_HOST_BENCHMARKS=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache || { wait; exit 1; }
 wait "$extension_build_pid" || { wait; exit 1; }
 
 export SMIME_EXTENSION_PREBUILT=1
-stage core-tests ctest --preset default -E '^installer_' &
+default_lane &
 pids+=($!)
-extension_lane &
+stage extension tests/extension/run.sh &
 pids+=($!)
 mail_lane &
 pids+=($!)
