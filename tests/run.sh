@@ -6,20 +6,20 @@
 # stages under tests/*/run.sh), the README's install command, then a short bounded run of the
 # fuzzers (tests/fuzz-long.sh runs them for longer). Exits non-zero on any failure.
 #
-# The default build (the host as users get it, and the few suites that cannot run under the
-# sanitizers: SMIME_HOST_SUITES=unsanitized) and the extension's build (npm ci, the three
-# packages) run first, side by side; then four lanes, because much of the test time is spent
-# waiting on browsers and child processes:
-#   default:   the benchmark programs compiled in the default build (never run here: they print
-#              figures), then ctest there: the installer tests (one at a time, as they share the
+# The sanitize build (clang; the suites and the fuzzers in one tree), then its suites and the
+# fuzzers' run side by side, form the longest chain and start at once, beside the default build
+# (the host as users get it, and the few suites that cannot run under the sanitizers:
+# SMIME_HOST_SUITES=unsanitized) and the extension's build (npm ci, the three packages). Then
+# three more lanes, because much of the test time is spent waiting on browsers and child
+# processes:
+#   default:   ctest on the default build: the installer tests (one at a time, as they share the
 #              system-wide manifest folders), the key store's multi-process suite and the
-#              end-to-end cases on real memory limits
+#              end-to-end cases on real memory limits; then the benchmark programs are compiled
+#              there (never run here: they print figures)
 #   extension: tests/extension/run.sh
 #   mail:      tests/webmail/run.sh, then tests/thunderbird/run.sh (when present); they write
-#              nothing outside their temporary folders
-#   builds:    the sanitize build (clang; the suites and the fuzzers in one tree), its suites and
-#              the fuzzers' run side by side, and the README's install command in a copy of the
-#              tree (it runs npm ci and builds in its own folders)
+#              nothing outside their temporary folders. Then the README's install command in a
+#              copy of the tree (it runs npm ci and builds in its own folders)
 # The browser stages use the extension build (and its checks) made once up front
 # (SMIME_EXTENSION_PREBUILT=1).
 # Each stage's output goes to build/ci-logs/<stage>.log (printed when it fails); every stage
@@ -106,30 +106,27 @@ mail_lane() {
             stage "$suite" "tests/$suite/run.sh" || status=1
         fi
     done
+    stage readme-install readme_install || status=1
     return "$status"
 }
 
-# The benchmark programs are compiled (never run here: they print figures) before the tests of the
+# The benchmark programs are compiled (never run here: they print figures) after the tests of the
 # default build, as the .deb test's cpack brings that tree up to date and must not build in it
 # at the same time.
 default_lane() {
     local status=0
-    stage benchmarks-build cmake --build --preset default -j "$JOBS" --target benchmarks || status=1
     stage default-tests ctest --preset default || status=1
+    stage benchmarks-build cmake --build --preset default -j "$JOBS" --target benchmarks || status=1
     return "$status"
 }
 
-builds_lane() {
+sanitize_lane() {
     local pids=() status=0 pid
-    if stage sanitize-build fresh_build sanitize -DSMIME_HOST_BENCHMARKS=OFF -DSMIME_FUZZ_SECONDS="$FUZZ_SECONDS"; then
-        stage sanitize-tests sanitize_tests &
-        pids+=($!)
-        stage fuzz-run ctest --preset sanitize -R '^fuzz_' &
-        pids+=($!)
-    else
-        status=1
-    fi
-    stage readme-install readme_install || status=1
+    stage sanitize-build fresh_build sanitize -DSMIME_HOST_BENCHMARKS=OFF -DSMIME_FUZZ_SECONDS="$FUZZ_SECONDS" || return 1
+    stage sanitize-tests sanitize_tests &
+    pids+=($!)
+    stage fuzz-run ctest --preset sanitize -R '^fuzz_' &
+    pids+=($!)
     for pid in "${pids[@]}"; do wait "$pid" || status=1; done
     return "$status"
 }
@@ -154,6 +151,9 @@ pids+=($!)
 # neither a browser nor the host, while the default build leaves a processor partly idle.
 stage extension-build tests/extension/run.sh --prepare &
 extension_build_pid=$!
+# The sanitize build and its suites are the longest chain: they start at once.
+sanitize_lane &
+pids+=($!)
 stage default-build fresh_build default -DSMIME_HOST_SUITES=unsanitized -DSMIME_HOST_BENCHMARKS=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache || { wait; exit 1; }
 wait "$extension_build_pid" || { wait; exit 1; }
 
@@ -163,8 +163,6 @@ pids+=($!)
 stage extension tests/extension/run.sh &
 pids+=($!)
 mail_lane &
-pids+=($!)
-builds_lane &
 pids+=($!)
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 
