@@ -7,15 +7,15 @@
 # fuzzers (tests/fuzz-long.sh runs them for longer). Exits non-zero on any failure.
 #
 # The sanitize build (clang; the suites and the fuzzers in one tree), then its suites and the
-# fuzzers' run side by side, form the longest chain and start at once, beside the default build
-# (the host as users get it, and the few suites that cannot run under the sanitizers:
-# SMIME_HOST_SUITES=unsanitized) and the extension's build (npm ci, the three packages). Then
-# three more lanes, because much of the test time is spent waiting on browsers and child
-# processes:
-#   default:   ctest on the default build: the installer tests (one at a time, as they share the
-#              system-wide manifest folders), the key store's multi-process suite and the
-#              end-to-end cases on real memory limits; then the benchmark programs are compiled
-#              there (never run here: they print figures)
+# fuzzers' run side by side, form the longest chain and start at once, beside the host's build
+# (the default build's program, as users get it) and the extension's build (npm ci, the three
+# packages). Then three more lanes, because much of the test time is spent waiting on browsers and
+# child processes:
+#   default:   the rest of the default build (only the suites that cannot run under the
+#              sanitizers: SMIME_HOST_SUITES=unsanitized), then ctest there: the installer tests
+#              (one at a time, as they share the system-wide manifest folders), the key store's
+#              multi-process suite and the end-to-end cases on real memory limits; then the
+#              benchmark programs are compiled there (never run here: they print figures)
 #   extension: tests/extension/run.sh
 #   mail:      tests/webmail/run.sh, then tests/thunderbird/run.sh (when present); they write
 #              nothing outside their temporary folders. Then the README's install command in a
@@ -68,10 +68,12 @@ stage() {
     return 1
 }
 
+# fresh_build PRESET [TARGET] [CMAKE_OPTION...]: configures from scratch and builds TARGET ("all":
+# everything).
 fresh_build() {
-    local preset="$1"
-    shift
-    rm -rf "build/$preset" && cmake --preset "$preset" "$@" && cmake --build --preset "$preset" -j "$JOBS"
+    local preset="$1" target="$2"
+    shift 2
+    rm -rf "build/$preset" && cmake --preset "$preset" "$@" && cmake --build --preset "$preset" -j "$JOBS" --target "$target"
 }
 
 # The README's install command as a user runs it from a clone: in a copy of the tracked files, so
@@ -115,14 +117,18 @@ mail_lane() {
 # at the same time.
 default_lane() {
     local status=0
-    stage default-tests ctest --preset default || status=1
+    if stage default-build cmake --build --preset default -j "$JOBS"; then
+        stage default-tests ctest --preset default || status=1
+    else
+        status=1
+    fi
     stage benchmarks-build cmake --build --preset default -j "$JOBS" --target benchmarks || status=1
     return "$status"
 }
 
 sanitize_lane() {
     local pids=() status=0 pid
-    stage sanitize-build fresh_build sanitize -DSMIME_HOST_BENCHMARKS=OFF -DSMIME_FUZZ_SECONDS="$FUZZ_SECONDS" || return 1
+    stage sanitize-build fresh_build sanitize all -DSMIME_HOST_BENCHMARKS=OFF -DSMIME_FUZZ_SECONDS="$FUZZ_SECONDS" || return 1
     stage sanitize-tests sanitize_tests &
     pids+=($!)
     stage fuzz-run ctest --preset sanitize -R '^fuzz_' &
@@ -154,7 +160,7 @@ extension_build_pid=$!
 # The sanitize build and its suites are the longest chain: they start at once.
 sanitize_lane &
 pids+=($!)
-stage default-build fresh_build default -DSMIME_HOST_SUITES=unsanitized -DSMIME_HOST_BENCHMARKS=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache || { wait; exit 1; }
+stage host-build fresh_build default smime-host -DSMIME_HOST_SUITES=unsanitized -DSMIME_HOST_BENCHMARKS=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache || { wait; exit 1; }
 wait "$extension_build_pid" || { wait; exit 1; }
 
 export SMIME_EXTENSION_PREBUILT=1

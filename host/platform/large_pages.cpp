@@ -12,6 +12,9 @@
 // minor page faults for verify 829 against 35,674, decrypt 643 against 11,646, encrypt 538 against
 // 9,019, sign 725 against 8,770; wall time two to four times shorter; peak memory 2 MiB higher.
 //
+// At start the small-block heap is populated in one go (populate_heap below), for the same reason
+// at a smaller scale: the page faults of a fresh process's first request.
+//
 // Only the host executable links this file. Sanitizer builds keep their own allocators.
 #include "platform/large_pages.h"
 
@@ -40,6 +43,10 @@
 
 #if defined(__GLIBC__)
 #include <malloc.h>
+#endif
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
 #endif
 #include <new>
 
@@ -88,6 +95,32 @@ void* openssl_realloc(void* p, std::size_t n, const char*, int) {
 void openssl_free(void* p, const char*, int) { std::free(p); }
 #endif
 
+#if !defined(SMIME_KEEP_ALLOCATOR) && defined(__linux__) && defined(MADV_POPULATE_WRITE)
+#define SMIME_POPULATE_HEAP 1
+// The heap of small blocks, populated in one call at start instead of a fault per 4 KiB page as
+// the process first touches it. A fault is a trap into the kernel, which on virtual machines costs
+// 5 to 20 us; populating costs about 1.5 us a page. A request's small blocks (SQLite's page cache,
+// OpenSSL's objects, the parsed JSON) take some 140 pages of heap: a fresh process answering a
+// 10 KiB request takes about 300 faults with this, 450 without (openssl cms: 330 to 370).
+constexpr std::size_t kHeapReserve = std::size_t{1} << 20;
+
+// From here on the heap keeps kHeapReserve free at its top, so it grows and shrinks in steps of
+// that size; then the whole heap is populated.
+void populate_heap() noexcept {
+    mallopt(M_TOP_PAD, static_cast<int>(kHeapReserve));
+    // A block one byte larger than the free top of the heap makes glibc extend the heap by the
+    // pad; freed, it joins the free top again. Through a volatile pointer, as the compiler may
+    // drop a malloc whose block is never used.
+    void* volatile probe = std::malloc(mallinfo2().keepcost + 1);
+    std::free(probe);
+    constexpr std::uintptr_t page = 4096;
+    const auto end = reinterpret_cast<std::uintptr_t>(sbrk(0)) & ~(page - 1);
+    const auto begin = (end - mallinfo2().arena) & ~(page - 1);
+    // Kernels before 5.14 refuse the advice; the pages then fault in one by one as before.
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
+}
+#endif
+
 }  // namespace
 
 namespace smime::platform {
@@ -96,6 +129,9 @@ void use_large_pages() {
 #if !defined(SMIME_KEEP_ALLOCATOR)
     CRYPTO_set_mem_functions(openssl_malloc, openssl_realloc,
                              openssl_free);  // fails only if OpenSSL already allocated
+#endif
+#if defined(SMIME_POPULATE_HEAP)
+    populate_heap();
 #endif
 }
 

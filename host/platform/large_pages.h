@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Backs large buffers with huge pages (see large_pages.cpp). Call first thing in main().
+// Backs large buffers with huge pages and populates the small-block heap at once (see
+// large_pages.cpp). Call first thing in main().
 #pragma once
 
 namespace smime::platform {
