@@ -6,11 +6,11 @@
 # stages under tests/*/run.sh), the README's install command, then a short bounded run of the
 # fuzzers (tests/fuzz-long.sh runs them for longer). Exits non-zero on any failure.
 #
-# The sanitize build (clang; the suites and the fuzzers in one tree), then its suites and the
-# fuzzers' run side by side, form the longest chain and start at once, beside the host's build
-# (the default build's program, as users get it) and the extension's build (npm ci, the three
-# packages). Then three more lanes, because much of the test time is spent waiting on browsers and
-# child processes:
+# The host's build (the default build's program, as users get it) and the extension's build (npm
+# ci, the three packages) run first, side by side; then four lanes, because much of the test time
+# is spent waiting on browsers and child processes:
+#   sanitize:  the sanitize build (clang; the suites and the fuzzers in one tree), then its suites
+#              and the fuzzers' run side by side: the longest chain
 #   default:   the rest of the default build (only the suites that cannot run under the
 #              sanitizers: SMIME_HOST_SUITES=unsanitized), then ctest there: the installer tests
 #              (one at a time, as they share the system-wide manifest folders), the key store's
@@ -157,13 +157,12 @@ pids+=($!)
 # neither a browser nor the host, while the default build leaves a processor partly idle.
 stage extension-build tests/extension/run.sh --prepare &
 extension_build_pid=$!
-# The sanitize build and its suites are the longest chain: they start at once.
-sanitize_lane &
-pids+=($!)
 stage host-build fresh_build default smime-host -DSMIME_HOST_SUITES=unsanitized -DSMIME_HOST_BENCHMARKS=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache || { wait; exit 1; }
 wait "$extension_build_pid" || { wait; exit 1; }
 
 export SMIME_EXTENSION_PREBUILT=1
+sanitize_lane &
+pids+=($!)
 default_lane &
 pids+=($!)
 stage extension tests/extension/run.sh &
