@@ -68,12 +68,12 @@ stage() {
     return 1
 }
 
-# fresh_build PRESET [TARGET] [CMAKE_OPTION...]: configures from scratch and builds TARGET ("all":
-# everything).
+# fresh_build PRESET TARGET JOBS [CMAKE_OPTION...]: configures from scratch and builds TARGET
+# ("all": everything) with JOBS compilations at a time.
 fresh_build() {
-    local preset="$1" target="$2"
-    shift 2
-    rm -rf "build/$preset" && cmake --preset "$preset" "$@" && cmake --build --preset "$preset" -j "$JOBS" --target "$target"
+    local preset="$1" target="$2" jobs="$3"
+    shift 3
+    rm -rf "build/$preset" && cmake --preset "$preset" "$@" && cmake --build --preset "$preset" -j "$jobs" --target "$target"
 }
 
 # The README's install command as a user runs it from a clone: in a copy of the tracked files, so
@@ -128,7 +128,9 @@ default_lane() {
 
 sanitize_lane() {
     local pids=() status=0 pid
-    stage sanitize-build fresh_build sanitize all -DSMIME_HOST_BENCHMARKS=OFF -DSMIME_FUZZ_SECONDS="$FUZZ_SECONDS" || return 1
+    # The longest chain compiles one file more than there are processors, which gives it a larger
+    # share of them beside the browser lanes.
+    stage sanitize-build fresh_build sanitize all "$((JOBS + 1))" -DSMIME_HOST_BENCHMARKS=OFF -DSMIME_FUZZ_SECONDS="$FUZZ_SECONDS" || return 1
     stage sanitize-tests sanitize_tests &
     pids+=($!)
     stage fuzz-run ctest --preset sanitize -R '^fuzz_' &
@@ -157,7 +159,7 @@ pids+=($!)
 # neither a browser nor the host, while the default build leaves a processor partly idle.
 stage extension-build tests/extension/run.sh --prepare &
 extension_build_pid=$!
-stage host-build fresh_build default smime-host -DSMIME_HOST_SUITES=unsanitized -DSMIME_HOST_BENCHMARKS=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache || { wait; exit 1; }
+stage host-build fresh_build default smime-host "$JOBS" -DSMIME_HOST_SUITES=unsanitized -DSMIME_HOST_BENCHMARKS=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache || { wait; exit 1; }
 wait "$extension_build_pid" || { wait; exit 1; }
 
 export SMIME_EXTENSION_PREBUILT=1
