@@ -128,9 +128,7 @@ default_lane() {
 
 sanitize_lane() {
     local pids=() status=0 pid
-    # The longest chain compiles one file more than there are processors, which gives it a larger
-    # share of them beside the browser lanes.
-    stage sanitize-build fresh_build sanitize all "$((JOBS + 1))" -DSMIME_HOST_BENCHMARKS=OFF -DSMIME_FUZZ_SECONDS="$FUZZ_SECONDS" || return 1
+    stage sanitize-build fresh_build sanitize all "$JOBS" -DSMIME_HOST_BENCHMARKS=OFF -DSMIME_FUZZ_SECONDS="$FUZZ_SECONDS" || return 1
     stage sanitize-tests sanitize_tests &
     pids+=($!)
     stage fuzz-run ctest --preset sanitize -R '^fuzz_' &
