@@ -9,9 +9,9 @@
 # dependency from pulling in Apache) and Dovecot).
 set -euo pipefail
 
-# ninja-build: the CMake presets' generator. jq: install.sh --status reads the host manifests with
-# it. nodejs, npm: the browser extension's build (extension/, npm ci with the committed
-# package-lock.json).
+# ninja-build: the CMake generator install.sh and the tests use. jq: install.sh --status reads the
+# host manifests with it. nodejs, npm: the browser extension's build (extension/, npm ci with the
+# committed package-lock.json).
 build_packages=(build-essential cmake ninja-build pkg-config libssl-dev openssl nlohmann-json3-dev libsqlite3-dev jq)
 # Node.js may come from elsewhere than Debian (NodeSource's nodejs bundles npm and conflicts with
 # Debian's npm package): what counts is a node of version 18 or later and an npm command.

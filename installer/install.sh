@@ -533,17 +533,21 @@ do_install() {
                 if command -v apt-get >/dev/null 2>&1; then
                     "$source_dir/installer/deps.sh"
                 else
-                    echo "install: no apt-get here; make sure cmake, ninja, a C++20 compiler, OpenSSL 3," \
-                        "nlohmann-json, SQLite 3 and jq are installed"
+                    echo "install: no apt-get here; make sure cmake, a C++20 compiler, OpenSSL 3, nlohmann-json," \
+                        "SQLite 3 and jq are installed"
                 fi
             fi
             # A user's compiler may warn where ours does not: warnings do not stop an install.
             local log="$build_dir/install-build.log"
             mkdir -p "$build_dir"
-            # A build folder from before the presets used Ninja: CMake will not switch generators
-            # in place, so its cache goes (the objects are rebuilt).
+            # Ninja where it is installed (installer/deps.sh installs it), else CMake's default.
+            # CMake will not switch the generator of a build folder in place: a folder made with
+            # another one loses its cache (its objects are rebuilt).
+            if [[ -z "${CMAKE_GENERATOR:-}" ]] && command -v ninja >/dev/null 2>&1; then
+                export CMAKE_GENERATOR=Ninja
+            fi
             if [[ -f "$build_dir/CMakeCache.txt" ]] &&
-                ! grep -qx 'CMAKE_GENERATOR:INTERNAL=Ninja' "$build_dir/CMakeCache.txt"; then
+                ! grep -qx "CMAKE_GENERATOR:INTERNAL=${CMAKE_GENERATOR:-Unix Makefiles}" "$build_dir/CMakeCache.txt"; then
                 rm -rf "$build_dir/CMakeCache.txt" "$build_dir/CMakeFiles"
             fi
             echo "Building smime-host (Release) in $(pretty "$build_dir") (a minute or two; log: $(pretty "$log"))"

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 seconds="${SMIME_FUZZ_SECONDS:-3600}"
 jobs="$(nproc 2>/dev/null || echo 2)"
 
+export CMAKE_GENERATOR="${CMAKE_GENERATOR:-Ninja}"  # as tests/run.sh, which may have made the tree
 cmake --preset sanitize -DSMIME_FUZZ_SECONDS="$seconds"
 cmake --build --preset sanitize -j "$jobs" --target fuzz_session fuzz_engine
 echo "== fuzzers, ${seconds} s each, side by side"

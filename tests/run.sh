@@ -13,9 +13,10 @@
 #              and the fuzzers' run side by side: the longest chain
 #   default:   the rest of the default build (only the suites that cannot run under the
 #              sanitizers: SMIME_HOST_SUITES=unsanitized), then ctest there: the installer tests
-#              (one at a time, as they share the system-wide manifest folders), the key store's
-#              multi-process suite and the end-to-end cases on real memory limits; then the
-#              benchmark programs are compiled there (never run here: they print figures)
+#              (those that share the system-wide manifest folders one at a time), the key store's
+#              multi-process suite and the end-to-end cases on real memory limits and multi-MiB
+#              payloads; then the benchmark programs are compiled there (never run here: they
+#              print figures)
 #   extension: tests/extension/run.sh
 #   mail:      tests/webmail/run.sh, then tests/thunderbird/run.sh (when present); they write
 #              nothing outside their temporary folders. Then the README's install command in a
@@ -29,6 +30,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS="${SMIME_FUZZ_SECONDS:-30}"
+# Ninja (installer/deps.sh) schedules the builds' compilations better than make.
+export CMAKE_GENERATOR="${CMAKE_GENERATOR:-Ninja}"
 JOBS="$(nproc 2>/dev/null || echo 2)"
 logs="build/ci-logs"
 started=$SECONDS
