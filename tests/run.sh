@@ -157,7 +157,7 @@ pids=()
 stage format tests/check-format.sh &
 pids+=($!)
 # The extension and the add-on built once for every browser stage, with the checks that need
-# neither a browser nor the host, while the default build leaves a processor partly idle.
+# neither a browser nor the host, while the host's build leaves a processor partly idle.
 stage extension-build tests/extension/run.sh --prepare &
 extension_build_pid=$!
 stage host-build fresh_build default smime-host "$JOBS" -DSMIME_HOST_SUITES=unsanitized -DSMIME_HOST_BENCHMARKS=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache || { wait; exit 1; }
