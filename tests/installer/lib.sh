@@ -81,6 +81,16 @@ system_snapshot() {
     done | sort
 }
 
+# The tests that change the system-wide manifest folders hold this lock while they run (ctest also
+# runs them one at a time); the README install test, which runs beside ctest in tests/run.sh,
+# takes it around its --status, which reads those folders too.
+system_folders_lock="${TMPDIR:-/tmp}/smime-host-system-folders.lock"
+
+hold_system_folders() {
+    exec 8>"$system_folders_lock"
+    flock 8
+}
+
 require_root() {
     [[ "$(id -u)" -eq 0 ]] || fail "this test installs system-wide and must run as root (CI does)"
 }

@@ -8,6 +8,7 @@ source "$(dirname "$0")/lib.sh"
 build_dir="${1:?usage: test-deb.sh BUILD_DIR}"
 
 require_root
+hold_system_folders
 command -v lintian >/dev/null || fail "lintian is not installed (installer/deps.sh --test installs it)"
 make_test_home
 if dpkg-query -W -f='${Status}' smime-host 2>/dev/null | grep -q "install ok installed"; then

@@ -8,6 +8,7 @@ source "$(dirname "$0")/lib.sh"
 binary="${1:?usage: test-system-install.sh SMIME_HOST_BINARY}"
 
 require_root
+hold_system_folders
 make_test_home
 [[ ! -e /usr/local/lib/smime-host ]] || fail "/usr/local/lib/smime-host exists: a real system install is here; not touching it"
 if dpkg-query -W -f='${Status}' smime-host 2>/dev/null | grep -q "install ok installed"; then
