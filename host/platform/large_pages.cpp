@@ -116,9 +116,10 @@ void populate_heap() noexcept {
     // The free top of the main heap: keepcost is its size. A block one byte larger makes glibc
     // extend the heap by the pad; freed, it joins the free top again. Through a volatile pointer,
     // as the compiler may drop a malloc whose block is never used.
-    const auto top = reinterpret_cast<std::uintptr_t>(sbrk(0)) - mallinfo2().keepcost;
-    if (mallinfo2().keepcost < kHeapReserve) {
-        void* volatile probe = std::malloc(mallinfo2().keepcost + 1);
+    const std::size_t free_top = mallinfo2().keepcost;
+    const auto top = reinterpret_cast<std::uintptr_t>(sbrk(0)) - free_top;
+    if (free_top < kHeapReserve) {
+        void* volatile probe = std::malloc(free_top + 1);
         std::free(probe);
     }
     const std::uintptr_t page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
