@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Installs what smime-host needs from Debian/Ubuntu packages: `deps.sh` for building (the host and
-# the browser extension), `deps.sh --test` adds what the test suite uses (clang and lld for the
-# sanitizer build and fuzzing; ccache, through which the README's install in the test run reuses
-# the default build's objects; interoperability peers; for the installer tests: the browsers,
-# lintian and file for the .deb, shellcheck; clang-format for the layout check; for the webmail
-# tests: Roundcube from Debian's packages, PHP's command-line server (php8.2-cgi keeps the "php"
-# dependency from pulling in Apache) and Dovecot).
+# the browser extension), `deps.sh --test` adds what the test suite uses. `deps.sh --test-build`
+# adds only what building the tests needs (the test libraries; clang and lld for the sanitizer
+# build and fuzzing; ccache, through which the README's install in the test run reuses the default
+# build's objects; clang-format for the layout check), so the test run can build while the rest
+# installs: the interoperability peers; for the installer tests: the browsers, lintian and file for
+# the .deb, shellcheck; for the webmail tests: Roundcube from Debian's packages, PHP's command-line
+# server (php8.2-cgi keeps the "php" dependency from pulling in Apache) and Dovecot.
 set -euo pipefail
 
 # ninja-build: the CMake generator install.sh and the tests use. jq: install.sh --status reads the
@@ -19,14 +20,20 @@ node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 
 if ! command -v npm >/dev/null || ((node_major < 18)); then
     build_packages+=(nodejs npm)
 fi
-test_packages=(doctest-dev libboost-dev libboost-filesystem-dev clang libclang-rt-14-dev lld ccache gpgsm libnss3-tools sqlite3
-    chromium firefox-esr thunderbird lintian file shellcheck clang-format-14
+test_build_packages=(doctest-dev libboost-dev libboost-filesystem-dev clang libclang-rt-14-dev lld ccache clang-format-14)
+test_run_packages=(gpgsm libnss3-tools sqlite3 chromium firefox-esr thunderbird lintian file shellcheck
     roundcube-core roundcube-sqlite3 php8.2-cli php8.2-cgi dovecot-imapd python3)
 
 wanted=("${build_packages[@]}")
-if [[ "${1:-}" == "--test" ]]; then
-    wanted+=("${test_packages[@]}")
-fi
+case "${1:-}" in
+    "") ;;
+    --test-build) wanted+=("${test_build_packages[@]}") ;;
+    --test) wanted+=("${test_build_packages[@]}" "${test_run_packages[@]}") ;;
+    *)
+        echo "usage: deps.sh [--test-build | --test]" >&2
+        exit 2
+        ;;
+esac
 
 missing=()
 for pkg in "${wanted[@]}"; do

@@ -6,9 +6,11 @@
 # stages under tests/*/run.sh), the README's install command, then a short bounded run of the
 # fuzzers (tests/fuzz-long.sh runs them for longer). Exits non-zero on any failure.
 #
-# The host's build (the default build's program, as users get it) and the extension's build (npm
-# ci, the three packages) run first, side by side; then four lanes, because much of the test time
-# is spent waiting on browsers and child processes:
+# What building needs is installed first. The host's build (the default build's program, as users
+# get it) and the extension's build (npm ci, the three packages) run next, side by side, while the
+# rest of the test tools install (browsers, peers, Roundcube); then four lanes, because much of the
+# test time is spent waiting on browsers and child processes (each waits for the test tools before
+# its first stage that uses them):
 #   sanitize:  the sanitize build (clang; the suites and the fuzzers in one tree), then its suites
 #              and the fuzzers' run side by side: the longest chain
 #   default:   the rest of the default build (only the suites that cannot run under the
@@ -102,10 +104,20 @@ sanitize_tests() {
         ctest --preset sanitize -E '^(installer_.*|keystore_process|fuzz_.*)$'
 }
 
+# wait_for_deps: waits until the background install of the test tools (deps_pid) has ended; fails
+# if it failed or ended without saying.
+wait_for_deps() {
+    while [[ ! -e "$logs/deps.status" ]] && kill -0 "$deps_pid" 2>/dev/null; do sleep 1; done
+    [[ "$(cat "$logs/deps.status" 2>/dev/null)" == 0 ]] && return 0
+    echo "== the test tools did not install (see $logs/deps.log)" >&2
+    return 1
+}
+
 # A lane goes on after a failed stage where the next one does not depend on it, so one run
 # reports every failure; its exit status says whether any stage failed.
 mail_lane() {
     local status=0 suite
+    wait_for_deps || return 1
     for suite in webmail thunderbird; do
         if [[ -e "tests/$suite/run.sh" ]]; then
             stage "$suite" "tests/$suite/run.sh" || status=1
@@ -120,7 +132,7 @@ mail_lane() {
 # at the same time.
 default_lane() {
     local status=0
-    if stage default-build cmake --build --preset default -j "$JOBS"; then
+    if stage default-build cmake --build --preset default -j "$JOBS" && wait_for_deps; then
         stage default-tests ctest --preset default || status=1
     else
         status=1
@@ -132,6 +144,7 @@ default_lane() {
 sanitize_lane() {
     local pids=() status=0 pid
     stage sanitize-build fresh_build sanitize all "$JOBS" -DSMIME_HOST_BENCHMARKS=OFF -DSMIME_FUZZ_SECONDS="$FUZZ_SECONDS" || return 1
+    wait_for_deps || return 1
     stage sanitize-tests sanitize_tests &
     pids+=($!)
     stage fuzz-run ctest --preset sanitize -R '^fuzz_' &
@@ -150,10 +163,21 @@ summary() {
 }
 trap summary EXIT
 
-stage deps ./installer/deps.sh --test
+# What building needs is installed first; the rest (browsers, peers, Roundcube: most of the
+# download and unpacking, on one processor) installs while the builds run, and the stages that
+# use it wait for it (wait_for_deps).
+stage deps-build ./installer/deps.sh --test-build
 
 status=0
 pids=()
+(
+    rc=0
+    stage deps ./installer/deps.sh --test || rc=1
+    echo "$rc" >"$logs/deps.status.new" && mv "$logs/deps.status.new" "$logs/deps.status"
+    exit "$rc"
+) &
+deps_pid=$!
+pids+=("$deps_pid")
 stage format tests/check-format.sh &
 pids+=($!)
 # The extension and the add-on built once for every browser stage, with the checks that need
@@ -168,7 +192,7 @@ sanitize_lane &
 pids+=($!)
 default_lane &
 pids+=($!)
-stage extension tests/extension/run.sh &
+{ wait_for_deps && stage extension tests/extension/run.sh; } &
 pids+=($!)
 mail_lane &
 pids+=($!)
