@@ -12,7 +12,7 @@ globalThis.browser = {
   i18n: {getMessage: () => "", getUILanguage: () => "en"},
 };
 globalThis.messenger = {compose: {getComposeDetails: async () => recipients}};
-const {composeView, refreshRecipients} = await import("../dist/units/tb-compose.mjs");
+const {composeView, lookAtComposeTabs, refreshRecipients} = await import("../dist/units/tb-compose.mjs");
 
 function host() {
   const h = {failing: true, asked: 0};
@@ -50,4 +50,24 @@ test("after a failure the once-a-second look waits before asking again; the user
   const view = await composeView(h.client, 12);
   assert.equal(h.asked, 2, "opening the compose popup asks at once");
   assert.equal(view.encrypt, true);
+});
+
+test("a compose tab whose details never come holds up neither the other tabs nor the next look", async () => {
+  const h = host();
+  h.failing = false;
+  const badges = new Map();
+  globalThis.messenger.tabs = {query: async () => [{id: 31}, {id: 32}]};
+  globalThis.messenger.compose.getComposeDetails = (tabId) => tabId === 31 ? new Promise(() => {}) : Promise.resolve(recipients);
+  globalThis.messenger.composeAction = {
+    setBadgeText: async ({tabId, text}) => { badges.set(tabId, text); },
+    setBadgeBackgroundColor: async () => {},
+    setTitle: async () => {},
+  };
+  const started = Date.now();
+  await lookAtComposeTabs(h.client, 50);
+  assert.ok(Date.now() - started < 2000, "the look ended although tab 31 never answered");
+  assert.equal(badges.get(32), "E", "tab 32 shows that its message will be encrypted");
+  assert.equal(badges.has(31), false);
+  await lookAtComposeTabs(h.client, 50);
+  assert.equal(h.asked, 1, "tab 32's unchanged recipients are not asked about again");
 });

@@ -116,11 +116,20 @@ async function view(tabId: number): Promise<ComposeView> {
   };
 }
 
+/** How long one look at one compose tab, or one update of its compose action, may take. */
+const LOOK_MS = 5000;
+
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error("no answer in time")), ms); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 const painting = new Map<number, Promise<void>>();
 
 /** Updates the compose action of a tab; updates run one after another, so the last state wins. */
 function showOnAction(tabId: number): Promise<void> {
-  const next = (painting.get(tabId) ?? Promise.resolve()).then(() => paint(tabId)).catch(() => undefined);
+  const next = (painting.get(tabId) ?? Promise.resolve()).then(() => within(paint(tabId), LOOK_MS)).catch(() => undefined);
   painting.set(tabId, next);
   return next;
 }
@@ -268,11 +277,26 @@ export function startCompose(client: HostClient): void {
   });
   // No API reports recipient changes: look at the open compose tabs once a second.
   const poll = async (): Promise<void> => {
-    for (const tab of await messenger.tabs.query({type: "messageCompose"}).catch(() => [])) {
-      const s = await refreshRecipients(client, tab.id, undefined, true).catch(() => null);
-      if (s && !s.sending) await showOnAction(tab.id).catch(() => undefined);
+    try {
+      await lookAtComposeTabs(client);
+    } finally {
+      setTimeout(() => void poll(), POLL_MS);
     }
-    setTimeout(() => void poll(), POLL_MS);
   };
   void poll();
+}
+
+/**
+ * One look at every open compose tab: asks about recipients that changed and updates the tab's
+ * compose action. A call that never answers (a window that is closing, a host that is restarting)
+ * holds up neither the other tabs nor the next look: each tab's turn ends after LOOK_MS.
+ */
+export async function lookAtComposeTabs(client: HostClient, lookMs = LOOK_MS): Promise<void> {
+  const tabs = await within(messenger.tabs.query({type: "messageCompose"}), lookMs).catch(() => []);
+  for (const tab of tabs) {
+    await within((async () => {
+      const s = await refreshRecipients(client, tab.id, undefined, true).catch(() => null);
+      if (s && !s.sending) await showOnAction(tab.id).catch(() => undefined);
+    })(), lookMs).catch(() => undefined);
+  }
 }
