@@ -411,6 +411,7 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms,
         if (path.bad_key_usage) status.reasons.push_back(Verdict::BadKeyUsage);
         if (status.signing_time) {
             status.valid_at_signing_time =
+                path.known_ok_at(*status.signing_time) ||
                 pki::validate_signer(cert, material, *status.signing_time, policy).ok();
         }
         settle(status);

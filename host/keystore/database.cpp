@@ -50,7 +50,10 @@ Database::Database(const std::filesystem::path& file) {
     exec("PRAGMA secure_delete=ON");
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+}
 
 void Database::exec(const char* sql) {
     // journal_mode=WAL itself may meet a lock while another process creates the file: retry.
@@ -68,18 +71,49 @@ void Database::exec(const char* sql) {
     }
 }
 
-Statement Database::prepare(std::string_view sql) { return Statement(db_, sql); }
-std::int64_t Database::changes() const { return sqlite3_changes64(db_); }
-
-Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
-    if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
-        SQLITE_OK)
+Statement Database::prepare(std::string_view sql) {
+    std::string text(sql);
+    {
+        std::lock_guard lock(cache_mutex_);
+        if (auto it = cache_.find(text); it != cache_.end()) {
+            sqlite3_stmt* stmt = it->second;
+            cache_.erase(it);
+            return Statement(*this, std::move(text), stmt);
+        }
+    }
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                           SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+        sqlite3_finalize(stmt);
         fail(db_, "prepare");
+    }
+    return Statement(*this, std::move(text), stmt);
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+// Every statement the store uses has a fixed text, so the cache stays small; the bound is a guard.
+constexpr std::size_t kMaxCachedStatements = 64;
 
-Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) {
+void Database::give_back(std::string sql, sqlite3_stmt* stmt) noexcept {
+    // Reset and cleared, it holds neither rows nor bound values (sealed keys among them).
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    try {
+        std::lock_guard lock(cache_mutex_);
+        if (cache_.size() < kMaxCachedStatements && cache_.emplace(std::move(sql), stmt).second)
+            return;
+    } catch (...) {
+    }
+    sqlite3_finalize(stmt);
+}
+
+std::int64_t Database::changes() const { return sqlite3_changes64(db_); }
+
+Statement::~Statement() {
+    if (stmt_) owner_->give_back(std::move(sql_), stmt_);
+}
+
+Statement::Statement(Statement&& other) noexcept
+    : owner_(other.owner_), db_(other.db_), sql_(std::move(other.sql_)), stmt_(other.stmt_) {
     other.stmt_ = nullptr;
 }
 

@@ -7,9 +7,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace smime::db {
 
@@ -24,17 +26,25 @@ public:
     Database& operator=(const Database&) = delete;
 
     void exec(const char* sql);
+    // A statement for `sql`, compiled once per connection: a finished Statement gives its
+    // compiled form back (reset, bindings cleared) for the next prepare of the same text.
     Statement prepare(std::string_view sql);
     std::int64_t changes() const;
     sqlite3* handle() const noexcept { return db_; }
 
 private:
+    friend class Statement;
+    void give_back(std::string sql, sqlite3_stmt* stmt) noexcept;
+
     sqlite3* db_ = nullptr;
+    // Compiled statements not in use, by their text. A statement in use is not here: a second
+    // prepare of the same text meanwhile (a nested query) compiles one of its own.
+    std::mutex cache_mutex_;
+    std::unordered_map<std::string, sqlite3_stmt*> cache_;
 };
 
 class Statement {
 public:
-    Statement(sqlite3* db, std::string_view sql);
     ~Statement();
     Statement(Statement&& other) noexcept;
     Statement(const Statement&) = delete;
@@ -60,7 +70,13 @@ public:
     bool is_null(int column) const;
 
 private:
+    friend class Database;
+    Statement(Database& owner, std::string sql, sqlite3_stmt* stmt)
+        : owner_(&owner), db_(owner.db_), sql_(std::move(sql)), stmt_(stmt) {}
+
+    Database* owner_;
     sqlite3* db_;
+    std::string sql_;
     sqlite3_stmt* stmt_ = nullptr;
 };
 

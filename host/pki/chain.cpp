@@ -2,6 +2,7 @@
 // Path validation on top of X509_verify_cert, collecting every problem instead of the first.
 #include "pki/chain.h"
 
+#include "pki/cert_info.h"
 #include "util/log.h"
 
 #include <openssl/err.h>
@@ -9,6 +10,8 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+#include <limits>
 #include <string>
 
 namespace smime::pki {
@@ -137,12 +140,23 @@ PathResult validate_signer(X509* leaf, const TrustMaterial& material, std::time_
     STACK_OF(X509)* path = X509_STORE_CTX_get0_chain(ctx.get());
     const int length = path ? sk_X509_num(path) : 0;
     result.weak_algorithm = length == 0 && weak_certificate(leaf, policy, true);
+    std::pair<std::time_t, std::time_t> span{std::numeric_limits<std::time_t>::min(),
+                                             std::numeric_limits<std::time_t>::max()};
+    bool span_known = length > 0 && result.ok() && sk_X509_CRL_num(material.crls()) == 0;
     for (int i = 0; i < length; ++i) {
         X509* cert = sk_X509_value(path, i);
         const bool self_signed_top =
             i == length - 1 && (X509_get_extension_flags(cert) & EXFLAG_SS) != 0;
         if (weak_certificate(cert, policy, !self_signed_top)) result.weak_algorithm = true;
+        const auto not_before = to_time_t(X509_get0_notBefore(cert));
+        const auto not_after = to_time_t(X509_get0_notAfter(cert));
+        if (!not_before || !not_after) span_known = false;
+        if (span_known) {
+            span.first = std::max(span.first, *not_before);
+            span.second = std::min(span.second, *not_after);
+        }
     }
+    if (span_known) result.valid_span = span;
     ERR_clear_error();
     return result;
 }

@@ -6,6 +6,8 @@
 #include "util/ossl.h"
 
 #include <ctime>
+#include <optional>
+#include <utility>
 #include <vector>
 
 namespace smime::pki {
@@ -44,6 +46,14 @@ struct PathResult {
     bool weak_algorithm = false;  // a certificate of the path is signed or keyed too weakly
     // Whether the path was valid at the time asked; weak algorithms do not depend on time.
     bool ok() const { return !(untrusted || expired || not_yet_valid || revoked || bad_key_usage); }
+    // Set when the path is ok() and no CRL was consulted: from the latest notBefore to the
+    // earliest notAfter of its certificates. The same path is ok() at any time in it, as the
+    // validity periods are the only checks that depend on the time then.
+    std::optional<std::pair<std::time_t, std::time_t>> valid_span;
+    // Whether the same path is known to be ok() at `at` too, without building it again.
+    bool known_ok_at(std::time_t at) const {
+        return valid_span && valid_span->first <= at && at <= valid_span->second;
+    }
 };
 
 // What counts as too weak in a path (docs/protocol.md, weak_algorithm).

@@ -3,6 +3,7 @@
 #include "support.h"
 
 #include "mime/encoding.h"
+#include "pki/cert_info.h"
 #include "util/base64.h"
 #include "util/error.h"
 
@@ -83,6 +84,22 @@ TEST_CASE("certificate problems") {
         const Status status = verify_signed_by("carol", keys);
         CHECK(verdict(status) == "expired");
         CHECK(status.signatures[0].valid_at_signing_time == false);
+    }
+    SUBCASE("valid now; at the signing time it claims, valid only inside its validity period") {
+        TestKeys keys = TestKeys::with_test_root();
+        const Identity alice = load_identity("alice");
+        const std::time_t not_before =
+            pki::to_time_t(X509_get0_notBefore(alice.certificate.get())).value();
+        const auto at_signing_time = [&](std::time_t when) {
+            SignOptions options;
+            options.signing_time = when;
+            const Status status = verify(sign(message("alice"), alice, options).str(), keys).status;
+            CHECK(verdict(status) == "good");
+            return status.signatures.at(0).valid_at_signing_time;
+        };
+        CHECK(at_signing_time(not_before + 60) == true);
+        // Backdated to before the certificate existed: its path is not valid then.
+        CHECK(at_signing_time(not_before - 86400) == false);
     }
     SUBCASE("serverAuth only: bad_key_usage") {
         TestKeys keys = TestKeys::with_test_root();

@@ -2,6 +2,7 @@
 // Key store tests against the library: PKCS#12 import from real-world files, activation,
 // passphrases and locking, certificates, recipients.status, harvesting, backups.
 #include "keystore/certificate_info.h"
+#include "keystore/database.h"
 #include "keystore/keystore.h"
 #include "keystore/pkcs12.h"
 #include "keystore/sealing.h"
@@ -72,6 +73,48 @@ TEST_CASE("sealing: round trip, and refusal of a wrong key, wrong fingerprint or
     altered[20] ^= 1;
     CHECK_FALSE(sealing::unseal(key, altered, "fp1", out));
     CHECK(sealing::KdfParams::from_json(params.to_json()).salt == params.salt);
+}
+
+TEST_CASE("compiled statements are reused with nothing left bound, and a nested use gets its own") {
+    const auto dir = temp_store();
+    std::filesystem::create_directories(dir);
+    db::Database db(dir / "statements.sqlite");
+    db.exec("CREATE TABLE t(k TEXT PRIMARY KEY, v TEXT)");
+    constexpr const char* kInsert = "INSERT INTO t(k, v) VALUES(?, ?)";
+    db.prepare(kInsert).bind(1, "a").bind(2, "first").run();
+    // The same text again: the compiled statement comes back without the last bindings (an unbound
+    // v is NULL).
+    db.prepare(kInsert).bind(1, "b").run();
+    {
+        auto st = db.prepare("SELECT v FROM t WHERE k = ?");
+        st.bind(1, "b");
+        REQUIRE(st.step());
+        CHECK(st.is_null(0));
+    }
+    // A query of the same text while one is still stepping through its rows.
+    constexpr const char* kAll = "SELECT k FROM t ORDER BY k";
+    std::vector<std::string> pairs;
+    {
+        auto outer = db.prepare(kAll);
+        while (outer.step()) {
+            auto inner = db.prepare(kAll);
+            while (inner.step()) pairs.push_back(outer.text(0) + inner.text(0));
+        }
+    }
+    CHECK(pairs == std::vector<std::string>{"aa", "ab", "ba", "bb"});
+    // A statement given back part-way ends its read: the next query sees what another connection
+    // wrote since, not the old snapshot.
+    {
+        auto partly = db.prepare(kAll);
+        REQUIRE(partly.step());
+    }
+    db::Database other(dir / "statements.sqlite");
+    other.exec("DELETE FROM t WHERE k = 'a'");
+    auto left = db.prepare(kAll);
+    REQUIRE(left.step());
+    CHECK(left.text(0) == "b");
+    CHECK_FALSE(left.step());
+    std::filesystem::remove_all(dir.parent_path());
 }
 
 TEST_CASE("a new store is private to its owner and unprotected until a passphrase is set") {
