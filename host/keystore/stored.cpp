@@ -4,6 +4,9 @@
 
 #include "util/error.h"
 
+#include <openssl/decoder.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
 
 #include <mutex>
@@ -42,10 +45,59 @@ std::string pkcs8_der(EVP_PKEY* key) {
     return out;
 }
 
+namespace {
+
+// The key type a PrivateKeyInfo names in its algorithm (RFC 5208), read in place, or nullptr.
+const char* pkcs8_key_type(const SecureString& der) {
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    const unsigned char* const end = p + der.size();
+    long length = 0;
+    int tag = 0, cls = 0;
+    // PrivateKeyInfo ::= SEQUENCE { version INTEGER, privateKeyAlgorithm SEQUENCE { OID, ...
+    const auto enter = [&](int want, bool constructed) {
+        const int flags = ASN1_get_object(&p, &length, &tag, &cls, end - p);
+        return !(flags & 0x80) && tag == want && cls == V_ASN1_UNIVERSAL &&
+               ((flags & V_ASN1_CONSTRUCTED) != 0) == constructed && length <= end - p;
+    };
+    if (!enter(V_ASN1_SEQUENCE, true) || !enter(V_ASN1_INTEGER, false)) return nullptr;
+    p += length;
+    if (!enter(V_ASN1_SEQUENCE, true)) return nullptr;
+    const unsigned char* oid_der = p;
+    if (!enter(V_ASN1_OBJECT, false)) return nullptr;
+    const ossl::Asn1ObjectPtr oid(d2i_ASN1_OBJECT(nullptr, &oid_der, p + length - oid_der));
+    switch (oid ? OBJ_obj2nid(oid.get()) : NID_undef) {
+        case NID_rsaEncryption: return "RSA";
+        case NID_rsassaPss: return "RSA-PSS";
+        case NID_X9_62_id_ecPublicKey: return "EC";
+        case NID_ED25519: return "ED25519";
+        case NID_ED448: return "ED448";
+        default: return nullptr;
+    }
+}
+
+}  // namespace
+
+// OpenSSL 3.0 sets up a decoder for every key format it knows when asked to guess
+// (d2i_AutoPrivateKey): naming the structure and the key type, read from the DER first, spares a
+// fresh process about 3 million instructions per key.
 ossl::PKeyPtr parse_pkcs8(const SecureString& der) {
     use_secure_heap();
-    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-    EVP_PKEY* key = d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(der.size()));
+    EVP_PKEY* key = nullptr;
+    if (const char* type = pkcs8_key_type(der)) {
+        const ossl::DecoderCtxPtr decoder(OSSL_DECODER_CTX_new_for_pkey(
+            &key, "DER", "PrivateKeyInfo", type, EVP_PKEY_KEYPAIR, nullptr, nullptr));
+        const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+        std::size_t left = der.size();
+        if (!decoder || OSSL_DECODER_from_data(decoder.get(), &p, &left) != 1) {
+            EVP_PKEY_free(key);
+            key = nullptr;
+        }
+    }
+    if (!key) {
+        ERR_clear_error();
+        const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+        key = d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(der.size()));
+    }
     if (!key) throw Error(Code::Storage, "a stored private key cannot be decoded");
     return ossl::PKeyPtr(key);
 }
