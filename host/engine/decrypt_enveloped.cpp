@@ -123,7 +123,7 @@ void select_recipient(CMS_ContentInfo* cms, IdentityCache& identities) {
 void judge(bool decrypted, bool authenticated, std::string& plaintext) {
     const bool plausible = authenticated || plausible_content(plaintext);
     if (decrypted && plausible) return;
-    OPENSSL_cleanse(plaintext.data(), plaintext.capacity());
+    wipe_bytes(plaintext.data(), plaintext.capacity());
     plaintext.clear();
     decrypt_failed("content decryption");
 }

@@ -159,9 +159,9 @@ EntityDigest::Value digest_parts(DigestAlgorithm algorithm,
 }
 
 bool contains(std::string_view text, std::string_view needle) {
-    return std::search(text.begin(), text.end(),
-                       std::boyer_moore_horspool_searcher(needle.begin(), needle.end())) !=
-           text.end();
+    // The library's search (a vectorised scan for the first byte, then a compare) runs several
+    // times faster over MiB of base64 than a Boyer-Moore-Horspool table does.
+    return text.find(needle) != std::string_view::npos;
 }
 
 std::string boundary_not_in(std::string_view a, std::string_view b) {

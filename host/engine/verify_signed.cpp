@@ -62,7 +62,7 @@ void drain(BIO* chain, std::string* content_out) {
         if (n <= 0) break;
         if (content_out) content_out->append(buffer.data(), static_cast<std::size_t>(n));
     }
-    OPENSSL_cleanse(buffer.data(), buffer.size());
+    wipe_bytes(buffer.data(), buffer.size());
 }
 
 // The issuers of `leaf` among the message's certificates, nearest first: all a later

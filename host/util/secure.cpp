@@ -28,7 +28,7 @@ void SecureString::lock_pages() noexcept {
 
 void wipe_and_release(char* begin, char* end) noexcept {
     if (end <= begin) return;
-    OPENSSL_cleanse(begin, static_cast<std::size_t>(end - begin));
+    wipe_bytes(begin, static_cast<std::size_t>(end - begin));
 #if defined(__unix__) || defined(__APPLE__)
     const long page = ::sysconf(_SC_PAGESIZE);
     if (page <= 0) return;
