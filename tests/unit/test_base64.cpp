@@ -100,3 +100,45 @@ TEST_CASE("decoding into a buffer reserved for the exact size does not reallocat
         if (len > 15) CHECK(out.data() == before);  // small strings live inside the object
     }
 }
+
+TEST_CASE(
+    "lenient decoding of wrapped text agrees with the plain decoder, in place and stopped early") {
+    std::mt19937 rng(11);
+    for (const std::size_t len : {0u, 1u, 47u, 48u, 57u, 100u, 1000u, 65537u, 300001u}) {
+        std::string raw(len, '\0');
+        for (auto& c : raw) c = static_cast<char>(rng());
+        const std::string plain = base64::encode(raw);
+        // Lines of every width around the wide loop's 32 characters, ends of CRLF, LF or spaces.
+        for (const std::size_t width : {4u, 31u, 32u, 33u, 64u, 76u, 1000u}) {
+            for (const char* eol : {"\r\n", "\n", " \t "}) {
+                std::string wrapped;
+                for (std::size_t i = 0; i < plain.size(); i += width)
+                    wrapped.append(plain, i, width).append(eol);
+                std::string out;
+                REQUIRE(base64::decode_lenient_append(wrapped, out));
+                CHECK(out == raw);
+                std::string in_place = wrapped;
+                const auto size = base64::decode_lenient_to(
+                    in_place, reinterpret_cast<unsigned char*>(in_place.data()));
+                REQUIRE(size);
+                CHECK(in_place.substr(0, *size) == raw);
+                unsigned char head[48 + 8];
+                const auto head_size = base64::decode_lenient_to(wrapped, head, 16);
+                REQUIRE(head_size);
+                CHECK(std::string(reinterpret_cast<const char*>(head), *head_size) ==
+                      raw.substr(0, 48));
+            }
+        }
+        // A bad character or base64 after the padding, anywhere in a long run, is refused.
+        if (plain.size() > 100) {
+            std::string bad = plain;
+            bad[plain.size() / 2] = '*';
+            std::string out;
+            CHECK_FALSE(base64::decode_lenient_append(bad, out));
+            if (plain.back() == '=') {
+                std::string after = plain + plain;
+                CHECK_FALSE(base64::decode_lenient_append(after, out));
+            }
+        }
+    }
+}
