@@ -142,3 +142,25 @@ TEST_CASE(
         }
     }
 }
+
+TEST_CASE(
+    "every byte value, at every place of a wide block, decodes as OpenSSL decodes it or is "
+    "refused") {
+    const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (std::size_t place = 0; place < 32; ++place) {
+        for (int value = 0; value < 256; ++value) {
+            std::string text(64, 'Q');
+            for (std::size_t i = 0; i < text.size(); ++i) text[i] = alphabet[(i * 7 + place) % 64];
+            text[place] = static_cast<char>(value);
+            std::string out;
+            const bool ok = base64::decode_append(text, out);
+            const bool valid = alphabet.find(static_cast<char>(value)) != std::string::npos;
+            CHECK(ok == valid);
+            if (!ok || !valid) continue;
+            unsigned char expected[48];
+            REQUIRE(EVP_DecodeBlock(expected, reinterpret_cast<const unsigned char*>(text.data()),
+                                    static_cast<int>(text.size())) == 48);
+            CHECK(out == std::string(reinterpret_cast<const char*>(expected), 48));
+        }
+    }
+}
