@@ -11,6 +11,10 @@
 #include "util/error.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <string_view>
+#include <thread>
 
 namespace smime {
 namespace {
@@ -77,14 +81,70 @@ json signer_json(const engine::Identity& identity) {
     return {{"fingerprint", identity.fingerprint}};
 }
 
-// Digests and checks the content of a message to sign while it arrives (multipart/signed only).
-// The signing identity is not looked up here: the store may be locked or changed before the
-// last chunk, so the handler asks for it then.
+// Digests and checks the content of a message to sign while it arrives (multipart/signed only),
+// on a thread of its own: the session reads and decodes the next chunk while this one is
+// digested, so a large message costs the longer of the two instead of both. The signing identity
+// is not looked up here: the store may be locked or changed before the last chunk, so the handler
+// asks for it then.
 class SignObserver final : public PayloadObserver {
 public:
-    explicit SignObserver(engine::DigestAlgorithm algorithm) : digester(algorithm) {}
-    void received(std::string_view so_far) override { digester.update(so_far); }
-    engine::EntityDigester digester;
+    explicit SignObserver(engine::DigestAlgorithm algorithm)
+        : digester_(algorithm), worker_([this] { digest_as_given(); }) {}
+    ~SignObserver() override {
+        {
+            const std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        given_.notify_all();
+        worker_.join();
+    }
+    void received(std::string_view so_far) override {
+        {
+            const std::lock_guard lock(mutex_);
+            latest_ = so_far;
+            pending_ = true;
+        }
+        given_.notify_all();
+    }
+    void settle() override {
+        std::unique_lock lock(mutex_);
+        done_.wait(lock, [this] { return !pending_ && !busy_; });
+    }
+    // After the last chunk: the digest of the entity as received, or an empty one when the
+    // digester gave up.
+    engine::EntityDigest finish() {
+        settle();
+        return failed_ ? engine::EntityDigest{} : digester_.finish();
+    }
+
+private:
+    void digest_as_given() {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            given_.wait(lock, [this] { return stopping_ || pending_; });
+            if (stopping_) return;
+            const std::string_view view = latest_;
+            pending_ = false;
+            busy_ = true;
+            lock.unlock();
+            try {
+                if (!failed_) digester_.update(view);
+            } catch (...) {
+                failed_ = true;  // only a head start: sign_pieces() digests the message itself
+            }
+            lock.lock();
+            busy_ = false;
+            done_.notify_all();
+        }
+    }
+
+    engine::EntityDigester digester_;
+    std::mutex mutex_;
+    std::condition_variable given_, done_;
+    std::string_view latest_;
+    bool pending_ = false, busy_ = false, stopping_ = false;
+    bool failed_ = false;  // written by the worker only, read after settle()
+    std::thread worker_;   // last: started once everything it uses exists
 };
 
 std::unique_ptr<SignObserver> observe_sign(Context& context, const json& args) {
@@ -105,7 +165,7 @@ Reply sign(Context& context, Request& request, SignObserver* observer) {
     const mime::Entity message = mime::parse(text);
     const engine::Identity signer = signer_for(context, request.args, message);
     engine::EntityDigest digested;
-    if (observer) digested = observer->digester.finish();
+    if (observer) digested = observer->finish();
     Reply reply;
     // The reply repeats the body by reference: request.payload outlives the reply.
     reply.payload =

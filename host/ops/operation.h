@@ -47,6 +47,9 @@ public:
     virtual ~PayloadObserver() = default;
     // All of the payload received so far; each call sees a longer prefix of the same bytes.
     virtual void received(std::string_view so_far) = 0;
+    // Returns once nothing reads the bytes given so far any more: they are about to move (an
+    // observer that works on a thread of its own finishes what it was given first).
+    virtual void settle() {}
 };
 
 // One request as a handler sees it: validated arguments plus the decoded payload, if any.

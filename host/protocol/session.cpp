@@ -233,6 +233,7 @@ void Session::handle_chunk(const json& id, std::uint64_t index, std::string_view
     try {
         if (buffer.capacity() < buffer.size() + incoming) {
             // Grow by hand: a reallocation inside the string would free the old block unwiped.
+            if (upload.observer) upload.observer->settle();
             std::string grown;
             grown.reserve(std::max(buffer.capacity() * 2, buffer.size() + incoming));
             grown.append(buffer);

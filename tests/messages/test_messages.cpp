@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 
@@ -67,6 +68,42 @@ std::string message(const std::string& headers, std::size_t attachment_bytes = 0
 }
 
 }  // namespace
+
+TEST_CASE(
+    "a message to sign that arrives in many small chunks is digested on the side as it "
+    "arrives: the signature is good; an upload cut short ends cleanly") {
+    User alice("msg-small-chunks");
+    alice.import("thunderbird/Alice.p12");
+    alice.trust_test_ca();
+    // Chunks of 997 bytes: the header ends inside one, the body's lines straddle all of them.
+    const std::string mail = message(
+        "From: Alice <alice@example.com>\r\nTo: bob@example.com\r\nSubject: chunks\r\n", 300000);
+    std::string signed_mail, content;
+    const json s = alice.host->call_with_payload(
+        {{"id", alice.id++}, {"op", "message.sign"}, {"args", json::object()}}, "mime", mail, 997,
+        &signed_mail, "mime");
+    REQUIRE(code(s) == "ok");
+    const json v = alice.with_mime("message.verify", signed_mail, json::object(), &content);
+    REQUIRE(code(v) == "ok");
+    CHECK(v["result"]["status"]["signatures"][0]["verdict"] == "good");
+
+    // Half of the chunks, then one out of order: the request is refused while its digest is on
+    // its way, and the host goes on serving.
+    const std::string frames = HostProcess::payload_frames(
+        {{"id", "cut"}, {"op", "message.sign"}, {"args", json::object()}}, "mime", mail, 997);
+    std::size_t at = 0;
+    for (int frame = 0; frame < 1 + 150; ++frame) {
+        std::uint32_t length = 0;
+        std::memcpy(&length, frames.data() + at, 4);
+        at += 4 + length;
+    }
+    alice.host->write_raw(frames.substr(0, at));
+    alice.host->send({{"id", "cut"}, {"chunk", 999}, {"data", "AAAA"}});
+    const json refused = alice.host->read_json();
+    CHECK(refused["id"] == "cut");
+    CHECK(code(refused) == "ERR_BAD_REQUEST");
+    CHECK(code(alice.call("hello")) == "ok");
+}
 
 TEST_CASE("a large signed message round-trips through the chunked path and verifies as good") {
     User alice("msg-alice");
