@@ -156,6 +156,8 @@ std::unique_ptr<SignObserver> observe_sign(Context& context, const json& args) {
         return std::make_unique<SignObserver>(options.digest);
     } catch (const Error&) {
         return nullptr;  // the handler reports the bad argument
+    } catch (const std::exception&) {
+        return nullptr;  // no thread to be had: the handler digests the message itself
     }
 }
 

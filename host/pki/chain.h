@@ -50,9 +50,10 @@ struct PathResult {
     // earliest notAfter of its certificates. The same path is ok() at any time in it, as the
     // validity periods are the only checks that depend on the time then.
     std::optional<std::pair<std::time_t, std::time_t>> valid_span;
-    // Whether the same path is known to be ok() at `at` too, without building it again.
+    // Whether the same path is known to be ok() at `at` too, without building it again. OpenSSL
+    // counts a certificate as expired from the second of its notAfter on.
     bool known_ok_at(std::time_t at) const {
-        return valid_span && valid_span->first <= at && at <= valid_span->second;
+        return valid_span && valid_span->first <= at && at < valid_span->second;
     }
 };
 

@@ -273,6 +273,9 @@ void Session::handle_chunk(const json& id, std::uint64_t index, std::string_view
                                       .count()) +
                    " ms");
     pending_bytes_ -= std::min(pending_bytes_, buffer.capacity());  // the request holds it now
+    // A short payload lives inside the Upload (the small-string buffer): moving it wipes and
+    // moves those bytes, so the observer must be done with them first.
+    if (upload.observer) upload.observer->settle();
     Upload done = std::move(upload);
     uploads_.erase(it);
     done.request.args = std::move(done.args);

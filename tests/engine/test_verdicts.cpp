@@ -100,6 +100,11 @@ TEST_CASE("certificate problems") {
         CHECK(at_signing_time(not_before + 60) == true);
         // Backdated to before the certificate existed: its path is not valid then.
         CHECK(at_signing_time(not_before - 86400) == false);
+        // OpenSSL counts the second of notAfter as expired; so does the shortcut.
+        const std::time_t not_after =
+            pki::to_time_t(X509_get0_notAfter(alice.certificate.get())).value();
+        CHECK(at_signing_time(not_after - 1) == true);
+        CHECK(at_signing_time(not_after) == false);
     }
     SUBCASE("serverAuth only: bad_key_usage") {
         TestKeys keys = TestKeys::with_test_root();

@@ -103,6 +103,17 @@ TEST_CASE(
     CHECK(refused["id"] == "cut");
     CHECK(code(refused) == "ERR_BAD_REQUEST");
     CHECK(code(alice.call("hello")) == "ok");
+
+    // A payload short enough to live inside the upload's own record (no heap block): it is handed
+    // to the request only once its digest on the side is done with it.
+    for (const std::size_t size : {1u, 7u, 13u, 22u}) {
+        const json tiny = alice.host->call_with_payload(
+            {{"id", alice.id++}, {"op", "message.sign"}, {"args", json::object()}}, "mime",
+            std::string(size, 'x'), 3, nullptr, "mime");
+        CHECK(code(tiny) != "ok");
+        CHECK(code(tiny) != "ERR_INTERNAL");
+    }
+    CHECK(code(alice.call("hello")) == "ok");
 }
 
 TEST_CASE("a large signed message round-trips through the chunked path and verifies as good") {
