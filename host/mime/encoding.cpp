@@ -186,23 +186,12 @@ bool is_crlf(std::string_view text) { return scan_text(text).crlf; }
 
 void append_base64_lines(std::string_view raw, std::string& out) {
     // One resize, then encode in place: no temporary, no per-line appends.
-    constexpr std::size_t kLineRaw = kBase64LineBytes;
-    const std::size_t lines = (raw.size() + kLineRaw - 1) / kLineRaw;
     const std::size_t start = out.size();
-    reserve_large(out, start + (raw.size() + 2) / 3 * 4 + 2 * lines);
-    out.resize(start + (raw.size() + 2) / 3 * 4 + 2 * lines);
-    char* dst = out.data() + start;
-    const auto* src = reinterpret_cast<const unsigned char*>(raw.data());
-    std::size_t remaining = raw.size();
-    while (remaining > 0) {
-        const std::size_t n = std::min(remaining, kLineRaw);
-        base64::encode_to(src, n, dst);
-        dst += base64::encoded_size(n);
-        *dst++ = '\r';
-        *dst++ = '\n';
-        src += n;
-        remaining -= n;
-    }
+    const std::size_t size = base64::encoded_lines_size(raw.size(), kBase64LineBytes);
+    reserve_large(out, start + size);
+    out.resize(start + size);
+    base64::encode_lines_to(reinterpret_cast<const unsigned char*>(raw.data()), raw.size(),
+                            out.data() + start, kBase64LineBytes);
 }
 
 void append_quoted_printable(std::string_view text, std::string& out) {

@@ -120,33 +120,52 @@ __attribute__((target("avx2"))) std::size_t decode_avx2(const unsigned char* src
 // bytes, spreads every 3 into a 32-bit word, cuts four 6-bit values out with multiplies, and maps
 // values to characters by adding a per-range offset. Reads 4 bytes past the 24 it encodes.
 // Returns the number of bytes encoded (a multiple of 24).
-__attribute__((target("avx2"))) std::size_t encode_avx2(const unsigned char* src, std::size_t n,
-                                                        char* dst) {
+// One block: 24 bytes at `src` (reading 28) to 32 characters at `dst`.
+__attribute__((target("avx2"))) inline void encode_block_avx2(const unsigned char* src, char* dst) {
     const __m256i spread = _mm256_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10,  //
                                             1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10);
     const __m256i offsets =
         _mm256_setr_epi8(65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 0, 0,  //
                          65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 0, 0);
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 12));
+    const __m256i in =
+        _mm256_shuffle_epi8(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1), spread);
+    const __m256i a = _mm256_mulhi_epu16(_mm256_and_si256(in, _mm256_set1_epi32(0x0fc0fc00)),
+                                         _mm256_set1_epi32(0x04000040));
+    const __m256i b = _mm256_mullo_epi16(_mm256_and_si256(in, _mm256_set1_epi32(0x003f03f0)),
+                                         _mm256_set1_epi32(0x01000010));
+    const __m256i values = _mm256_or_si256(a, b);  // one 6-bit value per byte
+    // Range index: 0 for A-Z, 1 for a-z, 2-11 for digits, 12 for '+', 13 for '/'.
+    __m256i index = _mm256_subs_epu8(values, _mm256_set1_epi8(51));
+    index = _mm256_sub_epi8(index, _mm256_cmpgt_epi8(values, _mm256_set1_epi8(25)));
+    const __m256i chars = _mm256_add_epi8(values, _mm256_shuffle_epi8(offsets, index));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), chars);
+}
+
+__attribute__((target("avx2"))) std::size_t encode_avx2(const unsigned char* src, std::size_t n,
+                                                        char* dst) {
     std::size_t done = 0;
-    for (; done + 28 <= n; done += 24) {
-        const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + done));
-        const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + done + 12));
-        const __m256i in =
-            _mm256_shuffle_epi8(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1), spread);
-        const __m256i a = _mm256_mulhi_epu16(_mm256_and_si256(in, _mm256_set1_epi32(0x0fc0fc00)),
-                                             _mm256_set1_epi32(0x04000040));
-        const __m256i b = _mm256_mullo_epi16(_mm256_and_si256(in, _mm256_set1_epi32(0x003f03f0)),
-                                             _mm256_set1_epi32(0x01000010));
-        const __m256i values = _mm256_or_si256(a, b);  // one 6-bit value per byte
-        // Range index: 0 for A-Z, 1 for a-z, 2-11 for digits, 12 for '+', 13 for '/'.
-        __m256i index = _mm256_subs_epu8(values, _mm256_set1_epi8(51));
-        index = _mm256_sub_epi8(index, _mm256_cmpgt_epi8(values, _mm256_set1_epi8(25)));
-        const __m256i chars = _mm256_add_epi8(values, _mm256_shuffle_epi8(offsets, index));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + done / 3 * 4), chars);
-    }
+    for (; done + 28 <= n; done += 24) encode_block_avx2(src + done, dst + done / 3 * 4);
     return done;
 }
 
+// MIME lines of 57 bytes (76 characters and CRLF), three blocks a line. The third block reads 19
+// bytes into the next line and writes 20 characters past the line's 76, over which the next
+// line then writes: so it goes on while a next line of at least 19 bytes follows. Returns the
+// number of bytes encoded (whole lines).
+__attribute__((target("avx2"))) std::size_t encode_lines_avx2(const unsigned char* src,
+                                                              std::size_t n, char* dst) {
+    std::size_t done = 0;
+    for (; n - done >= 57 + 19; done += 57, dst += 78) {
+        encode_block_avx2(src + done, dst);
+        encode_block_avx2(src + done + 24, dst + 32);
+        encode_block_avx2(src + done + 48, dst + 64);
+        dst[76] = '\r';
+        dst[77] = '\n';
+    }
+    return done;
+}
 #endif
 
 }  // namespace
@@ -177,6 +196,29 @@ void encode_to(const unsigned char* src, std::size_t n, char* dst) {
         std::memcpy(dst, kPairs[v >> 12].data(), 2);
         dst[2] = kAlphabet[(v >> 6) & 63];
         dst[3] = '=';
+    }
+}
+
+std::size_t encoded_lines_size(std::size_t raw_size, std::size_t line_raw) {
+    const std::size_t lines = (raw_size + line_raw - 1) / line_raw;
+    return encoded_size(raw_size) + 2 * lines;
+}
+
+void encode_lines_to(const unsigned char* src, std::size_t n, char* dst, std::size_t line_raw) {
+    std::size_t i = 0;
+#if defined(SMIME_BASE64_AVX2)
+    if (line_raw == 57 && cpu::has_avx2()) {
+        i = encode_lines_avx2(src, n, dst);
+        dst += i / 57 * 78;
+    }
+#endif
+    while (i < n) {
+        const std::size_t m = std::min(n - i, line_raw);
+        encode_to(src + i, m, dst);
+        dst += encoded_size(m);
+        *dst++ = '\r';
+        *dst++ = '\n';
+        i += m;
     }
 }
 

@@ -23,6 +23,11 @@ std::string encode(std::string_view raw);
 // no whitespace. Returns false (leaving `out` with unspecified appended bytes) on bad input.
 bool decode_append(std::string_view text, std::string& out);
 
+// MIME's base64 body (RFC 2045 section 6.8): lines of `line_raw` bytes (a multiple of 3), each
+// encoded and ended with CRLF, the last one shorter. encoded_lines_size() characters at `dst`.
+std::size_t encoded_lines_size(std::size_t raw_size, std::size_t line_raw);
+void encode_lines_to(const unsigned char* src, std::size_t n, char* dst, std::size_t line_raw);
+
 // Lenient decoding for MIME bodies and PEM: skips whitespace (RFC 2045 section 6.8) and accepts a
 // missing final padding. False on any other character or data after padding.
 bool decode_lenient_append(std::string_view text, std::string& out);

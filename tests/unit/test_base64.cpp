@@ -164,3 +164,32 @@ TEST_CASE(
         }
     }
 }
+
+TEST_CASE("MIME lines: 57 bytes a line with CRLF, as OpenSSL encodes each line, at every length") {
+    std::mt19937 rng(5);
+    std::vector<std::size_t> lengths;
+    for (std::size_t len = 0; len < 400; ++len) lengths.push_back(len);
+    for (std::size_t len : {57u * 100, 57u * 100 + 18, 57u * 100 + 19, 1000003u})
+        lengths.push_back(len);
+    for (const std::size_t len : lengths) {
+        std::string raw(len, '\0');
+        for (auto& c : raw) c = static_cast<char>(rng());
+        std::string expected;
+        for (std::size_t at = 0; at < len; at += 57) {
+            const std::size_t n = std::min<std::size_t>(57, len - at);
+            unsigned char line[80];
+            const int written = EVP_EncodeBlock(
+                line, reinterpret_cast<const unsigned char*>(raw.data()) + at, static_cast<int>(n));
+            expected.append(reinterpret_cast<const char*>(line), static_cast<std::size_t>(written));
+            expected += "\r\n";
+        }
+        REQUIRE(base64::encoded_lines_size(len, 57) == expected.size());
+        // Bytes around the output stay as they were.
+        std::string out(expected.size() + 64, '#');
+        base64::encode_lines_to(reinterpret_cast<const unsigned char*>(raw.data()), len,
+                                out.data() + 32, 57);
+        CHECK(out.substr(32, expected.size()) == expected);
+        CHECK(out.substr(0, 32) == std::string(32, '#'));
+        CHECK(out.substr(32 + expected.size()) == std::string(32, '#'));
+    }
+}
