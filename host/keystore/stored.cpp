@@ -2,15 +2,13 @@
 // Encoding and decoding what the key store's tables hold.
 #include "keystore/stored.h"
 
+#include "engine/certificate_cache.h"
 #include "util/error.h"
 
 #include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
-
-#include <mutex>
-#include <unordered_map>
 
 namespace smime::stored {
 
@@ -102,23 +100,14 @@ ossl::PKeyPtr parse_pkcs8(const SecureString& der) {
     return ossl::PKeyPtr(key);
 }
 
-// OpenSSL 3.0 spends about a million instructions decoding one certificate (its public key goes
-// through the provider decoders), and every message decodes the same few stored ones again:
-// anchors, intermediates, the user's own. Certificates are immutable and reference-counted, so a
-// process keeps the ones it decoded, keyed by their DER, and hands out references.
+// One cache for every certificate a process decodes (engine::cached_certificate): OpenSSL 3.0
+// spends about a million instructions decoding one, every message decodes the same few stored
+// ones again (anchors, intermediates, the user's own), and a signed message usually carries the
+// very intermediate the store holds. Certificates are immutable and reference-counted.
 ossl::X509Ptr x509_from_der(const std::string& der) {
-    constexpr std::size_t kKept = 256;  // bounds memory when a listing walks thousands
-    static std::mutex mutex;
-    static std::unordered_map<std::string, ossl::X509Ptr> decoded;
-    const std::lock_guard lock(mutex);
-    if (const auto it = decoded.find(der); it != decoded.end())
-        return ossl::up_ref(it->second.get());
-    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-    X509* cert = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
+    ossl::X509Ptr cert = engine::cached_certificate(der);
     if (!cert) throw Error(Code::Storage, "a stored certificate cannot be decoded");
-    if (decoded.size() >= kKept) decoded.clear();
-    decoded.emplace(der, ossl::up_ref(cert));
-    return ossl::X509Ptr(cert);
+    return cert;
 }
 
 void check_fingerprint(const std::string& fp) {
