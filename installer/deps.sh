@@ -20,8 +20,10 @@ node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 
 if ! command -v npm >/dev/null || ((node_major < 18)); then
     build_packages+=(nodejs npm)
 fi
-test_build_packages=(doctest-dev libboost-dev libboost-filesystem-dev clang libclang-rt-14-dev lld ccache clang-format-14)
-test_run_packages=(gpgsm libnss3-tools sqlite3 chromium firefox-esr thunderbird lintian file shellcheck
+# sqlite3 is here, not with the rest: it requires exactly its own version of libsqlite3-0, so installing it
+# may upgrade the library (and libsqlite3-dev) that the builds compile and link against.
+test_build_packages=(doctest-dev libboost-dev libboost-filesystem-dev clang libclang-rt-14-dev lld ccache clang-format-14 sqlite3)
+test_run_packages=(gpgsm libnss3-tools chromium firefox-esr thunderbird lintian file shellcheck
     roundcube-core roundcube-sqlite3 php8.2-cli php8.2-cgi dovecot-imapd python3)
 
 wanted=("${build_packages[@]}")
@@ -71,8 +73,9 @@ if [[ " ${missing[*]} " == *" dovecot-imapd "* && ! -e /usr/sbin/policy-rc.d ]];
     "${sudo_cmd[@]}" chmod 755 /usr/sbin/policy-rc.d
     policy_rc_d_added=1
 fi
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Through env: sudo's env_reset would drop DEBIAN_FRONTEND.
+"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 if [[ -n "${policy_rc_d_added:-}" ]]; then
     "${sudo_cmd[@]}" rm -f /usr/sbin/policy-rc.d
 fi

@@ -71,3 +71,28 @@ test("a compose tab whose details never come holds up neither the other tabs nor
   await lookAtComposeTabs(h.client, 50);
   assert.equal(h.asked, 1, "tab 32's unchanged recipients are not asked about again");
 });
+
+test("a slow host is asked about a list once, however many looks wait for it, and its answer counts", async () => {
+  let release;
+  let asked = 0;
+  const client = {
+    request: (op, args) => {
+      asked += 1;
+      return new Promise((resolve) => {
+        release = () => resolve({recipients: args.addresses.map((address) => ({address, can_encrypt: true, certificate: {trusted: true}}))});
+      });
+    },
+  };
+  globalThis.messenger.compose.getComposeDetails = async () => recipients;
+  const looks = [refreshRecipients(client, 41, undefined, true), refreshRecipients(client, 41, undefined, true)];
+  await new Promise((r) => setTimeout(r, 10));
+  const third = refreshRecipients(client, 41, undefined, true);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(asked, 1, "one question on the way for the same list");
+  release();
+  const states = await Promise.all([...looks, third]);
+  for (const s of states) assert.deepEqual(s.recipients, [{address: "bob@example.test", canEncrypt: true, trusted: true}]);
+  const view = await composeView(client, 41);
+  assert.equal(view.encrypt, true, "the late answer counts: encryption turns on");
+  assert.equal(asked, 1);
+});

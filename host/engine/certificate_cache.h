@@ -17,7 +17,9 @@ namespace smime::engine {
 // last kMaxCachedCertificates of up to kMaxCachedDer bytes, since mail chooses them.
 ossl::X509Ptr cached_certificate(std::string_view der);
 
-constexpr std::size_t kMaxCachedCertificates = 64;
+// The key store's anchors, intermediates and the user's own certificates share it with mail's:
+// room for a store of a few hundred, so that verifying does not decode them all again each time.
+constexpr std::size_t kMaxCachedCertificates = 256;
 constexpr std::size_t kMaxCachedDer = 16 * 1024;
 
 // How many certificates the cache holds (for tests).

@@ -200,11 +200,14 @@ void encode_to(const unsigned char* src, std::size_t n, char* dst) {
 }
 
 std::size_t encoded_lines_size(std::size_t raw_size, std::size_t line_raw) {
+    if (line_raw == 0) line_raw = raw_size;  // one line, as encode_lines_to writes it
+    if (raw_size == 0) return 0;
     const std::size_t lines = (raw_size + line_raw - 1) / line_raw;
     return encoded_size(raw_size) + 2 * lines;
 }
 
 void encode_lines_to(const unsigned char* src, std::size_t n, char* dst, std::size_t line_raw) {
+    if (line_raw == 0) line_raw = n;  // one line, rather than no progress
     std::size_t i = 0;
 #if defined(SMIME_BASE64_AVX2)
     if (line_raw == 57 && cpu::has_avx2()) {

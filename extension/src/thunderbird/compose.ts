@@ -41,6 +41,8 @@ interface ComposeState {
   asked: number;
   /** A list the host failed to answer for, and when the once-a-second look may ask again. */
   retry?: {key: string; failures: number; at: number};
+  /** The question about a list still on its way: a look at the same list waits for its answer. */
+  inflight?: {key: string; ticket: number; answer: Promise<RecipientState[]>; counted?: boolean};
   error?: string;
   sending?: boolean;
   autosaved: Set<number>;
@@ -58,7 +60,8 @@ async function stateOf(tabId: number): Promise<ComposeState> {
   let s = states.get(tabId);
   if (!s) {
     const d = await defaults();
-    s = {sign: d.signAll, encrypt: null, recipients: [], key: "", asked: 0, autosaved: new Set()};
+    // Another look may have made it while the defaults were read: one state per tab.
+    s = states.get(tabId) ?? {sign: d.signAll, encrypt: null, recipients: [], key: "", asked: 0, autosaved: new Set()};
     states.set(tabId, s);
   }
   return s;
@@ -83,20 +86,32 @@ export async function refreshRecipients(client: HostClient, tabId: number, detai
   const key = addresses.join(",");
   if (key === s.key) return s;
   if (polling && s.retry?.key === key && Date.now() < s.retry.at) return s;
-  const ticket = ++s.asked;
-  let recipients: RecipientState[] = [];
-  try {
-    if (addresses.length) {
-      const r = await client.request<{recipients: {address: string; can_encrypt: boolean; certificate: {trusted?: boolean} | null}[]}>(
-        "recipients.status", {addresses});
-      recipients = r.recipients.map((x) => ({address: x.address, canEncrypt: x.can_encrypt, trusted: x.certificate?.trusted === true}));
-    }
-  } catch (e) {
-    const failures = s.retry?.key === key ? s.retry.failures + 1 : 1;
-    s.retry = {key, failures, at: Date.now() + Math.min(RETRY_MAX_MS, 1000 * 2 ** (failures - 1))};
-    throw e;
+  // A slow host must not be asked the same question again and again (each new question would
+  // make the answers to the earlier ones count for nothing): a look at the list being asked about
+  // waits for that answer.
+  let pending = s.inflight?.key === key ? s.inflight : undefined;
+  if (!pending) {
+    const answer = addresses.length === 0 ? Promise.resolve([]) : client.request<{recipients: {address: string; can_encrypt: boolean; certificate: {trusted?: boolean} | null}[]}>(
+      "recipients.status", {addresses}).then((r) =>
+      r.recipients.map((x) => ({address: x.address, canEncrypt: x.can_encrypt, trusted: x.certificate?.trusted === true})));
+    pending = {key, ticket: ++s.asked, answer};
+    s.inflight = pending;
   }
-  if (ticket === s.asked) {
+  const asked = pending;
+  let recipients: RecipientState[];
+  try {
+    recipients = await asked.answer;
+  } catch (e) {
+    if (asked.ticket === s.asked && !asked.counted) {
+      asked.counted = true;
+      const failures = s.retry?.key === key ? s.retry.failures + 1 : 1;
+      s.retry = {key, failures, at: Date.now() + Math.min(RETRY_MAX_MS, 1000 * 2 ** (failures - 1))};
+    }
+    throw e;
+  } finally {
+    if (s.inflight === asked) s.inflight = undefined;
+  }
+  if (asked.ticket === s.asked) {
     s.key = key;
     s.recipients = recipients;
     s.retry = undefined;
@@ -126,20 +141,31 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 const painting = new Map<number, Promise<void>>();
+const paintings = new Map<number, number>();
 
-/** Updates the compose action of a tab; updates run one after another, so the last state wins. */
+/**
+ * Updates the compose action of a tab; updates run one after another, so the last state wins. An
+ * update that outlives its turn (LOOK_MS) stops at its next step once a newer one has been asked
+ * for; a call of it that lands late anyway is set right by the next second's look.
+ */
 function showOnAction(tabId: number): Promise<void> {
-  const next = (painting.get(tabId) ?? Promise.resolve()).then(() => within(paint(tabId), LOOK_MS)).catch(() => undefined);
+  const generation = (paintings.get(tabId) ?? 0) + 1;
+  paintings.set(tabId, generation);
+  const next = (painting.get(tabId) ?? Promise.resolve())
+    .then(() => within(paint(tabId, () => paintings.get(tabId) === generation), LOOK_MS)).catch(() => undefined);
   painting.set(tabId, next);
   return next;
 }
 
-async function paint(tabId: number): Promise<void> {
+async function paint(tabId: number, current: () => boolean): Promise<void> {
   const v = await view(tabId);
+  if (!current()) return;
   const action = messenger.composeAction;
   const text = v.error ? "!" : `${v.sign ? "S" : ""}${v.encrypt ? "E" : ""}`;
   await action.setBadgeText({tabId, text});
+  if (!current()) return;
   await action.setBadgeBackgroundColor({tabId, color: v.error ? "#c62828" : v.encrypt && v.cannotEncrypt.length ? "#b7791f" : "#1a7f37"});
+  if (!current()) return;
   const title = v.error ?? [
     v.sign ? t("tb_compose_will_sign") : t("tb_compose_not_signed"),
     v.encrypt ? t("tb_compose_will_encrypt") : t("tb_compose_not_encrypted"),
@@ -274,6 +300,7 @@ export function startCompose(client: HostClient): void {
   messenger.tabs.onRemoved.addListener((tabId) => {
     states.delete(tabId);
     painting.delete(tabId);
+    paintings.delete(tabId);
   });
   // No API reports recipient changes: look at the open compose tabs once a second.
   const poll = async (): Promise<void> => {
