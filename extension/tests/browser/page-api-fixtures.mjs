@@ -160,9 +160,13 @@ export async function grantedScenarios(run, dataDir, messages, check) {
   }
   const nocert = await run("protect", {message: messages.compose.replace("bob@example.test", "nobody@example.test"), sign: false, encrypt: true});
   check(nocert.error?.code === "ERR_NO_CERTIFICATE", `a recipient without a certificate: the host's code ${nocert.error?.code}`);
+  // 400 addresses asked for at once against a bucket of 200 that refills 5 a second: whatever the
+  // time between the requests (under 20 s), the first goes through and at most two of the four do.
   const throttled = [];
-  for (let i = 0; i < 3; i++) throttled.push(await run("recipients", {addresses: Array.from({length: 100}, (_, k) => `user${i}-${k}@example.test`)}));
-  check(!throttled[0].error && throttled[2].error?.code === "ERR_THROTTLED", `recipients is rate-limited per origin: ${throttled.map((r) => r.error?.code ?? "ok")}`);
+  for (let i = 0; i < 4; i++) throttled.push(await run("recipients", {addresses: Array.from({length: 100}, (_, k) => `user${i}-${k}@example.test`)}));
+  const codes = throttled.map((r) => r.error?.code ?? "ok");
+  check(codes[0] === "ok" && codes.filter((c) => c === "ok").length <= 2 && codes.every((c) => c === "ok" || c === "ERR_THROTTLED"),
+    `recipients is rate-limited per origin: ${codes}`);
 }
 
 /** The RGB of one pixel of a PNG screenshot (8-bit RGB or RGBA, not interlaced), decoded here so
