@@ -113,31 +113,31 @@ Statement::~Statement() {
 }
 
 Statement::Statement(Statement&& other) noexcept
-    : owner_(other.owner_), db_(other.db_), sql_(std::move(other.sql_)), stmt_(other.stmt_) {
+    : owner_(other.owner_), sql_(std::move(other.sql_)), stmt_(other.stmt_) {
     other.stmt_ = nullptr;
 }
 
 Statement& Statement::bind(int index, std::string_view text) {
     if (sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
                           SQLITE_TRANSIENT) != SQLITE_OK)
-        fail(db_, "bind");
+        fail(owner_->db_, "bind");
     return *this;
 }
 
 Statement& Statement::bind_blob(int index, std::string_view bytes) {
     if (sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()),
                           SQLITE_TRANSIENT) != SQLITE_OK)
-        fail(db_, "bind");
+        fail(owner_->db_, "bind");
     return *this;
 }
 
 Statement& Statement::bind(int index, std::int64_t value) {
-    if (sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK) fail(db_, "bind");
+    if (sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK) fail(owner_->db_, "bind");
     return *this;
 }
 
 Statement& Statement::bind_null(int index) {
-    if (sqlite3_bind_null(stmt_, index) != SQLITE_OK) fail(db_, "bind");
+    if (sqlite3_bind_null(stmt_, index) != SQLITE_OK) fail(owner_->db_, "bind");
     return *this;
 }
 
@@ -145,7 +145,7 @@ bool Statement::step() {
     const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    fail(db_, "step");
+    fail(owner_->db_, "step");
 }
 
 void Statement::reset() {

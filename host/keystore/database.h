@@ -72,10 +72,9 @@ public:
 private:
     friend class Database;
     Statement(Database& owner, std::string sql, sqlite3_stmt* stmt)
-        : owner_(&owner), db_(owner.db_), sql_(std::move(sql)), stmt_(stmt) {}
+        : owner_(&owner), sql_(std::move(sql)), stmt_(stmt) {}
 
     Database* owner_;
-    sqlite3* db_;
     std::string sql_;
     sqlite3_stmt* stmt_ = nullptr;
 };

@@ -73,8 +73,9 @@ inline std::uint32_t decode_quad(const unsigned char* src) {
 __attribute__((target("avx2"))) std::size_t decode_avx2(const unsigned char* src, std::size_t quads,
                                                         unsigned char* dst) {
     std::size_t done = 0;
-    // By low half: bit 0 for 0-9 and A-Z's low halves, ... see the classes below; by high half:
-    // which class of characters that half begins (2: '+' '/', 3: digits, 4-5: A-Z, 6-7: a-z).
+    // By high half, the byte's class: 1 for 0x2_ ('+', '/'), 2 for 0x3_ (digits), 4 for 0x4_ and
+    // 0x6_ ('A'-'O', 'a'-'o'), 8 for 0x5_ and 0x7_ ('P'-'Z', 'p'-'z'), 0x10 where no byte is valid.
+    // By low half, the classes in which a byte with that low half is not valid, and always 0x10.
     // A byte is valid when its two entries share no bit.
     const __m256i by_low =
         _mm256_setr_epi8(0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1a,
