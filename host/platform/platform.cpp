@@ -107,6 +107,24 @@ bool write_stdout(const char* a, std::size_t a_size, const char* b, std::size_t 
 #endif
 }
 
+void finish_stdout() noexcept {
+#ifdef _WIN32
+    _close(1);
+#else
+    // /dev/null takes the descriptor's place (dup2 closes the pipe atomically); if it cannot be
+    // opened, the pipe is closed and the number stays free.
+    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null < 0) {
+        ::close(1);
+        return;
+    }
+    if (null != 1) {
+        ::dup2(null, 1);
+        ::close(null);
+    }
+#endif
+}
+
 std::optional<std::string> env(const char* name) {
     const char* value = std::getenv(name);
     if (!value || !*value) return std::nullopt;

@@ -25,6 +25,10 @@ long read_stdin(char* buffer, std::size_t size);
 // Writes all of the given pieces to stdout, in order, as one logical write. False on failure.
 bool write_stdout(const char* a, std::size_t a_size, const char* b, std::size_t b_size);
 
+// Ends the output stream: the reader sees end of file now, not when the process has torn itself
+// down. Later writes to stdout fail instead of reaching whatever opens the descriptor next.
+void finish_stdout() noexcept;
+
 // Value of an environment variable, if set and non-empty.
 std::optional<std::string> env(const char* name);
 

@@ -293,6 +293,31 @@ TEST_CASE("one active identity per address; activate, deactivate, delete, export
     std::filesystem::remove_all(dir.parent_path());
 }
 
+TEST_CASE("a closed store leaves its write-ahead log empty, and the next process reads it") {
+    const auto dir = temp_store();
+    const auto pki = TestPki::make();
+    std::string fp;
+    {
+        KeyStore store(dir);
+        fp = store.import_identity(make_pkcs12(pki.rsa_key.get(), pki.rsa_cert.get(), {}, "pw"),
+                                   SecureString("pw"))["fingerprint"];
+        // While open, the write went to the log.
+        REQUIRE(std::filesystem::exists(dir / "keystore.sqlite-wal"));
+    }
+    // The log file is kept for the next process (not made and deleted by every one), but holds
+    // no page: the import, sealed key included, is in the database file alone.
+    CHECK(std::filesystem::file_size(dir / "keystore.sqlite-wal") == 0);
+    {
+        KeyStore store(dir);
+        CHECK(store.identity(fp).private_key != nullptr);
+        store.delete_identity(fp);
+    }
+    CHECK(std::filesystem::file_size(dir / "keystore.sqlite-wal") == 0);
+    KeyStore again(dir);
+    CHECK(again.list_identities().empty());
+    std::filesystem::remove_all(dir.parent_path());
+}
+
 TEST_CASE("passphrase: set, lock, unlock, change, wrong passphrase, remove") {
     const auto dir = temp_store();
     // A cheap scrypt cost: the production cost has its own tests (test_keystore_locking.cpp).
