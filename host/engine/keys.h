@@ -67,9 +67,16 @@ public:
     virtual std::vector<ossl::X509CrlPtr> crls() = 0;
 
     // The same, ready for path validation. A store may do better than parsing every anchor it
-    // has: the key store leaves the system's anchors on disk until a path needs one.
+    // has: the key store leaves the system's anchors on disk until a path needs one, and its own
+    // certificates and CRLs in the database until add_paths_from asks for them.
     virtual pki::TrustMaterial trust_material() {
         return pki::TrustMaterial(trust_anchors(), intermediates(), crls());
+    }
+    // Adds to `material` what the paths of the certificates `from` may need that trust_material()
+    // left out. Nothing, for a provider whose trust_material() holds everything.
+    virtual void add_paths_from(pki::TrustMaterial& material, const std::vector<X509*>& from) {
+        (void)material;
+        (void)from;
     }
 
     // Stored certificates with this serial number (lowercase hex, as certificate descriptions

@@ -184,6 +184,16 @@ namespace {
 
 // Signers whose certificate the message does not carry: look for it in the key store by the
 // serial number of their issuerAndSerialNumber, and take one whose issuer matches too.
+bool missing_signer_cert(STACK_OF(CMS_SignerInfo)* signers) {
+    for (int i = 0; i < sk_CMS_SignerInfo_num(signers); ++i) {
+        X509* cert = nullptr;
+        CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(signers, i), nullptr, &cert, nullptr,
+                                 nullptr);
+        if (!cert) return true;
+    }
+    return false;
+}
+
 void find_missing_signer_certs(STACK_OF(CMS_SignerInfo)* signers, KeyProvider& keys) {
     for (int i = 0; i < sk_CMS_SignerInfo_num(signers); ++i) {
         CMS_SignerInfo* si = sk_CMS_SignerInfo_value(signers, i);
@@ -303,13 +313,18 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms,
     if (!detached && (!CMS_get0_content(cms) || !*CMS_get0_content(cms))) {
         throw Error(Code::BadMessage, "detached SignedData without its content");
     }
-    // Attach the signers' certificates carried in the message (or known to the key store).
-    X509s extra(sk_X509_new_null());
-    for (const auto& cert : context.keys().intermediates()) {
-        if (X509_up_ref(cert.get()) && !sk_X509_push(extra.get(), cert.get()))
-            X509_free(cert.get());
+    // Attach the signers' certificates carried in the message. A signer the message leaves out
+    // (RFC 5652 section 5.1 allows it) is looked for among the stored CA certificates, then among
+    // all stored certificates by serial number.
+    CMS_set1_signers_certs(cms, nullptr, 0);
+    if (missing_signer_cert(signers)) {
+        X509s extra(sk_X509_new_null());
+        for (const auto& cert : context.keys().intermediates()) {
+            if (X509_up_ref(cert.get()) && !sk_X509_push(extra.get(), cert.get()))
+                X509_free(cert.get());
+        }
+        CMS_set1_signers_certs(cms, extra.get(), 0);
     }
-    CMS_set1_signers_certs(cms, extra.get(), 0);
     ERR_clear_error();
     find_missing_signer_certs(signers, context.keys());
 
@@ -342,6 +357,19 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms,
     const CrlsPtr message_crls(CMS_get1_crls(cms));
     for (int i = 0; message_crls && i < sk_X509_CRL_num(message_crls.get()); ++i) {
         material.add_crl(sk_X509_CRL_value(message_crls.get(), i));
+    }
+    // Then what the key store holds for the paths from the signers and the message's certificates.
+    {
+        std::vector<X509*> from;
+        for (int i = 0; i < sk_CMS_SignerInfo_num(signers); ++i) {
+            X509* cert = nullptr;
+            CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(signers, i), nullptr, &cert, nullptr,
+                                     nullptr);
+            if (cert) from.push_back(cert);
+        }
+        for (int i = 0; message_certs && i < sk_X509_num(message_certs.get()); ++i)
+            from.push_back(sk_X509_value(message_certs.get(), i));
+        context.keys().add_paths_from(material, from);
     }
     const std::time_t now = context.options().validation_time.value_or(std::time(nullptr));
 

@@ -69,6 +69,13 @@ std::string fingerprint(X509* cert) { return pki::fingerprint_sha256(cert); }
 
 std::vector<std::string> emails(X509* cert) { return pki::emails(cert); }
 
+std::int64_t name_hash(const X509_NAME* name) {
+    int ok = 0;
+    const unsigned long hash = X509_NAME_hash_ex(name, nullptr, nullptr, &ok);
+    if (!ok) throw Error(Code::Internal, "a certificate name cannot be hashed");
+    return static_cast<std::int64_t>(hash);
+}
+
 CertificateInfo describe(X509* cert, std::time_t now) { return pki::describe(cert, now); }
 
 std::string iso8601(std::time_t t) { return pki::format_time(t); }

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <ctime>
 #include <string>
 #include <string_view>
@@ -28,6 +29,10 @@ std::string der(X509* cert);
 std::string pem(X509* cert);
 std::string fingerprint(X509* cert);
 std::vector<std::string> emails(X509* cert);
+// OpenSSL's hash of a name's canonical form (X509_NAME_hash_ex, as certificate directories use):
+// names that compare equal hash equal, whatever their string types, case or spacing. 32 bits:
+// two names may share one, so a match by hash is confirmed with X509_NAME_cmp.
+std::int64_t name_hash(const X509_NAME* name);
 
 CertificateInfo describe(X509* cert, std::time_t now);
 nlohmann::json to_json(const CertificateInfo& info);

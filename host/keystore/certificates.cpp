@@ -39,8 +39,9 @@ void KeyStore::store_certificate(X509* cert, Source source, bool trust_anchor) {
     db_.prepare(
            "INSERT INTO certificates(fingerprint, der, subject, issuer, serial, not_before, "
            "not_after, key_type, "
-           "key_bits, can_encrypt, is_ca, trust_anchor, source, first_seen, last_seen) "
-           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+           "key_bits, can_encrypt, is_ca, trust_anchor, source, first_seen, last_seen, "
+           "subject_hash) "
+           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         .bind(1, info.fingerprint)
         .bind_blob(2, der)
         .bind(3, info.subject)
@@ -56,6 +57,7 @@ void KeyStore::store_certificate(X509* cert, Source source, bool trust_anchor) {
         .bind(13, stored::source_name(static_cast<int>(source)))
         .bind(14, std::int64_t{t})
         .bind(15, std::int64_t{t})
+        .bind(16, certinfo::name_hash(X509_get_subject_name(cert)))
         .run();
     for (const auto& email : info.emails)
         db_.prepare("INSERT OR IGNORE INTO certificate_emails(email, fingerprint) VALUES(?, ?)")
@@ -122,11 +124,13 @@ json KeyStore::import_crl(std::string_view text) {
     if (ASN1_TIME_to_tm(X509_CRL_get0_lastUpdate(crl.get()), &tm) == 1) this_update = timegm(&tm);
     db::Transaction tx(db_);
     db_.prepare(
-           "INSERT OR REPLACE INTO crls(fingerprint, issuer, der, this_update) VALUES(?, ?, ?, ?)")
+           "INSERT OR REPLACE INTO crls(fingerprint, issuer, der, this_update, issuer_hash) "
+           "VALUES(?, ?, ?, ?, ?)")
         .bind(1, fp)
         .bind(2, ossl::bio_contents(name.get()))
         .bind_blob(3, der)
         .bind(4, std::int64_t{this_update})
+        .bind(5, certinfo::name_hash(X509_CRL_get_issuer(crl.get())))
         .run();
     tx.commit();
     return {{"fingerprint", fp},

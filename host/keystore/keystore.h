@@ -98,6 +98,7 @@ public:
     std::vector<ossl::X509Ptr> intermediates() override;
     std::vector<ossl::X509CrlPtr> crls() override;
     pki::TrustMaterial trust_material() override;
+    void add_paths_from(pki::TrustMaterial& material, const std::vector<X509*>& from) override;
     std::vector<ossl::X509Ptr> certificates_with_serial(const std::string& serial_hex) override;
     void harvest(const engine::Harvest& learned) override;
 
@@ -123,6 +124,7 @@ private:
                          bool preferred, const std::string& capabilities, std::int64_t now);
     std::vector<ossl::X509Ptr>
     own_trust_anchors();  // the policy's and the user's, not the system's
+    std::vector<ossl::X509Ptr> policy_anchors();
     bool has_identity(const std::string& fingerprint);
     struct KeyRecord;
     SecureString key_encryption_key();  // a copy of the derived key; throws Locked

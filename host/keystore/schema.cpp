@@ -2,9 +2,15 @@
 // Schema migrations, recorded in PRAGMA user_version. Never edit a released step: add one.
 #include "keystore/schema.h"
 
+#include "keystore/certificate_info.h"
 #include "util/error.h"
+#include "util/ossl.h"
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include <string>
+#include <vector>
 
 namespace smime::schema {
 namespace {
@@ -97,7 +103,49 @@ const char* const kSteps[] = {
         WHERE c.source = 'harvested' AND c.seen_from = e.email;
     UPDATE certificates SET preferred_at = NULL;
     )sql",
+    // 3: certificate paths read only the CA certificates and CRLs they need, found by the
+    // canonical name hash (certinfo::name_hash) of a subject or a CRL's issuer. The hashes of the
+    // rows already there are filled in by fill_name_hashes, in the same transaction.
+    R"sql(
+    ALTER TABLE certificates ADD COLUMN subject_hash INTEGER;
+    CREATE INDEX certificates_by_subject_hash ON certificates(subject_hash);
+    ALTER TABLE crls ADD COLUMN issuer_hash INTEGER;
+    CREATE INDEX crls_by_issuer_hash ON crls(issuer_hash);
+    )sql",
 };
+
+// Step 3's hashes for the certificates and CRLs stored before it. A row that cannot be decoded
+// keeps no hash, and no path finds it (as no path could use it before).
+void fill_name_hashes(db::Database& db) {
+    struct Row {
+        std::string key, der;
+    };
+    auto read = [&](const char* sql) {
+        std::vector<Row> rows;
+        auto st = db.prepare(sql);
+        while (st.step()) rows.push_back({st.text(0), st.blob(1)});
+        return rows;
+    };
+    for (const Row& row : read("SELECT fingerprint, der FROM certificates")) {
+        const auto* p = reinterpret_cast<const unsigned char*>(row.der.data());
+        const ossl::X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(row.der.size())));
+        if (!cert) continue;
+        db.prepare("UPDATE certificates SET subject_hash = ? WHERE fingerprint = ?")
+            .bind(1, certinfo::name_hash(X509_get_subject_name(cert.get())))
+            .bind(2, row.key)
+            .run();
+    }
+    for (const Row& row : read("SELECT fingerprint, der FROM crls")) {
+        const auto* p = reinterpret_cast<const unsigned char*>(row.der.data());
+        const ossl::X509CrlPtr crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(row.der.size())));
+        if (!crl) continue;
+        db.prepare("UPDATE crls SET issuer_hash = ? WHERE fingerprint = ?")
+            .bind(1, certinfo::name_hash(X509_CRL_get_issuer(crl.get())))
+            .bind(2, row.key)
+            .run();
+    }
+    ERR_clear_error();
+}
 
 }  // namespace
 
@@ -117,6 +165,7 @@ void migrate(db::Database& db) {
     db::Transaction tx(db);
     for (int version = read_version(); version < kCurrentVersion; ++version) {
         db.exec(kSteps[version]);
+        if (version + 1 == 3) fill_name_hashes(db);
         db.exec(("PRAGMA user_version = " + std::to_string(version + 1)).c_str());
     }
     tx.commit();

@@ -6,7 +6,7 @@
 
 namespace smime::schema {
 
-inline constexpr int kCurrentVersion = 2;
+inline constexpr int kCurrentVersion = 3;
 
 // Brings the database to kCurrentVersion in one transaction per step. Refuses a database written
 // by a newer release (Error(Storage)) rather than guess at its meaning.

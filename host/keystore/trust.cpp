@@ -19,6 +19,7 @@ namespace smime {
 
 bool KeyStore::trusted(X509* cert, std::optional<pki::TrustMaterial>& material) {
     if (!material) material.emplace(trust_material());
+    add_paths_from(*material, {cert});
     return pki::validates_to_anchor(cert, *material, stored::now());
 }
 
@@ -32,13 +33,62 @@ std::vector<ossl::X509Ptr> KeyStore::trust_anchors() {
 
 // Parsing the system's 150 roots costs more than a small message costs to verify, so the material
 // gets a lookup in the system's certificate directory instead: a path reads the root it ends at.
+// The store's own anchors, intermediates and CRLs (harvesting adds every validated issuer of
+// every correspondent) stay in the database until add_paths_from finds a path needs them. Only
+// the policy's anchors, a few an administrator chose, are read up front.
 pki::TrustMaterial KeyStore::trust_material() {
-    pki::TrustMaterial material(own_trust_anchors(), intermediates(), crls());
+    pki::TrustMaterial material(policy_anchors(), {}, {});
     if (policy_.use_system_trust_anchors) pki::add_system_anchors(material.store());
     return material;
 }
 
-std::vector<ossl::X509Ptr> KeyStore::own_trust_anchors() {
+// From each certificate, the stored CA certificates named as its issuer, then theirs, and so on:
+// anchors join as anchors, the rest as untrusted intermediates, and with each issuer the CRLs it
+// signed. Every certificate the paths could use is found, whatever chain OpenSSL then builds.
+void KeyStore::add_paths_from(pki::TrustMaterial& material, const std::vector<X509*>& from) {
+    // A bound on the names looked up per call: real paths are a few certificates long, and a
+    // store of cross-certified CAs must not turn one verify into a walk of the whole store.
+    constexpr int kMaxLookups = 32;
+    std::vector<const X509_NAME*> pending;
+    for (X509* cert : from)
+        if (cert) pending.push_back(X509_get_issuer_name(cert));
+    std::vector<ossl::X509Ptr> found;  // keeps the names in `pending` alive
+    int lookups = 0;
+    while (!pending.empty() && lookups < kMaxLookups) {
+        const X509_NAME* name = pending.back();
+        pending.pop_back();
+        if (!material.first_search(name)) continue;
+        ++lookups;
+        const std::int64_t hash = certinfo::name_hash(name);
+        auto certs = db_.prepare(
+            "SELECT der, trust_anchor FROM certificates WHERE subject_hash = ? AND (is_ca = 1 OR "
+            "trust_anchor = 1)");
+        certs.bind(1, hash);
+        while (certs.step()) {
+            const bool anchor = certs.integer(1) != 0;
+            // Without user anchors (policy), a stored anchor is no certificate a path may use.
+            if (anchor && !policy_.allow_user_trust_anchors) continue;
+            ossl::X509Ptr cert = stored::x509_from_der(certs.blob(0));
+            if (X509_NAME_cmp(X509_get_subject_name(cert.get()), name) != 0) continue;
+            if (anchor) material.add_anchor(cert.get());
+            else material.add_untrusted(cert.get());
+            pending.push_back(X509_get_issuer_name(cert.get()));
+            found.push_back(std::move(cert));
+        }
+        auto crls = db_.prepare("SELECT der FROM crls WHERE issuer_hash = ?");
+        crls.bind(1, hash);
+        while (crls.step()) {
+            const std::string der = crls.blob(0);
+            const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+            const ossl::X509CrlPtr crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
+            if (crl && X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), name) == 0)
+                material.add_crl(crl.get());
+        }
+    }
+    ERR_clear_error();
+}
+
+std::vector<ossl::X509Ptr> KeyStore::policy_anchors() {
     std::vector<ossl::X509Ptr> out;
     for (const auto& pem : policy_.trust_anchors) {
         try {
@@ -47,6 +97,11 @@ std::vector<ossl::X509Ptr> KeyStore::own_trust_anchors() {
             log::warn("a trust anchor in the policy cannot be parsed");
         }
     }
+    return out;
+}
+
+std::vector<ossl::X509Ptr> KeyStore::own_trust_anchors() {
+    std::vector<ossl::X509Ptr> out = policy_anchors();
     if (policy_.allow_user_trust_anchors) {
         auto st = db_.prepare("SELECT der FROM certificates WHERE trust_anchor = 1");
         while (st.step()) out.push_back(stored::x509_from_der(st.blob(0)));

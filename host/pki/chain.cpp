@@ -86,6 +86,17 @@ TrustMaterial::TrustMaterial(const std::vector<ossl::X509Ptr>& anchors,
     for (const auto& crl : crls) add_crl(crl.get());
 }
 
+void TrustMaterial::add_anchor(X509* cert) { X509_STORE_add_cert(store_.get(), cert); }
+
+bool TrustMaterial::first_search(const X509_NAME* issuer) {
+    unsigned char* der = nullptr;
+    const int n = i2d_X509_NAME(issuer, &der);
+    if (n <= 0) return true;
+    const bool first = searched_.emplace(reinterpret_cast<const char*>(der), n).second;
+    OPENSSL_free(der);
+    return first;
+}
+
 void TrustMaterial::add_untrusted(X509* cert) {
     if (X509_up_ref(cert) && !sk_X509_push(untrusted_.get(), cert)) X509_free(cert);
 }

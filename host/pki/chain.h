@@ -7,6 +7,8 @@
 
 #include <ctime>
 #include <optional>
+#include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -20,11 +22,16 @@ public:
                   const std::vector<ossl::X509Ptr>& intermediates,
                   const std::vector<ossl::X509CrlPtr>& crls);
 
+    void add_anchor(X509* cert);
     void add_untrusted(X509* cert);  // e.g. certificates the key store knows
     // Certificates a message carries, tried before the stored ones: OpenSSL takes the first
     // likely issuer without backtracking, so a stored look-alike must not hide the real one.
     void add_untrusted_first(X509* cert);
     void add_crl(X509_CRL* crl);
+
+    // For a store that adds what paths need as they come (KeyProvider::add_paths_from): true the
+    // first time it is asked about this issuer name, false after.
+    bool first_search(const X509_NAME* issuer);
 
     X509_STORE* store() const noexcept { return store_.get(); }
     STACK_OF(X509)* untrusted() const noexcept { return untrusted_.get(); }
@@ -34,6 +41,7 @@ private:
     ossl::X509StorePtr store_;
     ossl::X509StackPtr untrusted_;
     ossl::X509CrlStackPtr crls_;
+    std::set<std::string> searched_;  // issuer names (DER) first_search has seen
 };
 
 // What is wrong with a path, all at once (validation continues past each problem).

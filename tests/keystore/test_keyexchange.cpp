@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: MIT
 // Automatic key exchange against an attacker: what a signed mail may teach the key store, and
 // which certificate recipients.status and message.encrypt then choose per address.
+#include "engine/engine.h"
 #include "keystore/certificate_info.h"
 #include "keystore/keystore.h"
 #include "support/pki.h"
 
 #include <doctest/doctest.h>
+#include <openssl/x509.h>
 #include <sqlite3.h>
 
+#include <ctime>
 #include <filesystem>
+#include <initializer_list>
+#include <memory>
 #include <random>
 
 using namespace smime;
@@ -65,6 +70,49 @@ std::string chosen_fingerprint(KeyStore& store, const std::string& address) {
 }
 
 std::string fp(X509* cert) { return certinfo::fingerprint(cert); }
+
+void run_sql(const std::filesystem::path& file, std::initializer_list<const char*> statements) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+    for (const char* sql : statements) {
+        INFO(sql);
+        REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+    }
+    sqlite3_close(db);
+}
+
+// The store as release 2 had it: no name hashes.
+void undo_step_3(const std::filesystem::path& file) {
+    run_sql(file, {"DROP INDEX certificates_by_subject_hash", "DROP INDEX crls_by_issuer_hash",
+                   "ALTER TABLE certificates DROP COLUMN subject_hash",
+                   "ALTER TABLE crls DROP COLUMN issuer_hash", "PRAGMA user_version = 2"});
+}
+
+// A CRL of `issuer` (signed with `key`) listing `revoked`, if any.
+std::string crl_der(X509* issuer, EVP_PKEY* key, X509* revoked) {
+    ossl::X509CrlPtr crl(X509_CRL_new());
+    REQUIRE(crl);
+    X509_CRL_set_version(crl.get(), 1);
+    X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer));
+    const std::unique_ptr<ASN1_TIME, void (*)(ASN1_TIME*)> now(
+        ASN1_TIME_set(nullptr, std::time(nullptr) - 60), ASN1_TIME_free),
+        next(ASN1_TIME_set(nullptr, std::time(nullptr) + 86400), ASN1_TIME_free);
+    X509_CRL_set1_lastUpdate(crl.get(), now.get());
+    X509_CRL_set1_nextUpdate(crl.get(), next.get());
+    if (revoked) {
+        X509_REVOKED* entry = X509_REVOKED_new();
+        X509_REVOKED_set_serialNumber(entry, X509_get_serialNumber(revoked));
+        X509_REVOKED_set_revocationDate(entry, now.get());
+        X509_CRL_add0_revoked(crl.get(), entry);
+    }
+    REQUIRE(X509_CRL_sign(crl.get(), key, EVP_sha256()) > 0);
+    unsigned char* raw = nullptr;
+    const int n = i2d_X509_CRL(crl.get(), &raw);
+    REQUIRE(n > 0);
+    std::string der(reinterpret_cast<char*>(raw), static_cast<std::size_t>(n));
+    OPENSSL_free(raw);
+    return der;
+}
 
 }  // namespace
 
@@ -268,7 +316,9 @@ TEST_CASE(
     store->harvest(signature(cert.get(), "bob@example.org", true, false));
     const auto file = store->path();
     store.store.reset();
-    // Undo schema step 2 as release 1 had the store: every address indexed, a preference set.
+    // Undo schema steps 3 and 2 as release 1 had the store: every address indexed, a preference
+    // set.
+    undo_step_3(file);
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
     for (const char* sql : {"DROP TABLE harvested_for", "DROP INDEX certificates_by_not_before",
@@ -276,13 +326,91 @@ TEST_CASE(
         REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
     store.store = std::make_unique<KeyStore>(file.parent_path());
-    CHECK(store->status()["schema_version"] == 2);
+    CHECK(store->status()["schema_version"] == 3);
     const json bob = chosen(*store, "bob@example.org");
     CHECK(bob["can_encrypt"] == true);
     CHECK(bob["certificate"]["trusted"] == false);
     CHECK(chosen(*store, "carol@example.org")["can_encrypt"] == false);
     CHECK(store->list_certificates(std::nullopt)["certificates"][0]["preferred_by_sender"] ==
           false);
+}
+
+TEST_CASE("a path reads the stored CA certificates and CRLs it needs, by name, and no others") {
+    Store store;
+    const auto pki = TestPki::make("bob@example.org", "carol@example.org");
+    store->import_certificate(pem_of(pki.ca.get()), true);
+    auto inter_key = make_rsa_key(2048);
+    auto inter = make_cert(inter_key.get(), {"Example Intermediate", {}, true, -1, 3650},
+                           pki.ca.get(), pki.ca_key.get());
+    auto bob_key = make_rsa_key(2048);
+    auto bob =
+        make_cert(bob_key.get(), person("Bob", "bob@example.org"), inter.get(), inter_key.get());
+    engine::Harvest mail = signature(bob.get(), "bob@example.org", true, true);
+    mail.chain.push_back(ossl::up_ref(inter.get()));
+    store->harvest(mail);
+    // Bob's path needs the stored intermediate (his mail carried it; the next one may not).
+    CHECK(chosen(*store, "bob@example.org")["certificate"]["trusted"] == true);
+
+    // A stored CA certificate no path leads to is not read at all: were it read, its broken DER
+    // would fail the request.
+    const auto file = store->path();
+    store.store.reset();
+    const std::string broken =
+        "INSERT INTO certificates(fingerprint, der, subject, issuer, serial, not_before, "
+        "not_after, key_type, key_bits, can_encrypt, is_ca, trust_anchor, source, first_seen, "
+        "last_seen, subject_hash) VALUES('" +
+        std::string(64, 'e') +
+        "', x'3003020100', 'CN=Broken', 'CN=Broken', '01', 0, 4102444800, 'rsa', 2048, 0, 1, 0, "
+        "'chain', 0, 0, 12345)";
+    run_sql(file, {broken.c_str()});
+    store.store = std::make_unique<KeyStore>(file.parent_path());
+    CHECK(chosen(*store, "bob@example.org")["certificate"]["trusted"] == true);
+
+    // The intermediate's CRL is found by its issuer: it revokes Bob, and his path fails.
+    store->import_crl(crl_der(inter.get(), inter_key.get(), bob.get()));
+    CHECK(chosen(*store, "bob@example.org")["certificate"]["trusted"] == false);
+
+    // A store of release 2, without name hashes, gets them when it opens: the paths are the same.
+    store.store.reset();
+    undo_step_3(file);
+    store.store = std::make_unique<KeyStore>(file.parent_path());
+    CHECK(store->status()["schema_version"] == 3);
+    CHECK(chosen(*store, "bob@example.org")["certificate"]["trusted"] == false);  // revoked
+    run_sql(file, {"DELETE FROM crls"});
+    CHECK(chosen(*store, "bob@example.org")["certificate"]["trusted"] == true);
+}
+
+TEST_CASE("a signature verifies through a stored intermediate its message leaves out") {
+    Store store;
+    const auto pki = TestPki::make("bob@example.org", "carol@example.org");
+    store->import_certificate(pem_of(pki.ca.get()), true);
+    auto inter_key = make_rsa_key(2048);
+    auto inter = make_cert(inter_key.get(), {"Example Intermediate", {}, true, -1, 3650},
+                           pki.ca.get(), pki.ca_key.get());
+    auto bob_key = make_rsa_key(2048);
+    auto bob =
+        make_cert(bob_key.get(), person("Bob", "bob@example.org"), inter.get(), inter_key.get());
+    engine::Identity bob_id;
+    bob_id.certificate = ossl::up_ref(bob.get());
+    bob_id.private_key = ossl::PKeyPtr(bob_key.release());
+    bob_id.fingerprint = fp(bob.get());
+    const std::string text =
+        "From: Bob <bob@example.org>\r\nTo: carol@example.org\r\nSubject: hi\r\n"
+        "Content-Type: text/plain\r\n\r\nHello.\r\n";
+    const auto verdict = [&] {
+        const auto opened = engine::verify(engine::sign(text, bob_id).str(), *store);
+        REQUIRE(opened.status.signatures.size() == 1);
+        return std::string(engine::verdict_name(opened.status.signatures[0].verdict));
+    };
+    CHECK(verdict() == "untrusted");  // the store does not know the intermediate yet
+    // A mail that carried it (and validated) taught the store; later mail needs not carry it.
+    engine::Harvest taught = signature(bob.get(), "bob@example.org", true, true);
+    taught.chain.push_back(ossl::up_ref(inter.get()));
+    store->harvest(taught);
+    CHECK(verdict() == "good");
+    // Revoked by the intermediate's CRL, found by its issuer name.
+    store->import_crl(crl_der(inter.get(), inter_key.get(), bob.get()));
+    CHECK(verdict() == "revoked");
 }
 
 TEST_CASE("issuers a mail carries join the store only when they validate to an anchor") {

@@ -124,7 +124,7 @@ TEST_CASE("a new store is private to its owner and unprotected until a passphras
     CHECK(status["protected"] == false);
     CHECK(status["unlocked"] == true);
     CHECK(status["counts"]["identities"] == 0);
-    CHECK(status["schema_version"] == 2);
+    CHECK(status["schema_version"] == 3);
     struct stat st {};
     REQUIRE(::stat(dir.c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0700);
