@@ -11,6 +11,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 
@@ -510,6 +511,40 @@ void print_targets(const std::vector<Row>& rows, const std::map<std::string, dou
     }
 }
 
+// `count` self-signed CA certificates of strangers' CAs, in PEM: what a store gathers over months
+// of verified mail (every validated issuer of every correspondent is kept). None is on the
+// benchmark's paths, so a verify that reads only what its path needs does not notice them.
+std::string unrelated_cas(int count) {
+    std::string pem;
+    for (int i = 0; i < count; ++i) {
+        ossl::PKeyPtr key(EVP_EC_gen("P-256"));
+        ossl::X509Ptr cert(X509_new());
+        if (!key || !cert) throw std::runtime_error("cannot make a CA certificate");
+        X509_set_version(cert.get(), 2);
+        ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), i + 1);
+        X509_gmtime_adj(X509_getm_notBefore(cert.get()), -86400);
+        X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3650L * 86400);
+        X509_set_pubkey(cert.get(), key.get());
+        const std::string cn = "Unrelated CA " + std::to_string(i + 1);
+        X509_NAME* name = X509_get_subject_name(cert.get());
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                   reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+        X509_set_issuer_name(cert.get(), name);
+        X509V3_CTX ctx;
+        X509V3_set_ctx_nodb(&ctx);
+        X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
+        if (X509_EXTENSION* ext =
+                X509V3_EXT_conf_nid(nullptr, &ctx, NID_basic_constraints, "critical,CA:TRUE")) {
+            X509_add_ext(cert.get(), ext, -1);
+            X509_EXTENSION_free(ext);
+        }
+        if (X509_sign(cert.get(), key.get(), EVP_sha256()) <= 0)
+            throw std::runtime_error("cannot sign a CA certificate");
+        pem += certinfo::pem(cert.get());
+    }
+    return pem;
+}
+
 [[noreturn]] void fail(const std::string& what) {
     std::fprintf(stderr, "bench_compare: %s\n", what.c_str());
     std::exit(1);
@@ -518,7 +553,7 @@ void print_targets(const std::vector<Row>& rows, const std::map<std::string, dou
 }  // namespace
 
 int main(int argc, char** argv) {
-    int runs = 9, warm = 101, starts = 21;
+    int runs = 9, warm = 101, starts = 21, stored_cas = 0;
     std::string pki = ENGINE_TEST_PKI;
     std::string host =
         host_binary().string();  // --host: another build of the host, to compare builds
@@ -539,6 +574,7 @@ int main(int argc, char** argv) {
         else if (a == "--pki") pki = value();
         else if (a == "--host") host = value();
         else if (a == "--save") save = value();
+        else if (a == "--stored-cas") stored_cas = std::stoi(value());
         else {
             std::printf(
                 "usage: bench_compare [--sizes 10KiB,1MiB,25MiB] [--ops "
@@ -547,7 +583,10 @@ int main(int argc, char** argv) {
                 "PATH]\n"
                 "                     [--save DIR]  (keeps the store and each case's inputs and "
                 "commands in DIR,\n"
-                "                                    to repeat a case under perf or strace)\n");
+                "                                    to repeat a case under perf or strace)\n"
+                "                     [--stored-cas N]  (N unrelated CA certificates in the store, "
+                "as months\n"
+                "                                    of harvested mail leave there)\n");
             return a == "--help" ? 0 : 2;
         }
         command += " " + a;
@@ -593,6 +632,12 @@ int main(int argc, char** argv) {
                            {"args", {{"certificate", read_file(root)}, {"trust_anchor", true}}}});
         if (a.value("ok", false) != true || b.value("ok", false) != true)
             fail("setup failed: " + a.dump() + " " + b.dump());
+        if (stored_cas > 0) {
+            const json c = setup.request({{"id", 3},
+                                          {"op", "certificates.import"},
+                                          {"args", {{"certificate", unrelated_cas(stored_cas)}}}});
+            if (c.value("ok", false) != true) fail("setup failed: " + c.dump().substr(0, 400));
+        }
     }
 
     utsname uts{};
@@ -629,6 +674,13 @@ int main(int argc, char** argv) {
         "          process (wait4).\n",
         runs);
     std::printf("message:  multipart/mixed, a text part and a base64 attachment, CRLF line ends\n");
+    std::printf(
+        "store:    the signer's identity (alice, with her intermediate), the test root as trust "
+        "anchor%s\n",
+        stored_cas > 0
+            ? (", and " + std::to_string(stored_cas) + " unrelated CA certificates (--stored-cas)")
+                  .c_str()
+            : "");
     {
         int in[2], out[2];
         if (::pipe(in) != 0 || ::pipe(out) != 0) fail("pipe failed");
