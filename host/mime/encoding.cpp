@@ -6,6 +6,7 @@
 #include "util/cpu.h"
 #include "util/large_buffer.h"
 #include "util/text.h"
+#include "util/uninitialized.h"
 
 #include <algorithm>
 #include <array>
@@ -186,12 +187,13 @@ bool is_crlf(std::string_view text) { return scan_text(text).crlf; }
 
 void append_base64_lines(std::string_view raw, std::string& out) {
     // One resize, then encode in place: no temporary, no per-line appends.
-    const std::size_t start = out.size();
     const std::size_t size = base64::encoded_lines_size(raw.size(), kBase64LineBytes);
-    reserve_large(out, start + size);
-    out.resize(start + size);
-    base64::encode_lines_to(reinterpret_cast<const unsigned char*>(raw.data()), raw.size(),
-                            out.data() + start, kBase64LineBytes);
+    reserve_large(out, out.size() + size);
+    append_uninitialized(out, size, [&](char* at) {
+        base64::encode_lines_to(reinterpret_cast<const unsigned char*>(raw.data()), raw.size(), at,
+                                kBase64LineBytes);
+        return size;
+    });
 }
 
 void append_quoted_printable(std::string_view text, std::string& out) {

@@ -2,6 +2,8 @@
 // Frame reader and writer; the length is checked against the limit before anything is allocated.
 #include "protocol/frame.h"
 
+#include "util/uninitialized.h"
+
 #include <algorithm>
 #include <cstring>
 #include <new>
@@ -31,8 +33,13 @@ ReadStatus Reader::next(std::string& body) {
     if (got < sizeof header) return ReadStatus::Truncated;
     std::memcpy(&announced_, header, sizeof announced_);  // native byte order, as browsers send
     if (announced_ > max_frame_) return ReadStatus::TooLarge;
+    std::size_t body_got = 0;
     try {
-        body.resize(announced_);
+        body.clear();
+        append_uninitialized(body, announced_, [&](char* at) {
+            body_got = read_fully(at, announced_, io_error);
+            return body_got;
+        });
     } catch (const std::bad_alloc&) {
         char skip[4096];
         std::size_t left = announced_;
@@ -45,12 +52,8 @@ ReadStatus Reader::next(std::string& body) {
         }
         throw;
     }
-    const std::size_t body_got = read_fully(body.data(), announced_, io_error);
     if (io_error) return ReadStatus::IoError;
-    if (body_got < announced_) {
-        body.resize(body_got);
-        return ReadStatus::Truncated;
-    }
+    if (body_got < announced_) return ReadStatus::Truncated;
     return ReadStatus::Frame;
 }
 

@@ -3,6 +3,7 @@
 #include "util/base64.h"
 #include "util/cpu.h"
 #include "util/large_buffer.h"
+#include "util/uninitialized.h"
 
 #include <algorithm>
 #include <array>
@@ -227,9 +228,11 @@ void encode_lines_to(const unsigned char* src, std::size_t n, char* dst, std::si
 }
 
 void encode_append(std::string_view raw, std::string& out) {
-    const std::size_t start = out.size();
-    out.resize(start + encoded_size(raw.size()));
-    encode_to(reinterpret_cast<const unsigned char*>(raw.data()), raw.size(), out.data() + start);
+    const std::size_t n = encoded_size(raw.size());
+    append_uninitialized(out, n, [&](char* at) {
+        encode_to(reinterpret_cast<const unsigned char*>(raw.data()), raw.size(), at);
+        return n;
+    });
 }
 
 std::string encode(std::string_view raw) {
@@ -238,17 +241,31 @@ std::string encode(std::string_view raw) {
     return out;
 }
 
+namespace {
+bool decode_quads(std::string_view text, std::size_t quads, std::size_t pad, unsigned char* dst);
+}  // namespace
+
 bool decode_append(std::string_view text, std::string& out) {
     if (text.size() % 4 != 0) return false;
     if (text.empty()) return true;
     std::size_t pad = 0;
     if (text.back() == '=') pad = (text[text.size() - 2] == '=') ? 2 : 1;
-    const std::size_t start = out.size();
     const std::size_t quads = text.size() / 4 - (pad ? 1 : 0);
     const std::size_t tail = pad ? 3 - pad : 0;
     // The exact size: a caller that reserved the announced size must not see a reallocation.
-    out.resize(start + quads * 3 + tail);
-    auto* dst = reinterpret_cast<unsigned char*>(out.data() + start);
+    const std::size_t n = quads * 3 + tail;
+    bool ok = false;
+    append_uninitialized(out, n, [&](char* at) {
+        ok = decode_quads(text, quads, pad, reinterpret_cast<unsigned char*>(at));
+        return n;
+    });
+    return ok;
+}
+
+namespace {
+
+// decode_append's work: `quads` whole quads of `text`, then its padded one, if any (`pad`).
+bool decode_quads(std::string_view text, std::size_t quads, std::size_t pad, unsigned char* dst) {
     const auto* src = reinterpret_cast<const unsigned char*>(text.data());
     std::uint32_t bad = 0;
     std::size_t q = 0;
@@ -290,6 +307,8 @@ bool decode_append(std::string_view text, std::string& out) {
     }
     return (bad & kBad) == 0;
 }
+
+}  // namespace
 
 std::optional<std::size_t> decode_lenient_to(std::string_view text, unsigned char* dst,
                                              std::size_t max_groups) {
@@ -357,13 +376,15 @@ std::optional<std::size_t> decode_lenient_to(std::string_view text, unsigned cha
 }
 
 bool decode_lenient_append(std::string_view text, std::string& out) {
-    const std::size_t start = out.size();
-    reserve_large(out, start + text.size() / 4 * 3 + 3);
-    out.resize(start + text.size() / 4 * 3 + 3);
-    const auto size = decode_lenient_to(text, reinterpret_cast<unsigned char*>(out.data() + start));
-    if (!size) return false;
-    out.resize(start + *size);
-    return true;
+    const std::size_t room = text.size() / 4 * 3 + 3;
+    reserve_large(out, out.size() + room);
+    bool ok = false;
+    append_uninitialized(out, room, [&](char* at) {
+        const auto size = decode_lenient_to(text, reinterpret_cast<unsigned char*>(at));
+        ok = size.has_value();
+        return ok ? *size : 0;
+    });
+    return ok;
 }
 
 }  // namespace smime::base64
