@@ -358,7 +358,8 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms,
     for (int i = 0; message_crls && i < sk_X509_CRL_num(message_crls.get()); ++i) {
         material.add_crl(sk_X509_CRL_value(message_crls.get(), i));
     }
-    // Then what the key store holds for the paths from the signers and the message's certificates.
+    // Then what the key store holds for the signers' paths (through the message's certificates
+    // where they lead on).
     {
         std::vector<X509*> from;
         for (int i = 0; i < sk_CMS_SignerInfo_num(signers); ++i) {
@@ -367,8 +368,6 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms,
                                      nullptr);
             if (cert) from.push_back(cert);
         }
-        for (int i = 0; message_certs && i < sk_X509_num(message_certs.get()); ++i)
-            from.push_back(sk_X509_value(message_certs.get(), i));
         context.keys().add_paths_from(material, from);
     }
     const std::time_t now = context.options().validation_time.value_or(std::time(nullptr));

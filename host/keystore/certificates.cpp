@@ -27,12 +27,12 @@ void KeyStore::store_certificate(X509* cert, Source source, bool trust_anchor) {
         const int rank = std::max(stored::source_rank(existing.text(0)), static_cast<int>(source));
         db_.prepare(
                "UPDATE certificates SET source = ?, trust_anchor = max(trust_anchor, ?), last_seen "
-               "= ? "
-               "WHERE fingerprint = ?")
+               "= ?, subject_hash = coalesce(subject_hash, ?) WHERE fingerprint = ?")
             .bind(1, stored::source_name(rank))
             .bind(2, std::int64_t{trust_anchor})
             .bind(3, std::int64_t{t})
-            .bind(4, info.fingerprint)
+            .bind(4, certinfo::name_hash(X509_get_subject_name(cert)))
+            .bind(5, info.fingerprint)
             .run();
         return;
     }

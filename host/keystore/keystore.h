@@ -99,6 +99,8 @@ public:
     std::vector<ossl::X509CrlPtr> crls() override;
     pki::TrustMaterial trust_material() override;
     void add_paths_from(pki::TrustMaterial& material, const std::vector<X509*>& from) override;
+    // Every stored anchor (when the policy allows them), intermediate and CRL, at once.
+    void add_all_stored(pki::TrustMaterial& material);
     std::vector<ossl::X509Ptr> certificates_with_serial(const std::string& serial_hex) override;
     void harvest(const engine::Harvest& learned) override;
 

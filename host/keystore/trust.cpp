@@ -3,6 +3,7 @@
 // a verified signature teaches the store (automatic key exchange).
 #include "keystore/keystore.h"
 
+#include "engine/certificate_cache.h"
 #include "keystore/certificate_info.h"
 #include "keystore/stored.h"
 #include "pki/chain.h"
@@ -14,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <deque>
 
 namespace smime {
 
@@ -42,40 +44,57 @@ pki::TrustMaterial KeyStore::trust_material() {
     return material;
 }
 
-// From each certificate, the stored CA certificates named as its issuer, then theirs, and so on:
-// anchors join as anchors, the rest as untrusted intermediates, and with each issuer the CRLs it
-// signed. Every certificate the paths could use is found, whatever chain OpenSSL then builds.
+// From each certificate, breadth first, the CA certificates named as its issuer, then theirs, and
+// so on: stored ones join the material (anchors as anchors, the rest untrusted), ones it holds
+// already (a message's) are followed too, and with each issuer come the CRLs it signed. Every
+// certificate and CRL the paths could use is then in the material, whatever chain OpenSSL builds.
 void KeyStore::add_paths_from(pki::TrustMaterial& material, const std::vector<X509*>& from) {
-    // A bound on the names looked up per call: real paths are a few certificates long, and a
-    // store of cross-certified CAs must not turn one verify into a walk of the whole store.
+    if (material.holds_all_stored()) return;
+    // Real paths name a few issuers. A message may carry any number of certificates to make the
+    // walk longer; past this many names the material takes everything the store has instead (the
+    // slow way, but no path loses an issuer or a CRL it needs).
     constexpr int kMaxLookups = 32;
-    std::vector<const X509_NAME*> pending;
+    std::deque<const X509_NAME*> pending;
     for (X509* cert : from)
         if (cert) pending.push_back(X509_get_issuer_name(cert));
     std::vector<ossl::X509Ptr> found;  // keeps the names in `pending` alive
     int lookups = 0;
-    while (!pending.empty() && lookups < kMaxLookups) {
-        const X509_NAME* name = pending.back();
-        pending.pop_back();
+    while (!pending.empty()) {
+        const X509_NAME* name = pending.front();
+        pending.pop_front();
         if (!material.first_search(name)) continue;
-        ++lookups;
+        if (++lookups > kMaxLookups) {
+            add_all_stored(material);
+            break;
+        }
         const std::int64_t hash = certinfo::name_hash(name);
+        // A row without a hash (written by an older release's process still running beside this
+        // one) is read for every name: there are none once a process of this release has opened
+        // the store, and each is checked by name below.
         auto certs = db_.prepare(
-            "SELECT der, trust_anchor FROM certificates WHERE subject_hash = ? AND (is_ca = 1 OR "
-            "trust_anchor = 1)");
+            "SELECT der, trust_anchor FROM certificates WHERE (subject_hash = ? OR subject_hash IS "
+            "NULL) AND (is_ca = 1 OR trust_anchor = 1)");
         certs.bind(1, hash);
         while (certs.step()) {
             const bool anchor = certs.integer(1) != 0;
             // Without user anchors (policy), a stored anchor is no certificate a path may use.
             if (anchor && !policy_.allow_user_trust_anchors) continue;
-            ossl::X509Ptr cert = stored::x509_from_der(certs.blob(0));
-            if (X509_NAME_cmp(X509_get_subject_name(cert.get()), name) != 0) continue;
+            // A row that does not decode (a damaged file) is no issuer; the rest still are.
+            ossl::X509Ptr cert = engine::cached_certificate(certs.blob(0));
+            if (!cert || X509_NAME_cmp(X509_get_subject_name(cert.get()), name) != 0) continue;
             if (anchor) material.add_anchor(cert.get());
             else material.add_untrusted(cert.get());
             pending.push_back(X509_get_issuer_name(cert.get()));
             found.push_back(std::move(cert));
         }
-        auto crls = db_.prepare("SELECT der FROM crls WHERE issuer_hash = ?");
+        STACK_OF(X509)* held = material.untrusted();
+        for (int i = 0; i < sk_X509_num(held); ++i) {
+            X509* cert = sk_X509_value(held, i);
+            if (X509_NAME_cmp(X509_get_subject_name(cert), name) == 0)
+                pending.push_back(X509_get_issuer_name(cert));
+        }
+        auto crls =
+            db_.prepare("SELECT der FROM crls WHERE issuer_hash = ? OR issuer_hash IS NULL");
         crls.bind(1, hash);
         while (crls.step()) {
             const std::string der = crls.blob(0);
@@ -86,6 +105,16 @@ void KeyStore::add_paths_from(pki::TrustMaterial& material, const std::vector<X5
         }
     }
     ERR_clear_error();
+}
+
+void KeyStore::add_all_stored(pki::TrustMaterial& material) {
+    if (policy_.allow_user_trust_anchors) {
+        auto st = db_.prepare("SELECT der FROM certificates WHERE trust_anchor = 1");
+        while (st.step()) material.add_anchor(stored::x509_from_der(st.blob(0)).get());
+    }
+    for (const auto& cert : intermediates()) material.add_untrusted(cert.get());
+    for (const auto& crl : crls()) material.add_crl(crl.get());
+    material.set_holds_all_stored();
 }
 
 std::vector<ossl::X509Ptr> KeyStore::policy_anchors() {

@@ -32,6 +32,10 @@ public:
     // For a store that adds what paths need as they come (KeyProvider::add_paths_from): true the
     // first time it is asked about this issuer name, false after.
     bool first_search(const X509_NAME* issuer);
+    // Whether everything the store has is in already (the provider's to say), so that no more
+    // searches are needed.
+    bool holds_all_stored() const noexcept { return holds_all_stored_; }
+    void set_holds_all_stored() noexcept { holds_all_stored_ = true; }
 
     X509_STORE* store() const noexcept { return store_.get(); }
     STACK_OF(X509)* untrusted() const noexcept { return untrusted_.get(); }
@@ -42,6 +46,7 @@ private:
     ossl::X509StackPtr untrusted_;
     ossl::X509CrlStackPtr crls_;
     std::set<std::string> searched_;  // issuer names (DER) first_search has seen
+    bool holds_all_stored_ = false;
 };
 
 // What is wrong with a path, all at once (validation continues past each problem).

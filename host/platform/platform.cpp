@@ -109,7 +109,15 @@ bool write_stdout(const char* a, std::size_t a_size, const char* b, std::size_t 
 
 void finish_stdout() noexcept {
 #ifdef _WIN32
-    _close(1);
+    const int null = _open("NUL", _O_WRONLY | _O_BINARY);
+    if (null < 0) {
+        _close(1);
+        return;
+    }
+    if (null != 1) {
+        _dup2(null, 1);
+        _close(null);
+    }
 #else
     // /dev/null takes the descriptor's place (dup2 closes the pipe atomically); if it cannot be
     // opened, the pipe is closed and the number stays free.

@@ -413,6 +413,63 @@ TEST_CASE("a signature verifies through a stored intermediate its message leaves
     CHECK(verdict() == "revoked");
 }
 
+TEST_CASE("certificates a message adds cannot hide a stored issuer or CRL from the signer's path") {
+    Store store;
+    const auto pki = TestPki::make("bob@example.org", "carol@example.org");
+    store->import_certificate(pem_of(pki.ca.get()), true);
+    auto inter_key = make_rsa_key(2048);
+    auto inter = make_cert(inter_key.get(), {"Example Intermediate", {}, true, -1, 3650},
+                           pki.ca.get(), pki.ca_key.get());
+    auto bob_key = make_rsa_key(2048);
+    auto bob =
+        make_cert(bob_key.get(), person("Bob", "bob@example.org"), inter.get(), inter_key.get());
+    // Junk any sender (or anyone on the way) can add: self-signed CAs of many names, and
+    // look-alikes of the intermediate, each under a root of its own name.
+    auto junk_key = make_rsa_key(2048);
+    std::vector<ossl::X509Ptr> junk, look_alikes;
+    for (int i = 0; i < 40; ++i) {
+        CertSpec spec{"Junk CA " + std::to_string(i), {}, true, -1, 3650};
+        for (int e = 0; e < 40; ++e)
+            spec.emails.push_back("padding" + std::to_string(e) + "@junk.example");
+        junk.push_back(make_cert(junk_key.get(), spec));
+        look_alikes.push_back(make_cert(junk_key.get(),
+                                        {"Example Intermediate", {}, true, -1, 3650},
+                                        junk.back().get(), junk_key.get()));
+    }
+    const std::string text =
+        "From: Bob <bob@example.org>\r\nTo: carol@example.org\r\nSubject: hi\r\n"
+        "Content-Type: text/plain\r\n\r\nHello.\r\n";
+    // Bob's signature with these certificates in the message, in this order.
+    const auto verdict = [&](const std::vector<X509*>& carried) {
+        engine::Identity id;
+        id.certificate = ossl::up_ref(bob.get());
+        EVP_PKEY_up_ref(bob_key.get());
+        id.private_key = ossl::PKeyPtr(bob_key.get());
+        id.fingerprint = fp(bob.get());
+        for (X509* c : carried) id.chain.push_back(ossl::up_ref(c));
+        const auto opened = engine::verify(engine::sign(text, id).str(), *store);
+        REQUIRE(opened.status.signatures.size() == 1);
+        return std::string(engine::verdict_name(opened.status.signatures[0].verdict));
+    };
+    // The intermediate's CRL, stored, revokes Bob.
+    store->import_crl(crl_der(inter.get(), inter_key.get(), bob.get()));
+    for (const std::size_t n : {std::size_t{0}, std::size_t{31}, std::size_t{40}}) {
+        INFO(n << " junk CA certificates");
+        std::vector<X509*> carried = {inter.get()};
+        for (std::size_t i = 0; i < n; ++i) carried.push_back(junk[i].get());
+        CHECK(verdict(carried) == "revoked");
+    }
+    // Look-alikes first, the real intermediate last: more names than a path has, so the whole
+    // store joins, and the stored root is still found.
+    run_sql(store->path(), {"DELETE FROM crls"});
+    std::vector<X509*> carried;
+    for (const auto& c : look_alikes) carried.push_back(c.get());
+    carried.push_back(inter.get());
+    CHECK(verdict(carried) == "good");
+    store->import_crl(crl_der(inter.get(), inter_key.get(), bob.get()));
+    CHECK(verdict(carried) == "revoked");
+}
+
 TEST_CASE("issuers a mail carries join the store only when they validate to an anchor") {
     Store store;
     const auto pki = TestPki::make("mallory@example.org", "carol@example.org");
