@@ -13,10 +13,27 @@
 
 #include <openssl/crypto.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
+// Leak checkers (AddressSanitizer's) need OpenSSL to free its tables at exit, or they report them.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SMIME_CHECKS_LEAKS 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define SMIME_CHECKS_LEAKS 1
+#endif
+
 namespace {
+
+#if defined(SMIME_CHECKS_LEAKS)
+constexpr std::uint64_t kSkipExitCleanup = 0;
+#else
+constexpr std::uint64_t kSkipExitCleanup = OPENSSL_INIT_NO_ATEXIT;
+#endif
 
 bool starts_with(std::string_view s, std::string_view prefix) {
     return s.substr(0, prefix.size()) == prefix;
@@ -98,7 +115,7 @@ int main(int argc, char** argv) {
     // Its exit-time cleanup frees the library's tables one by one (another 0.8 million) for a
     // process that is about to end. Nothing secret waits for it: the key store frees the keys it
     // holds when it closes, before `main` returns, and OpenSSL wipes each as it is freed.
-    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS | OPENSSL_INIT_NO_ATEXIT, nullptr);
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS | kSkipExitCleanup, nullptr);
     smime::log::init_from_environment();
     if (auto caller = browser_caller(argc, argv)) return serve(std::move(*caller));
     if (argc < 2) {
