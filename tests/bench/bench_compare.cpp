@@ -327,6 +327,7 @@ Decoded decode_reply(std::string_view raw, const std::string& field) {
 struct Run {
     double ms = 0;        // to the end of the output
     double reply_ms = 0;  // host: to the last byte of the reply
+    double exit_ms = 0;   // to the end of the process (wait4)
     long peak_kib = 0;
     int status = 0;
 };
@@ -356,6 +357,7 @@ struct Bench {
         writer.wait();
         ::close(out[0]);
         const Spawner::Exit e = spawner.wait();
+        r.exit_ms = bench::ms(Clock::now() - t0);
         r.peak_kib = e.peak_kib;
         r.status = complete ? e.status : -1;
         return r;
@@ -376,6 +378,7 @@ struct Bench {
         writer.wait();
         ::close(out[0]);
         const Spawner::Exit e = spawner.wait();
+        r.exit_ms = bench::ms(Clock::now() - t0);
         r.peak_kib = e.peak_kib;
         r.status = e.status;
         return r;
@@ -667,7 +670,9 @@ int main(int argc, char** argv) {
         "their "
         "output (the\n"
         "          host's reply frames are counted, not decoded; \"reply ms\" is the host's last "
-        "reply byte). Runs alternate host, openssl, host, ...; medians of %d "
+        "reply byte;\n"
+        "          \"to exit\" is the ratio with both clocks stopped when the process has ended). "
+        "Runs alternate host, openssl, host, ...; medians of %d "
         "runs;\n"
         "          ratio = openssl time / host time (above 1: the host is faster). peak = "
         "ru_maxrss of the\n"
@@ -749,9 +754,9 @@ int main(int argc, char** argv) {
                 shown(sign_encrypt_cmd[2]).c_str());
 
     std::vector<Row> rows;
-    std::printf("%-6s %-12s %-9s %8s %8s %10s %7s  %-9s %10s %10s %9s  %s\n", "size", "op", "input",
-                "host ms", "reply ms", "openssl ms", "ratio", "verdict", "host peak", "ossl peak",
-                "peak/msg", "per-run ratios");
+    std::printf("%-6s %-12s %-9s %8s %8s %10s %7s %7s  %-9s %10s %10s %9s  %s\n", "size", "op",
+                "input", "host ms", "reply ms", "openssl ms", "ratio", "to exit", "verdict",
+                "host peak", "ossl peak", "peak/msg", "per-run ratios");
     for (const auto& label : sizes) {
         const std::size_t size = known.at(label);
         const std::string message = make_message(size);
@@ -833,13 +838,15 @@ int main(int argc, char** argv) {
                     fail(first_line(c.openssl) + " failed on the " + c.input_name + " input");
             }
             Row row{label, c.op, c.input_name, 0, 0, median_peak(host_runs), 0, message.size()};
-            std::vector<double> h, reply, o;
+            std::vector<double> h, reply, o, h_exit, o_exit;
             std::string ratios;
             for (std::size_t i = 0; i < host_runs.size(); ++i) {
                 h.push_back(host_runs[i].ms);
                 reply.push_back(host_runs[i].reply_ms);
+                h_exit.push_back(host_runs[i].exit_ms);
                 if (openssl_runs.empty()) continue;
                 o.push_back(openssl_runs[i].ms);
+                o_exit.push_back(openssl_runs[i].exit_ms);
                 char one[16];
                 std::snprintf(one, sizeof one, "%s%.2f", ratios.empty() ? "" : " ",
                               openssl_runs[i].ms / host_runs[i].ms);
@@ -851,16 +858,19 @@ int main(int argc, char** argv) {
                 row.openssl_peak = median_peak(openssl_runs);
             }
             rows.push_back(row);
-            char ratio[16] = "-", openssl_ms[16] = "-", openssl_peak[16] = "-";
+            char ratio[16] = "-", exit_ratio[16] = "-", openssl_ms[16] = "-",
+                 openssl_peak[16] = "-";
             if (!o.empty()) {
                 std::snprintf(ratio, sizeof ratio, "%.2fx", row.openssl_ms / row.host_ms);
+                std::snprintf(exit_ratio, sizeof exit_ratio, "%.2fx",
+                              median_of(o_exit) / median_of(h_exit));
                 std::snprintf(openssl_ms, sizeof openssl_ms, "%.2f", row.openssl_ms);
                 std::snprintf(openssl_peak, sizeof openssl_peak, "%ld KiB", row.openssl_peak);
             }
             std::printf(
-                "%-6s %-12s %-9s %8.2f %8.2f %10s %7s  %-9s %6ld KiB %10s %8.2fx  %s\n",
+                "%-6s %-12s %-9s %8.2f %8.2f %10s %7s %7s  %-9s %6ld KiB %10s %8.2fx  %s\n",
                 label.c_str(), c.op.c_str(), c.input_name.c_str(), row.host_ms, median_of(reply),
-                openssl_ms, ratio, verdict.c_str(), row.host_peak, openssl_peak,
+                openssl_ms, ratio, exit_ratio, verdict.c_str(), row.host_peak, openssl_peak,
                 static_cast<double>(row.host_peak) * 1024.0 / static_cast<double>(message.size()),
                 ratios.c_str());
             std::fflush(stdout);
