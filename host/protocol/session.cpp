@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <new>
 
 namespace smime {
@@ -274,14 +275,23 @@ void Session::handle_chunk(const json& id, std::uint64_t index, std::string_view
                    " ms");
     pending_bytes_ -= std::min(pending_bytes_, buffer.capacity());  // the request holds it now
     // A short payload lives inside the Upload (the small-string buffer): moving it wipes and
-    // moves those bytes, so the observer must be done with them first.
-    if (upload.observer) upload.observer->settle();
+    // moves those bytes, so the observer must be done with them first. A longer one stays in its
+    // block, which the move hands over: the observer may go on with the last chunk while the
+    // handler starts (it asks the observer for its result before it changes or frees the bytes,
+    // and the request destroys its observer, which waits, before its payload).
+    if (upload.observer && held_inside(buffer)) upload.observer->settle();
     Upload done = std::move(upload);
     uploads_.erase(it);
     done.request.args = std::move(done.args);
     done.request.has_payload = true;
     done.request.observer = std::move(done.observer);
     dispatch(id, *done.op, done.request);
+}
+
+bool Session::held_inside(const std::string& buffer) noexcept {
+    const auto object = reinterpret_cast<std::uintptr_t>(&buffer);
+    const auto data = reinterpret_cast<std::uintptr_t>(buffer.data());
+    return data >= object && data < object + sizeof buffer;
 }
 
 void Session::abandon_upload(const std::string& key, const json& id, const Error& error) {

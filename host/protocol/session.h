@@ -65,6 +65,9 @@ private:
     void send_error(const json& id, const Error& error);
     void send_json(const json& id, const json& reply);
     void abandon_upload(const std::string& key, const json& id, const Error& error);
+    // Whether a string's bytes live inside the string object (too short for a block of their
+    // own), so that moving the string moves them.
+    static bool held_inside(const std::string& buffer) noexcept;
     void erase_upload(std::map<std::string, Upload>::iterator it);
     void discard_chunks(const std::string& key, std::uint64_t remaining);
 
