@@ -189,7 +189,7 @@ void append_base64_lines(std::string_view raw, std::string& out) {
     // One resize, then encode in place: no temporary, no per-line appends.
     const std::size_t size = base64::encoded_lines_size(raw.size(), kBase64LineBytes);
     reserve_large(out, out.size() + size);
-    append_uninitialized(out, size, [&](char* at) {
+    append_uninitialized(out, size, [&](char* at) noexcept {
         base64::encode_lines_to(reinterpret_cast<const unsigned char*>(raw.data()), raw.size(), at,
                                 kBase64LineBytes);
         return size;

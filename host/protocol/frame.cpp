@@ -36,7 +36,8 @@ ReadStatus Reader::next(std::string& body) {
     std::size_t body_got = 0;
     try {
         body.clear();
-        append_uninitialized(body, announced_, [&](char* at) {
+        // A source that throws ends the process here rather than leave `body` undefined.
+        append_uninitialized(body, announced_, [&](char* at) noexcept {
             body_got = read_fully(at, announced_, io_error);
             return body_got;
         });

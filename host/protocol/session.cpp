@@ -57,7 +57,10 @@ int Session::run() {
                                  {{"length", reader_.last_announced_length()},
                                   {"limit", limits::kMaxIncomingFrame}}));
                 return 0;
-            case frame::ReadStatus::IoError: log::error("cannot read stdin"); return 1;
+            case frame::ReadStatus::IoError:
+                cleanse(frame);  // part of a frame, which may hold a password
+                log::error("cannot read stdin");
+                return 1;
         }
     }
 }

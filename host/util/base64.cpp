@@ -229,7 +229,7 @@ void encode_lines_to(const unsigned char* src, std::size_t n, char* dst, std::si
 
 void encode_append(std::string_view raw, std::string& out) {
     const std::size_t n = encoded_size(raw.size());
-    append_uninitialized(out, n, [&](char* at) {
+    append_uninitialized(out, n, [&](char* at) noexcept {
         encode_to(reinterpret_cast<const unsigned char*>(raw.data()), raw.size(), at);
         return n;
     });
@@ -255,7 +255,7 @@ bool decode_append(std::string_view text, std::string& out) {
     // The exact size: a caller that reserved the announced size must not see a reallocation.
     const std::size_t n = quads * 3 + tail;
     bool ok = false;
-    append_uninitialized(out, n, [&](char* at) {
+    append_uninitialized(out, n, [&](char* at) noexcept {
         ok = decode_quads(text, quads, pad, reinterpret_cast<unsigned char*>(at));
         return n;
     });
@@ -379,7 +379,7 @@ bool decode_lenient_append(std::string_view text, std::string& out) {
     const std::size_t room = text.size() / 4 * 3 + 3;
     reserve_large(out, out.size() + room);
     bool ok = false;
-    append_uninitialized(out, room, [&](char* at) {
+    append_uninitialized(out, room, [&](char* at) noexcept {
         const auto size = decode_lenient_to(text, reinterpret_cast<unsigned char*>(at));
         ok = size.has_value();
         return ok ? *size : 0;

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <string>
+#include <type_traits>
 
 namespace smime {
 
@@ -16,6 +17,8 @@ namespace smime {
 // are compiled with it where the compiler has it; elsewhere this falls back to resize.
 template <class Char, class Traits, class Alloc, class Fill>
 void append_uninitialized(std::basic_string<Char, Traits, Alloc>& s, std::size_t n, Fill&& fill) {
+    // resize_and_overwrite leaves the string undefined if the filling throws.
+    static_assert(std::is_nothrow_invocable_v<Fill&, Char*>, "the fill must be noexcept");
     const std::size_t start = s.size();
 #if defined(__cpp_lib_string_resize_and_overwrite)
     s.resize_and_overwrite(start + n, [&](Char* p, std::size_t) {

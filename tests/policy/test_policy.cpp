@@ -124,6 +124,18 @@ TEST_CASE("enabled: false turns off import and private-key operations, not verif
     CHECK(code(verified) == "ok");
     CHECK(verified["result"]["status"]["level"] == "signed");
     CHECK(code(f.with_mime("message.inspect", Fixture::mime_of(signed_message))) == "ok");
+
+    // A large message to sign, in chunks, is refused on the handler's first line while its digest
+    // on the side may still be running: the request ends cleanly, every time.
+    std::string large = kMessage;
+    large.append(3u << 20, 'x');
+    for (int round = 0; round < 20; ++round) {
+        const json r = f.host->call_with_payload(
+            {{"id", f.next_id++}, {"op", "message.sign"}, {"args", json::object()}}, "mime", large,
+            768000, nullptr, "mime");
+        CHECK(code(r) == "ERR_POLICY");
+    }
+    CHECK(code(f.call("hello")) == "ok");
 }
 
 TEST_CASE("allowed_domains limits identity import to the organisation's domains") {
