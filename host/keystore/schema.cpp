@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace smime::schema {
@@ -117,33 +118,31 @@ const char* const kSteps[] = {
 // Step 3's hashes for the certificates and CRLs stored before it. A row that cannot be decoded
 // keeps no hash, and no path finds it (as no path could use it before).
 void fill_name_hashes(db::Database& db) {
-    struct Row {
-        std::string key, der;
+    // For each row of `table`: the hash of the name `name_of` finds in its DER (nullptr: none).
+    auto fill = [&db](const std::string& table, const char* column, auto name_of) {
+        std::vector<std::pair<std::string, std::string>> rows;  // fingerprint, DER
+        auto st = db.prepare("SELECT fingerprint, der FROM " + table);
+        while (st.step()) rows.emplace_back(st.text(0), st.blob(1));
+        for (const auto& [fingerprint, der] : rows) {
+            const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+            const X509_NAME* name = name_of(p, static_cast<long>(der.size()));
+            if (!name) continue;
+            db.prepare("UPDATE " + table + " SET " + column + " = ? WHERE fingerprint = ?")
+                .bind(1, certinfo::name_hash(name))
+                .bind(2, fingerprint)
+                .run();
+        }
     };
-    auto read = [&](const char* sql) {
-        std::vector<Row> rows;
-        auto st = db.prepare(sql);
-        while (st.step()) rows.push_back({st.text(0), st.blob(1)});
-        return rows;
-    };
-    for (const Row& row : read("SELECT fingerprint, der FROM certificates")) {
-        const auto* p = reinterpret_cast<const unsigned char*>(row.der.data());
-        const ossl::X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(row.der.size())));
-        if (!cert) continue;
-        db.prepare("UPDATE certificates SET subject_hash = ? WHERE fingerprint = ?")
-            .bind(1, certinfo::name_hash(X509_get_subject_name(cert.get())))
-            .bind(2, row.key)
-            .run();
-    }
-    for (const Row& row : read("SELECT fingerprint, der FROM crls")) {
-        const auto* p = reinterpret_cast<const unsigned char*>(row.der.data());
-        const ossl::X509CrlPtr crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(row.der.size())));
-        if (!crl) continue;
-        db.prepare("UPDATE crls SET issuer_hash = ? WHERE fingerprint = ?")
-            .bind(1, certinfo::name_hash(X509_CRL_get_issuer(crl.get())))
-            .bind(2, row.key)
-            .run();
-    }
+    ossl::X509Ptr cert;
+    fill("certificates", "subject_hash", [&cert](const unsigned char* p, long n) {
+        cert.reset(d2i_X509(nullptr, &p, n));
+        return cert ? X509_get_subject_name(cert.get()) : nullptr;
+    });
+    ossl::X509CrlPtr crl;
+    fill("crls", "issuer_hash", [&crl](const unsigned char* p, long n) {
+        crl.reset(d2i_X509_CRL(nullptr, &p, n));
+        return crl ? X509_CRL_get_issuer(crl.get()) : nullptr;
+    });
     ERR_clear_error();
 }
 

@@ -335,19 +335,46 @@ TEST_CASE(
           false);
 }
 
+// Bob, whose certificate an intermediate issued under the test root, which the store trusts.
+struct BobUnderIntermediate {
+    TestPki pki = TestPki::make("bob@example.org", "carol@example.org");
+    ossl::PKeyPtr inter_key = make_rsa_key(2048);
+    ossl::X509Ptr inter = make_cert(inter_key.get(), {"Example Intermediate", {}, true, -1, 3650},
+                                    pki.ca.get(), pki.ca_key.get());
+    ossl::PKeyPtr bob_key = make_rsa_key(2048);
+    ossl::X509Ptr bob =
+        make_cert(bob_key.get(), person("Bob", "bob@example.org"), inter.get(), inter_key.get());
+
+    explicit BobUnderIntermediate(KeyStore& store) {
+        store.import_certificate(pem_of(pki.ca.get()), true);
+    }
+    // What a good mail from Bob that carried the intermediate teaches the store.
+    engine::Harvest good_mail() const {
+        engine::Harvest mail = signature(bob.get(), "bob@example.org", true, true);
+        mail.chain.push_back(ossl::up_ref(inter.get()));
+        return mail;
+    }
+    // The verdict on a mail Bob signed that carries `carried`, in this order.
+    std::string verdict(KeyStore& store, const std::vector<X509*>& carried) const {
+        engine::Identity id;
+        id.certificate = ossl::up_ref(bob.get());
+        EVP_PKEY_up_ref(bob_key.get());
+        id.private_key = ossl::PKeyPtr(bob_key.get());
+        id.fingerprint = fp(bob.get());
+        for (X509* c : carried) id.chain.push_back(ossl::up_ref(c));
+        const std::string text =
+            "From: Bob <bob@example.org>\r\nTo: carol@example.org\r\nSubject: hi\r\n"
+            "Content-Type: text/plain\r\n\r\nHello.\r\n";
+        const auto opened = engine::verify(engine::sign(text, id).str(), store);
+        REQUIRE(opened.status.signatures.size() == 1);
+        return std::string(engine::verdict_name(opened.status.signatures[0].verdict));
+    }
+};
+
 TEST_CASE("a path reads the stored CA certificates and CRLs it needs, by name, and no others") {
     Store store;
-    const auto pki = TestPki::make("bob@example.org", "carol@example.org");
-    store->import_certificate(pem_of(pki.ca.get()), true);
-    auto inter_key = make_rsa_key(2048);
-    auto inter = make_cert(inter_key.get(), {"Example Intermediate", {}, true, -1, 3650},
-                           pki.ca.get(), pki.ca_key.get());
-    auto bob_key = make_rsa_key(2048);
-    auto bob =
-        make_cert(bob_key.get(), person("Bob", "bob@example.org"), inter.get(), inter_key.get());
-    engine::Harvest mail = signature(bob.get(), "bob@example.org", true, true);
-    mail.chain.push_back(ossl::up_ref(inter.get()));
-    store->harvest(mail);
+    const BobUnderIntermediate bob(*store);
+    store->harvest(bob.good_mail());
     // Bob's path needs the stored intermediate (his mail carried it; the next one may not).
     CHECK(chosen(*store, "bob@example.org")["certificate"]["trusted"] == true);
 
@@ -367,7 +394,7 @@ TEST_CASE("a path reads the stored CA certificates and CRLs it needs, by name, a
     CHECK(chosen(*store, "bob@example.org")["certificate"]["trusted"] == true);
 
     // The intermediate's CRL is found by its issuer: it revokes Bob, and his path fails.
-    store->import_crl(crl_der(inter.get(), inter_key.get(), bob.get()));
+    store->import_crl(crl_der(bob.inter.get(), bob.inter_key.get(), bob.bob.get()));
     CHECK(chosen(*store, "bob@example.org")["certificate"]["trusted"] == false);
 
     // A store of release 2, without name hashes, gets them when it opens: the paths are the same.
@@ -382,47 +409,19 @@ TEST_CASE("a path reads the stored CA certificates and CRLs it needs, by name, a
 
 TEST_CASE("a signature verifies through a stored intermediate its message leaves out") {
     Store store;
-    const auto pki = TestPki::make("bob@example.org", "carol@example.org");
-    store->import_certificate(pem_of(pki.ca.get()), true);
-    auto inter_key = make_rsa_key(2048);
-    auto inter = make_cert(inter_key.get(), {"Example Intermediate", {}, true, -1, 3650},
-                           pki.ca.get(), pki.ca_key.get());
-    auto bob_key = make_rsa_key(2048);
-    auto bob =
-        make_cert(bob_key.get(), person("Bob", "bob@example.org"), inter.get(), inter_key.get());
-    engine::Identity bob_id;
-    bob_id.certificate = ossl::up_ref(bob.get());
-    bob_id.private_key = ossl::PKeyPtr(bob_key.release());
-    bob_id.fingerprint = fp(bob.get());
-    const std::string text =
-        "From: Bob <bob@example.org>\r\nTo: carol@example.org\r\nSubject: hi\r\n"
-        "Content-Type: text/plain\r\n\r\nHello.\r\n";
-    const auto verdict = [&] {
-        const auto opened = engine::verify(engine::sign(text, bob_id).str(), *store);
-        REQUIRE(opened.status.signatures.size() == 1);
-        return std::string(engine::verdict_name(opened.status.signatures[0].verdict));
-    };
-    CHECK(verdict() == "untrusted");  // the store does not know the intermediate yet
+    const BobUnderIntermediate bob(*store);
+    CHECK(bob.verdict(*store, {}) == "untrusted");  // the store does not know the intermediate yet
     // A mail that carried it (and validated) taught the store; later mail needs not carry it.
-    engine::Harvest taught = signature(bob.get(), "bob@example.org", true, true);
-    taught.chain.push_back(ossl::up_ref(inter.get()));
-    store->harvest(taught);
-    CHECK(verdict() == "good");
+    store->harvest(bob.good_mail());
+    CHECK(bob.verdict(*store, {}) == "good");
     // Revoked by the intermediate's CRL, found by its issuer name.
-    store->import_crl(crl_der(inter.get(), inter_key.get(), bob.get()));
-    CHECK(verdict() == "revoked");
+    store->import_crl(crl_der(bob.inter.get(), bob.inter_key.get(), bob.bob.get()));
+    CHECK(bob.verdict(*store, {}) == "revoked");
 }
 
 TEST_CASE("certificates a message adds cannot hide a stored issuer or CRL from the signer's path") {
     Store store;
-    const auto pki = TestPki::make("bob@example.org", "carol@example.org");
-    store->import_certificate(pem_of(pki.ca.get()), true);
-    auto inter_key = make_rsa_key(2048);
-    auto inter = make_cert(inter_key.get(), {"Example Intermediate", {}, true, -1, 3650},
-                           pki.ca.get(), pki.ca_key.get());
-    auto bob_key = make_rsa_key(2048);
-    auto bob =
-        make_cert(bob_key.get(), person("Bob", "bob@example.org"), inter.get(), inter_key.get());
+    const BobUnderIntermediate bob(*store);
     // Junk any sender (or anyone on the way) can add: self-signed CAs of many names, and
     // look-alikes of the intermediate, each under a root of its own name.
     auto junk_key = make_rsa_key(2048);
@@ -436,38 +435,23 @@ TEST_CASE("certificates a message adds cannot hide a stored issuer or CRL from t
                                         {"Example Intermediate", {}, true, -1, 3650},
                                         junk.back().get(), junk_key.get()));
     }
-    const std::string text =
-        "From: Bob <bob@example.org>\r\nTo: carol@example.org\r\nSubject: hi\r\n"
-        "Content-Type: text/plain\r\n\r\nHello.\r\n";
-    // Bob's signature with these certificates in the message, in this order.
-    const auto verdict = [&](const std::vector<X509*>& carried) {
-        engine::Identity id;
-        id.certificate = ossl::up_ref(bob.get());
-        EVP_PKEY_up_ref(bob_key.get());
-        id.private_key = ossl::PKeyPtr(bob_key.get());
-        id.fingerprint = fp(bob.get());
-        for (X509* c : carried) id.chain.push_back(ossl::up_ref(c));
-        const auto opened = engine::verify(engine::sign(text, id).str(), *store);
-        REQUIRE(opened.status.signatures.size() == 1);
-        return std::string(engine::verdict_name(opened.status.signatures[0].verdict));
-    };
     // The intermediate's CRL, stored, revokes Bob.
-    store->import_crl(crl_der(inter.get(), inter_key.get(), bob.get()));
+    store->import_crl(crl_der(bob.inter.get(), bob.inter_key.get(), bob.bob.get()));
     for (const std::size_t n : {std::size_t{0}, std::size_t{31}, std::size_t{40}}) {
         INFO(n << " junk CA certificates");
-        std::vector<X509*> carried = {inter.get()};
+        std::vector<X509*> carried = {bob.inter.get()};
         for (std::size_t i = 0; i < n; ++i) carried.push_back(junk[i].get());
-        CHECK(verdict(carried) == "revoked");
+        CHECK(bob.verdict(*store, carried) == "revoked");
     }
     // Look-alikes first, the real intermediate last: more names than a path has, so the whole
     // store joins, and the stored root is still found.
     run_sql(store->path(), {"DELETE FROM crls"});
     std::vector<X509*> carried;
     for (const auto& c : look_alikes) carried.push_back(c.get());
-    carried.push_back(inter.get());
-    CHECK(verdict(carried) == "good");
-    store->import_crl(crl_der(inter.get(), inter_key.get(), bob.get()));
-    CHECK(verdict(carried) == "revoked");
+    carried.push_back(bob.inter.get());
+    CHECK(bob.verdict(*store, carried) == "good");
+    store->import_crl(crl_der(bob.inter.get(), bob.inter_key.get(), bob.bob.get()));
+    CHECK(bob.verdict(*store, carried) == "revoked");
 }
 
 TEST_CASE("issuers a mail carries join the store only when they validate to an anchor") {
