@@ -268,7 +268,8 @@ Reply encrypt(Context& context, Request& request) {
     // `text` and `message` refer to freed bytes from here on and must not be read again.
     if (has_bcc) request.payload = SecureString(without_bcc(text, message));
     Reply reply;
-    reply.payload = SecureString(engine::encrypt(request.payload, recipients, options));
+    // Ciphertext, and the headers it goes out with: nothing to wipe when the reply is sent.
+    reply.payload.emplace().append_public(engine::encrypt(request.payload, recipients, options));
     json names = json::array();
     for (const auto& r : recipients) names.push_back(r.address);
     reply.result["recipients"] = names;

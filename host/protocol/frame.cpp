@@ -2,6 +2,7 @@
 // Frame reader and writer; the length is checked against the limit before anything is allocated.
 #include "protocol/frame.h"
 
+#include "util/secure.h"
 #include "util/uninitialized.h"
 
 #include <algorithm>
@@ -33,6 +34,12 @@ ReadStatus Reader::next(std::string& body) {
     if (got < sizeof header) return ReadStatus::Truncated;
     std::memcpy(&announced_, header, sizeof announced_);  // native byte order, as browsers send
     if (announced_ > max_frame_) return ReadStatus::TooLarge;
+    // The previous frame may still be in `body` (a caller may leave it there): what of it the new
+    // one will not overwrite is wiped now, all of it when the buffer has to grow (the old block
+    // goes).
+    if (announced_ > body.capacity()) cleanse(body);
+    else if (announced_ < body.size())
+        wipe_bytes(body.data() + announced_, body.size() - announced_);
     std::size_t body_got = 0;
     try {
         body.clear();

@@ -24,7 +24,9 @@ std::string dump(const json& value) {
 }  // namespace
 
 int Session::run() {
-    std::string frame;
+    // Wiped whole (its capacity) when the session ends, whichever way.
+    SecureString buffer;
+    std::string& frame = buffer.mutable_str();
     for (;;) {
         frame::ReadStatus status;
         try {
@@ -38,7 +40,10 @@ int Session::run() {
         switch (status) {
             case frame::ReadStatus::Frame:
                 handle_frame(frame);
-                cleanse(frame);  // may have held a password
+                // It may have held a password: wiped before the next frame is awaited. While an
+                // upload's chunks stream in, the next chunk comes at once and overwrites this one
+                // (the reader wipes what a shorter one leaves), so it is wiped after the last.
+                if (uploads_.empty()) cleanse(frame);
                 if (writer_.failed()) {
                     log::error("cannot write to stdout; the caller has gone");
                     return 1;

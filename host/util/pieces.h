@@ -34,6 +34,12 @@ public:
         add(owned_.back().str());
     }
     void append_view(std::string_view borrowed) { add(borrowed); }
+    // Bytes that need no wiping: what goes on the wire as it is (an encrypted message).
+    void append_public(std::string bytes) {
+        if (bytes.empty()) return;
+        public_.push_back(std::move(bytes));
+        add(public_.back());
+    }
 
     std::size_t size() const noexcept { return size_; }
     const std::vector<std::string_view>& views() const noexcept { return views_; }
@@ -55,33 +61,7 @@ public:
     // Appends the base64 of the bytes [offset, offset + n) (clamped to the end) to `out`, piece
     // by piece: the bytes are never gathered into one buffer (a reply chunk that spans pieces
     // would otherwise need a fresh 768,000-byte copy, and fresh memory is slow to touch).
-    void append_base64(std::size_t offset, std::size_t n, std::string& out) const {
-        const std::size_t total = std::min(n, size_ - std::min(offset, size_));
-        const std::size_t start_size = out.size();
-        out.resize(start_size + base64::encoded_size(total));
-        char* dst = out.data() + start_size;
-        unsigned char carry[3];  // bytes of a group of three that a piece boundary split
-        std::size_t carried = 0;
-        for_each_part(offset, n, [&](std::string_view part) {
-            const auto* p = reinterpret_cast<const unsigned char*>(part.data());
-            std::size_t left = part.size();
-            while (carried > 0 && carried < 3 && left > 0) {
-                carry[carried++] = *p++;
-                --left;
-            }
-            if (carried == 3) {
-                base64::encode_to(carry, 3, dst);
-                dst += 4;
-                carried = 0;
-            }
-            const std::size_t whole = left / 3 * 3;
-            base64::encode_to(p, whole, dst);
-            dst += whole / 3 * 4;
-            for (std::size_t i = whole; i < left; ++i) carry[carried++] = p[i];
-        });
-        if (carried > 0) base64::encode_to(carry, carried, dst);
-        OPENSSL_cleanse(carry, sizeof carry);
-    }
+    void append_base64(std::size_t offset, std::size_t n, std::string& out) const;
 
     SecureString join() const {
         SecureString out;
@@ -118,6 +98,7 @@ private:
     }
 
     std::deque<SecureString> owned_;
+    std::deque<std::string> public_;
     std::vector<std::string_view> views_;
     std::size_t size_ = 0;
 };
