@@ -40,10 +40,11 @@ int Session::run() {
         switch (status) {
             case frame::ReadStatus::Frame:
                 handle_frame(frame);
-                // It may have held a password: wiped before the next frame is awaited. While an
-                // upload's chunks stream in, the next chunk comes at once and overwrites this one
-                // (the reader wipes what a shorter one leaves), so it is wiped after the last.
-                if (uploads_.empty()) cleanse(frame);
+                // It may have held a password: wiped before the next frame is awaited. A chunk
+                // of an upload still streaming in is the exception: the next chunk comes at once
+                // and overwrites it (the reader wipes what a shorter frame leaves), so the buffer
+                // is wiped after the last one.
+                if (!chunk_frame_ || uploads_.empty()) cleanse(frame);
                 if (writer_.failed()) {
                     log::error("cannot write to stdout; the caller has gone");
                     return 1;
@@ -72,8 +73,10 @@ int Session::run() {
 
 void Session::handle_frame(std::string_view frame) {
     json id = nullptr;
+    chunk_frame_ = false;
     try {
         if (auto chunk = envelope::parse_chunk_fast(frame)) {
+            chunk_frame_ = true;
             id = chunk->id;
             handle_chunk(chunk->id, chunk->index, chunk->data);
             return;
