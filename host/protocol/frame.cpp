@@ -50,6 +50,10 @@ ReadStatus Reader::next(std::string& body) {
         });
     } catch (const std::bad_alloc&) {
         char skip[4096];
+        struct Wipe {
+            char* bytes;
+            ~Wipe() { wipe_bytes(bytes, sizeof skip); }  // it may have held a password
+        } const wipe{skip};
         std::size_t left = announced_;
         while (left > 0) {
             const std::size_t want = std::min(left, sizeof skip);

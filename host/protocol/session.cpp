@@ -41,10 +41,10 @@ int Session::run() {
             case frame::ReadStatus::Frame:
                 handle_frame(frame);
                 // It may have held a password: wiped before the next frame is awaited. A chunk
-                // of an upload still streaming in is the exception: the next chunk comes at once
-                // and overwrites it (the reader wipes what a shorter frame leaves), so the buffer
-                // is wiped after the last one.
-                if (!chunk_frame_ || uploads_.empty()) cleanse(frame);
+                // that joined an upload still waiting for more is the exception: the next chunk
+                // comes at once and overwrites it (the reader wipes what a shorter frame leaves),
+                // and its bytes are in the upload anyway.
+                if (!chunk_frame_) cleanse(frame);
                 if (writer_.failed()) {
                     log::error("cannot write to stdout; the caller has gone");
                     return 1;
@@ -76,7 +76,6 @@ void Session::handle_frame(std::string_view frame) {
     chunk_frame_ = false;
     try {
         if (auto chunk = envelope::parse_chunk_fast(frame)) {
-            chunk_frame_ = true;
             id = chunk->id;
             handle_chunk(chunk->id, chunk->index, chunk->data);
             return;
@@ -270,7 +269,10 @@ void Session::handle_chunk(const json& id, std::uint64_t index, std::string_view
             upload.observer.reset();  // only a head start: the handler does the work itself
         }
     }
-    if (++upload.next < upload.chunks) return;
+    if (++upload.next < upload.chunks) {
+        chunk_frame_ = true;  // its bytes are in the upload already; the next chunk overwrites it
+        return;
+    }
 
     if (upload.has_declared_size && buffer.size() != upload.declared_size) {
         abandon_upload(key, id,

@@ -86,8 +86,8 @@ private:
     std::uint64_t discard_order_ = 0;
     std::size_t upload_budget_;
     std::size_t pending_bytes_ = 0;  // capacity of the buffers in uploads_
-    bool chunk_frame_ = false;       // the frame handled last was a chunk of an upload
-    std::string scratch_;            // reused buffer for chunk frames
+    bool chunk_frame_ = false;  // the frame handled last was a chunk its upload took, more to come
+    std::string scratch_;       // reused buffer for chunk frames
 };
 
 }  // namespace smime
