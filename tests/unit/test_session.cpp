@@ -246,3 +246,61 @@ TEST_CASE("refused chunked requests are remembered within a fixed bound, the new
     session.handle_frame(json{{"id", id_of(0)}, {"chunk", 0}, {"data", "QUFB"}}.dump());
     CHECK(replies == kRefused + 1);
 }
+
+TEST_CASE("a chunk stays in the frame buffer only while its own upload waits for more") {
+    // Upload 1 stays open throughout. Upload 2 completes; request 4 is refused and its chunk
+    // swallowed; upload 5 fails on bad base64. Each frame's bytes are looked at in the buffer
+    // they were read into, when the reader asks for the next frame's header.
+    const std::string kept = base64::encode(std::string(3000, 'k'));
+    const std::string secret = base64::encode(std::string(3000, 's'));
+    const std::vector<std::string> bodies = {
+        frames({{{"id", 1}, {"op", "echo"}, {"args", {{"data", {{"chunks", 3}}}}}}}).substr(4),
+        "{\"id\":1,\"chunk\":0,\"data\":\"" + kept + "\"}",  // more to come: may stay
+        frames({{{"id", 2}, {"op", "echo"}, {"args", {{"data", {{"chunks", 2}}}}}}}).substr(4),
+        "{\"id\":2,\"chunk\":0,\"data\":\"" + kept + "\"}",    // more to come: may stay
+        "{\"id\":2,\"chunk\":1,\"data\":\"" + secret + "\"}",  // the last: wiped
+        frames({{{"id", 4}, {"op", "nope"}, {"args", {{"data", {{"chunks", 1}}}}}}}).substr(4),
+        "{\"id\":4,\"chunk\":0,\"data\":\"" + secret + "\"}",  // swallowed: wiped
+        frames({{{"id", 5}, {"op", "echo"}, {"args", {{"data", {{"chunks", 2}}}}}}}).substr(4),
+        "{\"id\":5,\"chunk\":0,\"data\":\"@@@@" + secret + "\"}",  // refused: wiped
+        frames({{{"id", 3}, {"op", "hello"}}}).substr(4),
+    };
+    std::string input;
+    for (const auto& body : bodies) input += test::frame(body);
+    std::size_t pos = 0;
+    const char* last_body = nullptr;  // where the reader put the previous frame's bytes
+    std::size_t last_index = 0, frames_read = 0;
+    std::vector<bool> still_there(bodies.size(), false);
+    frame::Reader reader(
+        [&](char* dst, std::size_t size) -> long {
+            if (size == 4 && last_body) {  // the next header: the previous frame is handled
+                const std::string& body = bodies[last_index];
+                still_there[last_index] = std::memcmp(last_body, body.data(), body.size()) == 0;
+                last_body = nullptr;
+            } else if (size > 4) {
+                last_body = dst;
+                last_index = frames_read++;
+            }
+            const std::size_t n = std::min(size, input.size() - pos);
+            std::memcpy(dst, input.data() + pos, n);
+            pos += n;
+            return static_cast<long>(n);
+        },
+        limits::kMaxIncomingFrame);
+    std::string output;
+    frame::Writer writer(
+        [&output](const char* a, std::size_t an, const char* b, std::size_t bn) {
+            output.append(a, an).append(b, bn);
+            return true;
+        },
+        limits::kMaxOutgoingFrame);
+    Context context(Caller{}, {});
+    Session session(registry(), context, reader, writer);
+    CHECK(session.run() == 0);
+    REQUIRE(frames_read == bodies.size());
+    CHECK(still_there[1]);  // upload 1's first chunk, overwritten by the next frame only
+    CHECK_FALSE(still_there[4]);
+    CHECK_FALSE(still_there[6]);
+    CHECK_FALSE(still_there[8]);
+    for (const std::size_t request : {0u, 2u, 5u, 7u}) CHECK_FALSE(still_there[request]);
+}
