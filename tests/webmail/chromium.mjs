@@ -73,8 +73,16 @@ async function typeRecipients(page, field, addresses) {
 async function compose(page) {
   // Leaving a compose page asks "discard?"; the tests leave on purpose.
   await page.evaluate(() => { if (window.rcmail) rcmail.compose_skip_unsavedcheck = true; });
-  await page.goto(`${ORIGIN}/?_task=mail&_action=compose`);
-  await page.waitForSelector("#smime-compose[data-state]", {timeout: 20_000});
+  // Roundcube keeps compose sessions in the PHP session, which a request of the page being left
+  // can write back over (under load it answers "compose session not found"): opened again then.
+  for (let attempt = 1; ; attempt++) {
+    await page.goto(`${ORIGIN}/?_task=mail&_action=compose`);
+    await page.waitForFunction(() => document.querySelector("#smime-compose[data-state]") ||
+        /compose session not found/i.test(document.body.textContent), null, {timeout: 20_000});
+    if (await page.$("#smime-compose[data-state]")) return;
+    if (attempt === 3) throw new Error("Roundcube lost the compose session three times");
+    console.log("compose: Roundcube lost its compose session; opening the page again");
+  }
 }
 
 /**

@@ -78,10 +78,18 @@ async function login(origin) {
   await click("#rcmloginsubmit");
   await page(`await until(() => location.search.includes("_task=mail") && window.rcmail && rcmail.busy === false); return true;`);
 }
+// Roundcube keeps compose sessions in the PHP session, which a request of the page being left can
+// write back over (under load it answers "compose session not found"): such a page is opened again.
 async function compose() {
-  await go(`${ORIGIN}/?_task=mail&_action=compose`);
-  return page(`await until(() => $("#smime-compose") && $("#smime-compose").dataset.state, 30000);
-    return {state: $("#smime-compose").dataset.state, sign: $("#smime-sign").checked, encrypt: $("#smime-encrypt").checked};`);
+  for (let attempt = 1; ; attempt++) {
+    await go(`${ORIGIN}/?_task=mail&_action=compose`);
+    const state = await page(`await until(() => ($("#smime-compose") && $("#smime-compose").dataset.state) ||
+        /compose session not found/i.test(document.body.textContent), 30000);
+      if (!$("#smime-compose")) return null;
+      return {state: $("#smime-compose").dataset.state, sign: $("#smime-sign").checked, encrypt: $("#smime-encrypt").checked};`);
+    if (state || attempt === 3) return state || {state: "compose session not found"};
+    console.log("compose: Roundcube lost its compose session; opening the page again");
+  }
 }
 
 try {
