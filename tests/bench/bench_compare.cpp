@@ -665,7 +665,7 @@ int main(int argc, char** argv) {
         "          pipe the client drains into memory touched beforehand. Host requests are framed "
         "and base64\n"
         "          encoded before the clock starts (inline up to 768,000 bytes, else 768,000-byte "
-        "chunks); the\n"
+        "chunks);\n"
         "          stdin is closed after the request, and both sides' time ends at the end of "
         "their "
         "output (the\n"
