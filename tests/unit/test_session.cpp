@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <functional>
 
 using namespace smime;
 
@@ -18,16 +19,9 @@ struct Result {
     int exit_code = -1;
 };
 
-Result serve(const std::string& input) {
-    auto pos = std::make_shared<std::size_t>(0);
-    frame::Reader reader(
-        [&input, pos](char* dst, std::size_t size) -> long {
-            const std::size_t n = std::min(size, input.size() - *pos);
-            std::memcpy(dst, input.data() + *pos, n);
-            *pos += n;
-            return static_cast<long>(n);
-        },
-        limits::kMaxIncomingFrame);
+// A session reading its frames from `source` (as read_stdin is called), to the end.
+Result serve_from(std::function<long(char*, std::size_t)> source) {
+    frame::Reader reader(std::move(source), limits::kMaxIncomingFrame);
     std::string output;
     frame::Writer writer(
         [&output](const char* a, std::size_t an, const char* b, std::size_t bn) {
@@ -44,6 +38,16 @@ Result serve(const std::string& input) {
         r.replies.push_back(json::parse(body));
     }
     return r;
+}
+
+Result serve(const std::string& input) {
+    auto pos = std::make_shared<std::size_t>(0);
+    return serve_from([&input, pos](char* dst, std::size_t size) -> long {
+        const std::size_t n = std::min(size, input.size() - *pos);
+        std::memcpy(dst, input.data() + *pos, n);
+        *pos += n;
+        return static_cast<long>(n);
+    });
 }
 
 std::string frames(std::initializer_list<json> list) {
@@ -271,32 +275,21 @@ TEST_CASE("a chunk stays in the frame buffer only while its own upload waits for
     const char* last_body = nullptr;  // where the reader put the previous frame's bytes
     std::size_t last_index = 0, frames_read = 0;
     std::vector<bool> still_there(bodies.size(), false);
-    frame::Reader reader(
-        [&](char* dst, std::size_t size) -> long {
-            if (size == 4 && last_body) {  // the next header: the previous frame is handled
-                const std::string& body = bodies[last_index];
-                still_there[last_index] = std::memcmp(last_body, body.data(), body.size()) == 0;
-                last_body = nullptr;
-            } else if (size > 4) {
-                last_body = dst;
-                last_index = frames_read++;
-            }
-            const std::size_t n = std::min(size, input.size() - pos);
-            std::memcpy(dst, input.data() + pos, n);
-            pos += n;
-            return static_cast<long>(n);
-        },
-        limits::kMaxIncomingFrame);
-    std::string output;
-    frame::Writer writer(
-        [&output](const char* a, std::size_t an, const char* b, std::size_t bn) {
-            output.append(a, an).append(b, bn);
-            return true;
-        },
-        limits::kMaxOutgoingFrame);
-    Context context(Caller{}, {});
-    Session session(registry(), context, reader, writer);
-    CHECK(session.run() == 0);
+    const Result r = serve_from([&](char* dst, std::size_t size) -> long {
+        if (size == 4 && last_body) {  // the next header: the previous frame is handled
+            const std::string& body = bodies[last_index];
+            still_there[last_index] = std::memcmp(last_body, body.data(), body.size()) == 0;
+            last_body = nullptr;
+        } else if (size > 4) {
+            last_body = dst;
+            last_index = frames_read++;
+        }
+        const std::size_t n = std::min(size, input.size() - pos);
+        std::memcpy(dst, input.data() + pos, n);
+        pos += n;
+        return static_cast<long>(n);
+    });
+    CHECK(r.exit_code == 0);
     REQUIRE(frames_read == bodies.size());
     CHECK(still_there[1]);  // upload 1's first chunk, overwritten by the next frame only
     CHECK_FALSE(still_there[4]);
