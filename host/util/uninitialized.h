@@ -13,8 +13,9 @@ namespace smime {
 //
 // std::string::resize writes zeros into the new room, which for a buffer of many MiB is a whole
 // extra pass over fresh memory (the zeros are then overwritten). C++23's resize_and_overwrite
-// leaves the room as it is: the files that carry large payloads (base64, framing, MIME encoding)
-// are compiled with it where the compiler has it; elsewhere this falls back to resize.
+// leaves the room as it is: the files that carry large payloads (base64, framing, MIME encoding,
+// reply pieces) are compiled with it where the compiler has it; elsewhere this falls back to
+// resize.
 template <class Char, class Traits, class Alloc, class Fill>
 void append_uninitialized(std::basic_string<Char, Traits, Alloc>& s, std::size_t n, Fill&& fill) {
     // resize_and_overwrite leaves the string undefined if the filling throws.
