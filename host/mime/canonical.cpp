@@ -85,6 +85,10 @@ void append_canonical_entity(std::string_view entity, bool seven_bit, std::strin
 Split split(std::string_view message) {
     const Entity entity = parse(message);
     Split result;
+    // Room for the header with a CR before every LF: growing would free copies of it unwiped.
+    const std::size_t header = static_cast<std::size_t>(entity.body.data() - message.data());
+    result.outer_headers.reserve(2 * header + 2);
+    result.content_fields.reserve(2 * header + 64);
     bool has_content_type = false;
     for (const Field& f : entity.fields) {
         if (iequals(f.name, "MIME-Version")) continue;  // the writer of the result adds its own

@@ -25,6 +25,18 @@ struct Split {
     std::string outer_headers;   // as in Prepared
     std::string content_fields;  // Content-* fields, CRLF; text/plain added when there was none
     std::string_view body;       // as given
+
+    // The fields may hold what header protection hides (the real Subject, in the inner copy):
+    // wiped when they go.
+    Split() = default;
+    Split(const Split&) = default;
+    Split(Split&&) noexcept = default;
+    Split& operator=(const Split&) = default;
+    Split& operator=(Split&&) noexcept = default;
+    ~Split() {
+        cleanse(outer_headers);
+        cleanse(content_fields);
+    }
 };
 Split split(std::string_view message);
 

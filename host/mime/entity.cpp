@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // MIME entity parsing: header fields, Content-Type parameters, multipart bodies.
 #include "mime/entity.h"
-#include "util/text.h"
 
 #include "util/error.h"
+#include "util/secure.h"
+#include "util/text.h"
 
 #include <algorithm>
 
@@ -35,7 +36,9 @@ std::string unfold(std::string_view raw) {
     for (const char c : raw) {
         if (c != '\r' && c != '\n') out.push_back(c);
     }
-    return std::string(trim(out));
+    std::string value(trim(out));
+    cleanse(out);  // a field may be one header protection hides
+    return value;
 }
 
 [[noreturn]] void malformed(const char* what) { throw Error(Code::BadMessage, what); }

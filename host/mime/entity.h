@@ -2,6 +2,8 @@
 // Splits a MIME entity (RFC 2045, RFC 5322) into header fields and body, without copying the body.
 #pragma once
 
+#include "util/secure.h"
+
 #include <cstddef>
 #include <map>
 #include <optional>
@@ -13,10 +15,14 @@ namespace smime::mime {
 
 // One header field as it appeared: `name` without the colon, `value` unfolded and trimmed.
 // `raw` is the whole field including folded continuation lines and its final line break.
+// The value is wiped when the field goes: it may be one that header protection hides (the real
+// Subject).
 struct Field {
     std::string_view name;
     std::string value;
     std::string_view raw;
+
+    ~Field() { cleanse(value); }
 };
 
 // A parsed entity. Views point into the text given to parse(), which must outlive the entity.

@@ -135,27 +135,36 @@ void protect_headers(Split& split, Protection protection) {
     }
     const char* const hp = protection == Protection::Cipher ? "cipher" : "clear";
 
-    const Entity outer_entity = parse(split.outer_headers);
+    Entity outer_entity = parse(split.outer_headers);
     std::string inner, outer, hp_outer;
+    inner.reserve(2 * split.outer_headers.size() + 16);  // CRLF at most doubles it: no regrowth
     for (const Field& f : outer_entity.fields) {
-        const std::string raw = crlf_raw(f.raw);
+        std::string raw = crlf_raw(f.raw);
         if (!iequals(f.name, "Bcc")) inner += raw;
         // hcp_baseline: only the Subject is obscured.
-        const std::string sent = protection == Protection::Cipher && iequals(f.name, "Subject")
-                                     ? std::string("Subject: [...]\r\n")
-                                     : raw;
+        const bool obscured = protection == Protection::Cipher && iequals(f.name, "Subject");
+        const std::string_view sent = obscured ? std::string_view("Subject: [...]\r\n") : raw;
         outer += sent;
         if (protection == Protection::Cipher && !iequals(f.name, "Bcc"))
             hp_outer.append(kHpOuter).append(": ").append(sent);
+        cleanse(raw);
     }
 
-    std::string fields = inner + hp_outer;
+    std::string fields;
+    fields.reserve(inner.size() + hp_outer.size() + 2 * split.content_fields.size() + 64);
+    fields.append(inner).append(hp_outer);
+    cleanse(inner);
     for (const Field& f : content.fields) {
         std::string raw = crlf_raw(f.raw);
         if (&f == type) raw.insert(raw.size() - 2, std::string("; hp=\"") + hp + "\"");
         fields += raw;
+        cleanse(raw);
     }
+    // The fields replaced here held the real Subject: wiped before their buffers go.
+    for (Field& f : outer_entity.fields) cleanse(f.value);
+    cleanse(split.content_fields);
     split.content_fields = std::move(fields);
+    cleanse(split.outer_headers);
     split.outer_headers = std::move(outer);
 }
 

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Unit tests for secret buffers: nothing of a secret is left in memory that is given back unwiped.
+#include "mime/canonical.h"
+#include "mime/header_protection.h"
 #include "protocol/limits.h"
 #include "protocol/session.h"
 #include "support/frames.h"
@@ -135,4 +137,25 @@ TEST_CASE("an inline reply payload is never freed unwiped") {
     const json reply = json::parse(output.substr(4));
     CHECK(reply["ok"] == true);
     CHECK(reply["result"]["data"] == encoded);
+}
+
+TEST_CASE("header protection leaves no copy of the hidden Subject in memory given back") {
+    // A Subject long enough to need a block of its own in every copy made of it.
+    const std::string subject = "Merger talks with Initech: keep this between us, 17 March";
+    const std::string message =
+        "From: alice@example.test\r\nTo: bob@example.test\r\nSubject: " + subject +
+        "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello.\r\n";
+    needle = subject.data();
+    needle_size = subject.size();
+    found = 0;
+    watching = true;
+    {
+        mime::Split split = mime::split(message);
+        mime::protect_headers(split, mime::Protection::Cipher);
+        CHECK(split.outer_headers.find(subject) == std::string::npos);   // hidden outside
+        CHECK(split.content_fields.find(subject) != std::string::npos);  // kept inside
+    }
+    watching = false;
+    needle = nullptr;
+    CHECK(found == 0);
 }
