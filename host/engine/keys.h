@@ -72,8 +72,9 @@ public:
     virtual pki::TrustMaterial trust_material() {
         return pki::TrustMaterial(trust_anchors(), intermediates(), crls());
     }
-    // Adds to `material` what the paths of the certificates `from` may need that trust_material()
-    // left out. Nothing, for a provider whose trust_material() holds everything.
+    // Adds to `material` what the paths of the certificates `from` (null entries skipped) may need
+    // that trust_material() left out. Nothing, for a provider whose trust_material() holds
+    // everything.
     virtual void add_paths_from(pki::TrustMaterial& material, const std::vector<X509*>& from) {
         (void)material;
         (void)from;

@@ -184,14 +184,16 @@ namespace {
 
 // Signers whose certificate the message does not carry: look for it in the key store by the
 // serial number of their issuerAndSerialNumber, and take one whose issuer matches too.
-bool missing_signer_cert(STACK_OF(CMS_SignerInfo)* signers) {
+// Each signer's certificate as set so far, null where none is.
+std::vector<X509*> signer_certs(STACK_OF(CMS_SignerInfo)* signers) {
+    std::vector<X509*> certs;
     for (int i = 0; i < sk_CMS_SignerInfo_num(signers); ++i) {
         X509* cert = nullptr;
         CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(signers, i), nullptr, &cert, nullptr,
                                  nullptr);
-        if (!cert) return true;
+        certs.push_back(cert);
     }
-    return false;
+    return certs;
 }
 
 void find_missing_signer_certs(STACK_OF(CMS_SignerInfo)* signers, KeyProvider& keys) {
@@ -317,7 +319,7 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms,
     // (RFC 5652 section 5.1 allows it) is looked for among the stored CA certificates, then among
     // all stored certificates by serial number.
     CMS_set1_signers_certs(cms, nullptr, 0);
-    if (missing_signer_cert(signers)) {
+    if (std::ranges::count(signer_certs(signers), nullptr) > 0) {
         X509s extra(sk_X509_new_null());
         for (const auto& cert : context.keys().intermediates()) {
             if (X509_up_ref(cert.get()) && !sk_X509_push(extra.get(), cert.get()))
@@ -360,16 +362,7 @@ std::vector<SignatureStatus> verify_signed_data(CMS_ContentInfo* cms,
     }
     // Then what the key store holds for the signers' paths (through the message's certificates
     // where they lead on).
-    {
-        std::vector<X509*> from;
-        for (int i = 0; i < sk_CMS_SignerInfo_num(signers); ++i) {
-            X509* cert = nullptr;
-            CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(signers, i), nullptr, &cert, nullptr,
-                                     nullptr);
-            if (cert) from.push_back(cert);
-        }
-        context.keys().add_paths_from(material, from);
-    }
+    context.keys().add_paths_from(material, signer_certs(signers));
     const std::time_t now = context.options().validation_time.value_or(std::time(nullptr));
 
     std::vector<SignatureStatus> results;

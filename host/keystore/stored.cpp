@@ -110,6 +110,11 @@ ossl::X509Ptr x509_from_der(const std::string& der) {
     return cert;
 }
 
+ossl::X509CrlPtr crl_from_der(const std::string& der) {
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    return ossl::X509CrlPtr(d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
+}
+
 void check_fingerprint(const std::string& fp) {
     if (fp.size() != 64 || fp.find_first_not_of("0123456789abcdef") != std::string::npos)
         throw Error(Code::BadRequest, "a fingerprint is 64 lowercase hex digits (SHA-256)",

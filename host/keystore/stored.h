@@ -23,6 +23,8 @@ ossl::PKeyPtr parse_pkcs8(const SecureString& der);
 
 // A stored certificate. Throws Error(Storage) if it does not decode.
 ossl::X509Ptr x509_from_der(const std::string& der);
+// A stored CRL, or null when its DER does not decode (a damaged row is no CRL; the rest still are).
+ossl::X509CrlPtr crl_from_der(const std::string& der);
 
 // Throws Error(BadRequest) unless `fp` is a SHA-256 fingerprint as the store keeps them.
 void check_fingerprint(const std::string& fp);

@@ -97,9 +97,7 @@ void KeyStore::add_paths_from(pki::TrustMaterial& material, const std::vector<X5
             db_.prepare("SELECT der FROM crls WHERE issuer_hash = ? OR issuer_hash IS NULL");
         crls.bind(1, hash);
         while (crls.step()) {
-            const std::string der = crls.blob(0);
-            const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-            const ossl::X509CrlPtr crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
+            const ossl::X509CrlPtr crl = stored::crl_from_der(crls.blob(0));
             if (crl && X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), name) == 0)
                 material.add_crl(crl.get());
         }
@@ -156,12 +154,9 @@ std::vector<ossl::X509Ptr> KeyStore::certificates_with_serial(const std::string&
 std::vector<ossl::X509CrlPtr> KeyStore::crls() {
     std::vector<ossl::X509CrlPtr> out;
     auto st = db_.prepare("SELECT der FROM crls");
-    while (st.step()) {
-        const std::string der = st.blob(0);
-        const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-        if (X509_CRL* crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())))
-            out.emplace_back(crl);
-    }
+    while (st.step())
+        if (auto crl = stored::crl_from_der(st.blob(0))) out.push_back(std::move(crl));
+    ERR_clear_error();
     return out;
 }
 

@@ -135,7 +135,7 @@ void protect_headers(Split& split, Protection protection) {
     }
     const char* const hp = protection == Protection::Cipher ? "cipher" : "clear";
 
-    Entity outer_entity = parse(split.outer_headers);
+    const Entity outer_entity = parse(split.outer_headers);  // its values are wiped as it goes
     std::string inner, outer, hp_outer;
     inner.reserve(2 * split.outer_headers.size() + 16);  // CRLF at most doubles it: no regrowth
     for (const Field& f : outer_entity.fields) {
@@ -160,8 +160,7 @@ void protect_headers(Split& split, Protection protection) {
         fields += raw;
         cleanse(raw);
     }
-    // The fields replaced here held the real Subject: wiped before their buffers go.
-    for (Field& f : outer_entity.fields) cleanse(f.value);
+    // The strings replaced here held the real Subject: wiped before their buffers go.
     cleanse(split.content_fields);
     split.content_fields = std::move(fields);
     cleanse(split.outer_headers);

@@ -26,7 +26,8 @@ long read_stdin(char* buffer, std::size_t size);
 bool write_stdout(const char* a, std::size_t a_size, const char* b, std::size_t b_size);
 
 // Ends the output stream: the reader sees end of file now, not when the process has torn itself
-// down. Later writes to stdout fail instead of reaching whatever opens the descriptor next.
+// down. Later writes to stdout go to the null device instead of whatever opens the descriptor
+// next.
 void finish_stdout() noexcept;
 
 // Value of an environment variable, if set and non-empty.

@@ -30,7 +30,7 @@ void Pieces::append_base64(std::size_t offset, std::size_t n, std::string& out) 
             for (std::size_t i = whole; i < left; ++i) carry[carried++] = p[i];
         });
         if (carried > 0) base64::encode_to(carry, carried, dst);
-        OPENSSL_cleanse(carry, sizeof carry);
+        wipe_bytes(carry, sizeof carry);
         return encoded;
     });
 }
